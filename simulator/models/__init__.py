@@ -1,0 +1,1 @@
+"""Physical models of the world a lamppost controller sees: supply, lamp, sensors."""

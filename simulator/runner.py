@@ -1,0 +1,159 @@
+"""Runs a scenario: the world model and the real firmware in lockstep virtual time.
+
+Each tick the simulator computes the world with the outputs the firmware last
+set, sends the tick, waits for the firmware to finish it, then collects what
+the firmware wrote on its serial line. With `speed` set, ticks are paced
+against the wall clock (1.0 = real time) so a person can watch on the pty.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from simulator import link as lk
+from simulator.firmware_proc import DEFAULT_HEAP, FirmwareProcess, provision
+from simulator.models.frontend import IdealMeter
+from simulator.models.world import World
+from simulator.scenario import Scenario
+from simulator.score import FaultScore, score
+from simulator.serial_bridge import SerialBridge
+
+
+@dataclass
+class Results:
+    scenario: Scenario
+    ticks: int = 0
+    wall_s: float = 0.0
+    boots: int = 0
+    crashes: list[str] = field(default_factory=list)
+    reports: list[dict] = field(default_factory=list)
+    garbage: list[str] = field(default_factory=list)  # serial lines that were not JSON
+    observable: dict[int, int] = field(default_factory=dict)
+    faults: list[FaultScore] = field(default_factory=list)
+    false_alarms: list[dict] = field(default_factory=list)
+
+    def alarms(self) -> list[dict]:
+        return [r for r in self.reports if r.get("ev") == "alarm"]
+
+    def to_dict(self) -> dict:
+        sc = self.scenario
+        return {
+            "scenario": sc.path,
+            "post": vars(sc.post),
+            "start": sc.start, "end": sc.end, "seed": sc.seed,
+            "ticks": self.ticks, "wall_s": round(self.wall_s, 3), "boots": self.boots,
+            "crashes": self.crashes,
+            "faults": [f.to_dict() for f in self.faults],
+            "false_alarms": self.false_alarms,
+            "reports": self.reports,
+            "serial_garbage": self.garbage,
+        }
+
+
+def firmware_config(sc: Scenario) -> dict:
+    p = sc.post
+    return {"id": p.id, "lamp": p.lamp, "rated_w": p.rated_w, "lat": p.latitude,
+            "lon": p.longitude, "sensor": p.sensor}
+
+
+class Simulation:
+    """One post through one scenario. Open it, optionally attach to .serial_path, then run()."""
+
+    def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
+                 speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None):
+        self.sc = sc
+        self._tmp = None
+        if flash_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="lamppost-flash-")
+            flash_dir = Path(self._tmp.name)
+        self.flash_dir = Path(flash_dir)
+        self.heap = heap
+        self.speed = speed
+        self.on_line = on_line
+        self.world = World(sc)
+        self.frontend = IdealMeter(sc.seed)
+        self.bridge = SerialBridge()
+        self.results = Results(sc)
+        if not (self.flash_dir / "config.json").exists():
+            provision(self.flash_dir, firmware_config(sc))
+
+    @property
+    def serial_path(self) -> str:
+        """The pty a serial tool opens to talk to the firmware."""
+        return self.bridge.path
+
+    def _boot(self) -> FirmwareProcess:
+        fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap)
+        self.results.boots += 1
+        return fw
+
+    def _collect(self, t: int, lines: list[bytes]) -> None:
+        for raw in lines:
+            raw = raw.rstrip(b"\r")
+            if self.on_line:
+                self.on_line(t, raw)
+            try:
+                rep = json.loads(raw)
+            except ValueError:
+                self.results.garbage.append(raw.decode(errors="replace"))
+                continue
+            if isinstance(rep, dict):
+                self.results.reports.append(rep)
+
+    def run(self) -> Results:
+        sc, res = self.sc, self.results
+        wall0 = time.monotonic()
+        fw = self._boot()
+        t = sc.start
+        try:
+            kind, out = fw.link.recv()
+            while t < sc.end:
+                if self.speed:
+                    lag = (t - sc.start) / self.speed - (time.monotonic() - wall0)
+                    if lag > 0:
+                        time.sleep(lag)
+                relay, dim = bool(out[0]), out[1]
+                truth, visible = self.world.step(t, relay, dim)
+                for f in visible:
+                    res.observable.setdefault(sc.faults.index(f), t)
+                flags = lk.F_MAINS if truth.mains else 0
+                fe = self.frontend.encode(truth.v, truth.i, truth.p, truth.pf, truth.hz)
+                try:
+                    fw.link.send_tick(t, flags, truth.temp, fe)
+                    kind, out = fw.link.recv()
+                except (lk.LinkClosed, BrokenPipeError):
+                    kind, out = b"", b""
+                self._collect(t, self.bridge.pump())
+                res.ticks += 1
+                t += 1
+                if kind != b"A":  # crashed or asked for a reset: reboot like a board would
+                    fw.kill()
+                    if kind != b"X":
+                        res.crashes.append(fw.output()[-2000:])
+                    fw = self._boot()
+                    kind, out = fw.link.recv()
+        finally:
+            fw.kill()
+            for _ in range(3):  # the pty may hand over the last bytes a moment later
+                time.sleep(0.01)
+                self._collect(t, self.bridge.pump())
+            self.bridge.close()
+            res.wall_s = time.monotonic() - wall0
+        alarms = [{"alarm": r["alarm"], "state": r["state"], "time": _unix(r["t"])}
+                  for r in res.alarms()]
+        res.faults, false = score(sc.faults, res.observable, alarms, sc.end)
+        res.false_alarms = false
+        return res
+
+    def close(self) -> None:
+        if self._tmp:
+            self._tmp.cleanup()
+
+
+def _unix(iso: str) -> int:
+    from simulator.scenario import parse_time
+    return parse_time(iso)

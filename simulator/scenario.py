@@ -1,0 +1,215 @@
+"""Scenario files (TOML, format version 1): one post, a run window, injected faults.
+
+Loading validates every field and raises ScenarioError naming the file, the
+line (where TOML gives one) and the field, so a typo never becomes a silent
+default.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMAT_VERSION = 1
+LAMPS = ("led", "hps")
+SENSORS = ("ideal", "adc", "cse7766")
+
+# physical cause -> the TALQ alarms it should raise (../shared/NOTES.md)
+CAUSES: dict[str, tuple[str, ...]] = {
+    "lamp_dead": ("lampFailure",),
+    "relay_welded": ("lampUnexpectedOn", "relayFailure"),
+    "relay_open": ("relayFailure", "lampFailure"),
+    "hid_end_of_life": ("cyclingFailure",),
+    "led_string_open": ("lampPowerTooLow",),
+    "driver_fault_high": ("lampPowerTooHigh",),
+    "capacitor_failed": ("powerFactorTooLow",),
+    "supply_sag": ("supplyVoltageTooLow",),
+    "supply_swell": ("supplyVoltageTooHigh",),
+    "mains_loss": ("supplyLoss",),
+    "dimming_stuck": ("dimmingFailure",),
+    "overheat": ("highTemperature",),
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run; the message names file, line and field."""
+
+
+@dataclass
+class Fault:
+    kind: str
+    at: int  # unix seconds
+    until: int | None = None
+    params: dict = field(default_factory=dict)
+
+    @property
+    def expected(self) -> tuple[str, ...]:
+        return CAUSES[self.kind]
+
+
+@dataclass
+class Post:
+    id: str = "NL-0001"
+    lamp: str = "led"
+    rated_w: float = 60.0
+    latitude: float = 52.03
+    longitude: float = 5.56
+    sensor: str = "ideal"
+
+
+@dataclass
+class Scenario:
+    path: str
+    post: Post
+    start: int  # unix seconds
+    duration: int  # seconds
+    seed: int
+    faults: list[Fault]
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+
+_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds of '90', '90s', '15m', '6h' or '2d'."""
+    m = _DUR.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 6h or 2d")
+    return int(float(m.group(1)) * _UNIT[m.group(2)])
+
+
+def parse_time(text) -> int:
+    """Unix seconds of an ISO 8601 UTC time (a TOML datetime or a string)."""
+    if isinstance(text, dt.datetime):
+        t = text
+    else:
+        try:
+            t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{text!r} is not an ISO time like 2026-01-15T22:00:00Z") from None
+    if t.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone; end it with Z for UTC")
+    return int(t.timestamp())
+
+
+def _line_of(text: str, section: str, key: str, index: int = 0) -> int | None:
+    """Best-effort line number of `key` inside the index-th `[section]` table."""
+    seen = -1
+    inside = False
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if s.startswith("["):
+            name = s.strip("[]").strip()
+            inside = name == section and (seen := seen + 1) == index
+            continue
+        if inside and re.match(rf"{re.escape(key)}\s*=", s):
+            return n
+    return None
+
+
+class _Reader:
+    def __init__(self, path: str, text: str):
+        self.path, self.text = path, text
+
+    def fail(self, section: str, key: str, why: str, index: int = 0):
+        line = _line_of(self.text, section, key, index)
+        where = f"{self.path}:{line}" if line else self.path
+        label = f"{section}[{index}].{key}" if section == "fault" else f"{section}.{key}"
+        raise ScenarioError(f"{where}: {label}: {why}")
+
+    def get(self, table: dict, section: str, key: str, conv, default=..., index: int = 0):
+        if key not in table:
+            if default is ...:
+                self.fail(section, key, "missing", index)
+            return default
+        try:
+            return conv(table[key])
+        except (ValueError, TypeError) as e:
+            self.fail(section, key, str(e), index)
+
+
+def _choice(options):
+    def conv(v):
+        if v not in options:
+            raise ValueError(f"{v!r} is not one of {', '.join(options)}")
+        return v
+    return conv
+
+
+def _number(lo, hi):
+    def conv(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"{v!r} is not a number")
+        if not lo <= v <= hi:
+            raise ValueError(f"{v} is outside {lo}..{hi}")
+        return float(v)
+    return conv
+
+
+def _text(v):
+    if not isinstance(v, str) or not 1 <= len(v) <= 32:
+        raise ValueError(f"{v!r} must be text of 1-32 characters")
+    return v
+
+
+def _int(v):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"{v!r} is not a whole number")
+    return v
+
+
+def loads(text: str, path: str = "<scenario>") -> Scenario:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
+    rd = _Reader(path, text)
+    for key in doc:
+        if key not in ("post", "run", "fault"):
+            raise ScenarioError(f"{path}: unknown table [{key}] (expected [post], [run], [[fault]])")
+    post_t = doc.get("post", {})
+    run_t = doc.get("run")
+    if not isinstance(run_t, dict):
+        raise ScenarioError(f"{path}: missing [run] table")
+    post = Post(
+        id=rd.get(post_t, "post", "id", _text, "NL-0001"),
+        lamp=rd.get(post_t, "post", "lamp", _choice(LAMPS), "led"),
+        rated_w=rd.get(post_t, "post", "rated_w", _number(1, 2000), 60.0),
+        latitude=rd.get(post_t, "post", "latitude", _number(-90, 90), 52.03),
+        longitude=rd.get(post_t, "post", "longitude", _number(-180, 180), 5.56),
+        sensor=rd.get(post_t, "post", "sensor", _choice(SENSORS), "ideal"),
+    )
+    start = rd.get(run_t, "run", "start", parse_time)
+    duration = rd.get(run_t, "run", "duration", parse_duration)
+    if duration <= 0:
+        rd.fail("run", "duration", "must be longer than zero")
+    seed = rd.get(run_t, "run", "seed", _int, 1)
+    faults = []
+    raw_faults = doc.get("fault", [])
+    if not isinstance(raw_faults, list):
+        raise ScenarioError(f"{path}: faults are written [[fault]], an array of tables")
+    for i, ft in enumerate(raw_faults):
+        kind = rd.get(ft, "fault", "kind", _choice(tuple(CAUSES)), index=i)
+        at = rd.get(ft, "fault", "at", parse_time, index=i)
+        until = rd.get(ft, "fault", "until", parse_time, None, index=i)
+        if until is not None and until <= at:
+            rd.fail("fault", "until", "must be after `at`", i)
+        params = {k: v for k, v in ft.items() if k not in ("kind", "at", "until")}
+        faults.append(Fault(kind, at, until, params))
+    return Scenario(path, post, start, duration, seed, faults)
+
+
+def load(path: str | Path) -> Scenario:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{p}: cannot read: {e}") from None
+    return loads(text, str(p))
