@@ -1,0 +1,57 @@
+"""Shared fixtures: the MicroPython interpreter, calls into firmware on it, scenario helpers."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from simulator.firmware_proc import FIRMWARE_DIR, micropython_path
+
+# Firmware tests run on MicroPython (test_firmware_on_micropython.py), not under CPython.
+collect_ignore_glob = ["firmware/*", "mp/*"]
+
+ROOT = Path(__file__).resolve().parent.parent
+MP_DIR = Path(__file__).resolve().parent / "mp"
+MP_TESTS = Path(__file__).resolve().parent / "firmware"
+
+
+def mp_env(*extra: Path) -> dict:
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ":".join(str(p) for p in (FIRMWARE_DIR, MP_TESTS, MP_DIR, *extra))
+    return env
+
+
+class MicroPythonRPC:
+    """A persistent `micropython` process that runs firmware functions for CPython tests."""
+
+    def __init__(self, heap: str = "256k"):
+        self.proc = subprocess.Popen(
+            [micropython_path(), "-X", f"heapsize={heap}", str(MP_DIR / "rpc.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=mp_env(), text=True,
+        )
+
+    def call(self, module: str, func: str, *args):
+        """Result of module.func(*args) computed on MicroPython; RuntimeError if it raised."""
+        self.proc.stdin.write(json.dumps({"m": module, "f": func, "a": list(args)}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("micropython exited")
+        out = json.loads(line)
+        if "e" in out:
+            raise RuntimeError(out["e"])
+        return out["r"]
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def mp():
+    rpc = MicroPythonRPC()
+    yield rpc
+    rpc.close()
