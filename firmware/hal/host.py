@@ -9,7 +9,7 @@ Link framing, both directions: kind (1 byte), payload length (u16 LE), payload.
                          b"A" <B relay><B dim 0-100>  outputs; waits for a tick
                          b"X" <B code>                reset requested, then exit
   simulator -> firmware  b"T" <I t2000><B flags><f temp_c> + front-end bytes
-Flags: bit 0 mains present, bit 1 photocell dark. The simulator answers each "A"
+Flags: bit 0 mains present, bit 1 photocell dark, bit 2 WiFi associated. The simulator answers each "A"
 with the next "T", computed with those outputs; the firmware owns the time
 between a "T" and its next "A": that is lockstep virtual time.
 """
@@ -23,6 +23,7 @@ VERSION = const(1)
 HDR = const(3)
 F_MAINS = const(1)
 F_DARK = const(2)
+F_WIFI = const(4)
 
 
 class Hal:

@@ -18,6 +18,8 @@ SCHEMA = {
     "sensor": (("ideal", "adc", "cse7766"), 0, 0, "ideal", False),
     "tele_period": ("i", 10, 86400, 300, False),
     "sun_elev": ("f", -12.0, 5.0, -0.833, False),
+    "cal_v": ("f", 0.5, 2.0, 1.0, False),  # voltage gain (Calibrate Voltage)
+    "cal_i": ("f", 0.5, 2.0, 1.0, False),  # current gain (Calibrate Power / Current)
     "pin": ("s", 4, 12, "0000", True),
 }
 

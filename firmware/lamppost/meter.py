@@ -11,8 +11,10 @@ NOISE_W = const(1)  # below this many watts a reading is noise and reads zero
 
 
 class Meter:
-    def __init__(self, kind):
+    def __init__(self, kind, cal_v=1.0, cal_i=1.0):
         self.kind = kind
+        self.cal_v = cal_v  # gains from calibration against a reference load
+        self.cal_i = cal_i
         self.wh = 0.0  # energy since the last persisted total, Wh
         self.total_kwh = 0.0  # persisted total at boot, kWh
 
@@ -20,6 +22,9 @@ class Meter:
         """Fill r from raw front-end bytes; r.ok is False when they are unusable."""
         if self.kind == "ideal" and len(raw) >= 20:
             v, i, p, pf, hz = struct.unpack_from("<fffff", raw, 0)
+            v *= self.cal_v
+            i *= self.cal_i
+            p *= self.cal_v * self.cal_i
             if p < NOISE_W:
                 p = 0.0
                 pf = 0.0

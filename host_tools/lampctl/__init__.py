@@ -1,0 +1,1 @@
+"""lampctl: the field technician's tool for a lamppost controller (serial console, build, flash)."""

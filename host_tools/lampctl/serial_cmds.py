@@ -1,0 +1,5 @@
+"""lampctl subcommands of this topic (to be filled in by its issue)."""
+
+
+def register(sub) -> None:
+    """Add this topic's subparsers to `sub`."""
