@@ -11,7 +11,7 @@ import pytest
 from simulator.firmware_proc import FIRMWARE_DIR, micropython_path
 
 # Firmware tests run on MicroPython (test_firmware_on_micropython.py), not under CPython.
-collect_ignore_glob = ["firmware/*", "mp/*"]
+collect_ignore_glob = ["firmware/*", "mp/*", "esp32/*", "fakes/*"]
 
 ROOT = Path(__file__).resolve().parent.parent
 MP_DIR = Path(__file__).resolve().parent / "mp"

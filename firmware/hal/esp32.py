@@ -1,0 +1,172 @@
+"""ESP32 HAL: the same interface as hal.host.Hal, on the real peripherals.
+
+Once a second `wait_tick` samples the sensor front end, reads the inputs into
+the Reading, sleeps to the next RTC second while polling, and feeds the
+watchdog only when every task in `health` beat in time. Pins come from PINS,
+overridable per board by a `board.json` on flash ({"relay": 26, ...}).
+
+Front-end bytes in `raw` (decoded by lamppost.meter):
+  "adc":     <H n><H us> then n interleaved little-endian u16 pairs (voltage,
+             current) in millivolts at the ADC pins (eFuse-calibrated read_uv),
+             one pair every `us` microseconds: a window of about two mains cycles.
+  "cse7766": the UART1 bytes (4800 baud, 8E1) the metering IC sent since the
+             last tick, as received (24-byte frames every 50 ms).
+"""
+import time
+import machine
+import uctypes
+from array import array
+from micropython import const
+from lamppost import health, safe, store
+
+WDT_MS = const(30000)  # a pass of the main loop may block this long before a reset
+N_ADC = const(400)  # sample pairs per window (~2 mains cycles at ~50 us per pair)
+
+PINS = {
+    "relay": 26,  # lamp relay driver, high = on
+    "pwm": 25,  # dimming PWM (RC-filtered to a 0-10 V driver input)
+    "adc_v": 34,  # ADC1: voltage sense (mains through a divider, biased at mid-scale)
+    "adc_i": 35,  # ADC1: current sense (CT burden, biased at mid-scale)
+    "adc_t": 36,  # ADC1: 10k NTC (B 3950) to ground, 10k to 3.3 V
+    "mains": 27,  # opto-coupler, low while mains is present
+    "photo": 14,  # photocell comparator, high when dark
+    "uart_tx": 17,  # UART1 to a CSE7766 (only RX is used)
+    "uart_rx": 16,
+}
+
+
+def epoch_offset():
+    """Seconds to subtract from time.time() to count from 2000 (ports differ in their epoch)."""
+    return 946684800 if time.gmtime(0)[0] == 1970 else 0
+
+
+class Hal:
+    name = "esp32"
+
+    def __init__(self, sensor=None):
+        pins = dict(PINS)
+        pins.update(store.load("board.json") or {})
+        if sensor is None:
+            sensor = (store.load("config.json") or {}).get("sensor", "ideal")
+        self.sensor = sensor
+        self._off = epoch_offset()
+        self._relay = machine.Pin(pins["relay"], machine.Pin.OUT, value=0)
+        self._pwm = machine.PWM(machine.Pin(pins["pwm"]), freq=1000, duty_u16=65535)
+        self._mains = machine.Pin(pins["mains"], machine.Pin.IN, machine.Pin.PULL_UP)
+        self._photo = machine.Pin(pins["photo"], machine.Pin.IN)
+        self._adc_t = machine.ADC(machine.Pin(pins["adc_t"]), atten=machine.ADC.ATTN_11DB)
+        self._frame = bytearray(1024)  # UART bytes of one tick (a CSE7766 sends 480 a second)
+        self._empty = memoryview(self._frame)[:0]
+        self.raw = self._empty
+        self._meter_uart = None
+        if sensor == "adc":
+            self._adc_v = machine.ADC(machine.Pin(pins["adc_v"]), atten=machine.ADC.ATTN_11DB)
+            self._adc_i = machine.ADC(machine.Pin(pins["adc_i"]), atten=machine.ADC.ATTN_11DB)
+            # header (n, us) and samples in one array; raw is a byte view of it (no copy per tick)
+            self._win = array("H", bytes(4 + 4 * N_ADC))
+            self._win_raw = memoryview(uctypes.bytearray_at(uctypes.addressof(self._win), 4 + 4 * N_ADC))
+        elif sensor == "cse7766":
+            self._meter_uart = machine.UART(1, baudrate=4800, bits=8, parity=0, stop=1,
+                                            tx=pins["uart_tx"], rx=pins["uart_rx"], rxbuf=1024)
+        self._console = machine.UART(0, 115200)  # the REPL's UART: reads are non-blocking
+        self._rxbuf = bytearray(64)
+        self.relay = False
+        self.dim = 100
+        self.now = 0
+        self.health = health.Health()
+        self.wdt = None
+        self.booted = -1
+        self.stable = False
+        if not safe.MODE:  # safe mode must leave the REPL usable for deploys: no watchdog
+            self.wdt = machine.WDT(timeout=WDT_MS)
+
+    def now2000(self):
+        return time.time() - self._off
+
+    def _sample_adc(self):
+        w = self._win
+        rv = self._adc_v.read_uv
+        ri = self._adc_i.read_uv
+        t0 = time.ticks_us()
+        for k in range(2, 2 + 2 * N_ADC, 2):
+            w[k] = rv() // 1000
+            w[k + 1] = ri() // 1000
+        w[0] = N_ADC
+        w[1] = min(time.ticks_diff(time.ticks_us(), t0) // N_ADC, 65535)
+        self.raw = self._win_raw
+
+    def _read_meter_uart(self):
+        u = self._meter_uart
+        n = u.readinto(self._frame) if u is not None and u.any() else 0
+        self.raw = memoryview(self._frame)[:n] if n else self._empty
+
+    def temperature(self):
+        """NTC temperature in degC (B-parameter equation), or -273.0 when the sensor is open/short."""
+        from math import log
+        uv = self._adc_t.read_uv()
+        if uv <= 50000 or uv >= 3250000:
+            return -273.0
+        ohms = 10000.0 * uv / (3300000 - uv)
+        return 1.0 / (1.0 / 298.15 + log(ohms / 10000.0) / 3950.0) - 273.15
+
+    def _inputs(self, r):
+        r.mains = self._mains.value() == 0
+        r.dark = self._photo.value() == 1
+        r.temp = self.temperature()
+
+    def wait_tick(self, r):
+        """Sleep to the next RTC second, then sample and fill r; returns 2000-epoch seconds.
+
+        Feeds the watchdog only while every task in self.health is healthy; after
+        STABLE_S seconds of normal running, clears the boot-loop counter.
+        """
+        last = self.now
+        now = self.now2000()
+        while now == last:
+            time.sleep_ms(20)
+            now = self.now2000()
+        self.now = now
+        if self.booted < 0:
+            self.booted = now
+            self.health.watch("loop", 10, now)
+        self.health.beat("loop", now)
+        if self.wdt is not None and self.health.ok(now):
+            self.wdt.feed()
+        if not self.stable and now - self.booted >= safe.STABLE_S:
+            self.stable = True
+            machine.RTC().memory(safe.record(0))
+        if self.sensor == "adc":
+            self._sample_adc()
+        elif self.sensor == "cse7766":
+            self._read_meter_uart()
+        else:
+            self.raw = self._empty
+        self._inputs(r)
+        return now
+
+    def set_lamp(self, on, dim):
+        self.relay = on
+        self.dim = dim
+        self._relay.value(1 if on else 0)
+        self._pwm.duty_u16(dim * 65535 // 100)
+
+    def uart_write(self, data):
+        self._console.write(data)
+
+    def uart_read(self):
+        """Bytes waiting on the console UART, or None; never blocks."""
+        if self._console.any():
+            n = self._console.readinto(self._rxbuf)
+            if n:
+                return self._rxbuf[:n]
+        return None
+
+    def reset(self, code=1):
+        """Reset the board; boot.py counts it as a crash unless the run was stable."""
+        machine.reset()
+
+
+def maintenance():
+    """Ask the next boot for maintenance (safe mode, no watchdog) and reset: `lampctl deploy` step 1."""
+    machine.RTC().memory(safe.MAINT)
+    machine.reset()

@@ -1,0 +1,195 @@
+"""Boot-loop guard and safe mode: a broken firmware must still light the street at night.
+
+boot.py keeps a crash counter in RTC memory (it survives watchdog and software
+resets, not power loss) and asks `on_boot` what to do. After CRASH_LIMIT
+consecutive crash resets without a stable run in between, or when a deploy asked
+for maintenance, the board starts in safe mode: no watchdog, no network, a
+serial console (and the REPL for deploys), and the lamp on a fallback schedule
+that needs only the RTC and the config (sun times with a margin towards light;
+always on when the clock is unknown). Power-on and brownout resets clear the
+counter: contactor-switched posts lose power every night and that is no crash.
+
+This module imports nothing but json and store at load time, so that a broken
+core module cannot take safe mode down with it.
+"""
+import json
+from micropython import const
+
+MODE = False  # set True by boot.py when this boot runs in safe mode
+REASON = ""  # "crashes" or "maintenance"
+CRASHES = 0  # consecutive crash resets counted by boot.py
+
+CRASH_LIMIT = const(3)  # this many crash resets in a row -> safe mode
+STABLE_S = const(600)  # a run this long clears the counter
+MARGIN_S = const(900)  # safe schedule: on 15 min before sunset, off 15 min after sunrise
+VALID_T = const(788918400)  # 2025-01-01 in 2000-epoch seconds: an RTC below this was never set
+
+MAINT = b"LPMAINT"  # written by `lampctl deploy` before its reset: next boot is for deploying
+
+# reset causes as machine.reset_cause() reports them on ESP32
+PWRON = const(1)
+HARD = const(2)
+WDT = const(3)
+DEEPSLEEP = const(4)
+SOFT = const(5)
+
+
+def record(n):
+    """RTC memory bytes holding crash count n (with a check byte against garbage)."""
+    n = min(n, 255)
+    return b"LPB" + bytes((n, n ^ 0xA5))
+
+
+def count(mem):
+    """The crash count stored in RTC memory bytes, 0 when they hold no valid record."""
+    if len(mem) == 5 and mem[:3] == b"LPB" and mem[3] ^ 0xA5 == mem[4]:
+        return mem[3]
+    return 0
+
+
+def on_boot(mem, cause):
+    """(new RTC memory, safe?, reason, crashes) for RTC memory mem and machine.reset_cause().
+
+    Crash resets (watchdog, software reset or panic) count up; power-on, brownout
+    and the EN button start afresh. A maintenance request is obeyed once.
+    """
+    if mem == MAINT:
+        return record(0), True, "maintenance", 0
+    n = count(mem)
+    if cause == WDT or cause == SOFT:
+        n += 1
+    elif cause != DEEPSLEEP:
+        n = 0
+    if n >= CRASH_LIMIT:
+        return record(n), True, "crashes", n
+    return record(n), False, "", n
+
+
+def lamp_on(now, lat, lon, dark=None):
+    """Fallback schedule: should the lamp burn at 2000-epoch time now?
+
+    A photocell reading (dark True/False) wins when fitted; else sun times at
+    lat/lon with MARGIN_S towards light; always on when the clock was never set
+    or the sun computation fails. Better a lamp lit by day than a dark street.
+    """
+    if dark is not None:
+        return dark
+    if now < VALID_T:
+        return True
+    try:
+        from lamppost import sun
+        n = sun.solar_day(now, lon)
+        rise, set_, flag = sun.rise_set(n, lat, lon)
+        if flag == sun.POLAR_NIGHT:
+            return True
+        if flag == sun.MIDNIGHT_SUN:
+            return False
+        return not (rise + MARGIN_S <= now < set_ - MARGIN_S)
+    except Exception:
+        return True
+
+
+def _config():
+    try:
+        from lamppost import store
+        raw = store.load("config.json") or {}
+    except Exception:
+        raw = {}
+    cfg = {"id": "LP-0000", "lat": 52.0, "lon": 5.0, "photocell": False}
+    for k in cfg:
+        v = raw.get(k)
+        if type(v) is type(cfg[k]) or (k in ("lat", "lon") and type(v) is int):
+            cfg[k] = v
+    if not -90 <= cfg["lat"] <= 90 or not -180 <= cfg["lon"] <= 180:
+        cfg["lat"], cfg["lon"] = 52.0, 5.0
+    return cfg
+
+
+class SafeMode:
+    """The safe-mode loop over any HAL: fallback lamp schedule plus a tiny console."""
+
+    def __init__(self, hal, cfg=None):
+        self.hal = hal
+        self.cfg = cfg or _config()
+        self.on = None
+        self.now = 0
+        self.buf = bytearray()
+
+    def say(self, d):
+        self.hal.uart_write(json.dumps(d).encode() + b"\n")
+
+    def status(self):
+        return {"safe": True, "reason": REASON, "crashes": CRASHES, "id": self.cfg["id"],
+                "lamp": "on" if self.on else "off", "t": self.now}
+
+    def command(self, line):
+        """Reply to one console line: Status, Help or Normal (leave safe mode by a reset)."""
+        name = line.strip().split(" ")[0].lower()
+        if not name:
+            return
+        if name == "status":
+            d = self.status()
+        elif name == "help":
+            d = {"commands": ["help", "normal", "status"], "safe": True}
+        elif name == "normal":
+            self.say({"cmd": "normal", "safe": True, "restarting": True})
+            self.hal.reset(0)
+            return
+        else:
+            d = {"error": "safe mode: only Status, Help, Normal", "safe": True}
+        d["cmd"] = name[:32]
+        self.say(d)
+
+    def feed(self, data):
+        for b in data:
+            if b == 10 or b == 13:
+                try:
+                    self.command(bytes(self.buf).decode())
+                except UnicodeError:
+                    pass
+                self.buf = bytearray()
+            elif len(self.buf) < 160:
+                self.buf.append(b)
+
+    def step(self, r):
+        """One tick: read the time, switch the lamp by the fallback schedule, serve the console."""
+        now = self.now = self.hal.wait_tick(r)
+        cfg = self.cfg
+        on = lamp_on(now, cfg["lat"], cfg["lon"], r.dark if cfg["photocell"] else None)
+        if on != self.on:
+            self.on = on
+            self.hal.set_lamp(on, 100)
+            self.say({"ev": "switch", "safe": True, "lamp": "on" if on else "off", "t": now})
+        data = self.hal.uart_read()
+        if data:
+            self.feed(data)
+
+    def run(self, r):
+        self.say({"ev": "safe", "reason": REASON, "crashes": CRASHES, "id": self.cfg["id"]})
+        while True:
+            self.step(r)
+
+
+class _R:
+    """Stand-in for lamppost.reading.Reading: safe mode needs only the flags."""
+    mains = True
+    dark = False
+    temp = 0.0
+    ok = False
+
+
+def main():
+    """Safe-mode entry point (main.py calls it when boot.py set MODE)."""
+    import sys
+    if sys.platform in ("linux", "darwin"):
+        from hal.host import Hal
+    else:
+        from hal.esp32 import Hal
+    hal = Hal()
+    try:
+        SafeMode(hal).run(_R())
+    except KeyboardInterrupt:  # mpremote/REPL: leave the lamp as it is
+        raise
+    except Exception as e:  # even safe mode failed: light the lamp, stay at the REPL
+        sys.print_exception(e)
+        hal.set_lamp(True, 100)

@@ -1,0 +1,67 @@
+"""Test helpers for the ESP32 HAL on MicroPython: a fake clock and a fresh fake board."""
+import os
+import sys
+import machine
+
+
+class Stop(Exception):
+    """Raised by the fake clock when a test's time is up."""
+
+
+class FakeTime:
+    """Stands in for `time` inside hal.esp32: an RTC that advances only when the firmware sleeps."""
+
+    def __init__(self, t2000, until=None):
+        self.us = 0
+        self.base = t2000 + 946684800  # this port counts from 1970, like the ESP32 port now
+        self.until = until
+
+    def time(self):
+        return self.base + self.us // 1000000
+
+    def gmtime(self, t=0):
+        return (1970, 1, 1, 0, 0, 0, 3, 1)
+
+    def sleep_ms(self, ms):
+        self.us += ms * 1000
+        if self.until is not None and self.time() - 946684800 >= self.until:
+            raise Stop()
+
+    def ticks_us(self):
+        self.us += 37  # each ADC read costs time on a real board
+        return self.us
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+
+def fresh(cause=machine.PWRON_RESET, mem=b"", files=None):
+    """A powered-up fake board in an empty flash directory (cwd) holding files {name: text}."""
+    machine.reset_fakes(cause, mem)
+    os.chdir(os.getenv("LAMPPOST_FLASH"))  # a fresh directory per test (pytest's tmp_path)
+    for name in os.listdir():
+        os.remove(name)
+    for name, text in (files or {}).items():
+        with open(name, "w") as f:
+            f.write(text)
+    for m in ("boot", "hal.esp32"):
+        sys.modules.pop(m, None)
+    from lamppost import safe
+    safe.MODE = False
+    safe.REASON = ""
+    safe.CRASHES = 0
+
+
+def boot():
+    """Run boot.py as a board does at every reset; returns lamppost.safe."""
+    sys.modules.pop("boot", None)
+    import boot  # noqa: F401
+    from lamppost import safe
+    return safe
+
+
+def hal(t2000, sensor="ideal", until=None):
+    """An ESP32 Hal on the fake board with a fake clock starting at t2000."""
+    import hal.esp32 as h
+    h.time = FakeTime(t2000, until)
+    return h.Hal(sensor)

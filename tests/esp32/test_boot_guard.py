@@ -1,0 +1,178 @@
+"""Boot-loop guard, safe mode and watchdog policy, on MicroPython with a fake ESP32 board."""
+import json
+import machine
+import board
+from lamppost import safe
+from lamppost.reading import Reading
+
+NIGHT = 821822400  # 2026-01-15T20:00:00Z, 2000-epoch: dark in the Netherlands
+NOON = 821793600  # 2026-01-15T12:00:00Z
+CFG = json.dumps({"id": "NL-0001", "lat": 52.03, "lon": 5.56, "sensor": "ideal"})
+
+
+def test_power_on_starts_normal_even_with_garbage_in_rtc_memory():
+    board.fresh(machine.PWRON_RESET, b"\xff\x13garbage")
+    s = board.boot()
+    assert not s.MODE
+    assert safe.count(machine.RTC_MEM) == 0
+
+
+def test_repeated_crash_resets_enter_safe_mode_and_light_the_lamp():
+    board.fresh(machine.PWRON_RESET)
+    modes = []
+    for cause in (machine.PWRON_RESET, machine.WDT_RESET, machine.SOFT_RESET, machine.WDT_RESET):
+        machine.CAUSE = cause
+        modes.append(board.boot().MODE)
+    assert modes == [False, False, False, True], modes
+    assert safe.REASON == "crashes" and safe.CRASHES == 3
+    assert machine.PINS[26].value() == 1  # relay on before any other module ran
+
+
+def test_brownouts_and_power_cycles_never_count_as_crashes():
+    board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
+    for cause in (machine.WDT_RESET, machine.WDT_RESET, machine.PWRON_RESET, machine.WDT_RESET,
+                  machine.WDT_RESET, machine.HARD_RESET, machine.WDT_RESET):
+        machine.CAUSE = cause
+        assert not board.boot().MODE, cause
+    with open("config.json") as f:
+        assert f.read() == CFG
+
+
+def test_fast_power_cycles_during_boot_keep_the_configuration():
+    """Power cut at every point of the firmware's boot writes: config.json stays intact."""
+    from lamppost import app, config, store
+    board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
+    real_os = store.os
+
+    class PowerCutOs:
+        remove = real_os.remove
+    for cut in range(6):
+        machine.CAUSE = machine.PWRON_RESET
+        board.boot()
+        h = board.hal(NIGHT)
+        calls = [0]
+
+        def rename(a, b):
+            calls[0] += 1
+            if calls[0] > cut % 3:
+                raise KeyboardInterrupt  # the power goes here
+            real_os.rename(a, b)
+        PowerCutOs.rename = staticmethod(rename)
+        store.os = PowerCutOs
+        try:
+            app.App(h)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            store.os = real_os
+        machine.reset_fakes(machine.PWRON_RESET)
+    cfg, problems = config.load()
+    assert problems == [] and cfg["id"] == "NL-0001", problems
+
+
+def test_maintenance_request_gives_one_safe_boot_for_a_deploy():
+    board.fresh(machine.SOFT_RESET, safe.MAINT)
+    s = board.boot()
+    assert s.MODE and s.REASON == "maintenance"
+    h = board.hal(NOON)
+    assert machine.WDTS == [] and h.wdt is None  # the REPL must stay usable for mpremote
+    machine.CAUSE = machine.SOFT_RESET  # the deploy's final reset
+    assert not board.boot().MODE
+
+
+def test_stable_run_clears_the_crash_counter():
+    board.fresh(machine.WDT_RESET, safe.record(1), files={"config.json": CFG})
+    assert not board.boot().MODE
+    assert safe.count(machine.RTC_MEM) == 2
+    h = board.hal(NIGHT)
+    r = Reading()
+    t0 = h.wait_tick(r)
+    while h.wait_tick(r) - t0 < safe.STABLE_S - 1:
+        pass
+    assert safe.count(machine.RTC_MEM) == 2  # not yet stable
+    h.wait_tick(r)
+    assert safe.count(machine.RTC_MEM) == 0
+
+
+def test_watchdog_is_fed_only_while_every_task_is_healthy():
+    board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
+    board.boot()
+    h = board.hal(NIGHT)
+    r = Reading()
+    wdt = machine.WDTS[0]
+    assert wdt.timeout == 30000
+    now = h.wait_tick(r)
+    h.health.watch("net", 60, now)
+    fed = []
+    for i in range(120):
+        now = h.wait_tick(r)
+        if i == 90:
+            h.health.beat("net", now)
+        if i == 80:
+            stale = h.health.stale
+        fed.append(wdt.feeds)
+    # fed every tick for 60 s, then starved while "net" is silent, then fed again after its beat
+    assert fed[58] - fed[0] == 58
+    assert fed[80] == fed[62] and stale == "net"
+    assert fed[95] > fed[90]
+
+
+def test_safe_mode_switches_the_lamp_by_the_fallback_schedule():
+    board.fresh(machine.WDT_RESET, safe.record(2), files={"config.json": CFG})
+    assert board.boot().MODE
+    h = board.hal(NIGHT)
+    sm = safe.SafeMode(h)
+    r = Reading()
+    sm.step(r)
+    assert machine.PINS[26].value() == 1 and machine.PINS[25].pwm.duty_u16() == 65535
+    h2 = board.hal(NOON)
+    sm = safe.SafeMode(h2)
+    sm.step(r)
+    assert machine.PINS[26].value() == 0
+    assert machine.WDTS == []
+
+
+def test_safe_schedule_errs_towards_light():
+    assert safe.lamp_on(1000, 52.0, 5.0)  # RTC never set: on
+    assert safe.lamp_on(NOON, 52.0, 5.0, dark=True)  # a photocell wins
+    assert not safe.lamp_on(NOON, 52.0, 5.0)
+    assert safe.lamp_on(NIGHT, 52.0, 5.0)
+    assert safe.lamp_on(NOON, 89.0, 0.0)  # polar night in January
+    # the whole year: lit whenever the sun is below the horizon, plus the margins
+    from lamppost import sun
+    for day in range(0, 365, 5):
+        t = NOON + day * 86400
+        rise, set_, flag = sun.rise_set(sun.solar_day(t, 5.56), 52.03, 5.56)
+        assert safe.lamp_on(set_ - safe.MARGIN_S + 1, 52.03, 5.56)
+        assert safe.lamp_on(rise + safe.MARGIN_S - 1, 52.03, 5.56)
+        assert not safe.lamp_on((rise + set_) // 2, 52.03, 5.56)
+
+
+def test_safe_console_answers_and_normal_resets():
+    board.fresh(machine.WDT_RESET, safe.record(2), files={"config.json": CFG})
+    board.boot()
+    h = board.hal(NIGHT)
+    sm = safe.SafeMode(h)
+    r = Reading()
+    u = machine.UARTS[0]
+    u.rx.extend(b"Status\r\nbogus\n")
+    sm.step(r)
+    lines = [json.loads(x) for x in bytes(u.tx).decode().splitlines()]
+    st = [d for d in lines if d.get("cmd") == "status"][0]
+    assert st["safe"] and st["reason"] == "crashes" and st["lamp"] == "on" and st["id"] == "NL-0001"
+    assert "error" in [d for d in lines if d.get("cmd") == "bogus"][0]
+    u.rx.extend(b"normal\n")
+    try:
+        sm.step(r)
+    except machine.ResetCalled:
+        pass
+    else:
+        raise AssertionError("Normal did not reset")
+
+
+def test_safe_mode_survives_a_missing_or_corrupt_config():
+    board.fresh(machine.WDT_RESET, safe.record(2), files={"config.json": "{not json"})
+    board.boot()
+    sm = safe.SafeMode(board.hal(NIGHT))
+    sm.step(Reading())
+    assert machine.PINS[26].value() == 1 and sm.cfg["lat"] == 52.0
