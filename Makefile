@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench venv clean firmware flash deploy typecheck
 
 venv: $(STAMP)
 
@@ -18,11 +18,39 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/lamppost-sim run
 
-test: $(STAMP)
+test: $(STAMP) $(TC_STAMP)
 	$(PY) -m pytest -n 2 -q
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# --- ship: build, type check, flash, deploy (README "Ship it to a board") ---
+# The type checker and the MicroPython stubs live in build/typecheck, never in .venv:
+# the stubs would shadow CPython's standard library there.
+TC := build/typecheck
+TC_STAMP := $(TC)/.installed
+BASEDPYRIGHT := basedpyright==1.40.2
+STUBS := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
+CHIP ?= esp32
+
+$(TC_STAMP): Makefile
+	rm -rf $(TC)
+	$(PYTHON) -m venv $(TC)/venv
+	$(TC)/venv/bin/pip install --quiet $(BASEDPYRIGHT)
+	$(TC)/venv/bin/pip install --quiet --no-deps --target $(TC)/typings $(STUBS)
+	touch $@
+
+typecheck: $(TC_STAMP)
+	$(TC)/venv/bin/basedpyright -p firmware/pyrightconfig.json
+
+firmware: $(STAMP)
+	$(VENV)/bin/lampctl build
+
+flash: $(STAMP)
+	$(VENV)/bin/lampctl flash --port "$(PORT)" --chip $(CHIP) --image "$(IMAGE)"
+
+deploy: $(STAMP)
+	$(VENV)/bin/lampctl deploy --port "$(PORT)" $(if $(POST),--post $(POST),)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
