@@ -1,5 +1,9 @@
-"""lampctl subcommands of this topic (to be filled in by its issue)."""
+"""lampctl subcommands to ship firmware to a board: build, provision, flash, deploy."""
+from host_tools.lampctl import build, flashing, provision
 
 
 def register(sub) -> None:
     """Add this topic's subparsers to `sub`."""
+    build.register(sub)
+    provision.register(sub)
+    flashing.register(sub)

@@ -1,0 +1,240 @@
+"""Flash MicroPython onto a board with esptool and deploy the bundle with mpremote.
+
+`lampctl flash --port P --chip esp32 --image FILE` checks the image before it
+touches the board (it must exist and be an ESP image built for that chip),
+checks the port is there and free, then erases the flash and writes the image
+at the chip's offset. `lampctl deploy --port P [--post ID]` asks the running
+firmware for a maintenance boot (no watchdog, so the copy cannot be cut short),
+replaces the firmware packages with the bundle, copies the post's config (the
+board keeps its own config when none is given) and resets. `--dry-run` prints
+the command lines and runs nothing.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from host_tools.lampctl import build, provision
+
+# chip -> (offset of the MicroPython image, chip id in the ESP image header)
+CHIPS = {
+    "esp32": (0x1000, 0),
+    "esp32s2": (0x1000, 2),
+    "esp32s3": (0x0, 9),
+    "esp32c3": (0x0, 5),
+    "esp32c6": (0x0, 13),
+}
+CHIP_NAMES = {v[1]: k for k, v in CHIPS.items()}
+ESP_MAGIC = 0xE9
+BAUD = 460800
+FW_PACKAGES = ("lamppost", "hal", "lib")  # replaced whole on every deploy: no stale modules left
+
+# mpremote exec snippets (MicroPython source)
+MAINT_REQUEST = "import machine;machine.RTC().memory(b'LPMAINT')"
+REMOVE_OLD = (
+    "import os\n"
+    "def rm(p):\n"
+    " try:\n"
+    "  if os.stat(p)[0] & 0x4000:\n"
+    "   for n in os.listdir(p):\n"
+    "    rm(p + '/' + n)\n"
+    "   os.rmdir(p)\n"
+    "  else:\n"
+    "   os.remove(p)\n"
+    " except OSError:\n"
+    "  pass\n"
+    f"for p in {FW_PACKAGES!r}:\n"
+    " rm(p)\n"
+)
+
+
+class ShipError(Exception):
+    """Expected failure of flash or deploy; the message says what to do."""
+
+
+def check_image(path: Path, chip: str) -> int:
+    """Size of a MicroPython image for chip; ShipError for a missing file or a wrong chip."""
+    if chip not in CHIPS:
+        raise ShipError(f"unknown chip {chip!r}: one of {', '.join(CHIPS)}")
+    if not path.exists():
+        raise ShipError(f"image {path} not found: download the MicroPython firmware .bin for {chip} "
+                        f"(1.23 or later) and give its path with --image")
+    data = path.read_bytes()[:16]
+    if len(data) < 16 or data[0] != ESP_MAGIC:
+        raise ShipError(f"{path} is not an ESP firmware image (no 0xE9 header): use the .bin "
+                        "from the MicroPython download page, not a .elf, .hex or .uf2")
+    chip_id = data[12] | data[13] << 8
+    want = CHIPS[chip][1]
+    if chip_id != want:
+        other = CHIP_NAMES.get(chip_id, f"chip id {chip_id}")
+        raise ShipError(f"wrong chip: {path} is built for {other}, not {chip}: "
+                        f"use the {chip} image, or --chip {other} if the board is one")
+    return path.stat().st_size
+
+
+def check_port(port: str) -> None:
+    """ShipError when the serial port is missing or another program holds it."""
+    import serial
+
+    if not port:
+        raise ShipError("give the board's serial port with --port (e.g. /dev/ttyUSB0, COM3)")
+    if not port.upper().startswith("COM") and not os.path.exists(port):
+        raise ShipError(f"no serial port {port}: is the board plugged in? (pyserial-ports lists ports)")
+    try:
+        s = serial.Serial(port, exclusive=True)
+    except (serial.SerialException, OSError) as e:
+        text = str(e)
+        if "lock" in text or "busy" in text.lower() or getattr(e, "errno", None) == errno.EBUSY:
+            raise ShipError(f"port {port} is busy: another program (a serial monitor, `lampctl monitor`, "
+                            "mpremote, esptool) has it open; close it and try again") from None
+        if getattr(e, "errno", None) == errno.EACCES or "ermission" in text:
+            raise ShipError(f"no permission to open {port}: add yourself to the dialout group "
+                            "(sudo usermod -aG dialout $USER) and log in again") from None
+        raise ShipError(f"cannot open {port}: {text}") from None
+    s.close()
+
+
+def esptool_cmds(port: str, chip: str, image: Path, baud: int = BAUD) -> list[list[str]]:
+    """Command lines that erase the flash and write image at the chip's offset."""
+    base = [sys.executable, "-m", "esptool", "--chip", chip, "--port", port, "--baud", str(baud)]
+    return [base + ["erase-flash"], base + ["write-flash", hex(CHIPS[chip][0]), str(image)]]
+
+
+def mpremote_cmds(port: str, bundle: Path, config: Path | None, board: Path | None = None) -> list[list[str]]:
+    """Command lines (run inside the bundle folder) that put the bundle and config onto the board."""
+    mp = [sys.executable, "-m", "mpremote", "connect", port]
+    names = sorted(p.name for p in bundle.iterdir() if p.name != "MANIFEST.json")
+    copy = mp + ["exec", REMOVE_OLD, "+", "fs", "cp", "-r", *names, ":"]
+    if config is not None:
+        copy += ["+", "fs", "cp", str(config.resolve()), ":config.json"]
+    if board is not None:
+        copy += ["+", "fs", "cp", str(board.resolve()), ":board.json"]
+    copy += ["+", "reset"]
+    return [mp + ["exec", MAINT_REQUEST, "+", "reset"], copy]
+
+
+ESPTOOL_HINTS = (
+    ("Wrong --chip argument", "wrong chip: the board is not a {chip}; pass the right --chip and image"),
+    ("Wrong chip argument", "wrong chip: the board is not a {chip}; pass the right --chip and image"),
+    ("Failed to connect", "no answer from the board: hold BOOT while pressing EN, or check the cable"),
+    ("could not open port", "port {port} is busy or gone: close other serial programs and retry"),
+    ("Could not exclusively lock", "port {port} is busy: close other serial programs and retry"),
+)
+
+
+def run(cmds: list[list[str]], cwd: Path | None, hints, fmt: dict) -> None:
+    """Run each command, echoing its output; ShipError with a plain hint on failure."""
+    for cmd in cmds:
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out = []
+        assert p.stdout
+        for line in p.stdout:
+            out.append(line)
+            print(line, end="", flush=True)
+        if p.wait() != 0:
+            text = "".join(out)
+            for needle, hint in hints:
+                if needle in text:
+                    raise ShipError(hint.format(**fmt))
+            raise ShipError(f"{shlex.join(cmd[:6])} ... failed (exit {p.returncode}); its output is above")
+
+
+def _show(cmds, cwd, args) -> None:
+    if args.json:
+        print(json.dumps({"cwd": str(cwd) if cwd else None, "commands": cmds}))
+    else:
+        if cwd:
+            print(f"# in {cwd}")
+        for c in cmds:
+            print(shlex.join(c))
+
+
+def cmd_flash(args) -> int:
+    try:
+        image = Path(args.image or "")
+        if not args.image:
+            raise ShipError("give the MicroPython image with --image FILE.bin")
+        check_image(image, args.chip)
+        cmds = esptool_cmds(args.port or "PORT", args.chip, image, args.baud)
+        if args.dry_run:
+            _show(cmds, None, args)
+            return 0
+        check_port(args.port)
+        run(cmds, None, ESPTOOL_HINTS, {"chip": args.chip, "port": args.port})
+    except ShipError as e:
+        print(f"lampctl flash: {e}", file=sys.stderr)
+        return 2
+    print(f"flashed {image} onto the {args.chip} at {args.port}; next: lampctl deploy --port {args.port}")
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    try:
+        bundle = Path(args.bundle)
+        if not (bundle / "main.py").exists():
+            raise ShipError(f"no bundle in {bundle}: run `make firmware` (lampctl build) first")
+        build.check_bundle(bundle)
+        config = None
+        if args.config:
+            config = Path(args.config)
+        elif args.post:
+            config = Path(args.posts) / args.post / "config.json"
+        if config is not None:
+            if not config.exists():
+                raise ShipError(f"no config {config}: run `lampctl provision --id {args.post or 'ID'} ...` first")
+            try:
+                provision.post_config(json.loads(config.read_text()))
+            except (ValueError, provision.ProvisionError) as e:
+                raise ShipError(f"{config} is not a valid post config: {e}") from None
+        board = Path(args.board) if args.board else None
+        if board is not None and not board.exists():
+            raise ShipError(f"no board pin file {board}")
+        cmds = mpremote_cmds(args.port or "PORT", bundle, config, board)
+        if args.dry_run:
+            _show(cmds, bundle, args)
+            return 0
+        check_port(args.port)
+        run(cmds, bundle, (("could not enter raw repl", "the board did not stop for the deploy: "
+                            "press EN and run deploy again within a few seconds"),
+                           ("failed to access", "port {port} is busy or gone: close other serial programs")),
+            {"port": args.port})
+    except (ShipError, build.BuildError) as e:
+        print(f"lampctl deploy: {e}", file=sys.stderr)
+        return 2
+    what = f" with config {config}" if config else " (the board keeps its config)"
+    print(f"deployed {bundle}{what} to {args.port}; the board is restarting")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("flash", help="erase the board and write a MicroPython image with esptool")
+    p.add_argument("--port", dest="ship_port", help="serial port of the board")
+    p.add_argument("--chip", default="esp32", choices=sorted(CHIPS))
+    p.add_argument("--image", help="MicroPython firmware .bin for that chip")
+    p.add_argument("--baud", type=int, default=BAUD)
+    p.add_argument("--dry-run", action="store_true", help="print the esptool command lines, run nothing")
+    p.set_defaults(func=lambda a: cmd_flash(_port(a)))
+    p = sub.add_parser("deploy", help="copy the bundle and a post's config to the board with mpremote")
+    p.add_argument("--port", dest="ship_port", help="serial port of the board")
+    p.add_argument("--post", help="post id: deploy build/posts/ID/config.json (see provision)")
+    p.add_argument("--config", help="a config.json to deploy instead")
+    p.add_argument("--board", help="a board.json of pin numbers for boards wired differently")
+    p.add_argument("--bundle", default=str(build.BUILD / "bundle"))
+    p.add_argument("--posts", default=str(provision.POSTS), help=argparse_default(provision.POSTS))
+    p.add_argument("--dry-run", action="store_true", help="print the mpremote command lines, run nothing")
+    p.set_defaults(func=lambda a: cmd_deploy(_port(a)))
+
+
+def argparse_default(path: Path) -> str:
+    return f"folder of provisioned posts (default: {path})"
+
+
+def _port(args):
+    """Our --port, else a global --port the console commands may define."""
+    args.port = getattr(args, "ship_port", None) or getattr(args, "port", None)
+    return args

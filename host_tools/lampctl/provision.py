@@ -1,0 +1,246 @@
+"""Per-post configuration for a board: validated with the firmware's own schema, one bundle per post.
+
+`lampctl provision --id NL-0001 --wifi SSID:PASS --broker HOST[:PORT] [--lat --lon --lamp ...]`
+writes build/posts/NL-0001/config.json (secrets included, file mode 0600), which
+`lampctl deploy --post NL-0001` copies to the board. `--from posts.csv|posts.toml`
+provisions many posts at once: every row is checked first and nothing is
+written unless all are valid. The schema is firmware/lamppost/config.py itself,
+imported here under CPython, so host and board can never disagree.
+"""
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import os
+import re
+import sys
+import tomllib
+import types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "firmware"
+POSTS = ROOT / "build" / "posts"
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+# Keys provisioning needs that the firmware schema may not define yet (the network
+# service adds them); the firmware's own definition wins when present.
+HOST_KEYS = {
+    "wifi_ssid": ("s", 1, 32, "", False),
+    "wifi_pass": ("s", 0, 63, "", True),
+    "mqtt_host": ("s", 1, 253, "", False),
+    "mqtt_port": ("i", 1, 65535, 1883, False),
+    "mqtt_user": ("s", 0, 64, "", True),
+    "mqtt_pass": ("s", 0, 64, "", True),
+}
+# command-line / CSV / TOML field -> config key
+ALIASES = {"latitude": "lat", "longitude": "lon", "rated-w": "rated_w", "rated": "rated_w"}
+
+
+class ProvisionError(ValueError):
+    """A post that cannot be provisioned; the message names the post and field."""
+
+
+def firmware_config() -> types.ModuleType:
+    """firmware/lamppost/config.py, imported under CPython (a `micropython` shim if it needs one)."""
+    if "micropython" not in sys.modules:
+        shim = types.ModuleType("micropython")
+        shim.const = lambda x: x  # type: ignore[attr-defined]
+        sys.modules["micropython"] = shim
+    sys.path.insert(0, str(FIRMWARE))
+    try:
+        return importlib.import_module("lamppost.config")
+    finally:
+        sys.path.remove(str(FIRMWARE))
+
+
+def schema() -> dict:
+    s = dict(HOST_KEYS)
+    s.update(firmware_config().SCHEMA)
+    return s
+
+
+def _check(key: str, value, sch: dict):
+    """Validate with the firmware's check() when it knows the key, else with the same rules here."""
+    cfg = firmware_config()
+    if key in cfg.SCHEMA:
+        return cfg.check(key, value)
+    saved = cfg.SCHEMA
+    cfg.SCHEMA = {key: sch[key]}
+    try:
+        return cfg.check(key, value)
+    finally:
+        cfg.SCHEMA = saved
+
+
+def _coerce(key: str, text, sch: dict):
+    """Text from a command line or CSV cell -> the schema's type (numbers, booleans)."""
+    if not isinstance(text, str):
+        return text
+    kind = sch[key][0]
+    try:
+        if kind == "i":
+            return int(text)
+        if kind == "f":
+            return float(text)
+    except ValueError:
+        return text  # check() then says "must be a number"
+    if kind == "b":
+        return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower(), text)
+    return text
+
+
+def post_config(fields: dict) -> dict:
+    """The validated config of one post from its fields; ProvisionError listing every problem."""
+    sch = schema()
+    f = {ALIASES.get(k, k).replace("-", "_"): v for k, v in fields.items() if v not in (None, "")}
+    pid = str(f.get("id", ""))
+    who = f"post {pid!r}" if pid else "post (no id)"
+    errors = []
+    if not ID_RE.fullmatch(pid):
+        errors.append(f"id {pid!r}: use 1-32 letters, digits, '-' or '_', starting with a letter or "
+                      "digit (it names the post's MQTT topics and files)")
+    wifi = f.pop("wifi", None)
+    if wifi is not None:
+        ssid, sep, pw = str(wifi).partition(":")
+        if not sep:
+            errors.append("wifi: give SSID:PASSWORD")
+        f.setdefault("wifi_ssid", ssid)
+        f.setdefault("wifi_pass", pw)
+    broker = f.pop("broker", None)
+    if broker is not None:
+        host, sep, port = str(broker).rpartition(":") if ":" in str(broker) else (str(broker), "", "")
+        f.setdefault("mqtt_host", host)
+        if sep:
+            f.setdefault("mqtt_port", port)
+    if not f.get("wifi_ssid"):
+        errors.append("wifi: missing credentials, give --wifi SSID:PASSWORD (the post has no other way "
+                      "onto the network)")
+    elif f.get("wifi_pass") and not 8 <= len(str(f["wifi_pass"])) <= 63:
+        errors.append("wifi: WPA2 passwords have 8-63 characters")
+    if not f.get("mqtt_host"):
+        errors.append("broker: missing, give --broker HOST[:PORT]")
+    cfg = {}
+    for k, v in f.items():
+        if k not in sch:
+            errors.append(f"{k}: unknown setting (known: {', '.join(sorted(sch))})")
+            continue
+        try:
+            cfg[k] = _check(k, _coerce(k, v, sch), sch)
+        except ValueError as e:
+            errors.append(f"{k}: {e}" + (" (a coordinate in degrees)" if k in ("lat", "lon") else ""))
+    if errors:
+        raise ProvisionError(f"{who}: " + "; ".join(errors))
+    return cfg
+
+
+def read_posts(path: Path, defaults: dict) -> list[tuple[str, dict]]:
+    """(where, fields) per post from a CSV (header row) or TOML ([defaults] and [[post]] tables)."""
+    if not path.exists():
+        raise ProvisionError(f"{path}: no such file")
+    rows = []
+    if path.suffix == ".toml":
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ProvisionError(f"{path}: {e}") from None
+        base = {**defaults, **data.get("defaults", {})}
+        for i, post in enumerate(data.get("post", [])):
+            rows.append((f"{path}: post[{i}]", {**base, **post}))
+    elif path.suffix == ".csv":
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                clean = {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
+                rows.append((f"{path}:{len(rows) + 2}", {**defaults, **clean}))
+    else:
+        raise ProvisionError(f"{path}: give a .csv or .toml file of posts")
+    if not rows:
+        raise ProvisionError(f"{path}: no posts in it")
+    return rows
+
+
+def provision(posts: list[tuple[str, dict]], out: Path) -> list[dict]:
+    """Validate every post, then write out/<id>/config.json for each; nothing is written on any error."""
+    cfgs, errors, seen = [], [], {}
+    for where, fields in posts:
+        try:
+            cfg = post_config(fields)
+        except ProvisionError as e:
+            errors.append(f"{where}: {e}")
+            continue
+        if cfg["id"] in seen:
+            errors.append(f"{where}: id {cfg['id']!r} already used at {seen[cfg['id']]}")
+        seen[cfg["id"]] = where
+        cfgs.append(cfg)
+    if errors:
+        raise ProvisionError("\n".join(errors))
+    for cfg in cfgs:
+        d = out / cfg["id"]
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / "config.json.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds credentials
+        with os.fdopen(fd, "w") as fh:
+            json.dump(cfg, fh, indent=1, sort_keys=True)
+        os.replace(tmp, d / "config.json")
+    return cfgs
+
+
+def public(cfg: dict) -> dict:
+    sch = schema()
+    return {k: ("***" if sch[k][4] else v) for k, v in cfg.items()}
+
+
+def cmd_provision(args) -> int:
+    cli = {"id": args.id, "wifi": args.wifi, "broker": args.broker, "lat": args.lat, "lon": args.lon,
+           "lamp": args.lamp, "rated_w": args.rated_w, "sensor": args.sensor,
+           "mqtt_user": args.mqtt_user, "mqtt_pass": args.mqtt_pass}
+    for item in args.set or []:
+        k, sep, v = item.partition("=")
+        if not sep:
+            print(f"lampctl provision: --set {item!r}: give KEY=VALUE", file=sys.stderr)
+            return 2
+        cli[k.strip()] = v.strip()
+    cli = {k: v for k, v in cli.items() if v is not None}
+    try:
+        if args.from_file:
+            defaults = {k: v for k, v in cli.items() if k != "id"}
+            posts = read_posts(Path(args.from_file), defaults)
+        else:
+            if not args.id:
+                raise ProvisionError("give --id POST-ID (or --from posts.csv|posts.toml)")
+            posts = [("command line", cli)]
+        cfgs = provision(posts, Path(args.out))
+    except ProvisionError as e:
+        print(f"lampctl provision: {e}", file=sys.stderr)
+        return 2
+    out = [{"id": c["id"], "config": str(Path(args.out) / c["id"] / "config.json"), "settings": public(c)}
+           for c in cfgs]
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for o in out:
+            print(f"{o['id']}: {o['config']}  " + ", ".join(f"{k}={v}" for k, v in sorted(o["settings"].items())))
+            if "lat" not in o["settings"] or "lon" not in o["settings"]:
+                print(f"{o['id']}: warning: no --lat/--lon, the board uses its default position "
+                      "and switches at the wrong times", file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("provision", help="write a validated per-post config (with credentials) for deploy")
+    p.add_argument("--id", help="post id, e.g. NL-0001 (names its MQTT topics)")
+    p.add_argument("--wifi", metavar="SSID:PASSWORD", help="WiFi credentials")
+    p.add_argument("--broker", metavar="HOST[:PORT]", help="MQTT broker")
+    p.add_argument("--mqtt-user", dest="mqtt_user")
+    p.add_argument("--mqtt-pass", dest="mqtt_pass")
+    p.add_argument("--lat", help="latitude, degrees north")
+    p.add_argument("--lon", help="longitude, degrees east")
+    p.add_argument("--lamp", help="led | hps")
+    p.add_argument("--rated-w", dest="rated_w", help="lamp power at full output, W")
+    p.add_argument("--sensor", help="metering front end: adc | cse7766")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key (repeatable)")
+    p.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="CSV (header row) or TOML ([[post]] tables) of many posts; other flags are defaults")
+    p.add_argument("--out", default=str(POSTS), help="where post configs go (default: build/posts)")
+    p.set_defaults(func=cmd_provision)
