@@ -1,0 +1,304 @@
+"""Shipping to a board, without hardware: build, provision, flash and deploy command lines."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+import serial
+from hypothesis import given, settings, strategies as st
+
+from conftest import mp_env
+from host_tools.lampctl import build, flashing, provision
+from host_tools.lampctl.cli import main as lampctl
+from simulator.firmware_proc import micropython_path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+GOOD = {"id": "NL-0001", "wifi": "Gemeente:s3cretpass", "broker": "mqtt.example.nl:8883",
+        "lat": "52.03", "lon": "5.56", "lamp": "led"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    return out, build.build(out, requirements=out / "none.txt")
+
+
+# --- build -------------------------------------------------------------------------------------
+
+def test_build_compiles_every_module_and_reports_sizes(built):
+    out, rep = built
+    sources = {p.relative_to(FIRMWARE).with_suffix("").as_posix() for p in FIRMWARE.rglob("*.py")}
+    reported = {Path(m.path).with_suffix("").as_posix() for m in rep.modules}
+    assert reported == sources
+    for src in FIRMWARE.rglob("*.py"):
+        mpy = out / "mpy" / src.relative_to(FIRMWARE).with_suffix(".mpy")
+        assert mpy.read_bytes()[:2] == b"M\x06", mpy  # .mpy v6
+    assert rep.total() == sum(p.stat().st_size for p in (out / "bundle").rglob("*")
+                              if p.is_file() and p.name != "MANIFEST.json")
+    table = rep.table()
+    assert "lamppost/app.mpy" in table and f"{rep.total()}" in table and "v6.3" in table
+
+
+def test_bundle_is_what_a_board_needs_and_holds_no_test_fakes(built):
+    out, rep = built
+    bundle = out / "bundle"
+    files = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    assert {"boot.py", "main.py", "lamppost/app.mpy", "hal/esp32.mpy", "MANIFEST.json"} <= files
+    assert "hal/host.mpy" not in files  # the simulator's HAL stays home
+    fakes = {p.stem for p in (ROOT / "tests" / "fakes").glob("*.py")}
+    assert {"machine", "network"} <= fakes
+    tops = {Path(f).with_suffix("").parts[0] for f in files}
+    assert not tops & fakes
+    assert not [f for f in files if "test" in f]
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    assert set(manifest["files"]) == files - {"MANIFEST.json"}
+
+
+def test_check_bundle_refuses_a_fake_or_a_test(tmp_path):
+    for bad in ("machine.mpy", "lib/network.mpy", "lamppost/test_x.mpy"):
+        b = tmp_path / bad.replace("/", "_")
+        (b / bad).parent.mkdir(parents=True)
+        (b / bad).write_bytes(b"M\x06")
+        with pytest.raises(build.BuildError):
+            build.check_bundle(b)
+
+
+def test_compiled_firmware_runs_on_micropython(built):
+    """The .mpy files (and nothing else) import and work on the MicroPython unix port."""
+    out, _ = built
+    code = ("from lamppost import app, safe, clock, health, config\n"
+            "import hal.esp32\n"
+            "assert clock.iso(0) == '2000-01-01T00:00:00Z'\n"
+            "assert safe.on_boot(safe.record(2), safe.WDT)[1]\n"
+            "print('ok', app.__file__)\n")
+    env = mp_env()
+    env["MICROPYPATH"] = f"{out / 'mpy'}:{ROOT / 'tests' / 'fakes'}"
+    p = subprocess.run([micropython_path(), "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stdout.startswith("ok") and ".mpy" in p.stdout, p.stdout + p.stderr
+
+
+def _sdist(path: Path) -> Path:
+    buf = tarfile.open(path, "w:gz")
+    for name, text in {"tinylib-1.0/tinylib/__init__.py": "X = 1\n",
+                       "tinylib-1.0/tinylib/core.py": "def f():\n    return 2\n",
+                       "tinylib-1.0/setup.py": "raise SystemExit\n",
+                       "tinylib-1.0/tests/test_core.py": "assert 0\n"}.items():
+        data = text.encode()
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        buf.addfile(info, io.BytesIO(data))
+    buf.close()
+    return path
+
+
+def test_libraries_are_installed_compiled_into_lib(tmp_path):
+    archive = _sdist(tmp_path / "tinylib-1.0.tar.gz")
+    req = tmp_path / "req.txt"
+    req.write_text(f"# a comment\n{archive}  # pinned archive\n")
+    rep = build.build(tmp_path / "out", requirements=req)
+    lib = tmp_path / "out" / "bundle" / "lib"
+    assert sorted(p.relative_to(lib).as_posix() for p in lib.rglob("*.mpy")) == \
+        ["tinylib/__init__.mpy", "tinylib/core.mpy"]
+    assert rep.libs == [str(archive)] and "lib/tinylib/core.mpy" in rep.table()
+
+
+def test_unpinned_library_is_refused(tmp_path):
+    req = tmp_path / "req.txt"
+    req.write_text("micropython-umqtt.simple\n")
+    with pytest.raises(build.BuildError, match="req.txt:1: pin an exact version"):
+        build.read_requirements(req)
+
+
+def test_syntax_error_names_the_module(tmp_path):
+    fw = tmp_path / "fw"
+    (fw / "lamppost").mkdir(parents=True)
+    (fw / "lamppost" / "bad.py").write_text("def f(:\n")
+    with pytest.raises(build.BuildError, match="lamppost/bad.py"):
+        build.build(tmp_path / "out", requirements=tmp_path / "none", firmware=fw)
+
+
+# --- provision ---------------------------------------------------------------------------------
+
+def test_provision_writes_a_validated_config_with_credentials(tmp_path, capsys):
+    rc = lampctl(["provision", "--id", "NL-0001", "--wifi", "Gemeente:s3cretpass", "--broker",
+                  "mqtt.example.nl:8883", "--lat", "52.03", "--lon", "5.56", "--lamp", "hps",
+                  "--rated-w", "150", "--out", str(tmp_path)])
+    assert rc == 0
+    path = tmp_path / "NL-0001" / "config.json"
+    cfg = json.loads(path.read_text())
+    assert cfg == {"id": "NL-0001", "lamp": "hps", "rated_w": 150.0, "lat": 52.03, "lon": 5.56,
+                   "wifi_ssid": "Gemeente", "wifi_pass": "s3cretpass", "mqtt_host": "mqtt.example.nl",
+                   "mqtt_port": 8883}
+    assert path.stat().st_mode & 0o077 == 0  # credentials: owner only
+    assert "s3cretpass" not in capsys.readouterr().out
+    # the firmware itself accepts it (same schema): every non-network key loads without problems
+    fw = provision.firmware_config()
+    assert all(fw.check(k, v) == v for k, v in cfg.items() if k in fw.SCHEMA)
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"id": "NL 0001"}, "id 'NL 0001'"),
+    ({"id": "NL/0001"}, "letters, digits"),
+    ({"id": "x" * 33}, "1-32"),
+    ({"id": None}, "--id"),
+    ({"lat": "95"}, "lat: must be within -90.0..90.0"),
+    ({"lon": "east"}, "lon: must be a number"),
+    ({"wifi": None}, "missing credentials"),
+    ({"wifi": "ssidonly"}, "SSID:PASSWORD"),
+    ({"wifi": "net:short"}, "8-63"),
+    ({"broker": None}, "broker: missing"),
+    ({"broker": "host:99999"}, "mqtt_port: must be within 1..65535"),
+    ({"lamp": "sodium"}, "lamp: must be one of led|hps"),
+])
+def test_provision_rejects_bad_input_with_a_clear_error(tmp_path, capsys, change, words):
+    fields = {**GOOD, **change}
+    argv = ["provision", "--out", str(tmp_path)]
+    for k, v in fields.items():
+        if v is not None:
+            argv += [f"--{k}", v]
+    assert lampctl(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err, err
+    assert not list(tmp_path.iterdir())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=0, max_size=40))
+def test_post_ids_are_safe_names_or_rejected(pid):
+    try:
+        cfg = provision.post_config({**GOOD, "id": pid})
+    except provision.ProvisionError as e:
+        assert "id" in str(e)
+        ok = False
+    else:
+        ok = True
+        assert cfg["id"] == pid
+    # accepted exactly when it can name an MQTT topic level and a folder
+    safe = 1 <= len(pid) <= 32 and pid[0].isascii() and pid[0].isalnum() and all(
+        c.isascii() and (c.isalnum() or c in "-_") for c in pid)
+    assert ok == safe
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True), st.floats(-200, 200))
+def test_coordinates_outside_the_globe_are_rejected(lat, lon):
+    try:
+        cfg = provision.post_config({**GOOD, "lat": lat, "lon": lon})
+    except provision.ProvisionError:
+        assert not (-90 <= lat <= 90 and -180 <= lon <= 180)
+    else:
+        assert -90 <= cfg["lat"] <= 90 and -180 <= cfg["lon"] <= 180
+
+
+def test_many_posts_from_csv_give_one_bundle_config_each(tmp_path):
+    csv = tmp_path / "posts.csv"
+    csv.write_text("id,lat,lon,lamp,rated_w\nNL-0001,52.03,5.56,led,60\nNL-0002,52.04,5.57,hps,150\n"
+                   "NL-0003,52.05,5.58,led,40\n")
+    rc = lampctl(["provision", "--from", str(csv), "--wifi", "Gemeente:s3cretpass",
+                  "--broker", "mqtt.example.nl", "--out", str(tmp_path / "posts")])
+    assert rc == 0
+    got = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "posts").glob("*/config.json")}
+    assert sorted(got) == ["NL-0001", "NL-0002", "NL-0003"]
+    assert got["NL-0002"]["lamp"] == "hps" and got["NL-0002"]["rated_w"] == 150.0
+    assert all(c["mqtt_host"] == "mqtt.example.nl" and c["wifi_ssid"] == "Gemeente" for c in got.values())
+
+
+def test_toml_posts_with_one_bad_row_write_nothing(tmp_path, capsys):
+    toml = tmp_path / "posts.toml"
+    toml.write_text('[defaults]\nwifi = "Gemeente:s3cretpass"\nbroker = "mqtt.example.nl"\n\n'
+                    '[[post]]\nid = "NL-0001"\nlat = 52.0\nlon = 5.5\n\n'
+                    '[[post]]\nid = "NL-0002"\nlat = 152.0\nlon = 5.5\n\n'
+                    '[[post]]\nid = "NL-0001"\nlat = 52.0\nlon = 5.5\n')
+    assert lampctl(["provision", "--from", str(toml), "--out", str(tmp_path / "posts")]) == 2
+    err = capsys.readouterr().err
+    assert "post[1]" in err and "lat" in err and "already used" in err
+    assert not (tmp_path / "posts").exists()
+
+
+# --- flash -------------------------------------------------------------------------------------
+
+def _image(path: Path, chip_id: int) -> Path:
+    path.write_bytes(bytes((0xE9, 3, 2, 0x2F)) + b"\0" * 8 + struct.pack("<H", chip_id) + b"\0" * 64)
+    return path
+
+
+@pytest.mark.parametrize("chip,offset,chip_id", [("esp32", "0x1000", 0), ("esp32s3", "0x0", 9),
+                                                  ("esp32c3", "0x0", 5)])
+def test_flash_command_lines_per_chip(tmp_path, capsys, chip, offset, chip_id):
+    img = _image(tmp_path / f"{chip}.bin", chip_id)
+    assert lampctl(["--json", "flash", "--port", "/dev/ttyUSB0", "--chip", chip, "--image", str(img),
+                    "--dry-run"]) == 0
+    erase, write = json.loads(capsys.readouterr().out)["commands"]
+    tail = ["-m", "esptool", "--chip", chip, "--port", "/dev/ttyUSB0", "--baud", "460800"]
+    assert erase[1:] == tail + ["erase-flash"]
+    assert write[1:] == tail + ["write-flash", offset, str(img)]
+
+
+def test_flash_refuses_missing_image_and_wrong_chip(tmp_path, capsys):
+    assert lampctl(["flash", "--port", "/dev/ttyUSB0", "--image", str(tmp_path / "nope.bin")]) == 2
+    assert "not found" in capsys.readouterr().err
+    img = _image(tmp_path / "s3.bin", 9)
+    assert lampctl(["flash", "--port", "/dev/ttyUSB0", "--chip", "esp32", "--image", str(img), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "wrong chip" in err and "esp32s3" in err
+    (tmp_path / "fw.uf2").write_bytes(b"UF2\n" * 10)
+    assert lampctl(["flash", "--port", "/dev/ttyUSB0", "--image", str(tmp_path / "fw.uf2")]) == 2
+    assert "not an ESP firmware image" in capsys.readouterr().err
+
+
+def test_busy_and_missing_ports_are_named(tmp_path, capsys):
+    img = _image(tmp_path / "esp32.bin", 0)
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    holder = serial.Serial(path, exclusive=True)  # a serial monitor holds the port
+    try:
+        assert lampctl(["flash", "--port", path, "--image", str(img)]) == 2
+        assert "busy" in capsys.readouterr().err
+    finally:
+        holder.close()
+        os.close(master)
+        os.close(slave)
+    assert lampctl(["flash", "--port", str(tmp_path / "ttyUSB7"), "--image", str(img)]) == 2
+    assert "no serial port" in capsys.readouterr().err
+
+
+# --- deploy ------------------------------------------------------------------------------------
+
+def test_deploy_command_lines_copy_bundle_and_config(built, tmp_path, capsys):
+    out, _ = built
+    assert provision.provision([("t", GOOD)], tmp_path / "posts")
+    assert lampctl(["--json", "deploy", "--port", "/dev/ttyACM0", "--post", "NL-0001", "--posts",
+                    str(tmp_path / "posts"), "--bundle", str(out / "bundle"), "--dry-run"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["cwd"] == str(out / "bundle")
+    maint, copy = plan["commands"]
+    assert maint[1:6] == ["-m", "mpremote", "connect", "/dev/ttyACM0", "exec"]
+    assert "LPMAINT" in maint[6] and maint[-1] == "reset"  # a maintenance boot: no watchdog mid-copy
+    i = copy.index("cp")
+    assert copy[i + 1:i + 7] == ["-r", "boot.py", "hal", "lamppost", "main.py", ":"]
+    assert [str(tmp_path / "posts" / "NL-0001" / "config.json"), ":config.json"] == copy[-4:-2]
+    assert copy[-1] == "reset" and "rmdir" in copy[copy.index("exec") + 1]
+
+
+def test_deploy_without_config_keeps_the_boards(built, capsys):
+    out, _ = built
+    assert lampctl(["--json", "deploy", "--port", "/dev/ttyACM0", "--bundle", str(out / "bundle"),
+                    "--dry-run"]) == 0
+    copy = json.loads(capsys.readouterr().out)["commands"][1]
+    assert ":config.json" not in copy
+
+
+def test_deploy_refuses_missing_bundle_or_config(built, tmp_path, capsys):
+    out, _ = built
+    assert lampctl(["deploy", "--port", "/dev/ttyACM0", "--bundle", str(tmp_path / "nobundle")]) == 2
+    assert "make firmware" in capsys.readouterr().err
+    assert lampctl(["deploy", "--port", "/dev/ttyACM0", "--bundle", str(out / "bundle"), "--post", "NL-9",
+                    "--posts", str(tmp_path)]) == 2
+    assert "lampctl provision" in capsys.readouterr().err
