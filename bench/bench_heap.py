@@ -1,0 +1,31 @@
+"""Heap over a simulated week in the stated budget (64 KB), and the smallest heap that survives two days."""
+import json
+from pathlib import Path
+
+from simulator.heapprobe import measure
+
+BUDGET = "64k"
+
+
+def main(out: Path) -> None:
+    week = measure(days=7, heap=BUDGET, every=60)
+    hw, lw = week.high_water(), week.low_water()
+    print(f"week in -X heapsize={BUDGET}: {week.ticks} ticks in {week.wall_s:.1f} s, "
+          f"{len(week.samples)} heap samples, crashes: {week.crashes}")
+    print("day  free high-water B  free low-water B  vs day 2")
+    for d in sorted(hw):
+        print(f"{d + 1:>3}  {hw[d]:>17}  {lw[d]:>16}  {hw[d] - hw.get(1, hw[d]):>+8}")
+    growth = hw.get(1, 0) - min(hw[d] for d in hw if d >= 1)
+    print(f"heap growth day 2 -> day 7 (drop of the free high-water mark): {growth} B")
+    smallest = None
+    for size in ("56k", "48k", "40k", "32k", "24k"):
+        r = measure(days=2, heap=size, every=600)
+        print(f"two days in -X heapsize={size}: crashes {r.crashes}")
+        if r.crashes:
+            break
+        smallest = size
+    print(f"smallest heap that ran two days without a crash: {smallest}")
+    (out / "heap.json").write_text(json.dumps({
+        "budget": BUDGET, "ticks": week.ticks, "wall_s": week.wall_s, "crashes": week.crashes,
+        "high_water": hw, "low_water": lw, "growth_day2_to_day7": growth, "smallest_2d_heap": smallest,
+    }, indent=1))
