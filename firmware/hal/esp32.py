@@ -12,6 +12,8 @@ Front-end bytes in `raw` (decoded by lamppost.meter):
   "cse7766": the UART1 bytes (4800 baud, 8E1) the metering IC sent since the
              last tick, as received (24-byte frames every 50 ms).
 """
+import select
+import sys
 import time
 import machine
 import uctypes
@@ -38,6 +40,36 @@ PINS = {
 def epoch_offset():
     """Seconds to subtract from time.time() to count from 2000 (ports differ in their epoch)."""
     return 946684800 if time.gmtime(0)[0] == 1970 else 0
+
+
+class Stdio:
+    """The REPL console as a non-blocking byte stream (works for UART0 and USB-CDC/JTAG alike).
+
+    A second machine.UART(0) would fight the REPL's driver; sys.stdin keeps Ctrl-C
+    working, so mpremote can always interrupt the firmware for a deploy.
+    """
+
+    def __init__(self):
+        self._poll = select.poll()
+        self._poll.register(sys.stdin, select.POLLIN)
+
+    def any(self):
+        for _ in self._poll.ipoll(0):
+            return 1
+        return 0
+
+    def readinto(self, buf):
+        n = 0
+        while n < len(buf) and self.any():
+            b = sys.stdin.buffer.read(1)
+            if not b:
+                break
+            buf[n] = b[0]
+            n += 1
+        return n
+
+    def write(self, data):
+        sys.stdout.buffer.write(data)
 
 
 class Hal:
@@ -68,14 +100,14 @@ class Hal:
         elif sensor == "cse7766":
             self._meter_uart = machine.UART(1, baudrate=4800, bits=8, parity=0, stop=1,
                                             tx=pins["uart_tx"], rx=pins["uart_rx"], rxbuf=1024)
-        self._console = machine.UART(0, 115200)  # the REPL's UART: reads are non-blocking
+        self._console = Stdio()  # the REPL's console (UART0 or native USB), shared with mpremote
         self._rxbuf = bytearray(64)
         self.relay = False
         self.dim = 100
         self.now = 0
         self.health = health.Health()
         self.wdt = None
-        self.booted = -1
+        self.ticks = 0
         self.stable = False
         if not safe.MODE:  # safe mode must leave the REPL usable for deploys: no watchdog
             self.wdt = machine.WDT(timeout=WDT_MS)
@@ -126,13 +158,13 @@ class Hal:
             time.sleep_ms(20)
             now = self.now2000()
         self.now = now
-        if self.booted < 0:
-            self.booted = now
+        if self.ticks == 0:
             self.health.watch("loop", 10, now)
+        self.ticks += 1
         self.health.beat("loop", now)
-        if self.wdt is not None and self.health.ok(now):
+        if self.health.ok(now) and self.wdt is not None:
             self.wdt.feed()
-        if not self.stable and now - self.booted >= safe.STABLE_S:
+        if not self.stable and self.ticks > safe.STABLE_S:  # ticks, not the clock: NTP may jump it
             self.stable = True
             machine.RTC().memory(safe.record(0))
         if self.sensor == "adc":

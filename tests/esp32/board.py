@@ -64,4 +64,6 @@ def hal(t2000, sensor="ideal", until=None):
     """An ESP32 Hal on the fake board with a fake clock starting at t2000."""
     import hal.esp32 as h
     h.time = FakeTime(t2000, until)
-    return h.Hal(sensor)
+    hal = h.Hal(sensor)
+    hal._console = machine.UART(0)  # the REPL console, as a fake stream (tests read UARTS[0])
+    return hal
