@@ -176,3 +176,28 @@ def test_safe_mode_survives_a_missing_or_corrupt_config():
     sm = safe.SafeMode(board.hal(NIGHT))
     sm.step(Reading())
     assert machine.PINS[26].value() == 1 and sm.cfg["lat"] == 52.0
+
+
+def _run_main():
+    """Import main.py as the board does after boot.py; returns which entry point it called."""
+    import sys
+    from lamppost import app
+    called = []
+    real = safe.main, app.main
+    safe.main = lambda: called.append("safe")
+    app.main = lambda: called.append("app")
+    sys.modules.pop("main", None)
+    try:
+        import main  # noqa: F401
+    finally:
+        safe.main, app.main = real
+    return called
+
+
+def test_main_starts_safe_mode_only_when_boot_asked_for_it():
+    board.fresh(machine.WDT_RESET, safe.record(1), files={"config.json": CFG})
+    board.boot()
+    assert _run_main() == ["app"]
+    machine.CAUSE = machine.WDT_RESET
+    board.boot()
+    assert _run_main() == ["safe"]
