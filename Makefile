@@ -47,10 +47,10 @@ firmware: $(STAMP)
 	$(VENV)/bin/lampctl build
 
 flash: $(STAMP)
-	$(VENV)/bin/lampctl flash --port "$(PORT)" --chip $(CHIP) --image "$(IMAGE)"
+	$(VENV)/bin/lampctl flash --port "$(PORT)" --chip $(CHIP) --image "$(IMAGE)" $(if $(DRY_RUN),--dry-run,)
 
 deploy: $(STAMP)
-	$(VENV)/bin/lampctl deploy --port "$(PORT)" $(if $(POST),--post $(POST),)
+	$(VENV)/bin/lampctl deploy --port "$(PORT)" $(if $(POST),--post $(POST),) $(if $(DRY_RUN),--dry-run,)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

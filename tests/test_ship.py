@@ -302,3 +302,32 @@ def test_deploy_refuses_missing_bundle_or_config(built, tmp_path, capsys):
     assert lampctl(["deploy", "--port", "/dev/ttyACM0", "--bundle", str(out / "bundle"), "--post", "NL-9",
                     "--posts", str(tmp_path)]) == 2
     assert "lampctl provision" in capsys.readouterr().err
+
+
+# --- against a port with no board behind it (a pty): the real tools run, the errors are plain ---
+
+@pytest.fixture
+def silent_port():
+    master, slave = os.openpty()
+    yield os.ttyname(slave)
+    os.close(master)
+    os.close(slave)
+
+
+def test_flash_on_a_silent_port_runs_esptool_and_says_what_to_do(tmp_path, capsys, monkeypatch, silent_port):
+    img = _image(tmp_path / "esp32.bin", 0)
+    real = flashing.esptool_cmds
+    monkeypatch.setattr(flashing, "esptool_cmds", lambda *a: [
+        c[:-1] + ["--connect-attempts", "1", c[-1]] if c[-1] == "erase-flash" else c for c in real(*a)])
+    assert lampctl(["flash", "--port", silent_port, "--image", str(img)]) == 2
+    cap = capsys.readouterr()
+    assert "Failed to connect" in cap.out  # esptool accepted the command line and tried
+    assert "no answer from the board" in cap.err and "Traceback" not in cap.err
+
+
+def test_deploy_to_a_board_that_does_not_answer_times_out_plainly(built, capsys, monkeypatch, silent_port):
+    out, _ = built
+    monkeypatch.setattr(flashing, "DEPLOY_TIMEOUTS", (3.0, 3.0))
+    assert lampctl(["deploy", "--port", silent_port, "--bundle", str(out / "bundle")]) == 2
+    err = capsys.readouterr().err
+    assert "did not answer within 3 s" in err and "Traceback" not in err

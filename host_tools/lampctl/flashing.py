@@ -17,6 +17,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from host_tools.lampctl import build, provision
@@ -127,16 +128,32 @@ ESPTOOL_HINTS = (
 )
 
 
-def run(cmds: list[list[str]], cwd: Path | None, hints, fmt: dict) -> None:
-    """Run each command, echoing its output; ShipError with a plain hint on failure."""
-    for cmd in cmds:
+# seconds each step may take before the board counts as not answering
+FLASH_TIMEOUTS = (180.0, 600.0)  # erase, write
+DEPLOY_TIMEOUTS = (30.0, 600.0)  # maintenance reset, copy
+
+
+def run(cmds: list[list[str]], cwd: Path | None, hints, fmt: dict, timeouts) -> None:
+    """Run each command, echoing its output; ShipError with a plain hint on failure or silence."""
+    for cmd, limit in zip(cmds, timeouts):
         p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        out = []
-        assert p.stdout
-        for line in p.stdout:
-            out.append(line)
-            print(line, end="", flush=True)
-        if p.wait() != 0:
+        out: list[str] = []
+
+        def echo(stream=p.stdout):
+            for line in stream:
+                out.append(line)
+                print(line, end="", flush=True)
+        reader = threading.Thread(target=echo, daemon=True)
+        reader.start()
+        try:
+            p.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise ShipError(f"the board on {fmt.get('port')} did not answer within {limit:g} s: check the "
+                            "cable and power, press EN, and try again") from None
+        reader.join(timeout=5)
+        if p.returncode != 0:
             text = "".join(out)
             for needle, hint in hints:
                 if needle in text:
@@ -165,7 +182,7 @@ def cmd_flash(args) -> int:
             _show(cmds, None, args)
             return 0
         check_port(args.port)
-        run(cmds, None, ESPTOOL_HINTS, {"chip": args.chip, "port": args.port})
+        run(cmds, None, ESPTOOL_HINTS, {"chip": args.chip, "port": args.port}, FLASH_TIMEOUTS)
     except ShipError as e:
         print(f"lampctl flash: {e}", file=sys.stderr)
         return 2
@@ -202,7 +219,7 @@ def cmd_deploy(args) -> int:
         run(cmds, bundle, (("could not enter raw repl", "the board did not stop for the deploy: "
                             "press EN and run deploy again within a few seconds"),
                            ("failed to access", "port {port} is busy or gone: close other serial programs")),
-            {"port": args.port})
+            {"port": args.port}, DEPLOY_TIMEOUTS)
     except (ShipError, build.BuildError) as e:
         print(f"lampctl deploy: {e}", file=sys.stderr)
         return 2
