@@ -24,7 +24,7 @@ class App:
         self.state["boots"] = self.state.get("boots", 0) + 1
         store.save(STATE, self.state)
         self.r = Reading()
-        self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"])
+        self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"], cfg["v_fs"], cfg["i_fs"])
         self.meter.total_kwh = self.state.get("kwh", 0.0)
         self.sun = sun.SunSwitch(cfg["lat"], cfg["lon"], cfg["sun_elev"])
         self.engine = detect.Engine(cfg, self.state.get("alarm_counts"))
