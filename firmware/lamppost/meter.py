@@ -9,9 +9,6 @@ read zero, never garbage. Energy lives in lamppost/energy.py.
 """
 import struct
 from micropython import const
-# imported up front: compiling them later, in a fragmented heap, can fail on the host
-from lamppost.adc import AdcWindow
-from lamppost.cse7766 import Cse7766
 
 NOISE_W = const(1)  # below this many watts a reading is noise and reads zero
 NOISE_V = const(5)  # below this many volts there is no mains
@@ -25,10 +22,15 @@ class Meter:
         self.wh = 0.0  # kept for callers of integrate()/total(); see energy.py
         self.total_kwh = 0.0
         self.fe = None
-        if kind == "adc":
-            self.fe = AdcWindow(v_fs, i_fs)
-        elif kind == "cse7766":
-            self.fe = Cse7766()
+        if kind in ("adc", "cse7766"):  # import only the front end fitted: RAM
+            import gc
+            gc.collect()
+            if kind == "adc":
+                from lamppost.adc import AdcWindow
+                self.fe = AdcWindow(v_fs, i_fs)
+            else:
+                from lamppost.cse7766 import Cse7766
+                self.fe = Cse7766()
 
     def decode(self, raw, r):
         """Fill r from raw front-end bytes; r.ok is False when they are unusable."""
