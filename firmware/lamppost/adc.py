@@ -1,11 +1,12 @@
 """Waveform windows from the ESP32 ADC1 -> Vrms, Irms, P, S, PF, Hz.
 
-A window is b"W" <H pairs><H period us> then pairs of little-endian 12-bit
-codes (V, then I half a period later), as the sampler fills it. One viper pass
+A window is b"W" <H pairs><H period us><B conversions per sample> then pairs
+of little-endian code sums (V, then I half a period later; each the sum of
+that many 12-bit conversions), as the sampler fills it. One viper pass
 finds the mean (the bias), the rising zero crossings of V (with hysteresis) and
 the integer sums over whole mains cycles only, so a window that is not a whole
-number of cycles (frequency drift) does not bias the RMS. The sums are 32-bit
-safe for up to 500 pairs (|x| <= 2048 around the mean). The per-sample path
+number of cycles (frequency drift) does not bias the RMS. Squares carry into
+a high word, so the sums are 32-bit safe on the ESP32. The per-sample path
 allocates nothing; only the handful of result floats are new objects.
 
 The I sample lags its V sample by half a period: power pairs each I sample
@@ -18,7 +19,7 @@ import micropython
 from micropython import const
 
 FS_COUNTS = const(1321)  # codes for the nominal full-scale swing (v_fs volts, i_fs amps)
-HEAD = const(5)
+HEAD = const(6)
 MAX_PAIRS = const(500)
 HYST = const(24)  # codes below the mean that re-arm the zero-crossing detector
 
@@ -38,11 +39,20 @@ _LPREV = const(11)
 _LCUR = const(12)
 _NC = const(13)
 _CLIP = const(14)
+_HVV = const(15)  # high words (units of 2^30) of the squares and products
+_HII = const(16)
+_HVI = const(17)
+_HVI2 = const(18)
+_W = 1073741824.0  # 2^30
 
 
 @micropython.viper
-def sums(buf, n: int, o):
-    """Integer sums of one window into o (array 'i'): see the slot constants."""
+def sums(buf, n: int, o, hyst: int):
+    """Integer sums of one window into o (array 'i'): see the slot constants.
+
+    Squares and products carry into a high word every 2^30, so the sums of
+    14-bit oversampled codes cannot overflow a 32-bit machine word.
+    """
     p = ptr8(buf)
     r = ptr32(o)
     sv = 0
@@ -64,13 +74,14 @@ def sums(buf, n: int, o):
     lcur = 0
     prev = 0
     clip = 0
+    top = 4095 * p[5]
     j = HEAD
     for k in range(n):
         x = (p[j] | (p[j + 1] << 8)) - mv
         c = p[j + 2] | (p[j + 3] << 8)
-        if c == 0 or c == 4095:
+        if c == 0 or c >= top:
             clip += 1
-        if x < 0 - HYST:
+        if x < 0 - hyst:
             armed = 1
         elif armed:
             if x >= 0:
@@ -95,6 +106,10 @@ def sums(buf, n: int, o):
     s_ii = 0
     s_vi = 0
     s_vi2 = 0
+    h_vv = 0
+    h_ii = 0
+    h_vi = 0
+    h_vi2 = 0
     j = HEAD + 4 * first
     k = first
     while k < last:
@@ -104,9 +119,27 @@ def sums(buf, n: int, o):
         s_v += x
         s_i += y
         s_vv += x * x
+        if s_vv > 0x3FFFFFFF:
+            s_vv -= 0x40000000
+            h_vv += 1
         s_ii += y * y
+        if s_ii > 0x3FFFFFFF:
+            s_ii -= 0x40000000
+            h_ii += 1
         s_vi += x * y
+        if s_vi > 0x3FFFFFFF:
+            s_vi -= 0x40000000
+            h_vi += 1
+        elif s_vi < 0 - 0x3FFFFFFF:
+            s_vi += 0x40000000
+            h_vi -= 1
         s_vi2 += x2 * y
+        if s_vi2 > 0x3FFFFFFF:
+            s_vi2 -= 0x40000000
+            h_vi2 += 1
+        elif s_vi2 < 0 - 0x3FFFFFFF:
+            s_vi2 += 0x40000000
+            h_vi2 -= 1
         j += 4
         k += 1
     r[_N] = last - first
@@ -124,6 +157,10 @@ def sums(buf, n: int, o):
     r[_LCUR] = lcur
     r[_NC] = nc
     r[_CLIP] = clip
+    r[_HVV] = h_vv
+    r[_HII] = h_ii
+    r[_HVI] = h_vi
+    r[_HVI2] = h_vi2
 
 
 class AdcWindow:
@@ -132,7 +169,7 @@ class AdcWindow:
     def __init__(self, v_fs, i_fs):
         self.kv = v_fs / FS_COUNTS  # volts per code
         self.ki = i_fs / FS_COUNTS  # amps per code
-        self.o = array.array("i", bytes(4 * 16))
+        self.o = array.array("i", bytes(4 * 20))
         self.clipped = 0  # clipped current samples in the last window
 
     def decode(self, raw, cal_v, cal_i, r):
@@ -142,10 +179,12 @@ class AdcWindow:
             return False
         pairs = raw[1] | (raw[2] << 8)
         per = raw[3] | (raw[4] << 8)
-        if pairs < 8 or pairs > MAX_PAIRS or per == 0 or HEAD + 4 * pairs > n:
+        osr = raw[5]
+        if pairs < 8 or pairs > MAX_PAIRS or per == 0 or not 1 <= osr <= 16 \
+                or HEAD + 4 * pairs > n:
             return False
         o = self.o
-        sums(raw, pairs, o)
+        sums(raw, pairs, o, HYST * osr)
         m = o[_N]
         if m <= 0:
             return False
@@ -159,13 +198,14 @@ class AdcWindow:
                 hz = (nc - 1) * 1000000.0 / ((t1 - t0) * per)
         sv = o[_SV]
         si = o[_SI]
-        vv = (o[_SVV] - sv * sv / m) / m
-        ii = (o[_SII] - si * si / m) / m
-        vi = ((o[_SVI] + o[_SVI2]) * 0.5 - sv * si / m) / m
+        vv = (o[_HVV] * _W + o[_SVV] - sv * sv / m) / m
+        ii = (o[_HII] * _W + o[_SII] - si * si / m) / m
+        vi = ((o[_HVI] + o[_HVI2]) * _W + o[_SVI] + o[_SVI2]) * 0.5
+        vi = (vi - sv * si / m) / m
         if hz > 0.0:
             vi /= math.cos(math.pi * hz * per * 1e-6)
-        kv = self.kv * cal_v
-        ki = self.ki * cal_i
+        kv = self.kv * cal_v / osr
+        ki = self.ki * cal_i / osr
         r.V = math.sqrt(vv) * kv if vv > 0.0 else 0.0
         r.I = math.sqrt(ii) * ki if ii > 0.0 else 0.0
         r.P = vi * kv * ki

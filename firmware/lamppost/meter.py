@@ -11,6 +11,7 @@ import struct
 from micropython import const
 
 NOISE_W = const(1)  # below this many watts a reading is noise and reads zero
+NOISE_W_CSE = const(2)  # the CSE7766's power channel creeps below ~2 W: garbage
 NOISE_V = const(5)  # below this many volts there is no mains
 
 
@@ -22,6 +23,7 @@ class Meter:
         self.wh = 0.0  # kept for callers of integrate()/total(); see energy.py
         self.total_kwh = 0.0
         self.fe = None
+        self.noise_w = NOISE_W_CSE if kind == "cse7766" else NOISE_W
         if kind in ("adc", "cse7766"):  # import only the front end fitted: RAM
             import gc
             gc.collect()
@@ -50,15 +52,14 @@ class Meter:
         else:
             r.ok = False
 
-    @staticmethod
-    def _floor(r):
+    def _floor(self, r):
         """Zero what is below the noise floor; derive S and PF."""
         if r.V < NOISE_V:
             r.V = 0.0
         p = r.P
-        if p < NOISE_W:
+        if p < self.noise_w:
             p = 0.0
-            if r.I * r.V < NOISE_W:
+            if r.I * r.V < self.noise_w:
                 r.I = 0.0
         r.P = p
         s = r.V * r.I

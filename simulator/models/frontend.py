@@ -14,7 +14,8 @@
   frames run across ticks and a rare bit error corrupts a byte.
 
 Window layout (adc), shared with firmware/lamppost/adc.py:
-  b"W" <H pairs><H sample period us> then pairs x (<H v code><H i code>)
+  b"W" <H pairs><H sample period us><B conversions per sample> then
+  pairs x (<H v code sum><H i code sum>)
 The I sample of a pair is taken half a period after its V sample.
 """
 from __future__ import annotations
@@ -29,14 +30,16 @@ FS_COUNTS = 1321  # ADC codes for 1000 mV: the nominal full-scale swing of each 
 BIAS_MV = 1300.0  # mid-rail bias of both channels
 PAIRS = 400
 PERIOD_US = 500
+OSR = 4  # each stored sample is the sum of 4 conversions 10 us apart (oversampling)
 V_FS = 400.0  # V peak that swings the voltage channel by FS_COUNTS
 
 
 def auto_ct_a(rated_w: float, nominal_v: float = 230.0) -> float:
-    """Full-scale CT current (A peak) for a lamp: 4x its rated peak current, a round number."""
-    a = 4 * rated_w / nominal_v * math.sqrt(2)
-    step = 10 ** math.floor(math.log10(a))
-    return math.ceil(a / step * 2) / 2 * step
+    """Full-scale CT current (A peak) for a lamp: 2.5x its rated peak current (room for an
+    HPS's warm-up current and a failed capacitor's 2x), rounded up to 2 significant digits."""
+    a = 2.5 * rated_w / nominal_v * math.sqrt(2)
+    step = 10 ** math.floor(math.log10(a)) / 10
+    return round(math.ceil(a / step - 1e-9) * step, 6)
 
 
 class IdealMeter:
@@ -79,7 +82,7 @@ class AdcFrontEnd:
         self.i_off = rng.uniform(-25, 25)
         self.ct_phase = math.radians(rng.uniform(0.0, 0.1))
         self.noise = noise_lsb
-        self._head = struct.pack("<cHH", b"W", PAIRS, PERIOD_US)
+        self._head = struct.pack("<cHHB", b"W", PAIRS, PERIOD_US, OSR)
         self._k = np.arange(PAIRS) * (PERIOD_US * 1e-6)
 
     def frame(self, truth) -> bytes:
@@ -95,11 +98,12 @@ class AdcFrontEnd:
             i += (a * math.sqrt(2)) * np.sin(h * w * ti + ph + self.ct_phase)
         if truth.inrush:
             i += truth.inrush * np.exp(-(ti - tv[0]) / 0.0004)
-        out = np.empty(2 * PAIRS, dtype="<u2")
-        out[0::2] = esp32_adc_code(BIAS_MV + v * (1000.0 / self.v_fs), self.v_gain, self.v_off,
-                                   rng.normal(0, self.noise, PAIRS))
-        out[1::2] = esp32_adc_code(BIAS_MV + i * (1000.0 / self.i_fs), self.i_gain, self.i_off,
-                                   rng.normal(0, self.noise, PAIRS))
+        out = np.zeros(2 * PAIRS, dtype="<u2")
+        mv_v = BIAS_MV + v * (1000.0 / self.v_fs)
+        mv_i = BIAS_MV + i * (1000.0 / self.i_fs)
+        for _ in range(OSR):  # conversions 10 us apart: the same instant for 50 Hz
+            out[0::2] += esp32_adc_code(mv_v, self.v_gain, self.v_off, rng.normal(0, self.noise, PAIRS))
+            out[1::2] += esp32_adc_code(mv_i, self.i_gain, self.i_off, rng.normal(0, self.noise, PAIRS))
         return self._head + out.tobytes()
 
 
