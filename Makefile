@@ -44,13 +44,13 @@ typecheck: $(TC_STAMP)
 	$(TC)/venv/bin/basedpyright -p firmware/pyrightconfig.json
 
 firmware: $(STAMP)
-	$(VENV)/bin/lampctl build
+	$(VENV)/bin/lampctl build --chip $(CHIP)
 
 flash: $(STAMP)
 	$(VENV)/bin/lampctl flash --port "$(PORT)" --chip $(CHIP) --image "$(IMAGE)" $(if $(DRY_RUN),--dry-run,)
 
 deploy: $(STAMP)
-	$(VENV)/bin/lampctl deploy --port "$(PORT)" $(if $(POST),--post $(POST),) $(if $(DRY_RUN),--dry-run,)
+	$(VENV)/bin/lampctl deploy --port "$(PORT)" --chip $(CHIP) $(if $(POST),--post $(POST),) $(if $(DRY_RUN),--dry-run,)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

@@ -22,12 +22,13 @@ def _cases():
                 yield pytest.param(path.stem, node.name, id=f"{path.stem}::{node.name}")
 
 
+# 256k: these tests compile the firmware from source (a board loads .mpy and needs far less)
 @pytest.mark.parametrize("module,func", list(_cases()))
 def test_esp32_on_micropython(module, func, tmp_path):
     env = mp_env(ESP32_TESTS, FAKES)
     env["LAMPPOST_FLASH"] = str(tmp_path)  # the fake board's flash
     p = subprocess.run(
-        [micropython_path(), "-X", "heapsize=128k", str(MP_DIR / "runner.py"), module, func],
+        [micropython_path(), "-X", "heapsize=256k", str(MP_DIR / "runner.py"), module, func],
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert p.returncode == 0 and f"PASS {func}" in p.stdout, p.stdout + p.stderr

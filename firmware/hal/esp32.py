@@ -6,9 +6,12 @@ watchdog only when every task in `health` beat in time. Pins come from PINS,
 overridable per board by a `board.json` on flash ({"relay": 26, ...}).
 
 Front-end bytes in `raw` (decoded by lamppost.meter):
-  "adc":     <H n><H us> then n interleaved little-endian u16 pairs (voltage,
-             current) in millivolts at the ADC pins (eFuse-calibrated read_uv),
-             one pair every `us` microseconds: a window of about two mains cycles.
+  "adc":     the window lamppost/adc.py decodes: b"W" <H pairs><H period us>
+             <B conversions per sample>, then pairs of little-endian u16 code sums
+             (V, then I half a period later), each the sum of OSR conversions.
+             Conversions are eFuse-calibrated read_uv() mapped onto the decoder's
+             code scale (1321 codes per 1000 mV), sampled on a fixed schedule
+             (400 pairs every 500 us: ten 50 Hz cycles) into a preallocated array.
   "cse7766": the UART1 bytes (4800 baud, 8E1) the metering IC sent since the
              last tick, as received (24-byte frames every 50 ms).
 """
@@ -22,7 +25,11 @@ from micropython import const
 from lamppost import health, safe, store
 
 WDT_MS = const(30000)  # a pass of the main loop may block this long before a reset
-N_ADC = const(400)  # sample pairs per window (~2 mains cycles at ~50 us per pair)
+PAIRS = const(400)  # sample pairs per window: 10 mains cycles at 50 Hz
+PERIOD_US = const(500)  # V to V; I is sampled half a period after its V
+OSR = const(4)  # conversions summed per sample
+UV_PER_CODE = const(757)  # 1e6 / 1321: read_uv onto the decoder's code scale, small ints only
+WIN = const(6 + 4 * PAIRS)  # window bytes
 
 PINS = {
     "relay": 26,  # lamp relay driver, high = on
@@ -94,9 +101,16 @@ class Hal:
         if sensor == "adc":
             self._adc_v = machine.ADC(machine.Pin(pins["adc_v"]), atten=machine.ADC.ATTN_11DB)
             self._adc_i = machine.ADC(machine.Pin(pins["adc_i"]), atten=machine.ADC.ATTN_11DB)
-            # header (n, us) and samples in one array; raw is a byte view of it (no copy per tick)
-            self._win = array("H", bytes(4 + 4 * N_ADC))
-            self._win_raw = memoryview(uctypes.bytearray_at(uctypes.addressof(self._win), 4 + 4 * N_ADC))
+            # samples in a u16 array, header and all seen as bytes through one view of the
+            # same memory: raw needs no copy per tick (sample k at byte 6 + 4k = item 3 + 2k)
+            self._win = array("H", bytes(WIN))
+            b = uctypes.bytearray_at(uctypes.addressof(self._win), WIN)
+            b[0] = 0x57  # "W"
+            b[1] = PAIRS & 0xFF
+            b[2] = PAIRS >> 8
+            b[5] = OSR
+            self._win_bytes = b
+            self._win_raw = memoryview(b)
         elif sensor == "cse7766":
             self._meter_uart = machine.UART(1, baudrate=4800, bits=8, parity=0, stop=1,
                                             tx=pins["uart_tx"], rx=pins["uart_rx"], rxbuf=1024)
@@ -116,15 +130,32 @@ class Hal:
         return time.time() - self._off
 
     def _sample_adc(self):
+        """One window on a fixed schedule; allocation-free, so no GC pause can skew it."""
         w = self._win
         rv = self._adc_v.read_uv
         ri = self._adc_i.read_uv
-        t0 = time.ticks_us()
-        for k in range(2, 2 + 2 * N_ADC, 2):
-            w[k] = rv() // 1000
-            w[k + 1] = ri() // 1000
-        w[0] = N_ADC
-        w[1] = min(time.ticks_diff(time.ticks_us(), t0) // N_ADC, 65535)
+        us = time.ticks_us
+        diff = time.ticks_diff
+        add = time.ticks_add
+        t0 = us()
+        t_last = t0
+        k = 3
+        for n in range(PAIRS):  # OSR = 4 conversions per sample, spelled out: no inner loop
+            due = add(t0, n * PERIOD_US)
+            while diff(due, us()) > 0:
+                pass
+            if n == PAIRS - 1:
+                t_last = us()
+            w[k] = (rv() + rv() + rv() + rv()) // UV_PER_CODE
+            due = add(due, PERIOD_US // 2)
+            while diff(due, us()) > 0:
+                pass
+            w[k + 1] = (ri() + ri() + ri() + ri()) // UV_PER_CODE
+            k += 2
+        per = diff(t_last, t0) // (PAIRS - 1)  # the period achieved (late starts show here)
+        b = self._win_bytes
+        b[3] = per & 0xFF
+        b[4] = (per >> 8) & 0xFF
         self.raw = self._win_raw
 
     def _read_meter_uart(self):

@@ -110,6 +110,8 @@ def sums(buf, n: int, o, hyst: int):
     h_ii = 0
     h_vi = 0
     h_vi2 = 0
+    q30 = 1
+    q30 <<= 30  # 2^30 as a machine word: the literal is no small int on a 32-bit target
     j = HEAD + 4 * first
     k = first
     while k < last:
@@ -120,25 +122,25 @@ def sums(buf, n: int, o, hyst: int):
         s_i += y
         s_vv += x * x
         if s_vv > 0x3FFFFFFF:
-            s_vv -= 0x40000000
+            s_vv -= q30
             h_vv += 1
         s_ii += y * y
         if s_ii > 0x3FFFFFFF:
-            s_ii -= 0x40000000
+            s_ii -= q30
             h_ii += 1
         s_vi += x * y
         if s_vi > 0x3FFFFFFF:
-            s_vi -= 0x40000000
+            s_vi -= q30
             h_vi += 1
         elif s_vi < 0 - 0x3FFFFFFF:
-            s_vi += 0x40000000
+            s_vi += q30
             h_vi -= 1
         s_vi2 += x2 * y
         if s_vi2 > 0x3FFFFFFF:
-            s_vi2 -= 0x40000000
+            s_vi2 -= q30
             h_vi2 += 1
         elif s_vi2 < 0 - 0x3FFFFFFF:
-            s_vi2 += 0x40000000
+            s_vi2 += q30
             h_vi2 -= 1
         j += 4
         k += 1

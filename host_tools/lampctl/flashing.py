@@ -196,6 +196,13 @@ def cmd_deploy(args) -> int:
         if not (bundle / "main.py").exists():
             raise ShipError(f"no bundle in {bundle}: run `make firmware` (lampctl build) first")
         build.check_bundle(bundle)
+        try:
+            made_for = json.loads((bundle / "MANIFEST.json").read_text()).get("arch")
+        except (OSError, ValueError):
+            raise ShipError(f"{bundle} has no readable MANIFEST.json: rebuild it with `make firmware`") from None
+        if made_for != build.ARCH[args.chip]:
+            raise ShipError(f"wrong chip: the bundle in {bundle} is built for {made_for}, the board ({args.chip}) "
+                            f"needs {build.ARCH[args.chip]}: run `make firmware CHIP={args.chip}`")
         config = None
         if args.config:
             config = Path(args.config)
@@ -238,6 +245,7 @@ def register(sub) -> None:
     p.set_defaults(func=lambda a: cmd_flash(_port(a)))
     p = sub.add_parser("deploy", help="copy the bundle and a post's config to the board with mpremote")
     p.add_argument("--port", dest="ship_port", help="serial port of the board")
+    p.add_argument("--chip", default="esp32", choices=sorted(CHIPS), help="the board's chip (checked against the bundle)")
     p.add_argument("--post", help="post id: deploy build/posts/ID/config.json (see provision)")
     p.add_argument("--config", help="a config.json to deploy instead")
     p.add_argument("--board", help="a board.json of pin numbers for boards wired differently")

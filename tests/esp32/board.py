@@ -34,6 +34,9 @@ class FakeTime:
     def ticks_diff(self, a, b):
         return a - b
 
+    def ticks_add(self, a, b):
+        return a + b
+
 
 def fresh(cause=machine.PWRON_RESET, mem=b"", files=None):
     """A powered-up fake board in an empty flash directory (cwd) holding files {name: text}."""

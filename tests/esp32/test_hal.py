@@ -45,25 +45,35 @@ def test_lamp_relay_and_dimming_pwm():
     assert machine.PINS[26].value() == 0
 
 
-def test_adc_front_end_window():
-    board.fresh(files={"config.json": CFG})
-    seq = [0]
+def test_adc_window_decodes_to_the_mains_it_sampled():
+    """A 230 V / 0.26 A in-phase sine at the ADC pins, sampled by the HAL, read back by the meter."""
+    import math
     import hal.esp32
+    from lamppost.meter import Meter
+    board.fresh(files={"config.json": CFG})
 
-    def wave():
-        seq[0] += 1
-        hal.esp32.time.us += 50  # an ESP32 ADC read takes tens of microseconds
-        return 1000000 + seq[0] * 1000
-    machine.ADC_UV[34] = wave
-    machine.ADC_UV[35] = 2000000
+    def wave(peak_uv, lag_us):
+        def read():
+            t = (hal.esp32.time.us + lag_us) * 1e-6
+            return int(1300000 + peak_uv * math.sin(2 * math.pi * 50.0 * t))
+        return read
+    v_peak = 230.0 * math.sqrt(2) / 400.0 * 1000000  # V_FS 400 V peak = 1000 mV at the pin
+    i_peak = 0.26 * math.sqrt(2) / 1.5 * 1000000  # i_fs 1.5 A peak = 1000 mV
+    machine.ADC_UV[34] = wave(v_peak, 0)
+    machine.ADC_UV[35] = wave(i_peak, 0)
     h = board.hal(NIGHT, sensor="adc")
     h.wait_tick(Reading())
     raw = bytes(h.raw)
-    n, us = struct.unpack_from("<HH", raw, 0)
-    assert n == 400 and len(raw) == 4 + 4 * n and 50 <= us < 60, (n, us)
-    pairs = struct.unpack_from("<%dH" % (2 * n), raw, 4)
-    assert pairs[1] == 2000 and pairs[3] == 2000
-    assert pairs[2] - pairs[0] == 1  # consecutive voltage samples, in mV
+    kind, pairs, per, osr = struct.unpack_from("<BHHB", raw, 0)
+    assert (kind, pairs, osr, len(raw)) == (0x57, 400, 4, 6 + 4 * 400)
+    assert 500 <= per < 540, per  # the schedule held
+    r = Reading()
+    Meter("adc", v_fs=400.0, i_fs=1.5).decode(h.raw, r)
+    assert r.ok
+    assert abs(r.V - 230.0) < 4.0, r.V
+    assert abs(r.I - 0.26) < 0.01, r.I
+    assert abs(r.P - 59.8) < 3.0, r.P
+    assert abs(r.Hz - 50.0) < 0.5, r.Hz
 
 
 def test_cse7766_front_end_passes_uart1_bytes():
