@@ -124,3 +124,42 @@ def test_whole_firmware_runs_on_the_esp32_hal():
     assert st["hal"] == "esp32" and st["lamp"] == "on"
     assert machine.PINS[26].value() == 1
     assert machine.WDTS[0].feeds >= 1190
+
+
+def test_firmware_meters_and_detects_through_the_esp32_adc():
+    """Real sampling path: sines at the ADC pins -> HAL window -> meter -> lampFailure when the lamp dies."""
+    import math
+    import hal.esp32
+    from lamppost import app
+    cfg = json.dumps({"id": "NL-0001", "lat": 52.03, "lon": 5.56, "sensor": "adc", "rated_w": 60})
+    board.fresh(files={"config.json": cfg})
+    board.boot()
+    lamp_ok = [True]
+    clock = [None]
+
+    def pin(peak_uv, needs_lamp):
+        def read():
+            if needs_lamp and not (machine.PINS[26].value() and lamp_ok[0]):
+                return 1300000
+            t = clock[0].us * 1e-6
+            return int(1300000 + peak_uv * math.sin(2 * math.pi * 50.0 * t))
+        return read
+    machine.ADC_UV[34] = pin(230.0 * math.sqrt(2) / 400.0 * 1e6, False)
+    machine.ADC_UV[35] = pin(0.26 * math.sqrt(2) / 1.5 * 1e6, True)
+    h = board.hal(NIGHT, sensor="adc", until=NIGHT + 40)
+    clock[0] = hal.esp32.time
+    u = machine.UARTS[0]
+    a = app.App(h)
+    try:
+        a.run()
+    except board.Stop:
+        pass
+    assert abs(a.r.V - 230.0) < 5 and abs(a.r.P - 60.0) < 4, (a.r.V, a.r.P)
+    lamp_ok[0] = False  # the LED driver dies
+    clock[0].until = NIGHT + 60
+    try:
+        a.run()
+    except board.Stop:
+        pass
+    alarms = [json.loads(x) for x in bytes(u.tx).decode().splitlines() if b'"alarm"' in x.encode()]
+    assert [(d["alarm"], d["state"]) for d in alarms] == [("lampFailure", "raised")], alarms
