@@ -7,17 +7,23 @@ than a lamp burning by day. Never touches the filesystem, so brownouts and
 fast power cycles cannot wear or wipe the configuration.
 """
 import machine
-from lamppost import safe
 
-_rtc = machine.RTC()
-_mem, safe.MODE, safe.REASON, safe.CRASHES = safe.on_boot(_rtc.memory(), machine.reset_cause())
-_rtc.memory(_mem)
-if safe.MODE:
-    try:
-        from lamppost import store
-        from hal.esp32 import PINS
-        _relay = (store.load("board.json") or {}).get("relay", PINS["relay"])
-    except Exception:
-        _relay = 26
-    machine.Pin(_relay, machine.Pin.OUT, value=1)
-del _rtc, _mem
+try:
+    from lamppost import safe
+
+    _rtc = machine.RTC()
+    _mem, safe.MODE, safe.REASON, safe.CRASHES = safe.on_boot(_rtc.memory(), machine.reset_cause())
+    _rtc.memory(_mem)
+    if safe.MODE:
+        try:
+            from lamppost import store
+            from hal.esp32 import PINS
+            _relay = (store.load("board.json") or {}).get("relay", PINS["relay"])
+        except Exception:
+            _relay = 26
+        machine.Pin(_relay, machine.Pin.OUT, value=1)
+except Exception as e:  # our own code is broken (a bad deploy): light the street, keep the REPL
+    import sys
+
+    sys.print_exception(e)
+    machine.Pin(26, machine.Pin.OUT, value=1)

@@ -182,10 +182,11 @@ def main():
     """Safe-mode entry point (main.py calls it when boot.py set MODE)."""
     import sys
     if sys.platform in ("linux", "darwin"):
-        from hal.host import Hal
+        from hal.host import Hal as HostHal
+        hal = HostHal()
     else:
         from hal.esp32 import Hal
-    hal = Hal()
+        hal = Hal("none")  # no metering in safe mode: fewer parts that can fail
     try:
         SafeMode(hal).run(_R())
     except KeyboardInterrupt:  # mpremote/REPL: leave the lamp as it is
