@@ -237,26 +237,23 @@ def cmd_deploy(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("flash", help="erase the board and write a MicroPython image with esptool")
-    p.add_argument("--port", dest="ship_port", help="serial port of the board")
+    p.add_argument("--port", dest="ship_port", metavar="PORT", help="serial port of the board")
     p.add_argument("--chip", default="esp32", choices=sorted(CHIPS))
     p.add_argument("--image", help="MicroPython firmware .bin for that chip")
     p.add_argument("--baud", type=int, default=BAUD)
     p.add_argument("--dry-run", action="store_true", help="print the esptool command lines, run nothing")
     p.set_defaults(func=lambda a: cmd_flash(_port(a)))
     p = sub.add_parser("deploy", help="copy the bundle and a post's config to the board with mpremote")
-    p.add_argument("--port", dest="ship_port", help="serial port of the board")
+    p.add_argument("--port", dest="ship_port", metavar="PORT", help="serial port of the board")
     p.add_argument("--chip", default="esp32", choices=sorted(CHIPS), help="the board's chip (checked against the bundle)")
     p.add_argument("--post", help="post id: deploy build/posts/ID/config.json (see provision)")
     p.add_argument("--config", help="a config.json to deploy instead")
     p.add_argument("--board", help="a board.json of pin numbers for boards wired differently")
     p.add_argument("--bundle", default=str(build.BUILD / "bundle"))
-    p.add_argument("--posts", default=str(provision.POSTS), help=argparse_default(provision.POSTS))
+    p.add_argument("--posts", default=str(provision.POSTS),
+                   help=f"folder of provisioned posts (default: {provision.POSTS})")
     p.add_argument("--dry-run", action="store_true", help="print the mpremote command lines, run nothing")
     p.set_defaults(func=lambda a: cmd_deploy(_port(a)))
-
-
-def argparse_default(path: Path) -> str:
-    return f"folder of provisioned posts (default: {path})"
 
 
 def _port(args):
