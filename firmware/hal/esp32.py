@@ -197,7 +197,7 @@ class Hal:
             self.wdt.feed()
         if not self.stable and self.ticks > safe.STABLE_S:  # ticks, not the clock: NTP may jump it
             self.stable = True
-            machine.RTC().memory(safe.record(0))
+            self.clear_crashes()
         if self.sensor == "adc":
             self._sample_adc()
         elif self.sensor == "cse7766":
@@ -206,6 +206,10 @@ class Hal:
             self.raw = self._empty
         self._inputs(r)
         return now
+
+    def clear_crashes(self):
+        """Zero the boot-loop counter: the run is stable, or a technician asked for normal mode."""
+        machine.RTC().memory(safe.record(0))
 
     def set_lamp(self, on, dim):
         self.relay = on

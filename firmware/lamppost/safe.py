@@ -133,6 +133,9 @@ class SafeMode:
             d = {"commands": ["help", "normal", "status"], "safe": True}
         elif name == "normal":
             self.say({"cmd": "normal", "safe": True, "restarting": True})
+            clear = getattr(self.hal, "clear_crashes", None)
+            if clear:
+                clear()  # else the reset below would count as one more crash
             self.hal.reset(0)
             return
         else:
