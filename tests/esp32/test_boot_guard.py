@@ -221,3 +221,29 @@ def test_a_broken_safe_module_still_lights_the_lamp():
         if had is not None:
             lamppost.safe = had
     assert machine.PINS[26].value() == 1
+
+
+def test_a_firmware_that_cannot_start_resets_and_ends_in_safe_mode():
+    import sys
+    from lamppost import app
+    board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
+    real = app.main
+
+    def broken():
+        raise OSError(19)  # e.g. a HAL pin that does not exist on this board
+    app.main = broken
+    try:
+        modes = []
+        for _ in range(4):
+            mode = board.boot().MODE
+            modes.append(mode)
+            if mode:
+                break
+            sys.modules.pop("main", None)
+            try:
+                import main  # noqa: F401
+            except machine.ResetCalled:
+                machine.CAUSE = machine.SOFT_RESET
+    finally:
+        app.main = real
+    assert modes == [False, False, False, True], modes
