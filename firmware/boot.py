@@ -1,7 +1,8 @@
 """Runs first at every boot of a board: the boot-loop guard (see lamppost.safe).
 
 Reads the crash counter from RTC memory and the reset cause, stores the new
-count, and sets lamppost.safe.MODE for main.py. In safe mode the lamp relay is
+count, and sets lamppost.SAFE for main.py (and lamppost.safe.MODE, REASON,
+CRASHES for safe mode; in normal mode the guard module is unloaded again). In safe mode the lamp relay is
 switched on at once, before anything else can fail: a dark street is worse
 than a lamp burning by day. Never touches the filesystem, so brownouts and
 fast power cycles cannot wear or wipe the configuration.
@@ -11,10 +12,19 @@ import machine
 try:
     from lamppost import safe
 
+    import lamppost
+
     _rtc = machine.RTC()
     _mem, safe.MODE, safe.REASON, safe.CRASHES = safe.on_boot(_rtc.memory(), machine.reset_cause())
     _rtc.memory(_mem)
-    if safe.MODE:
+    lamppost.SAFE = safe.MODE  # what main.py and the HAL look at
+    if not safe.MODE:  # normal boot: free the guard's ~6 KB of heap for the app
+        import sys
+
+        del sys.modules["lamppost.safe"]
+        delattr(lamppost, "safe")
+        del safe
+    else:
         try:
             from lamppost import store
             from hal.esp32 import PINS

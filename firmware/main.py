@@ -1,13 +1,15 @@
 """Board entry point, kept thin: everything lives in the lamppost package.
 
-boot.py sets lamppost.safe.MODE after repeated crashes or for a deploy; the
+boot.py sets lamppost.SAFE after repeated crashes or for a deploy; the
 simulator runs this file without boot.py, so it starts the normal firmware.
 Anything that escapes the app (a HAL that cannot start) resets a board, so
 boot.py counts it and repeated failures end in safe mode, never a dark street.
 """
-from lamppost import safe
+import lamppost
 
-if safe.MODE:
+if lamppost.SAFE:
+    from lamppost import safe
+
     safe.main()
 else:
     from lamppost import app

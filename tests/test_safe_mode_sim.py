@@ -48,8 +48,10 @@ def test_safe_mode_lights_the_lamp_from_before_sunset_to_after_sunrise(tmp_path)
     entry = tmp_path / "entry"
     entry.mkdir()
     (entry / "main.py").write_text(
+        "import lamppost\n"
         "from lamppost import safe\n"
-        "safe.MODE, safe.REASON, safe.CRASHES = True, 'crashes', 3\n"
+        "lamppost.SAFE = safe.MODE = True\n"
+        "safe.REASON, safe.CRASHES = 'crashes', 3\n"
         f"exec(open({str(FIRMWARE_DIR / 'main.py')!r}).read())\n")
     sim = SafeModeSim(loads(DAY, "safe-day.toml"), entry)
     try:

@@ -22,9 +22,11 @@ import machine
 import uctypes
 from array import array
 from micropython import const
-from lamppost import health, safe, store
+import lamppost
+from lamppost import health, store
 
 WDT_MS = const(30000)  # a pass of the main loop may block this long before a reset
+STABLE_S = const(600)  # = lamppost.safe.STABLE_S: a run this long clears the crash counter
 PAIRS = const(400)  # sample pairs per window: 10 mains cycles at 50 Hz
 PERIOD_US = const(500)  # V to V; I is sampled half a period after its V
 OSR = const(4)  # conversions summed per sample
@@ -42,6 +44,11 @@ PINS = {
     "uart_tx": 17,  # UART1 to a CSE7766 (only RX is used)
     "uart_rx": 16,
 }
+
+
+CAUSES = {machine.PWRON_RESET: "power-on", machine.HARD_RESET: "reset-button",
+          machine.WDT_RESET: "watchdog", machine.DEEPSLEEP_RESET: "deep-sleep",
+          machine.SOFT_RESET: "software"}
 
 
 def epoch_offset():
@@ -123,7 +130,7 @@ class Hal:
         self.wdt = None
         self.ticks = 0
         self.stable = False
-        if not safe.MODE:  # safe mode must leave the REPL usable for deploys: no watchdog
+        if not lamppost.SAFE:  # safe mode keeps the REPL usable for deploys: no watchdog
             self.wdt = machine.WDT(timeout=WDT_MS)
 
     def now2000(self):
@@ -195,7 +202,7 @@ class Hal:
         self.health.beat("loop", now)
         if self.health.ok(now) and self.wdt is not None:
             self.wdt.feed()
-        if not self.stable and self.ticks > safe.STABLE_S:  # ticks, not the clock: NTP may jump it
+        if not self.stable and self.ticks > STABLE_S:  # ticks, not the clock: NTP may jump it
             self.stable = True
             self.clear_crashes()
         if self.sensor == "adc":
@@ -207,8 +214,14 @@ class Hal:
         self._inputs(r)
         return now
 
+    def reset_cause(self):
+        """Why the board restarted, in words ("power-on" also covers brownouts)."""
+        return CAUSES.get(machine.reset_cause(), "unknown")
+
     def clear_crashes(self):
         """Zero the boot-loop counter: the run is stable, or a technician asked for normal mode."""
+        from lamppost import safe  # once a boot: the guard module stays out of RAM otherwise
+
         machine.RTC().memory(safe.record(0))
 
     def set_lamp(self, on, dim):
@@ -235,5 +248,7 @@ class Hal:
 
 def maintenance():
     """Ask the next boot for maintenance (safe mode, no watchdog) and reset: `lampctl deploy` step 1."""
+    from lamppost import safe
+
     machine.RTC().memory(safe.MAINT)
     machine.reset()

@@ -1,0 +1,1 @@
+SAFE = False  # set by boot.py when this boot runs in safe mode (lamppost.safe)

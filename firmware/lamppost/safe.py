@@ -15,7 +15,7 @@ core module cannot take safe mode down with it.
 import json
 from micropython import const
 
-MODE = False  # set True by boot.py when this boot runs in safe mode
+MODE = False  # set True by boot.py when this boot runs in safe mode (also lamppost.SAFE)
 REASON = ""  # "crashes" or "maintenance"
 CRASHES = 0  # consecutive crash resets counted by boot.py
 

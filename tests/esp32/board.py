@@ -49,14 +49,18 @@ def fresh(cause=machine.PWRON_RESET, mem=b"", files=None):
             f.write(text)
     for m in ("boot", "hal.esp32"):
         sys.modules.pop(m, None)
-    from lamppost import safe
-    safe.MODE = False
-    safe.REASON = ""
-    safe.CRASHES = 0
+    import lamppost
+    lamppost.SAFE = False
+    safe = sys.modules.get("lamppost.safe")
+    if safe is not None:
+        safe.MODE = False
+        safe.REASON = ""
+        safe.CRASHES = 0
 
 
 def boot():
-    """Run boot.py as a board does at every reset; returns lamppost.safe."""
+    """Run boot.py as a board does at every reset; returns lamppost.safe as boot.py left it
+    (in normal mode boot.py unloads it, so this is a fresh import with MODE False)."""
     sys.modules.pop("boot", None)
     import boot  # noqa: F401
     from lamppost import safe

@@ -22,9 +22,10 @@ def test_repeated_crash_resets_enter_safe_mode_and_light_the_lamp():
     modes = []
     for cause in (machine.PWRON_RESET, machine.WDT_RESET, machine.SOFT_RESET, machine.WDT_RESET):
         machine.CAUSE = cause
-        modes.append(board.boot().MODE)
+        s = board.boot()
+        modes.append(s.MODE)
     assert modes == [False, False, False, True], modes
-    assert safe.REASON == "crashes" and safe.CRASHES == 3
+    assert s.REASON == "crashes" and s.CRASHES == 3
     assert machine.PINS[26].value() == 1  # relay on before any other module ran
 
 
@@ -80,6 +81,19 @@ def test_maintenance_request_gives_one_safe_boot_for_a_deploy():
     assert not board.boot().MODE
 
 
+def test_normal_boot_unloads_the_guard_to_free_heap():
+    import sys
+    import lamppost
+    board.fresh(machine.PWRON_RESET)
+    board.boot()
+    assert "lamppost.safe" not in sys.modules or sys.modules["lamppost.safe"] is not None
+    sys.modules.pop("boot", None)
+    import boot  # noqa: F401
+    assert "lamppost.safe" not in sys.modules and lamppost.SAFE is False
+    import hal.esp32
+    assert hal.esp32.STABLE_S == safe.STABLE_S
+
+
 def test_stable_run_clears_the_crash_counter():
     board.fresh(machine.WDT_RESET, safe.record(1), files={"config.json": CFG})
     assert not board.boot().MODE
@@ -119,14 +133,15 @@ def test_watchdog_is_fed_only_while_every_task_is_healthy():
 
 def test_safe_mode_switches_the_lamp_by_the_fallback_schedule():
     board.fresh(machine.WDT_RESET, safe.record(2), files={"config.json": CFG})
-    assert board.boot().MODE
+    s = board.boot()
+    assert s.MODE
     h = board.hal(NIGHT)
-    sm = safe.SafeMode(h)
+    sm = s.SafeMode(h)
     r = Reading()
     sm.step(r)
     assert machine.PINS[26].value() == 1 and machine.PINS[25].pwm.duty_u16() == 65535
     h2 = board.hal(NOON)
-    sm = safe.SafeMode(h2)
+    sm = s.SafeMode(h2)
     sm.step(r)
     assert machine.PINS[26].value() == 0
     assert machine.WDTS == []
@@ -150,9 +165,9 @@ def test_safe_schedule_errs_towards_light():
 
 def test_safe_console_answers_and_normal_resets():
     board.fresh(machine.WDT_RESET, safe.record(2), files={"config.json": CFG})
-    board.boot()
+    s = board.boot()
     h = board.hal(NIGHT)
-    sm = safe.SafeMode(h)
+    sm = s.SafeMode(h)
     r = Reading()
     u = machine.UARTS[0]
     u.rx.extend(b"Status\r\nbogus\n")
@@ -174,8 +189,8 @@ def test_safe_console_answers_and_normal_resets():
 
 def test_safe_mode_survives_a_missing_or_corrupt_config():
     board.fresh(machine.WDT_RESET, safe.record(2), files={"config.json": "{not json"})
-    board.boot()
-    sm = safe.SafeMode(board.hal(NIGHT))
+    s = board.boot()
+    sm = s.SafeMode(board.hal(NIGHT))
     sm.step(Reading())
     assert machine.PINS[26].value() == 1 and sm.cfg["lat"] == 52.0
 
@@ -183,16 +198,16 @@ def test_safe_mode_survives_a_missing_or_corrupt_config():
 def _run_main():
     """Import main.py as the board does after boot.py; returns which entry point it called."""
     import sys
-    from lamppost import app
+    from lamppost import app, safe as s  # the module boot.py left (or a fresh one)
     called = []
-    real = safe.main, app.main
-    safe.main = lambda: called.append("safe")
+    real = s.main, app.main
+    s.main = lambda: called.append("safe")
     app.main = lambda: called.append("app")
     sys.modules.pop("main", None)
     try:
         import main  # noqa: F401
     finally:
-        safe.main, app.main = real
+        s.main, app.main = real
     return called
 
 
