@@ -140,7 +140,8 @@ def test_whole_firmware_runs_on_the_esp32_hal():
     evs = [d.get("ev") or d.get("cmd") for d in lines]
     assert evs[:2] == ["boot", "switch"], evs
     st = [d for d in lines if d.get("cmd") == "status"][0]
-    assert _find(st, "hal") == "esp32" and _find(st, "lamp") in ("on", "ON", True), st
+    lamp = st.get("lamp") or (st.get("readings") or {}).get("lamp")  # flat, or in Status sections
+    assert _find(st, "hal") == "esp32" and lamp == "on", st
     assert machine.PINS[26].value() == 1
     assert machine.WDTS[0].feeds >= 1190
 
