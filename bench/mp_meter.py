@@ -82,7 +82,7 @@ def _plain(src_name, deco):
     g = {"micropython": micropython, "ptr8": lambda x: x, "ptr32": lambda x: x,
          "HEAD": 6, "_N": 0, "_SV": 1, "_SI": 2, "_SVV": 3, "_SII": 4, "_SVI": 5, "_SVI2": 6,
          "_FIRST": 7, "_FPREV": 8, "_FCUR": 9, "_LAST": 10, "_LPREV": 11, "_LCUR": 12,
-         "_NC": 13, "_CLIP": 14, "_HVV": 15, "_HII": 16, "_HVI": 17, "_HVI2": 18}
+         "_NC": 13, "_CLIP": 14, "_HVV": 15, "_HII": 16, "_HVI": 17, "_HVI2": 18, "_IL": 19, "_VL1": 20}
     exec(body, g)
     return g["sums"]
 

@@ -43,6 +43,8 @@ _HVV = const(15)  # high words (units of 2^30) of the squares and products
 _HII = const(16)
 _HVI = const(17)
 _HVI2 = const(18)
+_IL = const(19)  # I at the sample `last`
+_VL1 = const(20)  # V at the sample after `last`
 _W = 1073741824.0  # 2^30
 
 
@@ -100,6 +102,12 @@ def sums(buf, n: int, o, hyst: int):
     if nc < 2:  # no usable mains cycle: use the whole window
         first = 0
         last = n - 1
+    j = HEAD + 4 * last  # the samples at the end, to correct for a fractional sample
+    r[_IL] = (p[j + 2] | (p[j + 3] << 8)) - mi
+    if last + 1 < n:
+        r[_VL1] = (p[j + 4] | (p[j + 5] << 8)) - mv
+    else:
+        r[_VL1] = (p[j] | (p[j + 1] << 8)) - mv
     s_v = 0
     s_i = 0
     s_vv = 0
@@ -169,7 +177,7 @@ class AdcWindow:
     def __init__(self, v_fs, i_fs):
         self.kv = v_fs / FS_COUNTS  # volts per code
         self.ki = i_fs / FS_COUNTS  # amps per code
-        self.o = array.array("i", bytes(4 * 20))
+        self.o = array.array("i", bytes(4 * 24))
         self.clipped = 0  # clipped current samples in the last window
 
     def decode(self, raw, cal_v, cal_i, r):
@@ -191,17 +199,24 @@ class AdcWindow:
         self.clipped = o[_CLIP]
         hz = 0.0
         nc = o[_NC]
+        span = m
         if nc >= 2:
             t0 = o[_FIRST] - 1 + o[_FPREV] / (o[_FPREV] - o[_FCUR])
             t1 = o[_LAST] - 1 + o[_LPREV] / (o[_LPREV] - o[_LCUR])
-            if t1 > t0:
-                hz = (nc - 1) * 1000000.0 / ((t1 - t0) * per)
-        sv = o[_SV]
-        si = o[_SI]
-        vv = (o[_HVV] * _W + o[_SVV] - sv * sv / m) / m
-        ii = (o[_HII] * _W + o[_SII] - si * si / m) / m
-        vi = ((o[_HVI] + o[_HVI2]) * _W + o[_SVI] + o[_SVI2]) * 0.5
-        vi = (vi - sv * si / m) / m
+            if t1 - t0 > m - 1:
+                span = t1 - t0  # whole cycles, in samples (not a whole number of samples)
+                hz = (nc - 1) * 1000000.0 / (span * per)
+        # the m samples cover m sample periods; the whole cycles cover `span`: extend or trim
+        # the sums at the end of the window by the difference (V is near zero there)
+        d = span - m
+        vb = 0.5 * (o[_LPREV] + o[_LCUR])
+        il = o[_IL]
+        sv = o[_SV] + d * vb
+        si = o[_SI] + d * il
+        vv = (o[_HVV] * _W + o[_SVV] + d * vb * vb - sv * sv / span) / span
+        ii = (o[_HII] * _W + o[_SII] + d * il * il - si * si / span) / span
+        vi = ((o[_HVI] + o[_HVI2]) * _W + o[_SVI] + o[_SVI2]) * 0.5 + d * 0.5 * (o[_LCUR] + o[_VL1]) * il
+        vi = (vi - sv * si / span) / span
         if hz > 0.0:
             vi /= math.cos(math.pi * hz * per * 1e-6)
         kv = self.kv * cal_v / osr
