@@ -39,20 +39,20 @@ _LPREV = const(11)
 _LCUR = const(12)
 _NC = const(13)
 _CLIP = const(14)
-_HVV = const(15)  # high words (units of 2^30) of the squares and products
+_HVV = const(15)  # high words (units of 2^29) of the squares and products
 _HII = const(16)
 _HVI = const(17)
 _HVI2 = const(18)
 _IL = const(19)  # I at the sample `last`
 _VL1 = const(20)  # V at the sample after `last`
-_W = 1073741824.0  # 2^30
+_W = 536870912.0  # 2^29: the carry unit (a small int on a 32-bit port)
 
 
 @micropython.viper
 def sums(buf, n: int, o, hyst: int):
     """Integer sums of one window into o (array 'i'): see the slot constants.
 
-    Squares and products carry into a high word every 2^30, so the sums of
+    Squares and products carry into a high word every 2^29, so the sums of
     14-bit oversampled codes cannot overflow a 32-bit machine word.
     """
     p = ptr8(buf)
@@ -127,26 +127,26 @@ def sums(buf, n: int, o, hyst: int):
         s_v += x
         s_i += y
         s_vv += x * x
-        if s_vv > 0x3FFFFFFF:
-            s_vv -= 0x40000000
+        if s_vv > 0x1FFFFFFF:
+            s_vv -= 0x20000000
             h_vv += 1
         s_ii += y * y
-        if s_ii > 0x3FFFFFFF:
-            s_ii -= 0x40000000
+        if s_ii > 0x1FFFFFFF:
+            s_ii -= 0x20000000
             h_ii += 1
         s_vi += x * y
-        if s_vi > 0x3FFFFFFF:
-            s_vi -= 0x40000000
+        if s_vi > 0x1FFFFFFF:
+            s_vi -= 0x20000000
             h_vi += 1
-        elif s_vi < 0 - 0x3FFFFFFF:
-            s_vi += 0x40000000
+        elif s_vi < 0 - 0x1FFFFFFF:
+            s_vi += 0x20000000
             h_vi -= 1
         s_vi2 += x2 * y
-        if s_vi2 > 0x3FFFFFFF:
-            s_vi2 -= 0x40000000
+        if s_vi2 > 0x1FFFFFFF:
+            s_vi2 -= 0x20000000
             h_vi2 += 1
-        elif s_vi2 < 0 - 0x3FFFFFFF:
-            s_vi2 += 0x40000000
+        elif s_vi2 < 0 - 0x1FFFFFFF:
+            s_vi2 += 0x20000000
             h_vi2 -= 1
         j += 4
         k += 1
