@@ -14,9 +14,9 @@ from lamppost.reading import Reading
 _m = None
 
 
-def setup(kind, v_fs, i_fs):
+def setup(kind, v_fs, i_fs, ct_phase=0.0):
     global _m
-    _m = Meter(kind, 1.0, 1.0, v_fs, i_fs)
+    _m = Meter(kind, 1.0, 1.0, v_fs, i_fs, ct_phase)
     return True
 
 

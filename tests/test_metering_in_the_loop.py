@@ -11,6 +11,14 @@ from simulator.models.lamp import Load
 from simulator.models.world import World, spectra_truth
 from simulator.runner import Simulation
 from simulator.scenario import loads
+from conftest import MicroPythonRPC
+
+@pytest.fixture(scope="module")
+def mp():
+    """Our own MicroPython with room for whole waveform windows per request (shadows conftest's)."""
+    rpc = MicroPythonRPC(heap="4m")
+    yield rpc
+    rpc.close()
 
 
 def _scenario(sensor, extra="", start="2026-01-15T12:00:00Z", duration="1d", seed=11):
@@ -20,7 +28,7 @@ def _scenario(sensor, extra="", start="2026-01-15T12:00:00Z", duration="1d", see
 
 @pytest.mark.parametrize("sensor", ["adc", "cse7766"])
 def test_field_calibration_on_a_resistive_load_brings_power_within_half_a_percent(mp, sensor):
-    sc = _scenario(sensor)
+    sc = _scenario(sensor, seed=17)  # a board whose parts are 2.7% (cse7766) / 4% (adc) off
     fe, w = make_frontend(sc), World(sc)
     ref, vs, ps = [], [], []
     for k in range(5):  # a 100 W heater on this post's mains
@@ -40,12 +48,13 @@ def test_field_calibration_on_a_resistive_load_brings_power_within_half_a_percen
             truths.append(tr)
     keys = firmware_keys(sc)
     cal, before, after = mp.call("meter_harness", "calibrate", sensor, keys.get("v_fs", 400.0),
-                                 keys.get("i_fs", 1.5), ref, sum(vs) / 5, sum(ps) / 5, lamp)
+                                 keys.get("i_fs", 1.5), ref, sum(vs) / 5, sum(ps) / 5, lamp,
+                                 keys.get("ct_phase", 0.0))
     assert set(cal) == {"cal_v", "cal_i"} and all(0.5 <= g <= 2.0 for g in cal.values())
     err_before = max(abs(p / tr.p - 1) for (_, _, p), tr in zip(before, truths))
     err_after = max(abs(p / tr.p - 1) for (_, _, p), tr in zip(after, truths))
     v_after = max(abs(v / tr.v - 1) for (v, _, _), tr in zip(after, truths))
-    assert err_before > 0.005  # the component tolerances are real
+    assert err_before > 0.02  # the component tolerances are real
     assert err_after < 0.005 and v_after < 0.005
 
 

@@ -9,9 +9,10 @@ number of cycles (frequency drift) does not bias the RMS. Squares carry into
 a high word, so the sums are 32-bit safe on the ESP32. The per-sample path
 allocates nothing; only the handful of result floats are new objects.
 
-The I sample lags its V sample by half a period: power pairs each I sample
-with the mean of the V samples either side and divides by cos(pi f T), the
-gain of that interpolation at the measured frequency.
+The I sample lags its V sample by half a period and the CT leads by its
+datasheet phase (config ct_phase): power pairs each I sample with V
+interpolated to that instant and divides by the interpolation's gain at the
+measured frequency.
 """
 import array
 import math
@@ -174,9 +175,10 @@ def sums(buf, n: int, o, hyst: int):
 class AdcWindow:
     """Decodes windows with a preallocated result array; scales from the board's config."""
 
-    def __init__(self, v_fs, i_fs):
+    def __init__(self, v_fs, i_fs, ct_phase=0.0):
         self.kv = v_fs / FS_COUNTS  # volts per code
         self.ki = i_fs / FS_COUNTS  # amps per code
+        self.ct_phase = ct_phase * math.pi / 180.0  # the CT's phase lead, rad
         self.o = array.array("i", bytes(4 * 24))
         self.clipped = 0  # clipped current samples in the last window
 
@@ -215,10 +217,16 @@ class AdcWindow:
         si = o[_SI] + d * il
         vv = (o[_HVV] * _W + o[_SVV] + d * vb * vb - sv * sv / span) / span
         ii = (o[_HII] * _W + o[_SII] + d * il * il - si * si / span) / span
-        vi = ((o[_HVI] + o[_HVI2]) * _W + o[_SVI] + o[_SVI2]) * 0.5 + d * 0.5 * (o[_LCUR] + o[_VL1]) * il
-        vi = (vi - sv * si / span) / span
+        # V at the instant I was really taken: half a sample later, less the CT's phase lead
+        a = 0.5
+        wt = 0.0
         if hz > 0.0:
-            vi /= math.cos(math.pi * hz * per * 1e-6)
+            wt = 2.0 * math.pi * hz * per * 1e-6  # one sample period, rad
+            a = 0.5 + self.ct_phase / wt  # a lead: the current seen is from later
+        vi = (1.0 - a) * (o[_HVI] * _W + o[_SVI]) + a * (o[_HVI2] * _W + o[_SVI2])
+        vi = (vi + d * ((1.0 - a) * o[_LCUR] + a * o[_VL1]) * il - sv * si / span) / span
+        if wt > 0.0:  # the interpolation's gain at the mains frequency
+            vi /= math.sqrt(1.0 - 2.0 * a * (1.0 - a) * (1.0 - math.cos(wt)))
         kv = self.kv * cal_v / osr
         ki = self.ki * cal_i / osr
         r.V = math.sqrt(vv) * kv if vv > 0.0 else 0.0

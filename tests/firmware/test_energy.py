@@ -1,18 +1,15 @@
 """Energy, operatingHours and switchOnCounter accounting (lamppost/energy.py), on MicroPython."""
 import os
+import time
 from lamppost import energy
 from lamppost.reading import Reading
 
 
 def _fresh():
-    d = "/tmp/lamppost-fw-energy"
-    try:
-        os.mkdir(d)
-    except OSError:
-        pass
+    """A flash directory of our own: tests run in parallel processes."""
+    d = "/tmp/lamppost-fw-energy-%d-%d" % (time.ticks_us(), id(_fresh) & 0xFFFF)
+    os.mkdir(d)
     os.chdir(d)
-    for f in os.listdir():
-        os.remove(f)
 
 
 def _reading(p, ok=True, mains=True):

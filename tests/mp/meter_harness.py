@@ -7,19 +7,19 @@ from lamppost.reading import Reading
 _meters = {}
 
 
-def _meter(kind, cal_v, cal_i, v_fs, i_fs):
-    key = (kind, cal_v, cal_i, v_fs, i_fs)
+def _meter(kind, cal_v, cal_i, v_fs, i_fs, ct_phase=0.0):
+    key = (kind, cal_v, cal_i, v_fs, i_fs, ct_phase)
     m = _meters.get(key)
     if m is None:
-        m = _meters[key] = Meter(kind, cal_v, cal_i, v_fs, i_fs)
+        m = _meters[key] = Meter(kind, cal_v, cal_i, v_fs, i_fs, ct_phase)
     return m
 
 
-def decode(kind, hexes, cal_v=1.0, cal_i=1.0, v_fs=400.0, i_fs=1.5, fresh=True):
+def decode(kind, hexes, cal_v=1.0, cal_i=1.0, v_fs=400.0, i_fs=1.5, fresh=True, ct_phase=0.0):
     """Decode each hex chunk as one tick; [[ok, V, I, P, S, PF, Hz], ...]."""
     if fresh:
         _meters.clear()
-    m = _meter(kind, cal_v, cal_i, v_fs, i_fs)
+    m = _meter(kind, cal_v, cal_i, v_fs, i_fs, ct_phase)
     r = Reading()
     out = []
     for h in hexes:
@@ -42,15 +42,12 @@ def cse_frames(hexes):
 
 
 def _fresh_flash(name):
+    """An empty flash directory of our own (tests run in parallel processes)."""
     import os
-    d = "/tmp/" + name
-    try:
-        os.mkdir(d)
-    except OSError:
-        pass
+    import time
+    d = "/tmp/%s-%d" % (name, time.ticks_us())
+    os.mkdir(d)
     os.chdir(d)
-    for f in os.listdir():
-        os.remove(f)
 
 
 def energy_cuts(plan, save_s=3600, budget=48, flash="lamppost-energy-test"):
@@ -117,12 +114,12 @@ def energy_corrupt(flash="lamppost-energy-corrupt"):
     return [e.wh + e.frac, b.wh + b.frac, b.seq]
 
 
-def calibrate(kind, v_fs, i_fs, ref_hexes, true_v, true_p, load_hexes):
+def calibrate(kind, v_fs, i_fs, ref_hexes, true_v, true_p, load_hexes, ct_phase=0.0):
     """Tasmota-style field calibration on a reference load, then read a lamp.
 
     Returns [keys, readings of load_hexes before, readings after]."""
     from lamppost import calib
-    m = Meter(kind, 1.0, 1.0, v_fs, i_fs)
+    m = Meter(kind, 1.0, 1.0, v_fs, i_fs, ct_phase)
     r = Reading()
 
     def restart():  # each pass replays a recorded stream: start the frame parser afresh
