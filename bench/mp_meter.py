@@ -99,14 +99,22 @@ def time_adc(h, reps, adc_path):
     for name, fn in (("viper", adc.sums), ("native", _plain(adc_path, "@micropython.native")),
                      ("bytecode", _plain(adc_path, ""))):
         n = reps if name == "viper" else max(1, reps // 10)
+        best = None
+        for _ in range(5):  # best of 5: other processes share the CPU
+            t0 = time.ticks_us()
+            for _ in range(n):
+                fn(raw, pairs, o, 96)
+            dt = time.ticks_diff(time.ticks_us(), t0) / n
+            best = dt if best is None or dt < best else best
+        res[name + "_us_window"] = best
+    best = None
+    for _ in range(5):
         t0 = time.ticks_us()
-        for _ in range(n):
-            fn(raw, pairs, o, 96)
-        res[name + "_us_window"] = time.ticks_diff(time.ticks_us(), t0) / n
-    t0 = time.ticks_us()
-    for _ in range(reps):
-        _m.decode(raw, r)
-    res["decode_us_window"] = time.ticks_diff(time.ticks_us(), t0) / reps
+        for _ in range(reps):
+            _m.decode(raw, r)
+        dt = time.ticks_diff(time.ticks_us(), t0) / reps
+        best = dt if best is None or dt < best else best
+    res["decode_us_window"] = best
     gc.collect()
     gc.disable()
     a = gc.mem_alloc()
@@ -124,11 +132,14 @@ def time_cse(h, reps):
     raw = binascii.unhexlify(h)
     fe = _m.fe
     r = Reading()
-    t0 = time.ticks_us()
-    for _ in range(reps):
-        fe.feed(raw)
-        fe.reset()
-    us = time.ticks_diff(time.ticks_us(), t0) / reps
+    us = None
+    for _ in range(5):  # best of 5: other processes share the CPU
+        t0 = time.ticks_us()
+        for _ in range(reps):
+            fe.feed(raw)
+            fe.reset()
+        dt = time.ticks_diff(time.ticks_us(), t0) / reps
+        us = dt if us is None or dt < us else us
     gc.collect()
     gc.disable()
     a = gc.mem_alloc()
