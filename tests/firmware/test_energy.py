@@ -12,6 +12,14 @@ def _fresh():
     os.chdir(d)
 
 
+def _done():
+    d = os.getcwd()
+    for f in os.listdir():
+        os.remove(f)
+    os.chdir("/tmp")
+    os.rmdir(d)
+
+
 def _reading(p, ok=True, mains=True):
     r = Reading()
     r.P = p
@@ -34,6 +42,8 @@ def test_counts_hours_starts_and_survives_a_reboot():
     assert e.on_s == 3600 and e.starts == 1
     b = energy.Energy(0.0, 5.0, 7200, 48)
     assert b.fields() == e.fields() and b.restored
+    _done()
+
 
 
 def test_small_increments_are_not_lost_on_a_large_total():
@@ -44,6 +54,8 @@ def test_small_increments_are_not_lost_on_a_large_total():
     for t in range(1, 601):
         e.tick(t, 1, r)
     assert e.wh == 1000010 and abs(e.frac) < 1e-6
+    _done()
+
 
 
 def test_clock_jumps_and_bad_readings_count_nothing():
@@ -53,6 +65,8 @@ def test_clock_jumps_and_bad_readings_count_nothing():
     e.tick(100000, 100000, _reading(100.0))  # the clock was set: not 2.8 kWh
     e.tick(100001, 1, _reading(100.0, ok=False))
     assert e.wh == 0 and e.frac > 0 and e.frac < 0.03
+    _done()
+
 
 
 def test_writes_stay_within_the_daily_budget():
@@ -65,3 +79,4 @@ def test_writes_stay_within_the_daily_budget():
             e.switched(t, False)
             e.switched(t, True)
     assert e.writes <= 48 and e.day_events <= 23
+    _done()

@@ -50,6 +50,15 @@ def _fresh_flash(name):
     os.chdir(d)
 
 
+def _done():
+    import os
+    d = os.getcwd()
+    for f in os.listdir():
+        os.remove(f)
+    os.chdir("/tmp")
+    os.rmdir(d)
+
+
 def energy_cuts(plan, save_s=3600, budget=48, flash="lamppost-energy-test"):
     """Run 1-s ticks through segments [watts, seconds, event] with event one of
     "", "cut" (hard power cut at the end), "gasp" (mains lost for a tick, then cut),
@@ -92,6 +101,7 @@ def energy_cuts(plan, save_s=3600, budget=48, flash="lamppost-energy-test"):
     per_day = 0
     for k, w in enumerate(writes):
         per_day = max(per_day, sum(1 for x in writes[k:] if x < w + 86400))
+    _done()
     return [cuts, len(writes), per_day]
 
 
@@ -111,6 +121,7 @@ def energy_corrupt(flash="lamppost-energy-corrupt"):
     with open(newest, "w") as f:
         f.write('{"seq": 99, "wh": 999999')
     b = energy.Energy(0.0, 2.0, 60, 48)
+    _done()
     return [e.wh + e.frac, b.wh + b.frac, b.seq]
 
 
