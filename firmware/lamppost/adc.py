@@ -46,7 +46,6 @@ _HVI = const(17)
 _HVI2 = const(18)
 _IL = const(19)  # I at the sample `last`
 _VL1 = const(20)  # V at the sample after `last`
-_W = 536870912.0  # 2^29: the carry unit (a small int on a 32-bit port)
 
 
 @micropython.viper
@@ -199,34 +198,41 @@ class AdcWindow:
         if m <= 0:
             return False
         self.clipped = o[_CLIP]
-        hz = 0.0
-        nc = o[_NC]
-        span = m
-        if nc >= 2:
-            t0 = o[_FIRST] - 1 + o[_FPREV] / (o[_FPREV] - o[_FCUR])
-            t1 = o[_LAST] - 1 + o[_LPREV] / (o[_LPREV] - o[_LCUR])
-            if t1 - t0 > m - 1:
-                span = t1 - t0  # whole cycles, in samples (not a whole number of samples)
-                hz = (nc - 1) * 1000000.0 / (span * per)
-        # the m samples cover m sample periods; the whole cycles cover `span`: extend or trim
-        # the sums at the end of the window by the difference (V is near zero there)
-        d = span - m
-        vb = 0.5 * (o[_LPREV] + o[_LCUR])
+        # integer work first (no heap on a 64-bit host; big ints only past 2^30 on the ESP32),
+        # then as few float operations as possible: each one allocates a float
+        svv = (o[_HVV] << 29) + o[_SVV]
+        sii = (o[_HII] << 29) + o[_SII]
+        svi = (o[_HVI] << 29) + o[_SVI]
+        svi2 = (o[_HVI2] << 29) + o[_SVI2]
+        lp = o[_LPREV]
+        lc = o[_LCUR]
         il = o[_IL]
-        sv = o[_SV] + d * vb
+        hz = 0.0
+        span = m
+        nc = o[_NC]
+        if nc >= 2:
+            fp = o[_FPREV]
+            # whole cycles between the first and last rising crossings, in samples
+            sp = (o[_LAST] - o[_FIRST]) + (lp / (lp - lc) - fp / (fp - o[_FCUR]))
+            if sp > m - 1:
+                span = sp
+                hz = (nc - 1) * 1000000 / (span * per)
+        # the m samples cover m sample periods, the cycles `span`: extend or trim the sums at
+        # the end of the window by the difference (V is near zero there)
+        d = span - m
+        sv = o[_SV] + d * (lp + lc) / 2
         si = o[_SI] + d * il
-        vv = (o[_HVV] * _W + o[_SVV] + d * vb * vb - sv * sv / span) / span
-        ii = (o[_HII] * _W + o[_SII] + d * il * il - si * si / span) / span
-        # V at the instant I was really taken: half a sample later, less the CT's phase lead
-        a = 0.5
-        wt = 0.0
+        vv = (svv + d * ((lp + lc) * (lp + lc)) / 4 - sv * sv / span) / span
+        ii = (sii + d * (il * il) - si * si / span) / span
+        # V at the instant I was really taken: half a sample later, plus the CT's phase lead
         if hz > 0.0:
-            wt = 2.0 * math.pi * hz * per * 1e-6  # one sample period, rad
+            wt = 6.283185307179586 * hz * per / 1000000  # one sample period, rad
             a = 0.5 + self.ct_phase / wt  # a lead: the current seen is from later
-        vi = (1.0 - a) * (o[_HVI] * _W + o[_SVI]) + a * (o[_HVI2] * _W + o[_SVI2])
-        vi = (vi + d * ((1.0 - a) * o[_LCUR] + a * o[_VL1]) * il - sv * si / span) / span
-        if wt > 0.0:  # the interpolation's gain at the mains frequency
-            vi /= math.sqrt(1.0 - 2.0 * a * (1.0 - a) * (1.0 - math.cos(wt)))
+            b = 1 - a
+            vi = (b * (svi + d * lc * il) + a * (svi2 + d * o[_VL1] * il) - sv * si / span) / span
+            vi /= math.sqrt(1 - 2 * a * b * (1 - math.cos(wt)))  # the interpolation's gain
+        else:
+            vi = ((svi + svi2) / 2 - sv * si / span) / span
         kv = self.kv * cal_v / osr
         ki = self.ki * cal_i / osr
         r.V = math.sqrt(vv) * kv if vv > 0.0 else 0.0
