@@ -25,7 +25,8 @@ class App:
         self.state["boots"] = self.state.get("boots", 0) + 1
         store.save(STATE, self.state)
         self.r = Reading()
-        self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"], cfg["v_fs"], cfg["i_fs"])
+        self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"], cfg["v_fs"], cfg["i_fs"],
+                           cfg["ct_phase"])
         self.energy = Energy(self.state.get("kwh", 0.0), max(2.0, 0.05 * cfg["rated_w"]))
         self.sun = sun.SunSwitch(cfg["lat"], cfg["lon"], cfg["sun_elev"])
         self.engine = detect.Engine(cfg, self.state.get("alarm_counts"))

@@ -22,6 +22,7 @@ SCHEMA = {
     "cal_i": ("f", 0.5, 2.0, 1.0, False),  # current gain (Calibrate Power / Current)
     "v_fs": ("f", 10.0, 5000.0, 400.0, False),  # adc: volts (peak) of a full-scale swing
     "i_fs": ("f", 0.01, 1000.0, 1.5, False),  # adc: amps (peak) of a full-scale swing (CT)
+    "ct_phase": ("f", -5.0, 5.0, 0.0, False),  # adc: CT phase lead, degrees (its datasheet)
     "pin": ("s", 4, 12, "0000", True),
 }
 
