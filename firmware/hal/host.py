@@ -46,6 +46,7 @@ class Hal:
         self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
         self._act = bytearray(b"A\x02\x00\x00\x00")
         self._rxbuf = bytearray(256)  # per tick: a pasted burst is taken in a few ticks
+        self._rxmv = memoryview(self._rxbuf)
         self.relay = False
         self.dim = 100
         self.now = 0
@@ -90,11 +91,16 @@ class Hal:
 
     def uart_read(self):
         """Bytes waiting on the UART, or None; never blocks."""
-        if self._uart and self._poll.poll(0):
-            n = self._uart.readinto(self._rxbuf)
-            if n:
-                return self._rxbuf[:n]
-        return None
+        # MicroPython's readinto() on a blocking pty waits to fill the whole buffer,
+        # so take one byte at a time while poll says more are waiting.
+        if not self._uart:
+            return None
+        n, mv = 0, self._rxmv
+        while n < len(mv) and self._poll.poll(0):
+            if not self._uart.readinto(mv[n:n + 1]):
+                break
+            n += 1
+        return self._rxbuf[:n] if n else None
 
     def reset(self, code=1):
         self._send(b"X", bytes((code,)))

@@ -3,7 +3,7 @@ import gc
 from lamppost import clock, config, report
 from lamppost.commands import parse_int
 
-LOG_MAX = 30  # entries per Log reply: one reply line stays a few KB in a 64 KB heap
+LOG_MAX = 20  # entries per Log reply: one reply line stays a few KB in a 64 KB heap
 SECTIONS = ("fw", "readings", "alarms", "energy", "net", "mem", "config", "thresholds", "schedule")
 
 
@@ -105,5 +105,7 @@ def c_alarms(c, p, ok, s):
 
 def c_log(c, p, ok, s):
     n = parse_int(p or "10", 1, LOG_MAX, "Log [n]: n")
-    return {"entries": [{"seq": e[0], "t": clock.iso(e[1]), "ev": e[2], "msg": e[3]}
-                        for e in c.log.tail(n)]}
+    entries = c.log.tail(n)
+    for e in entries:  # compact [seq, time, kind, text] rows: the reply is built in RAM
+        e[1] = clock.iso(e[1])
+    return {"entries": entries, "fields": "seq t ev msg"}

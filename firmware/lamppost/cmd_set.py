@@ -23,7 +23,10 @@ def c_config(c, p, ok, s):
         return {key: "(secret)" if spec[4] else cfg[key]}
     if not ok:
         raise NeedLogin()
-    value = config.check(key, _value(spec[0], text))  # ValueError names the problem
+    try:
+        value = config.check(key, _value(spec[0], text))
+    except ValueError as e:
+        raise ValueError("%s: %s" % (key, e))
     old = cfg[key]
     cfg[key] = value
     if not store.save(config.PATH, cfg):

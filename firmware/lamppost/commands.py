@@ -63,8 +63,10 @@ class Commands:
         elif ev == "boot":
             self.log.add(now, "boot", "#%s fw %s restart %s" % (
                 f.get("boots"), f.get("fw"), self.restart), True)
-        elif ev in ("error", "selftest", "photocell", "override"):
-            self.log.add(now, ev, line[line.find('"ev"'):][:120], ev != "override")
+        elif ev == "selftest":
+            self.log.add(now, ev, "%s %s" % (f.get("state"), "; ".join(f.get("found") or ())), True)
+        elif ev in ("error", "photocell", "override"):
+            self.log.add(now, ev, str(f.get("error") or f.get("state"))[:100], ev != "override")
 
     def _sched_event(self, kind, fields):
         self.app.rep.emit(self.app.now, kind, fields)
@@ -95,8 +97,12 @@ class Commands:
             d = {"error": str(e)}
         except Exception as e:  # a handler bug or a full heap must not stop the lamp
             d = {"error": "internal: %s %s" % (type(e).__name__, e)}
-        finally:
-            sys.modules.pop(full, None)  # handlers are loaded per command, not kept
+        finally:  # handlers are loaded per command, not kept
+            sys.modules.pop(full, None)
+            try:
+                delattr(sys.modules["lamppost"], modname)
+            except (AttributeError, KeyError, TypeError):
+                pass
         d["cmd"] = name
         return d
 

@@ -4,6 +4,7 @@ Replies carry "cmd" (the command answered); unsolicited reports carry "ev".
 Bytes are gathered into a fixed buffer; an overlong or undecodable line is
 answered with an error and dropped, never a crash.
 """
+import gc
 import json
 from micropython import const
 
@@ -23,7 +24,13 @@ class Console:
         self.commands[name.lower()] = handler
 
     def reply(self, d):
-        self.write(json.dumps(d).encode() + b"\n")
+        try:
+            line = json.dumps(d).encode()
+        except Exception as e:  # MemoryError on a big reply: say so, keep the lamp running
+            d = None
+            gc.collect()
+            line = b'{"cmd": "?", "error": "reply too big: %s"}' % type(e).__name__.encode()
+        self.write(line + b"\n")
 
     def feed(self, data):
         """Take received bytes; run every complete line."""
@@ -32,7 +39,11 @@ class Console:
                 if self.overflow:
                     self.reply({"cmd": "?", "error": "line longer than %d bytes" % MAX_LINE})
                 elif self.n:
-                    self.line(bytes(self.buf[: self.n]))
+                    try:
+                        self.line(bytes(self.buf[: self.n]))
+                    except Exception as e:  # nothing typed on the console may stop the lamp
+                        gc.collect()
+                        self.reply({"cmd": "?", "error": "internal: %s" % type(e).__name__})
                 self.n = 0
                 self.overflow = False
             elif self.n < MAX_LINE:

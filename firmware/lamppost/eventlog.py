@@ -101,5 +101,6 @@ class EventLog:
                 out.append(e)
                 if len(out) > n:
                     out.pop(0)
-        out.extend(self.pending)
+        for e in self.pending:
+            out.append(list(e))  # copies: the caller may reformat them
         return out[-n:] if n > 0 else []

@@ -1,0 +1,89 @@
+"""lampctl against the real firmware on MicroPython, through the simulator's serial pty."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from console_sim import lampctl, running, scenario_text
+from host_tools.lampctl import serial_link as sl
+
+SPEED = 200.0  # virtual seconds per wall second: login timeout 600 s = 3 s wall
+
+
+def test_status_shows_every_section_and_no_secret(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        code, st = lampctl(capsys, "--port", sim.serial_path, "status")
+    assert code == 0
+    assert set(st) >= {"fw", "readings", "alarms", "energy", "net", "mem", "config",
+                       "thresholds", "schedule"}
+    assert st["fw"]["boots"] == 1 and st["fw"]["restart"] == "power-on"
+    assert st["config"]["id"] == "NL-0042" and "pin" not in st["config"]
+    assert st["readings"]["lamp"] == "on"  # 18:00 UTC in January: dark
+    assert 200 < st["readings"]["Voltage"] < 260 and st["readings"]["Power"] > 50
+
+
+def test_alarms_after_injected_fault(tmp_path, capsys):
+    text = scenario_text(("lamp_dead", "2026-01-15T18:00:20Z"))
+    with running(tmp_path, text, SPEED) as sim:
+        with sl.Device(sim.serial_path) as dev:
+            ev = dev.wait_event("alarm", timeout=10)
+        code, al = lampctl(capsys, "--port", sim.serial_path, "alarms")
+        _, log = lampctl(capsys, "--port", sim.serial_path, "log", "-n", "20")
+    assert ev["alarm"] == "lampFailure" and ev["state"] == "raised"
+    assert code == 0 and al["active"] == ["lampFailure"] and al["counts"]["lampFailure"] == 1
+    assert ["alarm", "lampFailure raised"] in [e[2:] for e in log["entries"]]
+
+
+def test_config_set_needs_login_and_is_validated(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path]
+        code, r = lampctl(capsys, *port, "config", "set", "dim_level", "50")
+        assert code == sl.LOGIN and "login required" in r["error"]
+        code, r = lampctl(capsys, *port, "--pin", "0000", "config", "set", "dim_level", "150")
+        assert code == sl.FAILED and "dim_level" in r["error"] and "0..100" in r["error"]
+        code, r = lampctl(capsys, *port, "config", "get", "dim_level")
+        assert r["dim_level"] == 100  # neither attempt changed it
+        code, r = lampctl(capsys, *port, "--pin", "0000", "config", "set", "dim_level", "50")
+        assert code == 0 and r["dim_level"] == 50 and r["saved"]
+        code, r = lampctl(capsys, *port, "config", "get", "pin")
+        assert r["pin"] == "(secret)"
+    saved = json.loads((tmp_path / "flash" / "config.json").read_text())
+    assert saved["dim_level"] == 50
+
+
+def test_wrong_pins_lock_out_even_the_right_one(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path]
+        for _ in range(3):
+            code, r = lampctl(capsys, *port, "--pin", "9999", "relay", "off")
+            assert code == sl.LOGIN
+        code, r = lampctl(capsys, *port, "--pin", "0000", "relay", "off")
+        assert code == sl.LOGIN and "locked out" in r["error"]
+        code, r = lampctl(capsys, *port, "relay")
+        assert r["relay"] == "auto"
+
+
+def test_calibrate_voltage_rescales_readings(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path]
+        code, r = lampctl(capsys, *port, "--pin", "0000", "calibrate", "voltage", "240")
+        assert code == 0 and r["saved"] and 1.0 < r["cal_v"] < 1.15
+        with sl.Device(sim.serial_path) as dev:
+            v = [dev.request("Readings")["Voltage"] for _ in range(5)]
+    assert all(225 < x < 260 for x in v) and sum(v) / 5 > 232  # reads high by the new gain
+    saved = json.loads((tmp_path / "flash" / "config.json").read_text())
+    assert saved["cal_v"] == pytest.approx(r["cal_v"], rel=1e-5)
+
+
+@pytest.mark.parametrize("fault,expect", [(None, "pass"), ("lamp_dead", "fail")])
+def test_selftest_reports_what_it_found(tmp_path, capsys, fault, expect):
+    faults = [(fault, "2026-01-15T18:00:01Z")] if fault else []
+    with running(tmp_path, scenario_text(*faults), SPEED) as sim:
+        code, r = lampctl(capsys, "--port", sim.serial_path, "--pin", "0000", "selftest")
+    assert r["state"] == expect and code == (0 if expect == "pass" else sl.FAILED)
+    if expect == "pass":
+        assert r["Power"]["on"] > 50 and r["Power"]["dim50"] < 0.6 * r["Power"]["on"]
+        assert r["Power"]["off"] < 1
+    else:
+        assert any("rated power" in f for f in r["found"])
