@@ -84,8 +84,11 @@ class Device:
             pass
 
     def send(self, line: str) -> None:
+        self.send_raw(line.encode() + b"\n")
+
+    def send_raw(self, data: bytes) -> None:
         try:
-            self.ser.write(line.encode() + b"\n")
+            self.ser.write(data)
             self.ser.flush()
         except (serial.SerialException, OSError) as e:
             raise LampctlError(f"{self.port}: device disconnected ({_why(e)})", GONE)
@@ -112,7 +115,7 @@ class Device:
     def request(self, command: str, payload: str = "", timeout: float | None = None) -> dict:
         """Send `command payload`; the reply dict. Raises on silence; device errors are returned."""
         self.send(f"{command} {payload}".strip())
-        want = command.lower()
+        want = command.strip().lower()
         deadline = time.monotonic() + (timeout or self.timeout)
         for obj in self.objects(deadline):
             if obj.get("cmd") == want:
