@@ -38,6 +38,7 @@ def running(tmp_path: Path, text: str, speed: float | None):
     box: dict = {}
     th = threading.Thread(target=lambda: box.setdefault("res", sim.run()), daemon=True)
     th.start()
+    sim.thread = th  # tests that "unplug" the board join it after sim.stop()
     try:
         assert sim.ready.wait(timeout=30), "firmware did not boot"
         yield sim

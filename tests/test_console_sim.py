@@ -87,3 +87,36 @@ def test_selftest_reports_what_it_found(tmp_path, capsys, fault, expect):
         assert r["Power"]["off"] < 1
     else:
         assert any("rated power" in f for f in r["found"])
+
+
+def test_unplugged_mid_session_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        with sl.Device(sim.serial_path, timeout=2) as dev:
+            assert dev.request("Alarms")["active"] == []
+            sim.stop()  # the simulator closes the serial line: the cable is gone
+            sim.thread.join(timeout=10)
+            with pytest.raises(sl.LampctlError) as e:
+                dev.request("Status")
+    assert e.value.code in (sl.GONE, sl.TIMEOUT)
+
+
+def test_monitor_json_gives_readings_and_alarms_each_refresh(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        from host_tools.lampctl.cli import main
+        capsys.readouterr()
+        code = main(["--json", "--port", sim.serial_path, "monitor", "--count", "2",
+                     "--interval", "0.05"])
+        rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert code == 0 and len(rows) == 2
+    assert all(r["readings"]["lamp"] == "on" and r["alarms"]["active"] == [] for r in rows)
+
+
+def test_no_port_and_bad_port_exit_with_a_message(capsys, monkeypatch):
+    monkeypatch.delenv("LAMPCTL_PORT", raising=False)
+    monkeypatch.setattr(sl, "candidates", lambda: [])
+    code, r = lampctl(capsys, "status")
+    assert code == sl.NO_PORT and "no serial port" in r["error"]
+    code, r = lampctl(capsys, "--port", "/dev/does-not-exist", "status")
+    assert code == sl.NO_PORT and "cannot open" in r["error"]
+    code, r = lampctl(capsys, "--port", "loop://", "--timeout", "0.2", "alarms")
+    assert code == sl.TIMEOUT and "no answer" in r["error"]

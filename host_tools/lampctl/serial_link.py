@@ -55,6 +55,7 @@ class Device:
         self.timeout = timeout
         self.events: list[dict] = []  # unsolicited reports seen while waiting for replies
         self._buf = b""
+        self._lines: list[bytes] = []
         try:
             self.ser = serial.serial_for_url(port, baudrate=BAUD, timeout=0.05,
                                              exclusive=True, do_not_open=True)
@@ -95,22 +96,25 @@ class Device:
 
     def objects(self, deadline: float) -> Iterator[dict]:
         """JSON objects the console writes until deadline (non-JSON lines are skipped)."""
-        while time.monotonic() < deadline:
-            try:
-                chunk = self.ser.read(4096)
-            except (serial.SerialException, OSError, TypeError) as e:
-                raise LampctlError(f"{self.port}: device disconnected ({_why(e)})", GONE)
-            if not chunk:
-                continue
-            self._buf += chunk
-            *lines, self._buf = self._buf.split(b"\n")
-            for raw in lines:
+        while True:
+            while self._lines:  # lines already read stay here for the next caller
+                raw = self._lines.pop(0)
                 try:
                     obj = json.loads(raw.strip(b"\r\x00"))
                 except ValueError:
                     continue
                 if isinstance(obj, dict):
                     yield obj
+            if time.monotonic() >= deadline:
+                return
+            try:
+                chunk = self.ser.read(4096)
+            except (serial.SerialException, OSError, TypeError) as e:
+                raise LampctlError(f"{self.port}: device disconnected ({_why(e)})", GONE)
+            if chunk:
+                self._buf += chunk
+                *lines, self._buf = self._buf.split(b"\n")
+                self._lines.extend(lines)
 
     def request(self, command: str, payload: str = "", timeout: float | None = None) -> dict:
         """Send `command payload`; the reply dict. Raises on silence; device errors are returned."""
