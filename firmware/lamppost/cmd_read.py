@@ -92,7 +92,14 @@ def s_schedule(c):
     return {"by": sc.why, "sunrise": clock.iso(sun.rise), "sunset": clock.iso(sun.set),
             "photocell": ("fault" if sc.pc_fault else "ok") if sc.photocell else "not fitted",
             "dim_clock": "solar" if sc.solar else "utc%+d min" % (sc.offset_s // 60),
-            "local_min": sc.local_minute(a.now), "override": sc.override()}
+            "local_min": sc.local_minute(a.now), "override": _ovr(sc)}
+
+
+def _ovr(sc):
+    o = sc.override()
+    if o:
+        o["until"] = clock.iso(o["until"])
+    return o
 
 
 def c_readings(c, p, ok, s):

@@ -123,7 +123,8 @@ def c_relay(c, p, ok, s):
             sc.set_override(c.app.now, relay=p == "on")
         c.log.add(c.app.now, "override", "relay " + p)
     o = sc.override()
-    return {"relay": o["relay"] if o else "auto", "lamp": "on" if c.app.cmd_on else "off",
+    on = c.app.cmd_on if sc.relay_ovr is None else sc.relay_ovr  # as from the next tick
+    return {"relay": o["relay"] if o else "auto", "lamp": "on" if on else "off",
             "until": clock.iso(sc.ovr_until) if o else None}
 
 
@@ -140,7 +141,8 @@ def c_dim(c, p, ok, s):
             sc.set_override(c.app.now, dim=level)
         c.log.add(c.app.now, "override", "dim " + p)
     o = sc.override()
-    return {"dim": o["dim"] if o else "auto", "level": c.app.dim,
+    return {"dim": o["dim"] if o else "auto",
+            "level": c.app.dim if sc.dim_ovr is None else sc.dim_ovr,
             "until": clock.iso(sc.ovr_until) if o else None}
 
 
