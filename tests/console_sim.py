@@ -24,9 +24,9 @@ seed = 3
 """
 
 
-def scenario_text(*faults: tuple[str, str]) -> str:
-    """NIGHT plus faults given as (kind, ISO time)."""
-    return NIGHT + "".join(f'\n[[fault]]\nat = "{at}"\nkind = "{kind}"\n' for kind, at in faults)
+def scenario_text(*faults: tuple[str, str], start: str = "2026-01-15T18:00:00Z") -> str:
+    """NIGHT (or from `start`) plus faults given as (kind, ISO time)."""
+    return NIGHT.replace("2026-01-15T18:00:00Z", start) + "".join(f'\n[[fault]]\nat = "{at}"\nkind = "{kind}"\n' for kind, at in faults)
 
 
 @contextlib.contextmanager
