@@ -14,9 +14,12 @@ SPEED = 200.0  # virtual seconds per wall second: login timeout 600 s = 3 s wall
 def test_status_shows_every_section_and_no_secret(tmp_path, capsys):
     with running(tmp_path, scenario_text(), SPEED) as sim:
         code, st = lampctl(capsys, "--port", sim.serial_path, "status")
+        for section in ("config", "thresholds"):
+            st.update(lampctl(capsys, "--port", sim.serial_path, "status", section)[1])
     assert code == 0
     assert set(st) >= {"fw", "readings", "alarms", "energy", "net", "mem", "config",
                        "thresholds", "schedule"}
+    assert st["thresholds"]["lampFailure"]["raise_s"] > 0
     assert st["fw"]["boots"] == 1 and st["fw"]["restart"] == "power-on"
     assert st["config"]["id"] == "NL-0042" and "pin" not in st["config"]
     assert st["readings"]["lamp"] == "on"  # 18:00 UTC in January: dark

@@ -9,6 +9,7 @@ command and dropped after it, so they cost no heap while the lamp just runs
 (about 12 KB on the 64-bit unix port). This module also feeds the event log
 from every report and performs the deferred Reboot, via tick(now).
 """
+import gc
 import sys
 from lamppost import store
 from lamppost.auth import Auth, Session
@@ -88,6 +89,7 @@ class Commands:
         if session:
             session.touch(now)
         full = "lamppost." + modname
+        gc.collect()  # a reply is built in RAM: start from an unfragmented heap
         try:
             mod = __import__(full, None, None, ("x",))
             d = getattr(mod, "c_" + name)(self, payload, ok, session)

@@ -24,13 +24,25 @@ class Console:
         self.commands[name.lower()] = handler
 
     def reply(self, d):
-        try:
-            line = json.dumps(d).encode()
-        except Exception as e:  # MemoryError on a big reply: say so, keep the lamp running
-            d = None
-            gc.collect()
-            line = b'{"cmd": "?", "error": "reply too big: %s"}' % type(e).__name__.encode()
-        self.write(line + b"\n")
+        """Write d as one JSON line, "cmd" first, one top-level field at a time.
+
+        Streaming the fields keeps the peak heap to the largest field rather
+        than the whole reply; a field that still does not fit is sent as
+        "(too big)" so the line stays valid JSON and the lamp keeps running.
+        """
+        w = self.write
+        w(b'{"cmd": ')
+        w(json.dumps(d.get("cmd", "?")).encode())
+        for k in d:
+            if k == "cmd":
+                continue
+            try:
+                piece = ", %s: %s" % (json.dumps(k), json.dumps(d[k]))
+            except Exception:  # MemoryError
+                gc.collect()
+                piece = ', "%s": "(too big)"' % k
+            w(piece.encode())
+        w(b"}\n")
 
     def feed(self, data):
         """Take received bytes; run every complete line."""

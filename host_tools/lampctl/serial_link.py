@@ -108,7 +108,9 @@ class Device:
             if time.monotonic() >= deadline:
                 return
             try:
-                chunk = self.ser.read(4096)
+                chunk = self.ser.read(1)  # waits up to the port timeout for the first byte
+                if chunk and self.ser.in_waiting:
+                    chunk += self.ser.read(self.ser.in_waiting)
             except (serial.SerialException, OSError, TypeError) as e:
                 raise LampctlError(f"{self.port}: device disconnected ({_why(e)})", GONE)
             if chunk:
