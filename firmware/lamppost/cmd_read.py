@@ -36,6 +36,7 @@ def s_fw(c):
     from lamppost import app as appmod
     return {"version": getattr(appmod, "FW_VERSION", "?"), "hal": a.hal.name,
             "boots": a.state.get("boots"), "restart": c.restart, "time": clock.iso(a.now),
+            "uptime_s": a.now - (c.t_boot or a.now),
             "login": "yes" if c.session.ok(a.now) else "no"}
 
 

@@ -33,6 +33,7 @@ class Commands:
         self.session = Session(self.auth, app.cfg.get("login_s", 600))  # the UART's login
         self.log = EventLog()
         self.reboot_at = None
+        self.t_boot = None  # time of the first tick, for Status uptime
         st = app.state
         self.restart = st.pop("restart", None) or getattr(app.hal, "reset_cause", lambda: "power-on")()
         if self.restart != "power-on":
@@ -46,6 +47,8 @@ class Commands:
 
     def tick(self, now):
         """Once per main-loop tick: event-log flushing, a pending Reboot."""
+        if self.t_boot is None:
+            self.t_boot = now
         self.log.tick(now)
         if self.reboot_at is not None and now >= self.reboot_at:
             self.app.state["restart"] = "command"
