@@ -14,7 +14,6 @@ with the next "T", computed with those outputs; the firmware owns the time
 between a "T" and its next "A": that is lockstep virtual time.
 """
 import os
-import select
 import struct
 import sys
 from micropython import const
@@ -38,15 +37,11 @@ class Hal:
             os.chdir(flash)
         uart = os.getenv("LAMPPOST_UART")
         self._uart = open(uart, "r+b") if uart else None
-        self._poll = select.poll()
-        if self._uart:
-            self._poll.register(self._uart, select.POLLIN)
         self._hdr = bytearray(HDR)
         self._frame = bytearray(2048)
         self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
         self._act = bytearray(b"A\x02\x00\x00\x00")
         self._rxbuf = bytearray(256)  # per tick: a pasted burst is taken in a few ticks
-        self._rxmv = memoryview(self._rxbuf)
         self.relay = False
         self.dim = 100
         self.now = 0
@@ -90,17 +85,12 @@ class Hal:
             self._uart.write(data)
 
     def uart_read(self):
-        """Bytes waiting on the UART, or None; never blocks."""
-        # MicroPython's readinto() on a blocking pty waits to fill the whole buffer,
-        # so take one byte at a time while poll says more are waiting.
-        if not self._uart:
-            return None
-        n, mv = 0, self._rxmv
-        while n < len(mv) and self._poll.poll(0):
-            if not self._uart.readinto(mv[n:n + 1]):
-                break
-            n += 1
-        return self._rxbuf[:n] if n else None
+        """Bytes waiting on the UART, or None; never blocks (the pty has VMIN=0, VTIME=0)."""
+        if self._uart:
+            n = self._uart.readinto(self._rxbuf)
+            if n:
+                return self._rxbuf[:n]
+        return None
 
     def reset(self, code=1):
         self._send(b"X", bytes((code,)))
