@@ -4,7 +4,6 @@ from lamppost import clock, config, report
 from lamppost.commands import parse_int
 
 LOG_MAX = 20  # entries per Log reply: one reply line stays a few KB in a 64 KB heap
-BRIEF = ("fw", "readings", "alarms", "energy", "net", "mem", "schedule")  # plain `Status`
 SECTIONS = ("fw", "readings", "alarms", "energy", "net", "mem", "config", "thresholds", "schedule")
 
 
@@ -26,7 +25,7 @@ def c_status(c, p, ok, s):
         raise ValueError("no such section; one of " + "|".join(SECTIONS))
     out = {}
     for name in SECTIONS:
-        if p == name or not p and name in BRIEF:
+        if not p or p == name:
             out[name] = globals()["s_" + name](c)
     return out
 
