@@ -28,3 +28,22 @@ def test_night_dimming_switches_at_solar_midnight_without_false_alarms(tmp_path)
     assert ("2026-01-16T04:37:46Z", "on", 100) in switches
     assert not res.false_alarms and not res.alarms() and not res.crashes
     assert json.loads((tmp_path / "flash" / "config.json").read_text())["dim_level"] == 40
+
+
+def test_selftest_after_power_on_when_configured(tmp_path):
+    path = tmp_path / "sc.toml"
+    path.write_text(scenario_text(start="2026-01-15T12:00:00Z").replace('"1d"', '"2m"'))
+    sc = load(str(path))
+    provision(tmp_path / "flash", firmware_config(sc) | {"selftest_boot": True})
+    sim = Simulation(sc, flash_dir=tmp_path / "flash")
+    try:
+        res = sim.run()
+    finally:
+        sim.close()
+    tests = [r for r in res.reports if r.get("ev") == "selftest"]
+    assert len(tests) == 1 and tests[0]["state"] == "pass"
+    assert tests[0]["Power"]["on"] > 50 and tests[0]["Power"]["off"] < 1
+    # by day the lamp ends switched off again, and the switching never raised an alarm
+    switches = [(r["lamp"], r["dim"]) for r in res.reports if r.get("ev") == "switch"]
+    assert switches[-1] == ("off", 100) and ("on", 50) in switches
+    assert not res.alarms()

@@ -49,6 +49,8 @@ class Commands:
         """Once per main-loop tick: event-log flushing, a pending Reboot."""
         if self.t_boot is None:
             self.t_boot = now
+            if self.app.cfg.get("selftest_boot") and self.restart == "power-on":
+                self.execute("selftest", "", True)  # mains is back: prove relay, lamp, driver
         self.log.tick(now)
         if self.reboot_at is not None and now >= self.reboot_at:
             self.app.state["restart"] = "command"

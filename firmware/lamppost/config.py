@@ -31,6 +31,7 @@ SCHEMA = {
     "utc_offset_min": ("i", -720, 840, 0, False),
     "override_s": ("i", 60, 86400, 3600, False),  # Relay/Dim override returns to auto after
     "login_s": ("i", 60, 3600, 600, False),  # console login ends after this long idle
+    "selftest_boot": ("b", 0, 0, False, False),  # SelfTest after power-on (mains returned)
 }
 
 
