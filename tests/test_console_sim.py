@@ -123,3 +123,32 @@ def test_no_port_and_bad_port_exit_with_a_message(capsys, monkeypatch):
     assert code == sl.NO_PORT and "cannot open" in r["error"]
     code, r = lampctl(capsys, "--port", "loop://", "--timeout", "0.2", "alarms")
     assert code == sl.TIMEOUT and "no answer" in r["error"]
+
+
+def test_readme_walkthrough_sim_console_then_lampctl(tmp_path):
+    """`lamppost-sim run --console --hold` prints the pty; lampctl works on it; Ctrl-C scores."""
+    import signal
+    import subprocess
+    import sys
+
+    sc = tmp_path / "sc.toml"
+    sc.write_text(scenario_text().replace('"1d"', '"1m"'))
+    sim = subprocess.Popen([sys.executable, "-m", "simulator.cli", "run", str(sc), "--console",
+                            "--speed", "20", "--hold", "--quiet"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in sim.stdout:
+            if "lampctl --port" in line:
+                port = line.split("--port ")[1].split()[0]
+                break
+        assert port and port.startswith("/dev/")
+        p = subprocess.run([sys.executable, "-m", "host_tools.lampctl", "--port", port,
+                            "status", "fw"], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and "boots: 1" in p.stdout and "Traceback" not in p.stderr
+        sim.send_signal(signal.SIGINT)
+        rest = sim.stdout.read()
+        assert sim.wait(timeout=30) == 0 and "false alarms: none" in rest
+    finally:
+        if sim.poll() is None:
+            sim.kill()
