@@ -152,3 +152,20 @@ def test_readme_walkthrough_sim_console_then_lampctl(tmp_path):
     finally:
         if sim.poll() is None:
             sim.kill()
+
+
+def test_secret_set_from_stdin_is_saved_but_never_shown(tmp_path, capsys, monkeypatch):
+    import io
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path]
+        monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-42\n"))
+        code, r = lampctl(capsys, *port, "--pin", "0000", "config", "set", "pin", "-")
+        assert code == 0 and r["pin"] == "(secret)"
+        code, r = lampctl(capsys, *port, "--pin", "0000", "relay", "on")
+        assert code == sl.LOGIN  # the old PIN no longer works
+        code, r = lampctl(capsys, *port, "--pin", "s3cret-42", "relay", "on")
+        assert code == 0 and r["relay"] == "on"
+        _, st = lampctl(capsys, *port, "status")
+        _, log = lampctl(capsys, *port, "log", "-n", "20")
+    assert "s3cret" not in json.dumps(st) + json.dumps(log)
+    assert json.loads((tmp_path / "flash" / "config.json").read_text())["pin"] == "s3cret-42"

@@ -47,9 +47,8 @@ def register(sub) -> None:
     g.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Config", a.key or ""))))
     s = csub.add_parser("set", help="change one setting (validated, saved; needs the PIN)")
     s.add_argument("key")
-    s.add_argument("value")
-    s.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Config", f"{a.key} {a.value}")),
-                              auth=True))
+    s.add_argument("value", help="the new value; '-' prompts without echo (for secrets)")
+    s.set_defaults(func=_wrap(cmd_config_set, auth=True))
     p = sub.add_parser("calibrate", help="calibrate against a resistive reference load")
     p.add_argument("kind", choices=("voltage", "power", "current"))
     p.add_argument("value", type=float, help="the true value (V, W or A) from a reference meter")
@@ -162,6 +161,14 @@ def cmd_ports(args, _dev) -> int:
     for r in rows:
         print(f"{r['port']}  {r['usb']}  {r['serial'] or '-'}  {r['description']}")
     return sl.OK
+
+
+def cmd_config_set(args, dev) -> int:
+    value = args.value
+    if value == "-":  # a secret stays out of shell history and off the screen
+        value = getpass.getpass(f"{args.key}: ") if sys.stdin.isatty() else sys.stdin.readline()
+        value = value.strip()
+    return _show(args, dev.request("Config", f"{args.key} {value}"))
 
 
 def cmd_status(args, dev) -> int:
