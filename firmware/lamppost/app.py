@@ -8,6 +8,7 @@ import gc
 import sys
 from lamppost import config, detect, report, store, sun
 from lamppost.console import Console
+from lamppost.energy import Energy
 from lamppost.meter import Meter
 from lamppost.reading import Reading
 
@@ -24,8 +25,8 @@ class App:
         self.state["boots"] = self.state.get("boots", 0) + 1
         store.save(STATE, self.state)
         self.r = Reading()
-        self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"])
-        self.meter.total_kwh = self.state.get("kwh", 0.0)
+        self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"], cfg["v_fs"], cfg["i_fs"])
+        self.energy = Energy(self.state.get("kwh", 0.0), max(2.0, 0.05 * cfg["rated_w"]))
         self.sun = sun.SunSwitch(cfg["lat"], cfg["lon"], cfg["sun_elev"])
         self.engine = detect.Engine(cfg, self.state.get("alarm_counts"))
         self.rep = report.Reporter(cfg["id"])
@@ -65,9 +66,11 @@ class App:
         last = now
         while True:
             self.meter.decode(hal.raw, r)
-            self.meter.integrate(r, now - last)
+            self.energy.tick(now, now - last, r)
             on, dim = self.sched.decide(now, r)
             if on != self.cmd_on or dim != self.dim:
+                if on != self.cmd_on:
+                    self.energy.switched(now, on)
                 self.cmd_on = on
                 self.dim = dim
                 self.engine.switch(now)  # every on/off or dim change: no false alarms
@@ -90,7 +93,12 @@ def main():
         from hal.esp32 import Hal
     hal = Hal()
     try:
-        App(hal).run()
+        a = App(hal)
+        try:
+            a.run()
+        except Exception:
+            a.energy.flush(a.now)  # a crash must not cost the energy since the last save
+            raise
     except KeyboardInterrupt:
         raise
     except Exception as e:

@@ -55,7 +55,8 @@ def s_alarms(c):
 
 
 def s_energy(c):
-    return {"Total": round(c.app.meter.total(), 4)}
+    e = getattr(c.app, "energy", None)
+    return e.fields() if e is not None else {"Total": round(c.app.meter.total(), 4)}
 
 
 def s_net(c):
