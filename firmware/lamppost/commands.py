@@ -4,7 +4,7 @@ The UART console passes whole lines and its auth.Session; the MQTT client can
 pass (Command, payload, True/False) for `cmnd/<id>/<Command>`. Read commands
 are open; anything that changes state needs a login (a Session, or authed
 True). Every reply is a dict with "cmd"; failures carry "error" and change
-nothing. The handlers live in cmd_read.py / cmd_set.py, imported for one
+nothing. The handlers live in cmd_read.py / cmd_cfg.py / cmd_ctl.py, imported for one
 command and dropped after it, so they cost no heap while the lamp just runs
 (about 12 KB on the 64-bit unix port). This module also feeds the event log
 from every report and performs the deferred Reboot, via tick(now).
@@ -17,9 +17,9 @@ from lamppost.eventlog import EventLog
 
 # command -> module holding c_<command>(cmds, payload, ok, session)
 TABLE = {"help": "cmd_read", "status": "cmd_read", "readings": "cmd_read", "alarms": "cmd_read",
-         "log": "cmd_read", "config": "cmd_set", "calibrate": "cmd_set", "selftest": "cmd_set",
-         "relay": "cmd_set", "dim": "cmd_set", "reboot": "cmd_set", "login": "cmd_set",
-         "logout": "cmd_set"}
+         "log": "cmd_read", "config": "cmd_cfg", "calibrate": "cmd_cfg", "selftest": "cmd_ctl",
+         "relay": "cmd_ctl", "dim": "cmd_ctl", "reboot": "cmd_ctl", "login": "cmd_ctl",
+         "logout": "cmd_ctl"}
 
 
 class NeedLogin(Exception):
@@ -74,6 +74,9 @@ class Commands:
         elif ev in ("error", "photocell", "override"):
             self.log.add(now, ev, str(f.get("error") or f.get("state"))[:100], ev != "override")
 
+    def selftest_done(self, result):
+        self.app.rep.emit(self.app.now, "selftest", result)
+
     def _sched_event(self, kind, fields):
         self.app.rep.emit(self.app.now, kind, fields)
 
@@ -95,6 +98,7 @@ class Commands:
             session.touch(now)
         full = "lamppost." + modname
         gc.collect()  # a reply is built in RAM: start from an unfragmented heap
+        loaded = list(sys.modules)
         try:
             mod = __import__(full, None, None, ("x",))
             d = getattr(mod, "c_" + name)(self, payload, ok, session)
@@ -104,12 +108,15 @@ class Commands:
             d = {"error": str(e)}
         except Exception as e:  # a handler bug or a full heap must not stop the lamp
             d = {"error": "internal: %s %s" % (type(e).__name__, e)}
-        finally:  # handlers are loaded per command, not kept
-            sys.modules.pop(full, None)
-            try:
-                delattr(sys.modules["lamppost"], modname)
-            except (AttributeError, KeyError, TypeError):
-                pass
+        finally:  # handlers (and what they imported: calib, selftest) are not kept
+            pkg = sys.modules.get("lamppost")
+            for m in list(sys.modules):
+                if m not in loaded:
+                    sys.modules.pop(m)
+                    try:
+                        delattr(pkg, m[9:])
+                    except (AttributeError, TypeError):
+                        pass
         d["cmd"] = name
         return d
 
