@@ -98,8 +98,9 @@ class Commands:
             session.touch(now)
         full = "lamppost." + modname
         gc.collect()  # a reply is built in RAM: start from an unfragmented heap
-        loaded = list(sys.modules)
+        loaded = ()
         try:
+            loaded = list(sys.modules)
             mod = __import__(full, None, None, ("x",))
             d = getattr(mod, "c_" + name)(self, payload, ok, session)
         except NeedLogin:
@@ -110,7 +111,7 @@ class Commands:
             d = {"error": "internal: %s %s" % (type(e).__name__, e)}
         finally:  # handlers (and what they imported: calib, selftest) are not kept
             pkg = sys.modules.get("lamppost")
-            for m in list(sys.modules):
+            for m in list(sys.modules) if loaded else ():
                 if m not in loaded:
                     sys.modules.pop(m)
                     try:

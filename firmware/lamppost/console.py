@@ -9,6 +9,7 @@ import json
 from micropython import const
 
 MAX_LINE = const(160)
+NO_MEMORY = b'{"cmd": "?", "error": "out of memory"'  # preallocated: always writable
 
 
 class Console:
@@ -27,21 +28,29 @@ class Console:
         """Write d as one JSON line, "cmd" first, one top-level field at a time.
 
         Streaming the fields keeps the peak heap to the largest field rather
-        than the whole reply; a field that still does not fit is sent as
-        "(too big)" so the line stays valid JSON and the lamp keeps running.
+        than the whole reply; a field that does not fit is sent as "(too big)",
+        and if even that fails the line is closed where it stands, so it
+        stays valid JSON and the lamp keeps running.
         """
         w = self.write
-        w(b'{"cmd": ')
-        w(json.dumps(d.get("cmd", "?")).encode())
-        for k in d:
-            if k == "cmd":
-                continue
-            try:
-                piece = ", %s: %s" % (json.dumps(k), json.dumps(d[k]))
-            except Exception:  # MemoryError
-                gc.collect()
-                piece = ', "%s": "(too big)"' % k
-            w(piece.encode())
+        opened = False
+        try:
+            w(b'{"cmd": ' + json.dumps(d.get("cmd", "?")).encode())
+            opened = True
+            for k in d:
+                if k == "cmd":
+                    continue
+                try:
+                    piece = ", %s: %s" % (json.dumps(k), json.dumps(d[k]))
+                except Exception:  # MemoryError
+                    gc.collect()
+                    piece = ', "%s": "(too big)"' % k
+                w(piece.encode())
+        except Exception:  # out of memory even for that
+            gc.collect()
+            if not opened:
+                w(NO_MEMORY)
+                return
         w(b"}\n")
 
     def feed(self, data):
