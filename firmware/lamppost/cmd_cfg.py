@@ -49,7 +49,7 @@ def _apply(a, c, key):
     elif key == "id":
         a.rep.id = cfg["id"]
     elif key == "login_s":
-        c.session.idle_s = cfg["login_s"]
+        c.idle_s = cfg["login_s"]
     else:
         a.sched.configure(cfg)
 

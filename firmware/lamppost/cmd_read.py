@@ -26,7 +26,9 @@ def c_status(c, p, ok, s):
     out = {}
     for name in SECTIONS:
         if not p or p == name:
-            out[name] = globals()["s_" + name](c)
+            f = globals()["s_" + name]
+            # on the UART a full Status is built one section at a time, while it is written
+            out[name] = (lambda f=f: f(c)) if c.lazy and not p else f(c)
     return out
 
 
@@ -36,7 +38,7 @@ def s_fw(c):
     return {"version": getattr(appmod, "FW_VERSION", "?"), "hal": a.hal.name,
             "boots": a.state.get("boots"), "restart": c.restart, "time": clock.iso(a.now),
             "uptime_s": a.now - (c.t_boot or a.now),
-            "login": "yes" if c.session.ok(a.now) else "no"}
+            "login": "yes" if a.now < c.until else "no"}
 
 
 def s_readings(c):

@@ -1,8 +1,8 @@
 """The console command set, callable from any channel: execute(line_or_name, payload, authed) -> dict.
 
-The UART console passes whole lines and its auth.Session; the MQTT client can
+The UART console passes whole lines and authed=None (its own login); the MQTT client can
 pass (Command, payload, True/False) for `cmnd/<id>/<Command>`. Read commands
-are open; anything that changes state needs a login (a Session, or authed
+are open; anything that changes state needs a login (the UART's Login, or authed
 True). Every reply is a dict with "cmd"; failures carry "error" and change
 nothing. The handlers live in cmd_read.py / cmd_cfg.py / cmd_ctl.py, imported for one
 command and dropped after it, so they cost no heap while the lamp just runs
@@ -12,10 +12,9 @@ from every report and performs the deferred Reboot, via tick(now).
 import gc
 import sys
 from lamppost import store
-from lamppost.auth import Auth, Session
 from lamppost.eventlog import EventLog
 
-# command -> module holding c_<command>(cmds, payload, ok, session)
+# command -> module holding c_<command>(cmds, payload, ok, uart)
 TABLE = {"help": "cmd_read", "status": "cmd_read", "readings": "cmd_read", "alarms": "cmd_read",
          "log": "cmd_read", "config": "cmd_cfg", "calibrate": "cmd_cfg", "selftest": "cmd_ctl",
          "relay": "cmd_ctl", "dim": "cmd_ctl", "reboot": "cmd_ctl", "login": "cmd_ctl",
@@ -29,10 +28,13 @@ class NeedLogin(Exception):
 class Commands:
     def __init__(self, app):
         self.app = app
-        self.auth = Auth(lambda: app.cfg["pin"])
-        self.session = Session(self.auth, app.cfg.get("login_s", 600))  # the UART's login
+        self.fails = 0  # wrong PINs in a row, and the lockout they caused (lamppost/auth.py)
+        self.locked_until = 0
+        self.until = 0  # the UART is logged in while now < until
+        self.idle_s = app.cfg.get("login_s", 600)
         self.log = EventLog()
         self.reboot_at = None
+        self.lazy = False  # may handlers return callables for Console.reply to expand?
         self.t_boot = None  # time of the first tick, for Status uptime
         st = app.state
         self.restart = st.pop("restart", None) or getattr(app.hal, "reset_cause", lambda: "power-on")()
@@ -42,8 +44,16 @@ class Commands:
         app.sched.out = self._sched_event
 
     def console(self, line):
-        """The UART console's entry: one line, with the UART's own session."""
-        return self.execute(line, None, self.session)
+        """The UART console's entry: one line, with the UART's own session.
+
+        The reply may hold callables (sections built while they are written,
+        see Console.reply); execute() for other channels returns plain values.
+        """
+        self.lazy = True
+        try:
+            return self.execute(line, None, None)
+        finally:
+            self.lazy = False
 
     def tick(self, now):
         """Once per main-loop tick: event-log flushing, a pending Reboot."""
@@ -81,7 +91,11 @@ class Commands:
         self.app.rep.emit(self.app.now, kind, fields)
 
     def execute(self, line_or_name, payload=None, authed=False):
-        """Run one command; a dict reply with "cmd", and "error" when it failed."""
+        """Run one command; a dict reply with "cmd", and "error" when it failed.
+
+        authed: True/False from a channel that authenticates itself (MQTT), or
+        None for the UART, whose Login/Logout and idle timeout live here.
+        """
         if payload is None:
             name, _, payload = line_or_name.strip().partition(" ")
         else:
@@ -92,17 +106,17 @@ class Commands:
         if modname is None:
             return {"cmd": name[:32], "error": "unknown command, try Help"}
         now = self.app.now
-        session = authed if isinstance(authed, Session) else None
-        ok = session.ok(now) if session else authed is True
-        if session:
-            session.touch(now)
+        uart = authed is None  # the UART's own login; other channels say True/False
+        ok = now < self.until if uart else authed is True
+        if uart and ok:
+            self.until = now + self.idle_s  # a login ends after idle_s without a command
         full = "lamppost." + modname
         gc.collect()  # a reply is built in RAM: start from an unfragmented heap
         loaded = ()
         try:
             loaded = list(sys.modules)
             mod = __import__(full, None, None, ("x",))
-            d = getattr(mod, "c_" + name)(self, payload, ok, session)
+            d = getattr(mod, "c_" + name)(self, payload, ok, uart)
         except NeedLogin:
             d = {"error": "login required: Login <pin>"}
         except ValueError as e:

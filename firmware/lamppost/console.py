@@ -9,7 +9,6 @@ import json
 from micropython import const
 
 MAX_LINE = const(160)
-NO_MEMORY = b'{"cmd": "?", "error": "out of memory"'  # preallocated: always writable
 
 
 class Console:
@@ -25,33 +24,60 @@ class Console:
         self.commands[name.lower()] = handler
 
     def reply(self, d):
-        """Write d as one JSON line, "cmd" first, one top-level field at a time.
+        """Write d as one JSON line, "cmd" first, streamed value by value.
 
-        Streaming the fields keeps the peak heap to the largest field rather
-        than the whole reply; a field that does not fit is sent as "(too big)",
-        and if even that fails the line is closed where it stands, so it
-        stays valid JSON and the lamp keeps running.
+        Nested dicts and lists are written piece by piece, so the heap never
+        holds the whole reply text (a 64 KB heap has a few KB to spare);
+        callable values (sections, see commands.console) are built only when
+        written. A value that does not fit is sent as null; nothing here can
+        stop the lamp.
         """
         w = self.write
-        opened = False
         try:
-            w(b'{"cmd": ' + json.dumps(d.get("cmd", "?")).encode())
-            opened = True
+            w(b'{"cmd": ')
+            self._put(d.get("cmd", "?"), 9)
             for k in d:
-                if k == "cmd":
-                    continue
-                try:
-                    piece = ", %s: %s" % (json.dumps(k), json.dumps(d[k]))
-                except Exception:  # MemoryError
-                    gc.collect()
-                    piece = ', "%s": "(too big)"' % k
-                w(piece.encode())
-        except Exception:  # out of memory even for that
+                if k != "cmd":
+                    w(b", ")
+                    self._put(k, 9)
+                    w(b": ")
+                    self._put(d[k], 0)
+        except Exception:  # out of memory even for a piece: end the line
             gc.collect()
-            if not opened:
-                w(NO_MEMORY)
-                return
         w(b"}\n")
+
+    def _put(self, v, depth):
+        w = self.write
+        if callable(v):
+            gc.collect()
+            try:
+                v = v()
+            except Exception:
+                v = None
+        if depth < 4 and isinstance(v, dict):
+            w(b"{")
+            first = True
+            for k in v:
+                if not first:
+                    w(b", ")
+                first = False
+                self._put(k, 9)
+                w(b": ")
+                self._put(v[k], depth + 1)
+            w(b"}")
+        elif depth < 4 and isinstance(v, (list, tuple)):
+            w(b"[")
+            for i in range(len(v)):
+                if i:
+                    w(b", ")
+                self._put(v[i], depth + 1)
+            w(b"]")
+        else:
+            try:
+                w(json.dumps(v).encode())
+            except Exception:  # MemoryError
+                gc.collect()
+                w(b"null")
 
     def feed(self, data):
         """Take received bytes; run every complete line."""

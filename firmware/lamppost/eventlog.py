@@ -11,13 +11,27 @@ is <= 1,440 small appends a day steady state, <= 8,640 in an alarm storm;
 LittleFS spreads them over the whole partition. The cost: a power cut loses
 at most the last minute of non-urgent entries (switches, config, logins).
 """
-import json
+import sys
 from micropython import const
 
 PER_FILE = const(64)
 FLUSH_S = const(60)
 MIN_GAP_S = const(10)
 MAX_PENDING = const(32)
+
+
+def _io():
+    """The flash side (eventlog_io), loaded for one use and dropped: RAM is scarce."""
+    import lamppost.eventlog_io as io
+    return io
+
+
+def _drop():
+    sys.modules.pop("lamppost.eventlog_io", None)
+    try:
+        delattr(sys.modules["lamppost"], "eventlog_io")
+    except (AttributeError, KeyError):
+        pass
 
 
 class EventLog:
@@ -28,31 +42,9 @@ class EventLog:
         self.last_flush = -MIN_GAP_S
         self.writes = 0  # appends to flash since boot (for the wear budget)
         self.dropped = 0
-        last = [-1, -1]
-        counts = [0, 0]
-        for i in (0, 1):
-            for e in self._read(self.paths[i]):
-                counts[i] += 1
-                last[i] = e[0]
-        self.cur = 0 if last[0] >= last[1] else 1
-        self.n = counts[self.cur]
-        self.seq = max(last) + 1
-
-    @staticmethod
-    def _read(path):
-        """The valid entries of one file; a torn last line (power cut) is skipped."""
-        try:
-            f = open(path)
-        except OSError:
-            return
-        with f:
-            for line in f:
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(e, list) and len(e) == 4 and isinstance(e[0], int):
-                    yield e
+        self.cur = self.n = self.seq = 0
+        _io().scan(self)
+        _drop()
 
     def add(self, now, kind, text, urgent=False):
         """Record one event; written to flash per the wear budget (see module doc)."""
@@ -72,35 +64,17 @@ class EventLog:
             self.flush(now)
 
     def flush(self, now):
-        if not self.pending:
-            return
-        try:
-            with open(self.paths[self.cur], "a") as f:
-                for e in self.pending:
-                    f.write(json.dumps(e))
-                    f.write("\n")
-            self.n += len(self.pending)
-            self.pending = []
-            self.writes += 1
-        except OSError:
-            pass  # flash full or failing: keep the entries in RAM, try again later
-        self.last_flush = now
-        if self.n >= PER_FILE:
-            self.cur ^= 1
-            self.n = 0
+        if self.pending:
+            self.last_flush = now
             try:
-                open(self.paths[self.cur], "w").close()
-            except OSError:
-                pass
+                _io().append(self, PER_FILE)
+            except MemoryError:
+                pass  # keep the entries; the next tick tries again
+            _drop()
 
     def tail(self, n):
         """The last n entries, oldest first, including those not yet on flash."""
-        out = []
-        for i in (self.cur ^ 1, self.cur):
-            for e in self._read(self.paths[i]):
-                out.append(e)
-                if len(out) > n:
-                    out.pop(0)
-        for e in self.pending:
-            out.append(list(e))  # copies: the caller may reformat them
-        return out[-n:] if n > 0 else []
+        try:
+            return _io().tail(self, n)
+        finally:
+            _drop()

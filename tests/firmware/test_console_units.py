@@ -8,23 +8,29 @@ from lamppost.schedule import Schedule, PC_FAULT_S
 T0 = clock.parse_iso("2026-01-15T00:00:00Z")
 
 
+class St:
+    fails = 0
+    locked_until = 0
+
+
 def test_lockout_after_three_wrong_pins_refuses_even_the_right_one():
-    a = auth.Auth(lambda: "4711")
-    s = auth.Session(a, idle_s=600)
-    assert s.login(100, "1111") and s.login(101, "2222")
-    err = s.login(102, "3333")
+    st = St()
+    assert auth.check(st, 100, "1111", "4711") and auth.check(st, 101, "2222", "4711")
+    err = auth.check(st, 102, "3333", "4711")
     assert "locked out for 60 s" in err
-    assert "locked out" in s.login(110, "4711") and not s.ok(110)
-    assert s.login(162, "4711") is None and s.ok(162)
+    assert "locked out" in auth.check(st, 110, "4711", "4711")
+    assert auth.check(st, 162, "4711", "4711") is None and st.fails == 0
 
 
-def test_session_logs_out_when_idle_and_stays_in_while_used():
-    s = auth.Session(auth.Auth(lambda: "4711"), idle_s=600)
-    assert s.login(0, "4711") is None
-    s.touch(500)
-    assert s.ok(1099) and not s.ok(1100)
-    s.logout()
-    assert not s.ok(1099)
+def test_lockout_doubles_with_each_further_failure_up_to_an_hour():
+    st = St()
+    locks = []
+    t = 0
+    for _ in range(12):
+        auth.check(st, t, "0000", "4711")
+        locks.append(max(0, st.locked_until - t))
+        t = max(t, st.locked_until) + 1
+    assert locks[:2] == [0, 0] and locks[2:6] == [60, 120, 240, 480] and max(locks) == 3600
 
 
 def _rm(prefix):
