@@ -1,6 +1,7 @@
-"""Console read commands (open to all): Help, Status, Readings, Alarms, Log. Loaded per command."""
+"""Console read commands (open to all): Help, Status, Log. Loaded per command."""
 import gc
-from lamppost import clock, config, report
+from lamppost import clock, config
+from lamppost.cmd_now import s_alarms, s_readings  # noqa: F401 (Status sections)
 from lamppost.commands import parse_int
 
 LOG_MAX = 20  # entries per Log reply: one reply line stays a few KB in a 64 KB heap
@@ -39,21 +40,6 @@ def s_fw(c):
             "boots": a.state.get("boots"), "restart": c.restart, "time": clock.iso(a.now),
             "uptime_s": a.now - (c.t_boot or a.now),
             "login": "yes" if a.now < c.until else "no"}
-
-
-def s_readings(c):
-    a, r = c.app, c.app.r
-    d = report.readings(r, {"ApparentPower": round(r.S, 1), "Frequency": round(r.Hz, 2),
-                            "Temperature": round(r.temp, 1), "mains": r.mains,
-                            "dark": r.dark, "valid": r.ok})
-    d["lamp"] = "on" if a.cmd_on else "off"
-    d["dim"] = a.dim
-    return d
-
-
-def s_alarms(c):
-    e = c.app.engine
-    return {"active": e.active(), "counts": e.counts()}
 
 
 def s_energy(c):
@@ -104,14 +90,6 @@ def _ovr(sc):
     if o:
         o["until"] = clock.iso(o["until"])
     return o
-
-
-def c_readings(c, p, ok, s):
-    return s_readings(c)
-
-
-def c_alarms(c, p, ok, s):
-    return s_alarms(c)
 
 
 def c_log(c, p, ok, s):
