@@ -25,7 +25,8 @@ def table(res: Results) -> str:
     for f in res.faults:
         rows.append((
             f.kind, iso(f.at), iso(f.observable_at), f.alarm or "/".join(f.expected),
-            "yes" if f.detected else "MISSED",
+            "yes" if f.detected else
+            "not reached" if f.at >= res.scenario.start + res.ticks else "MISSED",  # Ctrl-C'd
             "-" if f.latency_s is None else f"{f.latency_s} s",
             iso(f.cleared_at) if f.until else "(not repaired)",
         ))
