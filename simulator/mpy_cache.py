@@ -43,7 +43,8 @@ def compiled_dir(firmware_dir: Path) -> Path | None:
         for p in sources:
             rel = p.relative_to(firmware_dir).with_suffix(".mpy")
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            r = subprocess.run([tool, f"-march={arch}", "-o", str(tmp / rel), str(p)],
+            r = subprocess.run([tool, f"-march={arch}", "-s", str(rel.with_suffix(".py")),
+                                "-o", str(tmp / rel), str(p)],
                                capture_output=True, text=True)
             if r.returncode:
                 shutil.rmtree(tmp, ignore_errors=True)
