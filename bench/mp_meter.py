@@ -14,9 +14,9 @@ from lamppost.reading import Reading
 _m = None
 
 
-def setup(kind, v_fs, i_fs):
+def setup(kind, v_fs, i_fs, ct_phase=0.0):
     global _m
-    _m = Meter(kind, 1.0, 1.0, v_fs, i_fs)
+    _m = Meter(kind, 1.0, 1.0, v_fs, i_fs, ct_phase)
     return True
 
 
@@ -82,7 +82,7 @@ def _plain(src_name, deco):
     g = {"micropython": micropython, "ptr8": lambda x: x, "ptr32": lambda x: x,
          "HEAD": 6, "_N": 0, "_SV": 1, "_SI": 2, "_SVV": 3, "_SII": 4, "_SVI": 5, "_SVI2": 6,
          "_FIRST": 7, "_FPREV": 8, "_FCUR": 9, "_LAST": 10, "_LPREV": 11, "_LCUR": 12,
-         "_NC": 13, "_CLIP": 14, "_HVV": 15, "_HII": 16, "_HVI": 17, "_HVI2": 18}
+         "_NC": 13, "_CLIP": 14, "_HVV": 15, "_HII": 16, "_HVI": 17, "_HVI2": 18, "_IL": 19, "_VL1": 20}
     exec(body, g)
     return g["sums"]
 
@@ -99,14 +99,22 @@ def time_adc(h, reps, adc_path):
     for name, fn in (("viper", adc.sums), ("native", _plain(adc_path, "@micropython.native")),
                      ("bytecode", _plain(adc_path, ""))):
         n = reps if name == "viper" else max(1, reps // 10)
+        best = None
+        for _ in range(5):  # best of 5: other processes share the CPU
+            t0 = time.ticks_us()
+            for _ in range(n):
+                fn(raw, pairs, o, 96)
+            dt = time.ticks_diff(time.ticks_us(), t0) / n
+            best = dt if best is None or dt < best else best
+        res[name + "_us_window"] = best
+    best = None
+    for _ in range(5):
         t0 = time.ticks_us()
-        for _ in range(n):
-            fn(raw, pairs, o, 96)
-        res[name + "_us_window"] = time.ticks_diff(time.ticks_us(), t0) / n
-    t0 = time.ticks_us()
-    for _ in range(reps):
-        _m.decode(raw, r)
-    res["decode_us_window"] = time.ticks_diff(time.ticks_us(), t0) / reps
+        for _ in range(reps):
+            _m.decode(raw, r)
+        dt = time.ticks_diff(time.ticks_us(), t0) / reps
+        best = dt if best is None or dt < best else best
+    res["decode_us_window"] = best
     gc.collect()
     gc.disable()
     a = gc.mem_alloc()
@@ -124,11 +132,14 @@ def time_cse(h, reps):
     raw = binascii.unhexlify(h)
     fe = _m.fe
     r = Reading()
-    t0 = time.ticks_us()
-    for _ in range(reps):
-        fe.feed(raw)
-        fe.reset()
-    us = time.ticks_diff(time.ticks_us(), t0) / reps
+    us = None
+    for _ in range(5):  # best of 5: other processes share the CPU
+        t0 = time.ticks_us()
+        for _ in range(reps):
+            fe.feed(raw)
+            fe.reset()
+        dt = time.ticks_diff(time.ticks_us(), t0) / reps
+        us = dt if us is None or dt < us else us
     gc.collect()
     gc.disable()
     a = gc.mem_alloc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def table(res: Results) -> str:
     for f in res.faults:
         rows.append((
             f.kind, iso(f.at), iso(f.observable_at), f.alarm or "/".join(f.expected),
-            "yes" if f.detected else "MISSED",
+            "yes" if f.detected else
+            "not reached" if f.at >= res.scenario.start + res.ticks else "MISSED",  # Ctrl-C'd
             "-" if f.latency_s is None else f"{f.latency_s} s",
             iso(f.cleared_at) if f.until else "(not repaired)",
         ))
@@ -48,16 +50,23 @@ def cmd_run(args) -> int:
         print(f"lamppost-sim: {e}", file=sys.stderr)
         return 2
     speed = 1.0 if args.realtime else args.speed
+    if args.console and speed is None:
+        speed = 1.0  # a person at lampctl needs the lamp at human pace
 
     def show(t: int, line: bytes) -> None:
         if not args.quiet:
             print(f"  serial> {line.decode(errors='replace')}", flush=True)
 
-    sim = Simulation(sc, heap=args.heap, speed=speed, on_line=show)
+    sim = Simulation(sc, heap=args.heap, speed=speed, on_line=show, hold=args.hold)
     try:
         print(f"lamppost-sim: {sc.path}: post {sc.post.id} ({sc.post.lamp} {sc.post.rated_w:g} W), "
               f"{iso(sc.start)} .. {iso(sc.end)}, {len(sc.faults)} fault(s)")
         print(f"lamppost-sim: firmware serial console on {sim.serial_path}", flush=True)
+        if args.console:
+            print(f"lamppost-sim: try  lampctl --port {sim.serial_path} status   "
+                  f"(service PIN 0000; Ctrl-C ends{' - held past the end' if args.hold else ''})",
+                  flush=True)
+            signal.signal(signal.SIGINT, lambda *_: sim.stop())  # Ctrl-C: finish, score what ran
         res = sim.run()
     finally:
         sim.close()
@@ -88,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     pace.add_argument("--realtime", action="store_true", help="one simulated second per second")
     pace.add_argument("--speed", type=float, help="simulated seconds per wall second")
     r.add_argument("--quiet", action="store_true", help="do not echo the serial line")
+    r.add_argument("--console", action="store_true",
+                   help="for lampctl: print how to connect, pace in real time unless --speed")
+    r.add_argument("--hold", action="store_true",
+                   help="keep simulating past the scenario's end until Ctrl-C")
     r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault or false alarm")
     r.set_defaults(func=cmd_run)
     args = ap.parse_args(argv)

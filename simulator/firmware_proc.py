@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from simulator.link import Link
+from simulator.mpy_cache import compiled_dir
 
 FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
 DEFAULT_HEAP = "64k"
@@ -45,12 +46,13 @@ class FirmwareProcess:
         to_fw_r, to_fw_w = os.pipe()
         from_fw_r, from_fw_w = os.pipe()
         env = dict(os.environ)
-        env["MICROPYPATH"] = ":".join([str(firmware_dir), *(extra_path or [])])
+        mpy = compiled_dir(firmware_dir)  # .mpy as on a board (simulator/mpy_cache.py)
+        env["MICROPYPATH"] = ":".join([str(mpy or firmware_dir), *(extra_path or [])])
         env["LAMPPOST_LINK"] = f"{to_fw_r},{from_fw_w}"
         env["LAMPPOST_UART"] = uart_path
         env["LAMPPOST_FLASH"] = str(flash_dir)
         self.proc = subprocess.Popen(
-            [micropython_path(), "-X", f"heapsize={heap}", str(firmware_dir / "main.py")],
+            [micropython_path(), "-X", f"heapsize={heap}", str((mpy or firmware_dir) / "main.py")],
             env=env, pass_fds=(to_fw_r, from_fw_w), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )

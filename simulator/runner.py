@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +65,12 @@ class Simulation:
     """One post through one scenario. Open it, optionally attach to .serial_path, then run()."""
 
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
-                 speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None):
+                 speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
+                 hold: bool = False):
         self.sc = sc
+        self.hold = hold  # keep running past the scenario's end until stop()
+        self._stop = threading.Event()
+        self.ready = threading.Event()  # set once the firmware has booted and ticks run
         self._tmp = None
         if flash_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="lamppost-flash-")
@@ -85,6 +90,10 @@ class Simulation:
     def serial_path(self) -> str:
         """The pty a serial tool opens to talk to the firmware."""
         return self.bridge.path
+
+    def stop(self) -> None:
+        """Ask run() (in another thread) to finish after the current tick."""
+        self._stop.set()
 
     def _boot(self) -> FirmwareProcess:
         fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap)
@@ -111,7 +120,8 @@ class Simulation:
         t = sc.start
         try:
             kind, out = fw.link.recv()
-            while t < sc.end:
+            self.ready.set()
+            while (t < sc.end or self.hold) and not self._stop.is_set():
                 if self.speed:
                     lag = (t - sc.start) / self.speed - (time.monotonic() - wall0)
                     if lag > 0:

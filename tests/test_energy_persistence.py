@@ -1,7 +1,16 @@
 """Energy accounting across random power cuts, on MicroPython (firmware/lamppost/energy.py)."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings, strategies as st
+from conftest import MicroPythonRPC
+
+@pytest.fixture(scope="module")
+def mp():
+    """Our own MicroPython with room for whole waveform windows per request (shadows conftest's)."""
+    rpc = MicroPythonRPC(heap="4m")
+    yield rpc
+    rpc.close()
 
 SAVE_S = 600
 
@@ -21,7 +30,9 @@ def _true_wh(plan):
             t += 1
             line.append((t, wh))
         if ev in ("cut", "gasp"):
-            t += 5
+            for _ in range(5):  # the reboot
+                t += 1
+                line.append((t, wh))
     return line
 
 

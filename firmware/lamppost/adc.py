@@ -9,9 +9,10 @@ number of cycles (frequency drift) does not bias the RMS. Squares carry into
 a high word, so the sums are 32-bit safe on the ESP32. The per-sample path
 allocates nothing; only the handful of result floats are new objects.
 
-The I sample lags its V sample by half a period: power pairs each I sample
-with the mean of the V samples either side and divides by cos(pi f T), the
-gain of that interpolation at the measured frequency.
+The I sample lags its V sample by half a period and the CT leads by its
+datasheet phase (config ct_phase): power pairs each I sample with V
+interpolated to that instant and divides by the interpolation's gain at the
+measured frequency.
 """
 import array
 import math
@@ -39,18 +40,19 @@ _LPREV = const(11)
 _LCUR = const(12)
 _NC = const(13)
 _CLIP = const(14)
-_HVV = const(15)  # high words (units of 2^30) of the squares and products
+_HVV = const(15)  # high words (units of 2^29) of the squares and products
 _HII = const(16)
 _HVI = const(17)
 _HVI2 = const(18)
-_W = 1073741824.0  # 2^30
+_IL = const(19)  # I at the sample `last`
+_VL1 = const(20)  # V at the sample after `last`
 
 
 @micropython.viper
 def sums(buf, n: int, o, hyst: int):
     """Integer sums of one window into o (array 'i'): see the slot constants.
 
-    Squares and products carry into a high word every 2^30, so the sums of
+    Squares and products carry into a high word every 2^29, so the sums of
     14-bit oversampled codes cannot overflow a 32-bit machine word.
     """
     p = ptr8(buf)
@@ -100,6 +102,12 @@ def sums(buf, n: int, o, hyst: int):
     if nc < 2:  # no usable mains cycle: use the whole window
         first = 0
         last = n - 1
+    j = HEAD + 4 * last  # the samples at the end, to correct for a fractional sample
+    r[_IL] = (p[j + 2] | (p[j + 3] << 8)) - mi
+    if last + 1 < n:
+        r[_VL1] = (p[j + 4] | (p[j + 5] << 8)) - mv
+    else:
+        r[_VL1] = (p[j] | (p[j + 1] << 8)) - mv
     s_v = 0
     s_i = 0
     s_vv = 0
@@ -110,8 +118,6 @@ def sums(buf, n: int, o, hyst: int):
     h_ii = 0
     h_vi = 0
     h_vi2 = 0
-    q30 = 1
-    q30 <<= 30  # 2^30 as a machine word: the literal is no small int on a 32-bit target
     j = HEAD + 4 * first
     k = first
     while k < last:
@@ -121,26 +127,26 @@ def sums(buf, n: int, o, hyst: int):
         s_v += x
         s_i += y
         s_vv += x * x
-        if s_vv > 0x3FFFFFFF:
-            s_vv -= q30
+        if s_vv > 0x1FFFFFFF:
+            s_vv -= 0x20000000
             h_vv += 1
         s_ii += y * y
-        if s_ii > 0x3FFFFFFF:
-            s_ii -= q30
+        if s_ii > 0x1FFFFFFF:
+            s_ii -= 0x20000000
             h_ii += 1
         s_vi += x * y
-        if s_vi > 0x3FFFFFFF:
-            s_vi -= q30
+        if s_vi > 0x1FFFFFFF:
+            s_vi -= 0x20000000
             h_vi += 1
-        elif s_vi < 0 - 0x3FFFFFFF:
-            s_vi += q30
+        elif s_vi < 0 - 0x1FFFFFFF:
+            s_vi += 0x20000000
             h_vi -= 1
         s_vi2 += x2 * y
-        if s_vi2 > 0x3FFFFFFF:
-            s_vi2 -= q30
+        if s_vi2 > 0x1FFFFFFF:
+            s_vi2 -= 0x20000000
             h_vi2 += 1
-        elif s_vi2 < 0 - 0x3FFFFFFF:
-            s_vi2 += q30
+        elif s_vi2 < 0 - 0x1FFFFFFF:
+            s_vi2 += 0x20000000
             h_vi2 -= 1
         j += 4
         k += 1
@@ -168,10 +174,11 @@ def sums(buf, n: int, o, hyst: int):
 class AdcWindow:
     """Decodes windows with a preallocated result array; scales from the board's config."""
 
-    def __init__(self, v_fs, i_fs):
+    def __init__(self, v_fs, i_fs, ct_phase=0.0):
         self.kv = v_fs / FS_COUNTS  # volts per code
         self.ki = i_fs / FS_COUNTS  # amps per code
-        self.o = array.array("i", bytes(4 * 20))
+        self.ct_phase = ct_phase * math.pi / 180.0  # the CT's phase lead, rad
+        self.o = array.array("i", bytes(4 * 24))
         self.clipped = 0  # clipped current samples in the last window
 
     def decode(self, raw, cal_v, cal_i, r):
@@ -191,21 +198,41 @@ class AdcWindow:
         if m <= 0:
             return False
         self.clipped = o[_CLIP]
+        # integer work first (no heap on a 64-bit host; big ints only past 2^30 on the ESP32),
+        # then as few float operations as possible: each one allocates a float
+        svv = (o[_HVV] << 29) + o[_SVV]
+        sii = (o[_HII] << 29) + o[_SII]
+        svi = (o[_HVI] << 29) + o[_SVI]
+        svi2 = (o[_HVI2] << 29) + o[_SVI2]
+        lp = o[_LPREV]
+        lc = o[_LCUR]
+        il = o[_IL]
         hz = 0.0
+        span = m
         nc = o[_NC]
         if nc >= 2:
-            t0 = o[_FIRST] - 1 + o[_FPREV] / (o[_FPREV] - o[_FCUR])
-            t1 = o[_LAST] - 1 + o[_LPREV] / (o[_LPREV] - o[_LCUR])
-            if t1 > t0:
-                hz = (nc - 1) * 1000000.0 / ((t1 - t0) * per)
-        sv = o[_SV]
-        si = o[_SI]
-        vv = (o[_HVV] * _W + o[_SVV] - sv * sv / m) / m
-        ii = (o[_HII] * _W + o[_SII] - si * si / m) / m
-        vi = ((o[_HVI] + o[_HVI2]) * _W + o[_SVI] + o[_SVI2]) * 0.5
-        vi = (vi - sv * si / m) / m
+            fp = o[_FPREV]
+            # whole cycles between the first and last rising crossings, in samples
+            sp = (o[_LAST] - o[_FIRST]) + (lp / (lp - lc) - fp / (fp - o[_FCUR]))
+            if sp > m - 1:
+                span = sp
+                hz = (nc - 1) * 1000000 / (span * per)
+        # the m samples cover m sample periods, the cycles `span`: extend or trim the sums at
+        # the end of the window by the difference (V is near zero there)
+        d = span - m
+        sv = o[_SV] + d * (lp + lc) / 2
+        si = o[_SI] + d * il
+        vv = (svv + d * ((lp + lc) * (lp + lc)) / 4 - sv * sv / span) / span
+        ii = (sii + d * (il * il) - si * si / span) / span
+        # V at the instant I was really taken: half a sample later, plus the CT's phase lead
         if hz > 0.0:
-            vi /= math.cos(math.pi * hz * per * 1e-6)
+            wt = 6.283185307179586 * hz * per / 1000000  # one sample period, rad
+            a = 0.5 + self.ct_phase / wt  # a lead: the current seen is from later
+            b = 1 - a
+            vi = (b * (svi + d * lc * il) + a * (svi2 + d * o[_VL1] * il) - sv * si / span) / span
+            vi /= math.sqrt(1 - 2 * a * b * (1 - math.cos(wt)))  # the interpolation's gain
+        else:
+            vi = ((svi + svi2) / 2 - sv * si / span) / span
         kv = self.kv * cal_v / osr
         ki = self.ki * cal_i / osr
         r.V = math.sqrt(vv) * kv if vv > 0.0 else 0.0

@@ -4,6 +4,7 @@ Replies carry "cmd" (the command answered); unsolicited reports carry "ev".
 Bytes are gathered into a fixed buffer; an overlong or undecodable line is
 answered with an error and dropped, never a crash.
 """
+import gc
 import json
 from micropython import const
 
@@ -11,8 +12,9 @@ MAX_LINE = const(160)
 
 
 class Console:
-    def __init__(self, write):
+    def __init__(self, write, execute=None):
         self.write = write  # write(bytes) to the UART
+        self.execute = execute  # execute(text) -> reply dict (lamppost.commands), else the table
         self.buf = bytearray(MAX_LINE)
         self.n = 0
         self.overflow = False
@@ -22,7 +24,60 @@ class Console:
         self.commands[name.lower()] = handler
 
     def reply(self, d):
-        self.write(json.dumps(d).encode() + b"\n")
+        """Write d as one JSON line, "cmd" first, streamed value by value.
+
+        Nested dicts and lists are written piece by piece, so the heap never
+        holds the whole reply text (a 64 KB heap has a few KB to spare);
+        callable values (sections, see commands.console) are built only when
+        written. A value that does not fit is sent as null; nothing here can
+        stop the lamp.
+        """
+        w = self.write
+        try:
+            w(b'{"cmd": ')
+            self._put(d.get("cmd", "?"), 9)
+            for k in d:
+                if k != "cmd":
+                    w(b", ")
+                    self._put(k, 9)
+                    w(b": ")
+                    self._put(d[k], 0)
+        except Exception:  # out of memory even for a piece: end the line
+            gc.collect()
+        w(b"}\n")
+
+    def _put(self, v, depth):
+        w = self.write
+        if callable(v):
+            gc.collect()
+            try:
+                v = v()
+            except Exception:
+                v = None
+        if depth < 4 and isinstance(v, dict):
+            w(b"{")
+            first = True
+            for k in v:
+                if not first:
+                    w(b", ")
+                first = False
+                self._put(k, 9)
+                w(b": ")
+                self._put(v[k], depth + 1)
+            w(b"}")
+        elif depth < 4 and isinstance(v, (list, tuple)):
+            w(b"[")
+            for i in range(len(v)):
+                if i:
+                    w(b", ")
+                self._put(v[i], depth + 1)
+            w(b"]")
+        else:
+            try:
+                w(json.dumps(v).encode())
+            except Exception:  # MemoryError
+                gc.collect()
+                w(b"null")
 
     def feed(self, data):
         """Take received bytes; run every complete line."""
@@ -31,7 +86,11 @@ class Console:
                 if self.overflow:
                     self.reply({"cmd": "?", "error": "line longer than %d bytes" % MAX_LINE})
                 elif self.n:
-                    self.line(bytes(self.buf[: self.n]))
+                    try:
+                        self.line(bytes(self.buf[: self.n]))
+                    except Exception as e:  # nothing typed on the console may stop the lamp
+                        gc.collect()
+                        self.reply({"cmd": "?", "error": "internal: %s" % type(e).__name__})
                 self.n = 0
                 self.overflow = False
             elif self.n < MAX_LINE:
@@ -47,6 +106,9 @@ class Console:
             self.reply({"cmd": "?", "error": "not UTF-8 text"})
             return
         if not text:
+            return
+        if self.execute is not None:
+            self.reply(self.execute(text))
             return
         name, _, payload = text.partition(" ")
         name = name.lower()

@@ -16,7 +16,7 @@ NOISE_V = const(5)  # below this many volts there is no mains
 
 
 class Meter:
-    def __init__(self, kind, cal_v=1.0, cal_i=1.0, v_fs=400.0, i_fs=1.5):
+    def __init__(self, kind, cal_v=1.0, cal_i=1.0, v_fs=400.0, i_fs=1.5, ct_phase=0.0):
         self.kind = kind
         self.cal_v = cal_v  # gains from calibration against a reference load
         self.cal_i = cal_i
@@ -29,7 +29,7 @@ class Meter:
             gc.collect()
             if kind == "adc":
                 from lamppost.adc import AdcWindow
-                self.fe = AdcWindow(v_fs, i_fs)
+                self.fe = AdcWindow(v_fs, i_fs, ct_phase)
             else:
                 from lamppost.cse7766 import Cse7766
                 self.fe = Cse7766()

@@ -15,6 +15,7 @@ from host_tools.lampctl import serial_cmds, ship_cmds
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lampctl", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="machine-readable output")
+    serial_cmds.add_global_options(ap)
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     serial_cmds.register(sub)
     ship_cmds.register(sub)

@@ -1,5 +1,250 @@
-"""lampctl subcommands of this topic (to be filled in by its issue)."""
+"""lampctl console commands: status, monitor, alarms, log, config, calibrate, selftest, relay, dim, ...
+
+Each opens the port, sends console commands and prints the replies: plain
+words for people, the device's JSON with --json. Exit codes (serial_link):
+0 ok, 1 the device refused (bad value, ...), 2 usage, 3 no/busy port,
+4 no answer in time, 5 device unplugged, 6 login needed or PIN wrong.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import time
+
+from host_tools.lampctl import serial_link as sl
+
+
+def add_global_options(ap) -> None:
+    ap.add_argument("--port", help="serial device or pyserial URL (socket://, rfc2217://, loop://); "
+                                   "default $LAMPCTL_PORT or the only USB serial port")
+    ap.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for a reply (3)")
+    ap.add_argument("--pin", help="service PIN: log in before a command that changes state "
+                                  "(default $LAMPCTL_PIN)")
 
 
 def register(sub) -> None:
     """Add this topic's subparsers to `sub`."""
+    p = sub.add_parser("ports", help="list serial ports that may be a board (USB ids)")
+    p.set_defaults(func=_wrap(cmd_ports, port=False))
+    p = sub.add_parser("status", help="firmware, readings, alarms, energy, network, memory, config")
+    p.add_argument("section", nargs="?", help="only this section (fw, readings, alarms, ...)")
+    p.set_defaults(func=_wrap(cmd_status))
+    p = sub.add_parser("monitor", help="live readings and alarms, refreshed like top")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    p.add_argument("--count", type=int, default=0, help="stop after this many refreshes (0: Ctrl-C)")
+    p.set_defaults(func=_wrap(cmd_monitor))
+    p = sub.add_parser("alarms", help="active alarms and their lifetime counts")
+    p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Alarms"))))
+    p = sub.add_parser("log", help="the persisted event log, newest last")
+    p.add_argument("-n", type=int, default=10, help="entries (1-20, default 10)")
+    p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Log", str(a.n)))))
+    p = sub.add_parser("config", help="read or change settings")
+    csub = p.add_subparsers(dest="action", required=True)
+    g = csub.add_parser("get", help="all settings, or one")
+    g.add_argument("key", nargs="?")
+    g.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Config", a.key or ""))))
+    s = csub.add_parser("set", help="change one setting (validated, saved; needs the PIN)")
+    s.add_argument("key")
+    s.add_argument("value", help="the new value; '-' prompts without echo (for secrets)")
+    s.set_defaults(func=_wrap(cmd_config_set, auth=True))
+    p = sub.add_parser("calibrate", help="calibrate against a resistive reference load")
+    p.add_argument("kind", choices=("voltage", "power", "current"))
+    p.add_argument("value", type=float, help="the true value (V, W or A) from a reference meter")
+    p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Calibrate", f"{a.kind} {a.value:g}")),
+                              auth=True))
+    p = sub.add_parser("selftest", help="switch off, on, dim, off and report what was measured")
+    p.add_argument("--wait", type=float, default=0, help="seconds to wait for the result "
+                                                          "(default: from the test's duration)")
+    p.set_defaults(func=_wrap(cmd_selftest, auth=True))
+    p = sub.add_parser("relay", help="override the relay (returns to auto after a timeout)")
+    p.add_argument("state", nargs="?", choices=("on", "off", "auto"))
+    p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Relay", a.state or "")), auth=True))
+    p = sub.add_parser("dim", help="override the dim level 0-100 or auto")
+    p.add_argument("level", nargs="?")
+    p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Dim", a.level or "")), auth=True))
+    p = sub.add_parser("reboot", help="restart the controller")
+    p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Reboot")), auth=True))
+    p = sub.add_parser("login", help="log the console in with the service PIN (prompts)")
+    p.set_defaults(func=_wrap(cmd_login))
+    p = sub.add_parser("logout", help="end the console's login")
+    p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Logout"))))
+
+
+def _wrap(fn, port: bool = True, auth: bool = False):
+    """Open the device, log in if asked, run fn(args, dev); map every failure to an exit code."""
+    def run(args) -> int:
+        try:
+            if not port:
+                return fn(args, None)
+            path = sl.pick_port(getattr(args, "port", None))
+            with sl.Device(path, getattr(args, "timeout", 3.0)) as dev:
+                pin = getattr(args, "pin", None) or os.environ.get("LAMPCTL_PIN")
+                if auth and pin and _changes_state(args):
+                    r = dev.request("Login", pin)
+                    if "error" in r:
+                        raise sl.LampctlError(f"login failed: {r['error']}", sl.LOGIN)
+                return fn(args, dev)
+        except sl.LampctlError as e:
+            if getattr(args, "json", False):
+                print(json.dumps({"error": str(e), "exit": e.code}))
+            print(f"lampctl: {e}", file=sys.stderr)
+            return e.code
+    return run
+
+
+def _changes_state(args) -> bool:
+    return not (args.cmd in ("relay", "dim") and not (getattr(args, "state", None)
+                                                       or getattr(args, "level", None)))
+
+
+def _show(args, reply: dict) -> int:
+    """Print a reply (JSON or plain) and return its exit code."""
+    if args.json:
+        print(json.dumps(reply))
+    else:
+        body = {k: v for k, v in reply.items() if k not in ("cmd", "error")}
+        if body:
+            print(_plain(body))
+        if "error" in reply:
+            print(f"lampctl: {reply.get('cmd')}: {reply['error']}", file=sys.stderr)
+    if "error" in reply:
+        return sl.LOGIN if reply["error"].startswith(("login required", "wrong PIN", "locked out")) \
+            else sl.FAILED
+    return sl.OK
+
+
+ORDER = ("fw", "readings", "alarms", "energy", "net", "mem", "schedule", "config", "thresholds",
+         "lamp", "dim", "Voltage", "Current", "Power", "ApparentPower", "Factor", "active", "counts")
+ENTRY = ("t", "ev", "msg")
+
+
+def _plain(d, indent: int = 0) -> str:
+    """Nested dicts as indented `key: value` lines, in a stable order (the board's JSON is not)."""
+    pad = "  " * indent
+    lines = []
+    rank = {k: i for i, k in enumerate(ORDER)}
+    for k in sorted(d, key=lambda k: (rank.get(k, len(ORDER)), k)):
+        v = d[k]
+        if isinstance(v, dict) and v:
+            lines.append(f"{pad}{k}:")
+            lines.append(_plain(v, indent + 1))
+        elif k == "entries" and isinstance(v, list):  # Log rows [seq, t, ev, msg]
+            lines.append(f"{pad}{k}:")
+            lines += [f"{pad}  {e[1]}  {e[2]:<9} {e[3]}" for e in v if isinstance(e, list)
+                      and len(e) == 4] or [f"{pad}  (empty)"]
+        elif k == "fields":
+            continue
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            lines.append(f"{pad}{k}:")
+            for e in v:
+                keys = [k for k in ENTRY if k in e] or list(e)
+                lines.append(pad + "  " + "  ".join(str(e[k]) for k in keys))
+        elif isinstance(v, list):
+            lines.append(f"{pad}{k}: {', '.join(map(str, v)) if v else '(none)'}")
+        else:
+            lines.append(f"{pad}{k}: {'-' if v is None else v}")
+    return "\n".join(lines)
+
+
+def cmd_ports(args, _dev) -> int:
+    ports = sl.candidates()
+    rows = [{"port": p.device, "usb": f"{p.vid:04x}:{p.pid:04x}", "serial": p.serial_number,
+             "description": p.description} for p in ports]
+    if args.json:
+        print(json.dumps(rows))
+        return sl.OK
+    if not rows:
+        print("no USB serial ports found (a simulator pty is given with --port /dev/pts/N)")
+        return sl.NO_PORT
+    for r in rows:
+        print(f"{r['port']}  {r['usb']}  {r['serial'] or '-'}  {r['description']}")
+    return sl.OK
+
+
+def cmd_config_set(args, dev) -> int:
+    value = args.value
+    if value == "-":  # a secret stays out of shell history and off the screen
+        value = getpass.getpass(f"{args.key}: ") if sys.stdin.isatty() else sys.stdin.readline()
+        value = value.strip()
+    return _show(args, dev.request("Config", f"{args.key} {value}"))
+
+
+def cmd_status(args, dev) -> int:
+    return _show(args, dev.request("Status", args.section or ""))
+
+
+def cmd_login(args, dev) -> int:
+    pin = args.pin or os.environ.get("LAMPCTL_PIN")
+    if not pin:
+        if not sys.stdin.isatty():
+            raise sl.LampctlError("no PIN: give --pin or set LAMPCTL_PIN", sl.USAGE)
+        pin = getpass.getpass("service PIN: ")
+    r = dev.request("Login", pin)
+    code = _show(args, r)
+    return sl.LOGIN if "error" in r else code
+
+
+def cmd_selftest(args, dev) -> int:
+    r = dev.request("SelfTest")
+    if "error" in r:
+        return _show(args, r)
+    if r.get("state") == "running":
+        takes = 60.0
+    else:
+        takes = float(r.get("takes_s", 20))
+    if not args.json:
+        print(f"self test running (about {takes:g} s at real time)...", flush=True)
+    res = dev.wait_event("selftest", args.wait or takes * 2 + 10)
+    res = {k: v for k, v in res.items() if k not in ("seq", "id")}
+    res["cmd"] = "selftest"
+    code = _show(args, res)
+    return code if res.get("state") == "pass" else sl.FAILED
+
+
+def cmd_monitor(args, dev) -> int:
+    n = 0
+    if args.json:
+        while not args.count or n < args.count:
+            rd = dev.request("Readings")
+            al = dev.request("Alarms")
+            print(json.dumps({"readings": rd, "alarms": al, "events": dev.events}), flush=True)
+            dev.events = []
+            n += 1
+            if not args.count or n < args.count:
+                time.sleep(args.interval)
+        return sl.OK
+    from rich.live import Live
+    from rich.table import Table
+
+    recent: list[dict] = []
+
+    def view(rd: dict, al: dict):
+        t = Table(title=f"lamppost on {dev.port}  (Ctrl-C to quit)", show_header=False)
+        t.add_column(style="bold")
+        t.add_column()
+        t.add_row("lamp", f"{rd.get('lamp')}  dim {rd.get('dim')}%")
+        for k, unit in (("Voltage", "V"), ("Current", "A"), ("Power", "W"), ("ApparentPower", "VA"),
+                        ("Factor", ""), ("Frequency", "Hz"), ("Temperature", "°C")):
+            t.add_row(k, f"{rd.get(k)} {unit}")
+        t.add_row("mains", "present" if rd.get("mains") else "LOST")
+        act = al.get("active") or []
+        t.add_row("alarms", "[red]" + ", ".join(act) + "[/red]" if act else "[green]none[/green]")
+        t.add_row("counts", ", ".join(f"{k} {v}" for k, v in (al.get("counts") or {}).items()))
+        for e in recent[-5:]:
+            t.add_row(e.get("t", "")[11:19], " ".join(f"{k}={v}" for k, v in e.items()
+                                                      if k not in ("t", "id", "seq")))
+        return t
+
+    with Live(refresh_per_second=4) as live:
+        while not args.count or n < args.count:
+            rd = dev.request("Readings")
+            al = dev.request("Alarms")
+            recent.extend(dev.events)
+            dev.events = []
+            live.update(view(rd, al))
+            n += 1
+            if not args.count or n < args.count:
+                time.sleep(args.interval)
+    return sl.OK

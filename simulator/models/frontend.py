@@ -32,6 +32,7 @@ PAIRS = 400
 PERIOD_US = 500
 OSR = 4  # each stored sample is the sum of 4 conversions 10 us apart (oversampling)
 V_FS = 400.0  # V peak that swings the voltage channel by FS_COUNTS
+CT_PHASE_DEG = 0.3  # the CT model's phase lead (datasheet), compensated by the firmware
 
 
 def auto_ct_a(rated_w: float, nominal_v: float = 230.0) -> float:
@@ -80,7 +81,7 @@ class AdcFrontEnd:
         self.i_gain = rng.uniform(0.98, 1.02) * rng.uniform(0.97, 1.03)
         self.v_off = rng.uniform(-25, 25)
         self.i_off = rng.uniform(-25, 25)
-        self.ct_phase = math.radians(rng.uniform(0.0, 0.1))
+        self.ct_phase = math.radians(CT_PHASE_DEG * rng.uniform(0.9, 1.1))  # unit-to-unit spread
         self.noise = noise_lsb
         self._head = struct.pack("<cHHB", b"W", PAIRS, PERIOD_US, OSR)
         self._k = np.arange(PAIRS) * (PERIOD_US * 1e-6)
@@ -130,7 +131,7 @@ class Cse7766FrontEnd:
 
     def __init__(self, seed: int, bit_error_rate: float = 2e-5):
         rng = self.rng = random.Random(seed ^ 0xC5E)
-        # factory calibration parameters stored in the chip (per-unit spread)
+        # factory calibration parameters stored in the chip (they differ chip to chip)
         self.vpar = int(190000 * rng.uniform(0.98, 1.02))
         self.ipar = int(16000 * rng.uniform(0.98, 1.02))
         self.ppar = int(5000000 * rng.uniform(0.98, 1.02))
@@ -146,10 +147,11 @@ class Cse7766FrontEnd:
 
     def _one(self, truth, dt: float) -> bytes:
         rng = self.rng
-        # what the module sees, in the nominal units the factory parameters encode
-        v = truth.v * (self.vpar / 190000) * self.v_err * (1 + rng.gauss(0, 0.0005))
-        i = truth.i * (self.ipar / 16000) * self.i_err * (1 + rng.gauss(0, 0.001))
-        p = truth.p * (self.ppar / 5000000) * self.v_err * self.i_err * (1 + rng.gauss(0, 0.001))
+        # what the chip measures: the factory parameters make par / reg read volts, amps and
+        # watts for nominal parts; the divider's and shunt's tolerances remain
+        v = truth.v * self.v_err * (1 + rng.gauss(0, 0.0005))
+        i = truth.i * self.i_err * (1 + rng.gauss(0, 0.001))
+        p = truth.p * self.v_err * self.i_err * (1 + rng.gauss(0, 0.001))
         if abs(p) < 2.0:  # below ~2 W the power channel's creep dominates: garbage
             p += rng.gauss(0.3, 0.2)
         state = 0
@@ -208,5 +210,5 @@ def firmware_keys(sc) -> dict:
     """Config keys the firmware needs to read this front end (board design constants)."""
     p = sc.post
     if p.sensor == "adc":
-        return {"v_fs": V_FS, "i_fs": p.ct_a or auto_ct_a(p.rated_w)}
+        return {"v_fs": V_FS, "i_fs": p.ct_a or auto_ct_a(p.rated_w), "ct_phase": CT_PHASE_DEG}
     return {}

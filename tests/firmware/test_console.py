@@ -12,7 +12,8 @@ def make():
 
 
 def replies(out):
-    return [json.loads(b.decode()) for b in out]
+    # one reply is one line; the console may write a line in several pieces
+    return [json.loads(b.decode()) for b in b"".join(out).splitlines()]
 
 
 def test_command_is_case_insensitive_and_answers_json():

@@ -1,18 +1,23 @@
 """Energy, operatingHours and switchOnCounter accounting (lamppost/energy.py), on MicroPython."""
 import os
+import time
 from lamppost import energy
 from lamppost.reading import Reading
 
 
 def _fresh():
-    d = "/tmp/lamppost-fw-energy"
-    try:
-        os.mkdir(d)
-    except OSError:
-        pass
+    """A flash directory of our own: tests run in parallel processes."""
+    d = "/tmp/lamppost-fw-energy-%d-%d" % (time.ticks_us(), id(_fresh) & 0xFFFF)
+    os.mkdir(d)
     os.chdir(d)
+
+
+def _done():
+    d = os.getcwd()
     for f in os.listdir():
         os.remove(f)
+    os.chdir("/tmp")
+    os.rmdir(d)
 
 
 def _reading(p, ok=True, mains=True):
@@ -37,6 +42,8 @@ def test_counts_hours_starts_and_survives_a_reboot():
     assert e.on_s == 3600 and e.starts == 1
     b = energy.Energy(0.0, 5.0, 7200, 48)
     assert b.fields() == e.fields() and b.restored
+    _done()
+
 
 
 def test_small_increments_are_not_lost_on_a_large_total():
@@ -47,6 +54,8 @@ def test_small_increments_are_not_lost_on_a_large_total():
     for t in range(1, 601):
         e.tick(t, 1, r)
     assert e.wh == 1000010 and abs(e.frac) < 1e-6
+    _done()
+
 
 
 def test_clock_jumps_and_bad_readings_count_nothing():
@@ -56,6 +65,8 @@ def test_clock_jumps_and_bad_readings_count_nothing():
     e.tick(100000, 100000, _reading(100.0))  # the clock was set: not 2.8 kWh
     e.tick(100001, 1, _reading(100.0, ok=False))
     assert e.wh == 0 and e.frac > 0 and e.frac < 0.03
+    _done()
+
 
 
 def test_writes_stay_within_the_daily_budget():
@@ -68,3 +79,4 @@ def test_writes_stay_within_the_daily_budget():
             e.switched(t, False)
             e.switched(t, True)
     assert e.writes <= 48 and e.day_events <= 23
+    _done()

@@ -1,0 +1,91 @@
+"""Console Config and Calibrate (setting needs a login). Loaded per command, then dropped."""
+import json
+from lamppost import config, store
+from lamppost.commands import NeedLogin
+
+# config keys applied at once; others apply after Reboot
+LIVE = ("id", "lat", "lon", "sun_elev", "cal_v", "cal_i", "pin", "login_s", "photocell",
+        "pc_window_min", "dim_level", "dim_from_min", "dim_to_min", "sched_clock",
+        "utc_offset_min", "override_s")
+
+
+def c_config(c, p, ok, s):
+    cfg = c.app.cfg
+    if not p:
+        return {"config": config.public(cfg)}
+    key, _, text = p.partition(" ")
+    key = key.lower()
+    spec = config.SCHEMA.get(key)
+    if spec is None:
+        raise ValueError("unknown key %s" % key[:32])
+    text = text.strip()
+    if not text:
+        return {key: "(secret)" if spec[4] else cfg[key]}
+    if not ok:
+        raise NeedLogin()
+    try:
+        value = config.check(key, _value(spec[0], text))
+    except ValueError as e:
+        raise ValueError("%s: %s" % (key, e))
+    old = cfg[key]
+    cfg[key] = value
+    if not store.save(config.PATH, cfg):
+        cfg[key] = old
+        raise ValueError("flash full: not saved")
+    _apply(c.app, c, key)
+    c.log.add(c.app.now, "config", "%s set" % key if spec[4] else "%s=%s" % (key, value))
+    d = {key: "(secret)" if spec[4] else value, "saved": True}
+    if key not in LIVE:
+        d["reboot"] = "needed to apply"
+    return d
+
+
+def _apply(a, c, key):
+    cfg = a.cfg
+    if key in ("lat", "lon", "sun_elev"):
+        a.sun.lat, a.sun.lon, a.sun.elev, a.sun.day = cfg["lat"], cfg["lon"], cfg["sun_elev"], None
+    elif key in ("cal_v", "cal_i"):
+        setattr(a.meter, key, cfg[key])
+    elif key == "id":
+        a.rep.id = cfg["id"]
+    elif key == "login_s":
+        c.idle_s = cfg["login_s"]
+    else:
+        a.sched.configure(cfg)
+
+
+def _value(kind, text):
+    """The typed value of a Config payload: text for text keys, else JSON (1, 2.5, true)."""
+    if kind == "s" or isinstance(kind, tuple):
+        return text
+    low = text.lower()
+    if kind == "b" and low in ("on", "off", "1", "0"):
+        return low in ("on", "1")
+    try:
+        return json.loads(low)
+    except ValueError:
+        raise ValueError("not a value: %s" % text[:32])
+
+
+def c_calibrate(c, p, ok, s):
+    if not ok:
+        raise NeedLogin()
+    from lamppost import calib
+    kind, _, val = p.lower().partition(" ")
+    try:
+        true = float(val)
+    except ValueError:
+        raise ValueError("calibrate voltage|power|current <true value>")
+    a = c.app
+    old = (a.meter.cal_v, a.meter.cal_i)
+    gains = calib.calibrate(a.meter, a.r, kind, true)
+    try:
+        for k in gains:
+            a.cfg[k] = config.check(k, gains[k])
+    except ValueError:
+        a.meter.cal_v, a.meter.cal_i = old
+        raise
+    store.save(config.PATH, a.cfg)
+    c.log.add(a.now, "config", "calibrate %s %s" % (kind, true))
+    gains["saved"] = True
+    return gains

@@ -1,0 +1,82 @@
+"""Console SelfTest, Relay, Dim, Reboot (need a login), Login, Logout. Loaded per command."""
+from lamppost import clock
+from lamppost.commands import NeedLogin, parse_int
+
+
+def c_selftest(c, p, ok, s):
+    sc, a = c.app.sched, c.app
+    if p:
+        raise ValueError("SelfTest takes no value")
+    if sc.test is not None:
+        return sc.test.state()
+    if not ok:
+        raise NeedLogin()
+    from lamppost.selftest import SelfTest
+    settle = 240 if a.cfg["lamp"] == "hps" else 5
+    # the callback lives in the resident Commands, so this module can be dropped meanwhile
+    sc.test = SelfTest(a.now, a.cfg["rated_w"], settle, c.selftest_done,
+                       getattr(a.engine, "on_w", 6.0))
+    return {"state": "started", "takes_s": 4 * settle, "result": "as ev selftest"}
+
+
+def c_relay(c, p, ok, s):
+    sc = c.app.sched
+    p = p.lower()
+    if p:
+        if p not in ("on", "off", "auto"):
+            raise ValueError("Relay on|off|auto")
+        if not ok:
+            raise NeedLogin()
+        if p == "auto":
+            sc.set_override(c.app.now, clear_relay=True)
+        else:
+            sc.set_override(c.app.now, relay=p == "on")
+        c.log.add(c.app.now, "override", "relay " + p)
+    o = sc.override()
+    on = c.app.cmd_on if sc.relay_ovr is None else sc.relay_ovr  # as from the next tick
+    return {"relay": o["relay"] if o else "auto", "lamp": "on" if on else "off",
+            "until": clock.iso(sc.ovr_until) if o else None}
+
+
+def c_dim(c, p, ok, s):
+    sc = c.app.sched
+    p = p.lower()
+    if p:
+        level = None if p == "auto" else parse_int(p, 0, 100, "Dim <0-100>|auto: level")
+        if not ok:
+            raise NeedLogin()
+        if level is None:
+            sc.set_override(c.app.now, clear_dim=True)
+        else:
+            sc.set_override(c.app.now, dim=level)
+        c.log.add(c.app.now, "override", "dim " + p)
+    o = sc.override()
+    return {"dim": o["dim"] if o else "auto",
+            "level": c.app.dim if sc.dim_ovr is None else sc.dim_ovr,
+            "until": clock.iso(sc.ovr_until) if o else None}
+
+
+def c_reboot(c, p, ok, s):
+    if not ok:
+        raise NeedLogin()
+    c.reboot_at = c.app.now + 1
+    return {"reboot": "in 1 s"}
+
+
+def c_login(c, p, ok, uart):
+    if not uart:
+        raise ValueError("Login applies to the serial console")
+    from lamppost import auth
+    now = c.app.now
+    err = auth.check(c, now, p, c.app.cfg["pin"])
+    c.log.add(now, "login", "ok" if err is None else "failed", err is not None)
+    if err:
+        raise ValueError(err)
+    c.until = now + c.idle_s
+    return {"login": "yes", "idle_logout_s": c.idle_s}
+
+
+def c_logout(c, p, ok, uart):
+    if uart:
+        c.until = 0
+    return {"login": "no"}

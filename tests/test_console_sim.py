@@ -1,0 +1,171 @@
+"""lampctl against the real firmware on MicroPython, through the simulator's serial pty."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from console_sim import lampctl, running, scenario_text
+from host_tools.lampctl import serial_link as sl
+
+SPEED = 200.0  # virtual seconds per wall second: login timeout 600 s = 3 s wall
+
+
+def test_status_shows_every_section_and_no_secret(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        code, st = lampctl(capsys, "--port", sim.serial_path, "status")
+        for section in ("config", "thresholds"):
+            st.update(lampctl(capsys, "--port", sim.serial_path, "status", section)[1])
+    assert code == 0
+    assert set(st) >= {"fw", "readings", "alarms", "energy", "net", "mem", "config",
+                       "thresholds", "schedule"}
+    assert st["thresholds"]["lampFailure"]["raise_s"] > 0
+    assert st["fw"]["boots"] == 1 and st["fw"]["restart"] == "power-on"
+    assert st["config"]["id"] == "NL-0042" and "pin" not in st["config"]
+    assert st["readings"]["lamp"] == "on"  # 18:00 UTC in January: dark
+    assert 200 < st["readings"]["Voltage"] < 260 and st["readings"]["Power"] > 50
+
+
+def test_alarms_after_injected_fault(tmp_path, capsys):
+    text = scenario_text(("lamp_dead", "2026-01-15T18:00:20Z"))
+    with running(tmp_path, text, SPEED) as sim:
+        with sl.Device(sim.serial_path) as dev:
+            ev = dev.wait_event("alarm", timeout=10)
+        code, al = lampctl(capsys, "--port", sim.serial_path, "alarms")
+        _, log = lampctl(capsys, "--port", sim.serial_path, "log", "-n", "20")
+    assert ev["alarm"] == "lampFailure" and ev["state"] == "raised"
+    assert code == 0 and al["active"] == ["lampFailure"] and al["counts"]["lampFailure"] == 1
+    assert ["alarm", "lampFailure raised"] in [e[2:] for e in log["entries"]]
+
+
+def test_config_set_needs_login_and_is_validated(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path]
+        code, r = lampctl(capsys, *port, "config", "set", "dim_level", "50")
+        assert code == sl.LOGIN and "login required" in r["error"]
+        code, r = lampctl(capsys, *port, "--pin", "0000", "config", "set", "dim_level", "150")
+        assert code == sl.FAILED and "dim_level" in r["error"] and "0..100" in r["error"]
+        code, r = lampctl(capsys, *port, "config", "get", "dim_level")
+        assert r["dim_level"] == 100  # neither attempt changed it
+        code, r = lampctl(capsys, *port, "--pin", "0000", "config", "set", "dim_level", "50")
+        assert code == 0 and r["dim_level"] == 50 and r["saved"]
+        code, r = lampctl(capsys, *port, "config", "get", "pin")
+        assert r["pin"] == "(secret)"
+    saved = json.loads((tmp_path / "flash" / "config.json").read_text())
+    assert saved["dim_level"] == 50
+
+
+def test_wrong_pins_lock_out_even_the_right_one(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path]
+        for _ in range(3):
+            code, r = lampctl(capsys, *port, "--pin", "9999", "relay", "off")
+            assert code == sl.LOGIN
+        code, r = lampctl(capsys, *port, "--pin", "0000", "relay", "off")
+        assert code == sl.LOGIN and "locked out" in r["error"]
+        code, r = lampctl(capsys, *port, "relay")
+        assert r["relay"] == "auto"
+
+
+def test_calibrate_voltage_rescales_readings(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path]
+        code, r = lampctl(capsys, *port, "--pin", "0000", "calibrate", "voltage", "240")
+        assert code == 0 and r["saved"] and 1.0 < r["cal_v"] < 1.15
+        with sl.Device(sim.serial_path) as dev:
+            v = [dev.request("Readings")["Voltage"] for _ in range(5)]
+    assert all(225 < x < 260 for x in v) and sum(v) / 5 > 232  # reads high by the new gain
+    saved = json.loads((tmp_path / "flash" / "config.json").read_text())
+    assert saved["cal_v"] == pytest.approx(r["cal_v"], rel=1e-5)
+
+
+@pytest.mark.parametrize("fault,expect", [(None, "pass"), ("lamp_dead", "fail")])
+def test_selftest_reports_what_it_found(tmp_path, capsys, fault, expect):
+    faults = [(fault, "2026-01-15T18:00:01Z")] if fault else []
+    with running(tmp_path, scenario_text(*faults), SPEED) as sim:
+        code, r = lampctl(capsys, "--port", sim.serial_path, "--pin", "0000", "selftest")
+    assert r["state"] == expect and code == (0 if expect == "pass" else sl.FAILED)
+    if expect == "pass":
+        assert r["Power"]["on"] > 50 and r["Power"]["dim50"] < 0.6 * r["Power"]["on"]
+        assert r["Power"]["off"] < 1
+    else:
+        assert any("rated power" in f for f in r["found"])
+
+
+def test_unplugged_mid_session_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        with sl.Device(sim.serial_path, timeout=2) as dev:
+            assert dev.request("Alarms")["active"] == []
+            sim.stop()  # the simulator closes the serial line: the cable is gone
+            sim.thread.join(timeout=10)
+            with pytest.raises(sl.LampctlError) as e:
+                dev.request("Status")
+    assert e.value.code in (sl.GONE, sl.TIMEOUT)
+
+
+def test_monitor_json_gives_readings_and_alarms_each_refresh(tmp_path, capsys):
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        from host_tools.lampctl.cli import main
+        capsys.readouterr()
+        code = main(["--json", "--port", sim.serial_path, "monitor", "--count", "2",
+                     "--interval", "0.05"])
+        rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert code == 0 and len(rows) == 2
+    assert all(r["readings"]["lamp"] == "on" and r["alarms"]["active"] == [] for r in rows)
+
+
+def test_no_port_and_bad_port_exit_with_a_message(capsys, monkeypatch):
+    monkeypatch.delenv("LAMPCTL_PORT", raising=False)
+    monkeypatch.setattr(sl, "candidates", lambda: [])
+    code, r = lampctl(capsys, "status")
+    assert code == sl.NO_PORT and "no serial port" in r["error"]
+    code, r = lampctl(capsys, "--port", "/dev/does-not-exist", "status")
+    assert code == sl.NO_PORT and "cannot open" in r["error"]
+    code, r = lampctl(capsys, "--port", "loop://", "--timeout", "0.2", "alarms")
+    assert code == sl.TIMEOUT and "no answer" in r["error"]
+
+
+def test_readme_walkthrough_sim_console_then_lampctl(tmp_path):
+    """`lamppost-sim run --console --hold` prints the pty; lampctl works on it; Ctrl-C scores."""
+    import signal
+    import subprocess
+    import sys
+
+    sc = tmp_path / "sc.toml"
+    sc.write_text(scenario_text().replace('"1d"', '"1m"'))
+    sim = subprocess.Popen([sys.executable, "-m", "simulator.cli", "run", str(sc), "--console",
+                            "--speed", "20", "--hold", "--quiet"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in sim.stdout:
+            if "lampctl --port" in line:
+                port = line.split("--port ")[1].split()[0]
+                break
+        assert port and port.startswith("/dev/")
+        p = subprocess.run([sys.executable, "-m", "host_tools.lampctl", "--port", port,
+                            "status", "fw"], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and "boots: 1" in p.stdout and "Traceback" not in p.stderr
+        sim.send_signal(signal.SIGINT)
+        rest = sim.stdout.read()
+        assert sim.wait(timeout=30) == 0 and "false alarms: none" in rest
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+
+
+def test_secret_set_from_stdin_is_saved_but_never_shown(tmp_path, capsys, monkeypatch):
+    import io
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path]
+        monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-42\n"))
+        code, r = lampctl(capsys, *port, "--pin", "0000", "config", "set", "pin", "-")
+        assert code == 0 and r["pin"] == "(secret)"
+        code, r = lampctl(capsys, *port, "--pin", "0000", "relay", "on")
+        assert code == sl.LOGIN  # the old PIN no longer works
+        code, r = lampctl(capsys, *port, "--pin", "s3cret-42", "relay", "on")
+        assert code == 0 and r["relay"] == "on"
+        _, st = lampctl(capsys, *port, "status")
+        _, log = lampctl(capsys, *port, "log", "-n", "20")
+    assert "s3cret" not in json.dumps(st) + json.dumps(log)
+    assert json.loads((tmp_path / "flash" / "config.json").read_text())["pin"] == "s3cret-42"
