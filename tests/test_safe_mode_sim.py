@@ -13,6 +13,7 @@ from astral import Observer
 from astral.sun import sunrise, sunset
 
 from simulator.firmware_proc import FIRMWARE_DIR, FirmwareProcess
+from simulator.mpy_cache import compiled_dir
 from simulator.runner import Simulation
 from simulator.scenario import loads
 
@@ -39,7 +40,8 @@ class SafeModeSim(Simulation):
 
     def _boot(self):
         fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap,
-                             firmware_dir=self.entry_dir, extra_path=[str(FIRMWARE_DIR)])
+                             firmware_dir=self.entry_dir,
+                             extra_path=[str(compiled_dir(FIRMWARE_DIR) or FIRMWARE_DIR)])
         self.results.boots += 1
         return fw
 

@@ -90,7 +90,7 @@ class Commands:
     def _sched_event(self, kind, fields):
         self.app.rep.emit(self.app.now, kind, fields)
 
-    def execute(self, line_or_name, payload=None, authed=False):
+    def execute(self, line_or_name, payload=None, authed: "bool | None" = False):
         """Run one command; a dict reply with "cmd", and "error" when it failed.
 
         authed: True/False from a channel that authenticates itself (MQTT), or
