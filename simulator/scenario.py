@@ -57,6 +57,7 @@ class Post:
     latitude: float = 52.03
     longitude: float = 5.56
     sensor: str = "ideal"
+    holdup_s: float = 2.0  # seconds the board runs on its capacitor after the mains goes
 
 
 @dataclass
@@ -185,6 +186,7 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         latitude=rd.get(post_t, "post", "latitude", _number(-90, 90), 52.03),
         longitude=rd.get(post_t, "post", "longitude", _number(-180, 180), 5.56),
         sensor=rd.get(post_t, "post", "sensor", _choice(SENSORS), "ideal"),
+        holdup_s=rd.get(post_t, "post", "holdup_s", _number(0, 60), 2.0),
     )
     start = rd.get(run_t, "run", "start", parse_time)
     duration = rd.get(run_t, "run", "duration", parse_duration)
