@@ -12,6 +12,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator.models.params import FAULT as FAULT_PARAMS
+from simulator.models.params import SUPPLY as SUPPLY_PARAMS
+from simulator.models.params import check_number
+
 FORMAT_VERSION = 1
 LAMPS = ("led", "hps")
 SENSORS = ("ideal", "adc", "cse7766")
@@ -58,6 +62,8 @@ class Post:
     longitude: float = 5.56
     sensor: str = "ideal"
     holdup_s: float = 2.0  # seconds the board runs on its capacitor after the mains goes
+    strings: int = 4  # LED strings in the luminaire (led_string_open drops ~1/N)
+    ct_a: float = 0.0  # adc front end: CT/shunt full-scale, A peak (0 = sized from rated_w)
 
 
 @dataclass
@@ -68,6 +74,7 @@ class Scenario:
     duration: int  # seconds
     seed: int
     faults: list[Fault]
+    supply: dict = field(default_factory=dict)  # [supply] keys (simulator/models/params.py)
 
     @property
     def end(self) -> int:
@@ -173,8 +180,9 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
     rd = _Reader(path, text)
     for key in doc:
-        if key not in ("post", "run", "fault"):
-            raise ScenarioError(f"{path}: unknown table [{key}] (expected [post], [run], [[fault]])")
+        if key not in ("post", "run", "fault", "supply"):
+            raise ScenarioError(f"{path}: unknown table [{key}] "
+                                "(expected [post], [run], [supply], [[fault]])")
     post_t = doc.get("post", {})
     run_t = doc.get("run")
     if not isinstance(run_t, dict):
@@ -187,7 +195,10 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         longitude=rd.get(post_t, "post", "longitude", _number(-180, 180), 5.56),
         sensor=rd.get(post_t, "post", "sensor", _choice(SENSORS), "ideal"),
         holdup_s=rd.get(post_t, "post", "holdup_s", _number(0, 60), 2.0),
+        strings=int(rd.get(post_t, "post", "strings", _number(1, 64), 4)),
+        ct_a=rd.get(post_t, "post", "ct_a", _number(0, 500), 0.0),
     )
+    supply = _supply(rd, doc.get("supply", {}))
     start = rd.get(run_t, "run", "start", parse_time)
     duration = rd.get(run_t, "run", "duration", parse_duration)
     if duration <= 0:
@@ -204,8 +215,29 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         if until is not None and until <= at:
             rd.fail("fault", "until", "must be after `at`", i)
         params = {k: v for k, v in ft.items() if k not in ("kind", "at", "until")}
+        known = FAULT_PARAMS[kind]
+        for k, v in params.items():
+            if k not in known:
+                rd.fail("fault", k, f"not a parameter of {kind} (known: {', '.join(known) or 'none'})", i)
+            try:
+                params[k] = check_number(v, known[k][0], known[k][1])
+            except ValueError as e:
+                rd.fail("fault", k, str(e), i)
         faults.append(Fault(kind, at, until, params))
-    return Scenario(path, post, start, duration, seed, faults)
+    return Scenario(path, post, start, duration, seed, faults, supply)
+
+
+def _supply(rd: _Reader, table) -> dict:
+    """The validated [supply] keys (EN 50160 behaviour of the mains), defaults filled in."""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{rd.path}: [supply] must be a table")
+    out = {}
+    for key, (lo, hi, default, _) in SUPPLY_PARAMS.items():
+        out[key] = rd.get(table, "supply", key, _number(lo, hi), default)
+    for key in table:
+        if key not in SUPPLY_PARAMS:
+            rd.fail("supply", key, f"unknown key (known: {', '.join(SUPPLY_PARAMS)})")
+    return out
 
 
 def load(path: str | Path) -> Scenario:
