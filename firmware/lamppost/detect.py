@@ -86,6 +86,7 @@ class Engine:
         self.th = th
         self.rated_w = th["rated_w"]
         self.profile = th["profile"]
+        self.dimmable = self.profile[2] < self.profile[4]  # else dimmingFailure is never judged
         self.v_exp = th["v_exp"]
         self.v_nom = th["v_nom"]
         self.blank_s = th["blank_s"]
@@ -205,7 +206,9 @@ class Engine:
         prev = self.expected_w(self.dim_prev, v)
         stuck = (dim <= 90 and (1.0 - tol) * full <= p <= (1.0 + tol) * full) or \
             (self.dim_prev < dim - 10 and p <= (1.0 + tol) * prev and p < (1.0 - tol) * exp)
-        self._u(_DIM, now, dim <= 90 or self.dim_prev < dim - 10, stuck, out)
+        if not self.dimmable:
+            stuck = False
+        self._u(_DIM, now, self.dimmable and (dim <= 90 or self.dim_prev < dim - 10), stuck, out)
         self._u(_PLOW, now, True, p < (1.0 - tol) * exp and not stuck, out)
         self._u(_PHIGH, now, True, p > (1.0 + tol) * exp and not stuck, out)
         self._u(_PF, now, full * 0.5 <= exp, r.PF < th["pf_min"], out)

@@ -47,7 +47,9 @@ LAMPS = {
         "warmup_s": 300,  # [D] run-up 3-5 min: power alarms wait for it
         "cool_s": 150,  # [D] a hot HPS lamp that goes out restrikes after ~1 min: wait
         "v_exp": 2.0,  # [D] P ~ V^2 on a reactor ballast
-        "profile": (0.5, 0.5, 0.5, 0.75, 1.0),  # bi-level ballasts stop near 50%
+        # a magnetic ballast does not dim: full power at every commanded level
+        # (a bi-level ballast would be e.g. (0.5, 0.5, 0.5, 0.75, 1.0))
+        "profile": (1.0, 1.0, 1.0, 1.0, 1.0),
     },
 }
 
