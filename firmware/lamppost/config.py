@@ -21,6 +21,16 @@ SCHEMA = {
     "cal_v": ("f", 0.5, 2.0, 1.0, False),  # voltage gain (Calibrate Voltage)
     "cal_i": ("f", 0.5, 2.0, 1.0, False),  # current gain (Calibrate Power / Current)
     "pin": ("s", 4, 12, "0000", True),
+    # switching schedule and console (lamppost/schedule.py, commands.py)
+    "photocell": ("b", 0, 0, False, False),  # photocell fitted (tick flag bit 1)
+    "pc_window_min": ("i", 0, 240, 30, False),  # photocell decides this near sunset/sunrise
+    "dim_level": ("i", 0, 100, 100, False),  # percent inside the dimming window (100 = none)
+    "dim_from_min": ("i", 0, 1439, 0, False),  # dimming window, minutes after local midnight
+    "dim_to_min": ("i", 0, 1439, 300, False),
+    "sched_clock": (("solar", "utc"), 0, 0, "solar", False),  # local mean solar or UTC+offset
+    "utc_offset_min": ("i", -720, 840, 0, False),
+    "override_s": ("i", 60, 86400, 3600, False),  # Relay/Dim override returns to auto after
+    "login_s": ("i", 60, 3600, 600, False),  # console login ends after this long idle
 }
 
 

@@ -11,8 +11,9 @@ MAX_LINE = const(160)
 
 
 class Console:
-    def __init__(self, write):
+    def __init__(self, write, execute=None):
         self.write = write  # write(bytes) to the UART
+        self.execute = execute  # execute(text) -> reply dict (lamppost.commands), else the table
         self.buf = bytearray(MAX_LINE)
         self.n = 0
         self.overflow = False
@@ -47,6 +48,9 @@ class Console:
             self.reply({"cmd": "?", "error": "not UTF-8 text"})
             return
         if not text:
+            return
+        if self.execute is not None:
+            self.reply(self.execute(text))
             return
         name, _, payload = text.partition(" ")
         name = name.lower()

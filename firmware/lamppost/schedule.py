@@ -1,0 +1,127 @@
+"""When the lamp burns and how bright: astronomical clock, photocell, dimming, overrides.
+
+Priority, highest first: a running SelfTest; a manual override (`Relay`,
+`Dim`), which returns to automatic after `override_s`; then automatic.
+Automatic on/off is the astronomical clock (lamppost/sun.py). With a
+photocell fitted (`photocell` true, tick flag bit 1) the photocell decides
+within `pc_window_min` minutes of sunset or sunrise (it sees real darkness:
+clouds, fog); further from them the clock wins, and a photocell that
+disagrees with the clock there for PC_FAULT_S is reported faulty (stuck,
+dirty, covered) and ignored until it agrees again for PC_FAULT_S.
+
+The dimming schedule runs on local MEAN SOLAR time by default
+(`sched_clock` "solar": clock time shifted by longitude x 4 min/degree, no
+daylight saving to get wrong), or on UTC plus a fixed `utc_offset_min`
+("utc"). Between `dim_from_min` and `dim_to_min` (minutes after midnight,
+may wrap midnight) a lit lamp runs at `dim_level` percent, else at 100.
+"""
+from micropython import const
+
+PC_FAULT_S = const(600)
+DAY = const(86400)
+
+
+class Schedule:
+    def __init__(self, cfg, sunswitch):
+        self.sun = sunswitch
+        self.out = None  # out(kind, fields): schedule events (photocell fault, override end)
+        self.relay_ovr = None  # None = automatic, else True/False
+        self.dim_ovr = None  # None = automatic, else 0-100
+        self.ovr_until = 0
+        self.pc_fault = False
+        self.pc_since = -1  # when the photocell started to (dis)agree, for the fault filter
+        self.test = None  # a running SelfTest, which outranks everything
+        self.why = "clock"
+        self.configure(cfg)
+
+    def configure(self, cfg):
+        self.photocell = cfg.get("photocell", False)
+        self.pc_window = cfg.get("pc_window_min", 30) * 60
+        self.dim_level = cfg.get("dim_level", 100)
+        self.dim_from = cfg.get("dim_from_min", 0)
+        self.dim_to = cfg.get("dim_to_min", 300)
+        self.solar = cfg.get("sched_clock", "solar") == "solar"
+        self.offset_s = cfg.get("utc_offset_min", 0) * 60
+        self.override_s = cfg.get("override_s", 3600)
+
+    def _event(self, kind, fields):
+        if self.out:
+            self.out(kind, fields)
+
+    def local_minute(self, now):
+        """Minutes after local midnight on the schedule's clock (solar or UTC+offset)."""
+        shift = int(self.sun.lon * 240) if self.solar else self.offset_s
+        return (now + shift) % DAY // 60
+
+    def dim_auto(self, now):
+        m = self.local_minute(now)
+        a, b = self.dim_from, self.dim_to
+        inside = (a <= m < b) if a <= b else (m >= a or m < b)
+        return self.dim_level if inside else 100
+
+    def on_auto(self, now, r):
+        clock = self.sun.dark(now)
+        if not self.photocell:
+            self.why = "clock"
+            return clock
+        s = self.sun
+        near = min(abs(now - s.rise), abs(now - s.set)) <= self.pc_window
+        if not near:
+            # far from twilight the clock is certain: judge the photocell against it
+            agree = r.dark == clock
+            if agree == (not self.pc_fault):
+                self.pc_since = -1
+            else:
+                if self.pc_since < 0:
+                    self.pc_since = now
+                if now - self.pc_since >= PC_FAULT_S:
+                    self.pc_fault = not agree
+                    self.pc_since = -1
+                    self._event("photocell", {"state": "fault" if self.pc_fault else "ok",
+                                              "photocell": "dark" if r.dark else "light",
+                                              "clock": "dark" if clock else "light"})
+        if near and not self.pc_fault:
+            self.why = "photocell"
+            return r.dark
+        self.why = "clock"
+        return clock
+
+    def set_override(self, now, relay=None, dim=None, clear_relay=False, clear_dim=False):
+        if clear_relay:
+            self.relay_ovr = None
+        if clear_dim:
+            self.dim_ovr = None
+        if relay is not None:
+            self.relay_ovr = relay
+        if dim is not None:
+            self.dim_ovr = dim
+        self.ovr_until = now + self.override_s
+
+    def override(self):
+        """The active override as a dict, or None."""
+        if self.relay_ovr is None and self.dim_ovr is None:
+            return None
+        return {"relay": "auto" if self.relay_ovr is None else ("on" if self.relay_ovr else "off"),
+                "dim": "auto" if self.dim_ovr is None else self.dim_ovr, "until": self.ovr_until}
+
+    def decide(self, now, r):
+        """(on, dim) the lamp should have now."""
+        if self.test is not None:
+            out = self.test.step(now, r)
+            if out is not None:
+                self.why = "selftest"
+                return out
+            self.test = None
+        on = self.on_auto(now, r)
+        dim = self.dim_auto(now)
+        if self.relay_ovr is not None or self.dim_ovr is not None:
+            if now >= self.ovr_until:
+                self.relay_ovr = self.dim_ovr = None
+                self._event("override", {"state": "expired"})
+            else:
+                if self.relay_ovr is not None:
+                    on = self.relay_ovr
+                if self.dim_ovr is not None:
+                    dim = self.dim_ovr
+                self.why = "override"
+        return on, (dim if on else 100)
