@@ -58,8 +58,10 @@ class Results:
 
 def firmware_config(sc: Scenario) -> dict:
     p = sc.post
-    return {"id": p.id, "lamp": p.lamp, "rated_w": p.rated_w, "lat": p.latitude,
-            "lon": p.longitude, "sensor": p.sensor}
+    cfg = {"id": p.id, "lamp": p.lamp, "rated_w": p.rated_w, "lat": p.latitude,
+           "lon": p.longitude, "sensor": p.sensor}
+    cfg.update(getattr(sc, "firmware", {}))  # the scenario's [firmware] config keys
+    return cfg
 
 
 class Simulation:

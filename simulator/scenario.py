@@ -75,6 +75,9 @@ class Scenario:
     seed: int
     faults: list[Fault]
     supply: dict = field(default_factory=dict)  # [supply] keys (simulator/models/params.py)
+    # [firmware]: extra config.json keys provisioned to the post (dim_level, thresholds...);
+    # the firmware validates them and reports any it rejects as an `error` report
+    firmware: dict = field(default_factory=dict)
 
     @property
     def end(self) -> int:
@@ -180,7 +183,7 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
     rd = _Reader(path, text)
     for key in doc:
-        if key not in ("post", "run", "fault", "supply"):
+        if key not in ("post", "run", "fault", "supply", "firmware"):
             raise ScenarioError(f"{path}: unknown table [{key}] "
                                 "(expected [post], [run], [supply], [[fault]])")
     post_t = doc.get("post", {})
@@ -224,7 +227,10 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
             except ValueError as e:
                 rd.fail("fault", k, str(e), i)
         faults.append(Fault(kind, at, until, params))
-    return Scenario(path, post, start, duration, seed, faults, supply)
+    fw = doc.get("firmware", {})
+    if not isinstance(fw, dict):
+        raise ScenarioError(f"{path}: [firmware] must be a table of config keys")
+    return Scenario(path, post, start, duration, seed, faults, supply, dict(fw))
 
 
 def _supply(rd: _Reader, table) -> dict:
