@@ -77,6 +77,8 @@ def _windows(rng, lamp, dusk, dawn, d0, d1):
             t0 = rng.randint(dusk, dawn)
             dur = rng.randint(1, 60)
             level = rng.uniform(lo, hi)
+            if any(t0 - 10 < b and a < t0 + dur + 10 for a, b, _ in events):
+                continue  # overlapping events would make one longer than 60 s: not a dip
             events.append((t0, t0 + dur, level))
             # an HPS arc goes out below 55%: follow the cooling, restrike and run-up
             after = 400 if (lamp == "hps" and level < 0.55) else 15

@@ -146,7 +146,7 @@ class Simulation:
                 t += 1
                 if kind != b"A":  # crashed or asked for a reset: reboot like a board would
                     fw.kill()
-                    if kind != b"X":
+                    if kind != b"X" or out[:1] != b"\x00":  # X 1: reset after an exception
                         res.crashes.append(fw.output()[-2000:])
                     fw = self._boot()
                     kind, out = fw.link.recv()

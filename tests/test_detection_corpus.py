@@ -39,7 +39,7 @@ def test_mains_loss_sends_last_gasp_and_clears_after_reboot(tmp_path):
     loss = [r for r in res.alarms() if r["alarm"] == "supplyLoss"]
     assert [r["state"] for r in loss] == ["raised", "cleared"]
     assert loss[0]["t"] == "2026-01-15T21:30:00Z"  # sent during the hold-up: the last gasp
-    assert res.boots == 2
+    assert res.boots == 2, (res.crashes, res.alarms(), res.garbage)
     assert loss[1]["supplyLossCount"] == 1
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["alarm_counts"]["supplyLoss"] == 1 and "supplyLoss" not in state["alarms_active"]

@@ -9,8 +9,8 @@ power comes from the lamp type's dim profile (lamptypes.py), so dimming never
 looks like a fault. Each alarm counts its raises (DALI-2 Part 253 style); the
 caller persists counts and active alarms so both survive a reboot.
 """
+import sys
 from micropython import const
-from lamppost import lamptypes
 
 RAISED = const(1)
 CLEARED = const(2)
@@ -82,8 +82,19 @@ class Engine:
     def __init__(self, cfg, counts=None, active=None):
         counts = counts or {}
         active = active or ()
+        from lamppost import lamptypes
         th = lamptypes.thresholds(cfg)
-        self.th = th
+        # read once at boot: unload the tables (~3 KB of a 64 KB heap)
+        sys.modules.pop("lamppost.lamptypes", None)
+        try:
+            import lamppost
+            del lamppost.lamptypes
+        except (AttributeError, ImportError):
+            pass
+        self.temp_max, self.temp_hyst = th["temp_max"], th["temp_hyst"]
+        self.v_low, self.v_high, self.v_hyst, self.v_dip = th["v_low"], th["v_high"], th["v_hyst"], \
+            th["v_dip"]
+        self.cyc_window_s, self.cyc_outs, self.pf_min = th["cyc_window_s"], th["cyc_outs"], th["pf_min"]
         self.rated_w = th["rated_w"]
         self.profile = th["profile"]
         self.dimmable = self.profile[2] < self.profile[4]  # else dimmingFailure is never judged
@@ -141,7 +152,6 @@ class Engine:
     def step(self, now, cmd_on, dim, r, out):
         """Judge the alarms; call out(alarm, RAISED|CLEARED) for each change."""
         A = self.alarms
-        th = self.th
         if cmd_on != self.cmd:
             self.cmd = cmd_on
             self.switched = now
@@ -155,15 +165,15 @@ class Engine:
         if not r.mains or not r.ok:
             self.lit_at = -1  # no supply: the lamp is dark, judge nothing else
             return
-        self._u(_TEMP, now, True, r.temp > (th["temp_max"] - th["temp_hyst"] if A[_TEMP].active
-                                            else th["temp_max"]), out)
+        self._u(_TEMP, now, True, r.temp > (self.temp_max - self.temp_hyst if A[_TEMP].active
+                                            else self.temp_max), out)
         v = r.V
         vn = v / self.v_nom
-        hy = th["v_hyst"]
-        self._u(_VLOW, now, True, vn < (th["v_low"] + hy if A[_VLOW].active else th["v_low"]), out)
-        self._u(_VHIGH, now, True, vn > (th["v_high"] - hy if A[_VHIGH].active else th["v_high"]),
+        hy = self.v_hyst
+        self._u(_VLOW, now, True, vn < (self.v_low + hy if A[_VLOW].active else self.v_low), out)
+        self._u(_VHIGH, now, True, vn > (self.v_high - hy if A[_VHIGH].active else self.v_high),
                 out)
-        if vn < th["v_dip"] or vn > th["v_high"]:
+        if vn < self.v_dip or vn > self.v_high:
             self.v_bad = now
         p = r.P
         settled = now - self.switched >= self.blank_s
@@ -194,9 +204,9 @@ class Engine:
         # cycling: repeated outs within the window (judged while commanded on)
         n = 0
         for t in self.outs:
-            if now - t < th["cyc_window_s"]:
+            if now - t < self.cyc_window_s:
                 n += 1
-        self._u(_CYC, now, True, n >= th["cyc_outs"], out)
+        self._u(_CYC, now, True, n >= self.cyc_outs, out)
         # power level, PF and dimming: only while lit and warmed up, supply in band
         warm = lit and settled and supply_ok and now - self.lit_at >= self.warmup_s
         if not warm:
@@ -211,7 +221,7 @@ class Engine:
         self._u(_DIM, now, self.dimmable and (dim <= 90 or self.dim_prev < dim - 10), stuck, out)
         self._u(_PLOW, now, True, p < (1.0 - tol) * exp and not stuck, out)
         self._u(_PHIGH, now, True, p > (1.0 + tol) * exp and not stuck, out)
-        self._u(_PF, now, full * 0.5 <= exp, r.PF < th["pf_min"], out)
+        self._u(_PF, now, full * 0.5 <= exp, r.PF < self.pf_min, out)
 
     def counts(self):
         return {a.name: a.count for a in self.alarms}

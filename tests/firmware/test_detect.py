@@ -171,3 +171,11 @@ def test_high_temperature_with_hysteresis():
     ev = drive(e, [(0, 20, False, reading(0.0, temp=70.0)), (20, 100, False, reading(0.0, temp=63.0)),
                    (100, 200, False, reading(0.0, temp=55.0))])
     assert ev == [(10, "highTemperature", detect.RAISED), (160, "highTemperature", detect.CLEARED)], ev
+
+
+def test_threshold_override_from_config():
+    # a post whose owner accepts +-30%: a lost string (-25%) is no longer an alarm
+    e = detect.Engine({"lamp": "led", "rated_w": 60.0, "power_tol": 0.30, "pf_min": None})
+    ev = drive(e, [(0, 20, True, reading(60.0)), (20, 60, True, reading(45.0))])
+    assert ev == []
+    assert e.pf_min == 0.65  # None keeps the lamp type's default
