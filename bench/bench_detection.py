@@ -106,8 +106,9 @@ def corpus_part(out_dir: Path) -> dict:
           f"{wall:.0f} s wall on 2 processes")
     print(f"detected: ours {det}/{n} ({det / n:.0%}), baseline {bdet}/{n} ({bdet / n:.0%}); "
           f"ratio {det / max(bdet, 1):.1f}x")
-    print(f"false alarms in the corpus: ours {ofa}, baseline {bfa}")
-    return {"scenarios": len(runs), "ticks": ticks, "wall_s": round(wall, 1), "per_cause": summary,
+    crashes = sum(r["ours"].get("crashes", 0) for r in runs)
+    print(f"false alarms in the corpus: ours {ofa}, baseline {bfa}; firmware crashes: {crashes}")
+    return {"crashes": crashes, "scenarios": len(runs), "ticks": ticks, "wall_s": round(wall, 1), "per_cause": summary,
             "detected": det, "faults": n, "baseline_detected": bdet, "false_alarms": ofa,
             "baseline_false_alarms": bfa}
 
