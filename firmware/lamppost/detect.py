@@ -10,25 +10,17 @@ looks like a fault. Each alarm counts its raises (DALI-2 Part 253 style); the
 caller persists counts and active alarms so both survive a reboot.
 """
 import sys
+from array import array
 from micropython import const
 
 RAISED = const(1)
 CLEARED = const(2)
 
-LAMP_FAILURE = "lampFailure"
-LAMP_UNEXPECTED_ON = "lampUnexpectedOn"
-CYCLING = "cyclingFailure"
-POWER_LOW = "lampPowerTooLow"
-POWER_HIGH = "lampPowerTooHigh"
-PF_LOW = "powerFactorTooLow"
-VOLT_LOW = "supplyVoltageTooLow"
-VOLT_HIGH = "supplyVoltageTooHigh"
 SUPPLY_LOSS = "supplyLoss"
-RELAY = "relayFailure"
-DIMMING = "dimmingFailure"
-HIGH_TEMP = "highTemperature"
-
-# index of each alarm in Engine.alarms
+# Engine state is indexed by alarm: one tuple of names, small arrays (a 64 KB heap)
+NAMES = ("lampFailure", "lampUnexpectedOn", "cyclingFailure", "lampPowerTooLow",
+         "lampPowerTooHigh", "powerFactorTooLow", "supplyVoltageTooLow", "supplyVoltageTooHigh",
+         SUPPLY_LOSS, "relayFailure", "dimmingFailure", "highTemperature")
 _FAIL = const(0)
 _UON = const(1)
 _CYC = const(2)
@@ -42,38 +34,14 @@ _RELAY = const(9)
 _DIM = const(10)
 _TEMP = const(11)
 
-NAMES = (LAMP_FAILURE, LAMP_UNEXPECTED_ON, CYCLING, POWER_LOW, POWER_HIGH, PF_LOW,
-         VOLT_LOW, VOLT_HIGH, SUPPLY_LOSS, RELAY, DIMMING, HIGH_TEMP)
-
 _NEVER = const(-1000000)
 
 
 class Alarm:
-    """Raise after the condition holds raise_s seconds, clear after it is gone clear_s."""
-
-    def __init__(self, name, raise_s, clear_s, count=0):
-        self.name = name
-        self.raise_s = raise_s
-        self.clear_s = clear_s
-        self.active = False
-        self.since = -1  # when the condition last started to disagree with `active`
-        self.count = count
-
-    def update(self, now, observable, cond):
-        """RAISED or CLEARED on a change of state, else 0."""
-        if not observable or cond == self.active:
-            self.since = -1
-            return 0
-        if self.since < 0:
-            self.since = now
-        if now - self.since >= (self.raise_s if cond else self.clear_s):
-            self.active = cond
-            self.since = -1
-            if cond:
-                self.count += 1
-                return RAISED
-            return CLEARED
-        return 0
+    """What out() is told about a change: the alarm's name, count and new state (reused)."""
+    name = ""
+    count = 0
+    active = False
 
 
 class Engine:
@@ -84,6 +52,8 @@ class Engine:
         active = active or ()
         from lamppost import lamptypes
         th = lamptypes.thresholds(cfg)
+        lamptypes.apply(self, th)  # thresholds -> attributes; that code is unloaded too
+        lr, lc, vr = th["lamp_raise_s"], th["lamp_clear_s"], th["v_raise_s"]
         # read once at boot: unload the tables (~3 KB of a 64 KB heap)
         sys.modules.pop("lamppost.lamptypes", None)
         try:
@@ -91,29 +61,16 @@ class Engine:
             del lamppost.lamptypes
         except (AttributeError, ImportError):
             pass
-        self.temp_max, self.temp_hyst = th["temp_max"], th["temp_hyst"]
-        self.v_low, self.v_high, self.v_hyst, self.v_dip = th["v_low"], th["v_high"], th["v_hyst"], \
-            th["v_dip"]
-        self.cyc_window_s, self.cyc_outs, self.pf_min = th["cyc_window_s"], th["cyc_outs"], th["pf_min"]
-        self.rated_w = th["rated_w"]
-        self.profile = th["profile"]
-        self.dimmable = self.profile[2] < self.profile[4]  # else dimmingFailure is never judged
-        self.v_exp = th["v_exp"]
-        self.v_nom = th["v_nom"]
-        self.blank_s = th["blank_s"]
-        self.warmup_s = th["warmup_s"]
-        self.cool_s = th["cool_s"]
-        self.tol = th["power_tol"]
-        self.fail_frac = th["fail_frac"]
-        self.on_w = max(th["on_w"], 0.1 * self.rated_w)
-        lr, lc, vr = th["lamp_raise_s"], th["lamp_clear_s"], th["v_raise_s"]
-        spec = ((lr, lc), (lr, lc), (0, 60), (lr, lc), (lr, lc), (5, 10),
-                (vr, 10), (vr, 10), (0, 2), (lr, lc), (lr, lc), (10, 60))
-        self.alarms = []
+        # per alarm: raise/clear persistence (s), raised?, since when disagreeing, count
+        self._rs = (lr, lr, 0, lr, lr, 5, vr, vr, 0, lr, lr, 10)
+        self._cs = (lc, lc, 60, lc, lc, 10, 10, 10, 2, lc, lc, 60)
+        self._act = bytearray(len(NAMES))
+        self._since = array("i", [-1] * len(NAMES))
+        self._cnt = [counts.get(n, 0) for n in NAMES]
         for i in range(len(NAMES)):
-            a = Alarm(NAMES[i], spec[i][0], spec[i][1], counts.get(NAMES[i], 0))
-            a.active = NAMES[i] in active
-            self.alarms.append(a)
+            if NAMES[i] in active:
+                self._act[i] = 1
+        self._view = Alarm()
         self.switched = _NEVER  # last change of on/off or dim level
         self.cmd = None  # last commanded on/off seen by step()
         self.dim = 100
@@ -144,14 +101,27 @@ class Engine:
         return w
 
     def _u(self, i, now, observable, cond, out):
-        a = self.alarms[i]
-        ch = a.update(now, observable, cond)
-        if ch:
-            out(a, ch)
+        """Judge alarm i: raise after its condition held raise_s, clear after absent clear_s."""
+        if not observable or cond == (self._act[i] == 1):
+            self._since[i] = -1
+            return
+        since = self._since[i]
+        if since < 0:
+            self._since[i] = since = now
+        if now - since >= (self._rs[i] if cond else self._cs[i]):
+            self._act[i] = 1 if cond else 0
+            self._since[i] = -1
+            if cond:
+                self._cnt[i] += 1
+            v = self._view
+            v.name = NAMES[i]
+            v.count = self._cnt[i]
+            v.active = cond
+            out(v, RAISED if cond else CLEARED)
 
     def step(self, now, cmd_on, dim, r, out):
         """Judge the alarms; call out(alarm, RAISED|CLEARED) for each change."""
-        A = self.alarms
+        act = self._act
         if cmd_on != self.cmd:
             self.cmd = cmd_on
             self.switched = now
@@ -165,13 +135,13 @@ class Engine:
         if not r.mains or not r.ok:
             self.lit_at = -1  # no supply: the lamp is dark, judge nothing else
             return
-        self._u(_TEMP, now, True, r.temp > (self.temp_max - self.temp_hyst if A[_TEMP].active
+        self._u(_TEMP, now, True, r.temp > (self.temp_max - self.temp_hyst if act[_TEMP]
                                             else self.temp_max), out)
         v = r.V
         vn = v / self.v_nom
         hy = self.v_hyst
-        self._u(_VLOW, now, True, vn < (self.v_low + hy if A[_VLOW].active else self.v_low), out)
-        self._u(_VHIGH, now, True, vn > (self.v_high - hy if A[_VHIGH].active else self.v_high),
+        self._u(_VLOW, now, True, vn < (self.v_low + hy if act[_VLOW] else self.v_low), out)
+        self._u(_VHIGH, now, True, vn > (self.v_high - hy if act[_VHIGH] else self.v_high),
                 out)
         if vn < self.v_dip or vn > self.v_high:
             self.v_bad = now
@@ -224,7 +194,7 @@ class Engine:
         self._u(_PF, now, full * 0.5 <= exp, r.PF < self.pf_min, out)
 
     def counts(self):
-        return {a.name: a.count for a in self.alarms}
+        return {NAMES[i]: self._cnt[i] for i in range(len(NAMES))}
 
     def active(self):
-        return [a.name for a in self.alarms if a.active]
+        return [NAMES[i] for i in range(len(NAMES)) if self._act[i]]

@@ -64,3 +64,22 @@ def thresholds(cfg):
             th[k] = v
     th["rated_w"] = cfg.get("rated_w", 60.0)
     return th
+
+
+def apply(e, th):
+    """Copy thresholds th onto detection engine e as attributes (run once at boot)."""
+    e.temp_max, e.temp_hyst = th["temp_max"], th["temp_hyst"]
+    e.v_low, e.v_high, e.v_hyst, e.v_dip = th["v_low"], th["v_high"], th["v_hyst"], \
+        th["v_dip"]
+    e.cyc_window_s, e.cyc_outs, e.pf_min = th["cyc_window_s"], th["cyc_outs"], th["pf_min"]
+    e.rated_w = th["rated_w"]
+    e.profile = th["profile"]
+    e.dimmable = e.profile[2] < e.profile[4]  # else dimmingFailure is never judged
+    e.v_exp = th["v_exp"]
+    e.v_nom = th["v_nom"]
+    e.blank_s = th["blank_s"]
+    e.warmup_s = th["warmup_s"]
+    e.cool_s = th["cool_s"]
+    e.tol = th["power_tol"]
+    e.fail_frac = th["fail_frac"]
+    e.on_w = max(th["on_w"], 0.1 * e.rated_w)
