@@ -136,7 +136,7 @@ def fleet_part() -> dict:
 def full_nights_part() -> dict:
     """Cross-check of the fast path: a few posts with every second of every night simulated."""
     posts = int(os.environ.get("LAMPPOST_FULL_POSTS", 4))
-    nights = int(os.environ.get("LAMPPOST_FULL_NIGHTS", 14))
+    nights = int(os.environ.get("LAMPPOST_FULL_NIGHTS", 10))
     r = fleet.run(posts, nights, jobs=2, full=True)
     print(f"\ncross-check, every second of the night: {posts} posts x {nights} nights, "
           f"{r['ticks_judged']:,} ticks in {r['wall_s']:.0f} s: false alarms ours "
