@@ -60,8 +60,17 @@ def _from_results(path: Path) -> dict:
 
 
 def run_many(paths: list[Path], jobs: int = 2, heap: str = "64k") -> list[dict]:
+    for p in paths:
+        if p.suffix not in (".toml", ".json"):
+            raise ScenarioError(f"{p}: not a scenario (.toml), a results file (.json) or a directory")
     tomls = [str(p) for p in paths if p.suffix == ".toml"]
-    out = [_from_results(p) for p in paths if p.suffix == ".json"]
+    out = []
+    for p in paths:
+        if p.suffix == ".json":
+            try:
+                out.append(_from_results(p))
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise ScenarioError(f"{p}: not a results file from `lamppost-sim run --out`: {e}") from None
     for p in tomls:
         load(p)  # fail early, with file and line, before starting any run
     if jobs <= 1 or len(tomls) <= 1:

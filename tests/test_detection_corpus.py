@@ -95,3 +95,15 @@ def test_baseline_holds_ten_seconds_and_ignores_the_switched_off_lamp():
     trace += [(t, 0, 100, 230.0, 0.0, 0.0, 0.0, 25.0, 1) for t in range(30, 60)]
     a = baseline.run(trace, 60.0)
     assert [(x["alarm"], x["state"], x["time"]) for x in a] == [("PowerLow", "raised", 10)]
+
+
+def test_score_rejects_paths_it_cannot_score(tmp_path):
+    (tmp_path / "results.json").write_text("{")
+    (tmp_path / "notes.txt").write_text("x")
+    for p, why in ((tmp_path / "results.json", "not a results file"), (tmp_path / "notes.txt", "not a scenario"),
+                   (tmp_path / "empty", "no scenarios")):
+        if p.name == "empty":
+            p.mkdir()
+        r = subprocess.run([sys.executable, "-m", "simulator.cli", "score", str(p)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and why in r.stderr and "Traceback" not in r.stderr, r.stderr
