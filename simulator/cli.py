@@ -35,7 +35,7 @@ def table(res: Results) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     if res.false_alarms:
         lines.append(f"false alarms: {len(res.false_alarms)}")
-        lines += [f"  {a['t']} {a['alarm']}" for a in res.false_alarms]
+        lines += [f"  {iso(a['time'])} {a['alarm']}" for a in res.false_alarms]
     else:
         lines.append("false alarms: none")
     if res.crashes:
@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="keep simulating past the scenario's end until Ctrl-C")
     r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault or false alarm")
     r.set_defaults(func=cmd_run)
+    from simulator import corpus  # `score`: the detection scorer and baseline (corpus.py)
+    corpus.add_parser(sub)
     args = ap.parse_args(argv)
     return args.func(args)
 

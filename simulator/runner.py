@@ -36,6 +36,8 @@ class Results:
     observable: dict[int, int] = field(default_factory=dict)
     faults: list[FaultScore] = field(default_factory=list)
     false_alarms: list[dict] = field(default_factory=list)
+    # per tick (t, relay, dim, V, I, P, PF, temp, mains): what the sensors saw, for baselines
+    trace: list[tuple] = field(default_factory=list)
 
     def alarms(self) -> list[dict]:
         return [r for r in self.reports if r.get("ev") == "alarm"]
@@ -57,8 +59,10 @@ class Results:
 
 def firmware_config(sc: Scenario) -> dict:
     p = sc.post
-    return {"id": p.id, "lamp": p.lamp, "rated_w": p.rated_w, "lat": p.latitude,
-            "lon": p.longitude, "sensor": p.sensor, **firmware_keys(sc)}
+    cfg = {"id": p.id, "lamp": p.lamp, "rated_w": p.rated_w, "lat": p.latitude,
+           "lon": p.longitude, "sensor": p.sensor, **firmware_keys(sc)}
+    cfg.update(getattr(sc, "firmware", {}))  # the scenario's [firmware] config keys
+    return cfg
 
 
 class Simulation:
@@ -118,6 +122,7 @@ class Simulation:
         wall0 = time.monotonic()
         fw = self._boot()
         t = sc.start
+        down = None  # mains-loss hold-up: when the mains went (None while present)
         try:
             kind, out = fw.link.recv()
             self.ready.set()
@@ -132,6 +137,15 @@ class Simulation:
                     res.observable.setdefault(sc.faults.index(f), t)
                 flags = lk.F_MAINS if truth.mains else 0
                 fe = self.frontend.frame(truth)
+                mains = self._mains(t, truth.mains)
+                res.trace.append((t, int(relay), dim, truth.v if mains else 0.0, truth.i if mains else 0.0,
+                                  truth.p if mains else 0.0, truth.pf if mains else 0.0, truth.temp,
+                                  int(mains)))
+                if not mains or fw is None:
+                    fw, down, kind, out = self._holdup(fw, t, down, mains, truth.temp, fe)
+                    t += 1
+                    res.ticks += 1
+                    continue
                 try:
                     fw.link.send_tick(t, flags, truth.temp, fe)
                     kind, out = fw.link.recv()
@@ -142,12 +156,13 @@ class Simulation:
                 t += 1
                 if kind != b"A":  # crashed or asked for a reset: reboot like a board would
                     fw.kill()
-                    if kind != b"X":
+                    if kind != b"X" or out[:1] != b"\x00":  # X 1: reset after an exception
                         res.crashes.append(fw.output()[-2000:])
                     fw = self._boot()
                     kind, out = fw.link.recv()
         finally:
-            fw.kill()
+            if fw is not None:
+                fw.kill()
             for _ in range(3):  # the pty may hand over the last bytes a moment later
                 time.sleep(0.01)
                 self._collect(t, self.bridge.pump())
@@ -158,6 +173,42 @@ class Simulation:
         res.faults, false = score(sc.faults, res.observable, alarms, sc.end)
         res.false_alarms = false
         return res
+
+    def _mains(self, t: int, mains: bool) -> bool:
+        """False while the world's supply or an injected mains_loss fault cuts the mains."""
+        for k, f in enumerate(self.sc.faults):
+            if f.kind == "mains_loss" and f.at <= t and (f.until is None or t < f.until):
+                self.results.observable.setdefault(k, t)
+                return False
+        return mains
+
+    def _holdup(self, fw, t: int, down, mains: bool, temp: float, fe: bytes):
+        """One tick of a mains interruption: (fw, down, kind, out) afterwards.
+
+        For the board's hold-up time the firmware keeps running and sees flags
+        bit 0 = 0 (it may send a last-gasp report); then the power is cut (the
+        process is killed). When the mains returns the board boots again.
+        """
+        kind, out = b"A", b"\x00\x64"
+        if mains:  # power is back: boot
+            fw = self._boot()
+            kind, out = fw.link.recv()
+            return fw, None, kind, out
+        if down is None:
+            down = t
+        if fw is not None and t - down < self.sc.post.holdup_s:
+            try:
+                fw.link.send_tick(t, 0, temp, fe)  # the world's own zero-volt frame
+                kind, out = fw.link.recv()
+            except (lk.LinkClosed, BrokenPipeError):
+                kind = b""
+            self._collect(t, self.bridge.pump())
+            if kind == b"A":
+                return fw, down, kind, out
+        if fw is not None:  # the capacitor is empty: power off
+            fw.kill()
+            self._collect(t, self.bridge.pump())
+        return None, down, b"A", b"\x00\x64"
 
     def close(self) -> None:
         if self._tmp:

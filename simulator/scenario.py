@@ -61,6 +61,7 @@ class Post:
     latitude: float = 52.03
     longitude: float = 5.56
     sensor: str = "ideal"
+    holdup_s: float = 2.0  # seconds the board runs on its capacitor after the mains goes
     strings: int = 4  # LED strings in the luminaire (led_string_open drops ~1/N)
     ct_a: float = 0.0  # adc front end: CT/shunt full-scale, A peak (0 = sized from rated_w)
 
@@ -74,6 +75,9 @@ class Scenario:
     seed: int
     faults: list[Fault]
     supply: dict = field(default_factory=dict)  # [supply] keys (simulator/models/params.py)
+    # [firmware]: extra config.json keys provisioned to the post (dim_level, thresholds...);
+    # the firmware validates them and reports any it rejects as an `error` report
+    firmware: dict = field(default_factory=dict)
 
     @property
     def end(self) -> int:
@@ -179,7 +183,7 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
     rd = _Reader(path, text)
     for key in doc:
-        if key not in ("post", "run", "fault", "supply"):
+        if key not in ("post", "run", "fault", "supply", "firmware"):
             raise ScenarioError(f"{path}: unknown table [{key}] "
                                 "(expected [post], [run], [supply], [[fault]])")
     post_t = doc.get("post", {})
@@ -193,6 +197,7 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         latitude=rd.get(post_t, "post", "latitude", _number(-90, 90), 52.03),
         longitude=rd.get(post_t, "post", "longitude", _number(-180, 180), 5.56),
         sensor=rd.get(post_t, "post", "sensor", _choice(SENSORS), "ideal"),
+        holdup_s=rd.get(post_t, "post", "holdup_s", _number(0, 60), 2.0),
         strings=int(rd.get(post_t, "post", "strings", _number(1, 64), 4)),
         ct_a=rd.get(post_t, "post", "ct_a", _number(0, 500), 0.0),
     )
@@ -222,7 +227,10 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
             except ValueError as e:
                 rd.fail("fault", k, str(e), i)
         faults.append(Fault(kind, at, until, params))
-    return Scenario(path, post, start, duration, seed, faults, supply)
+    fw = doc.get("firmware", {})
+    if not isinstance(fw, dict):
+        raise ScenarioError(f"{path}: [firmware] must be a table of config keys")
+    return Scenario(path, post, start, duration, seed, faults, supply, dict(fw))
 
 
 def _supply(rd: _Reader, table) -> dict:

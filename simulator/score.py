@@ -1,9 +1,17 @@
-"""Scores the firmware's alarm reports against the injected faults (the ground truth)."""
+"""Scores alarm reports against the injected faults (the ground truth).
+
+For each injected cause: detected or missed (an alarm the cause should raise,
+raised while the fault is active), the latency from the moment the fault
+became visible to the sensors, and the clearance after repair. Every raised
+alarm no active cause explains is a false alarm. `summarize` folds many runs
+into per-cause detection rates and median / worst latencies.
+"""
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict, dataclass
 
-from simulator.scenario import Fault
+from simulator.scenario import CAUSES, Fault
 
 
 @dataclass
@@ -23,15 +31,20 @@ class FaultScore:
         return asdict(self)
 
 
+def _names(a: dict) -> tuple:
+    """The TALQ names an alarm stands for (a baseline margin may stand for several)."""
+    return tuple(a.get("talq") or (a["alarm"],))
+
+
 def score(faults: list[Fault], observable: dict[int, int], alarms: list[dict], end: int):
-    """(per-fault scores, false alarms) from alarm reports {"alarm","state","time"}."""
+    """(per-fault scores, false alarms) from alarm reports {"alarm","state","time"[,"talq"]}."""
     scores = []
     explained = set()
     for idx, f in enumerate(faults):
         s = FaultScore(f.kind, f.at, f.until, list(f.expected), observable.get(idx))
         stop = f.until if f.until is not None else end
         for k, a in enumerate(alarms):
-            if a["state"] == "raised" and a["alarm"] in f.expected and f.at <= a["time"] <= stop:
+            if a["state"] == "raised" and set(_names(a)) & set(f.expected) and f.at <= a["time"] <= stop:
                 explained.add(k)
                 if not s.detected:
                     s.detected, s.alarm, s.raised_at = True, a["alarm"], a["time"]
@@ -45,3 +58,32 @@ def score(faults: list[Fault], observable: dict[int, int], alarms: list[dict], e
         scores.append(s)
     false = [a for k, a in enumerate(alarms) if a["state"] == "raised" and k not in explained]
     return scores, false
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Per cause over many runs ({"faults": [FaultScore dicts], "false_alarms": [...]}).
+
+    Returns {"causes": {cause: {n, detected, rate, median_s, worst_s, missed}}, "false_alarms": n}.
+    """
+    causes: dict[str, dict] = {}
+    false = 0
+    for run in runs:
+        false += len(run["false_alarms"])
+        for f in run["faults"]:
+            c = causes.setdefault(f["kind"], {"n": 0, "detected": 0, "lat": [], "missed": []})
+            c["n"] += 1
+            if f["detected"]:
+                c["detected"] += 1
+                if f["latency_s"] is not None:
+                    c["lat"].append(f["latency_s"])
+            else:
+                c["missed"].append(run.get("scenario", "?"))
+    out = {}
+    for kind in sorted(causes, key=lambda k: list(CAUSES).index(k) if k in CAUSES else 99):
+        c = causes[kind]
+        lat = c.pop("lat")
+        c["rate"] = c["detected"] / c["n"] if c["n"] else 0.0
+        c["median_s"] = statistics.median(lat) if lat else None
+        c["worst_s"] = max(lat) if lat else None
+        out[kind] = c
+    return {"causes": out, "false_alarms": false}

@@ -29,7 +29,7 @@ class App:
                            cfg["ct_phase"])
         self.energy = Energy(self.state.get("kwh", 0.0), max(2.0, 0.05 * cfg["rated_w"]))
         self.sun = sun.SunSwitch(cfg["lat"], cfg["lon"], cfg["sun_elev"])
-        self.engine = detect.Engine(cfg, self.state.get("alarm_counts"))
+        self.engine = detect.Engine(cfg, self.state.get("alarm_counts"), self.state.get("alarms_active"))
         self.rep = report.Reporter(cfg["id"])
         self.rep.sinks.append(self._serial_sink)
         self.cmd_on = None
@@ -51,10 +51,13 @@ class App:
     def _alarm(self, alarm, change):
         d = {"alarm": alarm.name, "state": "raised" if change == detect.RAISED else "cleared",
              "count": alarm.count}
+        if alarm.name == detect.SUPPLY_LOSS:
+            d["supplyLossCount"] = alarm.count  # TALQ counter; raised = last gasp on hold-up
         self.rep.emit(self.now, "alarm", report.readings(self.r, d))
-        if change == detect.RAISED:
-            self.state["alarm_counts"] = self.engine.counts()
-            store.save(STATE, self.state)
+        # counts and active alarms survive a reboot (one write per alarm change)
+        self.state["alarm_counts"] = self.engine.counts()
+        self.state["alarms_active"] = self.engine.active()
+        store.save(STATE, self.state)
 
     def run(self):
         hal, r = self.hal, self.r

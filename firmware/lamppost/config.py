@@ -35,6 +35,15 @@ SCHEMA = {
     "override_s": ("i", 60, 86400, 3600, False),  # Relay/Dim override returns to auto after
     "login_s": ("i", 60, 3600, 600, False),  # console login ends after this long idle
     "selftest_boot": ("b", 0, 0, False, False),  # SelfTest after power-on (mains returned)
+    # detection threshold overrides; None = the lamp type's default (lamppost/lamptypes.py)
+    "warmup_s": ("i", 0, 900, None, False),  # power alarms wait this long after a strike
+    "power_tol": ("f", 0.05, 0.5, None, False),  # lampPowerTooLow/High band, fraction
+    "fail_frac": ("f", 0.05, 0.5, None, False),  # lampFailure below this fraction of expected
+    "pf_min": ("f", 0.1, 0.99, None, False),  # powerFactorTooLow
+    "on_w": ("f", 1.0, 100.0, None, False),  # lit while commanded off above this many W
+    "temp_max": ("f", 40.0, 120.0, None, False),  # highTemperature, degC
+    "v_low": ("f", 0.5, 0.95, None, False),  # supplyVoltageTooLow, fraction of 230 V
+    "v_high": ("f", 1.05, 1.5, None, False),  # supplyVoltageTooHigh
 }
 
 

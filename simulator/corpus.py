@@ -1,0 +1,152 @@
+"""Scores a corpus of scenarios: the firmware and the threshold baseline, side by side.
+
+Each scenario runs through the real firmware on MicroPython (one process per
+scenario, `jobs` in parallel); the baseline runs on the trace of the same run.
+Results files written by `lamppost-sim run --out` can be scored too (the
+firmware's side only: they hold no trace).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from simulator import baseline
+from simulator.scenario import ScenarioError, load
+from simulator.score import score, summarize
+
+
+def expand(paths: list[str]) -> list[Path]:
+    """Scenario or results files; a directory stands for its *.toml files."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        out += sorted(p.glob("*.toml")) if p.is_dir() else [p]
+    return out
+
+
+def run_one(path: str, heap: str = "64k") -> dict:
+    """Run one scenario; {"scenario", "ours": {faults, false_alarms}, "baseline": {...}}."""
+    from simulator.runner import Simulation
+    sc = load(path)
+    sim = Simulation(sc, heap=heap)
+    try:
+        res = sim.run()
+    finally:
+        sim.close()
+    base_alarms = baseline.run(res.trace, sc.post.rated_w)
+    bf, bfalse = score(sc.faults, res.observable, base_alarms, sc.end)
+    ours = {"scenario": str(path), "faults": [f.to_dict() for f in res.faults],
+            "false_alarms": res.false_alarms, "crashes": len(res.crashes),
+            "supplyLossCount": _loss_count(res.reports)}
+    base = {"scenario": str(path), "faults": [f.to_dict() for f in bf],
+            "false_alarms": [{k: a[k] for k in ("alarm", "state", "time")} for a in bfalse]}
+    return {"scenario": str(path), "ticks": res.ticks, "wall_s": res.wall_s, "ours": ours,
+            "baseline": base}
+
+
+def _loss_count(reports: list[dict]):
+    counts = [r["supplyLossCount"] for r in reports if "supplyLossCount" in r]
+    return max(counts) if counts else None
+
+
+def _from_results(path: Path) -> dict:
+    d = json.loads(path.read_text())
+    ours = {"scenario": d.get("scenario", str(path)), "faults": d["faults"],
+            "false_alarms": d["false_alarms"], "crashes": len(d.get("crashes", []))}
+    return {"scenario": ours["scenario"], "ticks": d.get("ticks", 0), "wall_s": d.get("wall_s", 0),
+            "ours": ours, "baseline": None}
+
+
+def run_many(paths: list[Path], jobs: int = 2, heap: str = "64k") -> list[dict]:
+    for p in paths:
+        if p.suffix not in (".toml", ".json"):
+            raise ScenarioError(f"{p}: not a scenario (.toml), a results file (.json) or a directory")
+    tomls = [str(p) for p in paths if p.suffix == ".toml"]
+    out = []
+    for p in paths:
+        if p.suffix == ".json":
+            try:
+                out.append(_from_results(p))
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise ScenarioError(f"{p}: not a results file from `lamppost-sim run --out`: {e}") from None
+    for p in tomls:
+        load(p)  # fail early, with file and line, before starting any run
+    if jobs <= 1 or len(tomls) <= 1:
+        out += [run_one(p, heap) for p in tomls]
+    else:
+        with ProcessPoolExecutor(jobs) as ex:
+            out += list(ex.map(run_one, tomls, [heap] * len(tomls)))
+    return out
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:g} s"
+
+
+def table(runs: list[dict]) -> tuple[str, dict]:
+    """A per-cause table, ours beside the baseline, and the summaries behind it."""
+    ours = summarize([r["ours"] for r in runs])
+    based = [r["baseline"] for r in runs if r["baseline"] is not None]
+    base = summarize(based) if based else None
+    rows = [("cause", "n", "detected", "median", "worst", "baseline detected", "median", "worst")]
+    for kind, c in ours["causes"].items():
+        b = base["causes"].get(kind) if base else None
+        rows.append((kind, str(c["n"]), f"{c['detected']}/{c['n']}", _fmt(c["median_s"]),
+                     _fmt(c["worst_s"]),
+                     f"{b['detected']}/{b['n']}" if b else "-", _fmt(b and b["median_s"]),
+                     _fmt(b and b["worst_s"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append(f"false alarms: ours {ours['false_alarms']}"
+                 + (f", baseline {base['false_alarms']}" if base else ""))
+    return "\n".join(lines), {"ours": ours, "baseline": base}
+
+
+def cmd_score(args) -> int:
+    """`lamppost-sim score`: run or read results, print the table, exit 1 under --strict on misses."""
+    paths = expand(args.paths)
+    if not paths:
+        print("lamppost-sim: no scenarios given or found", file=sys.stderr)
+        return 2
+    try:
+        runs = run_many(paths, args.jobs, args.heap)
+    except ScenarioError as e:
+        print(f"lamppost-sim: {e}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, KeyError) as e:
+        print(f"lamppost-sim: cannot score: {e}", file=sys.stderr)
+        return 2
+    text, summary = table(runs)
+    missed = [(r["scenario"], f["kind"]) for r in runs for f in r["ours"]["faults"] if not f["detected"]]
+    false = [(r["scenario"], a) for r in runs for a in r["ours"]["false_alarms"]]
+    crashes = sum(r["ours"].get("crashes", 0) for r in runs)
+    if args.json:
+        print(json.dumps({"runs": runs, "summary": summary, "missed": missed, "crashes": crashes}))
+    else:
+        print(text)
+        for s, k in missed:
+            print(f"MISSED {k} in {s}")
+        for s, a in false:
+            print(f"FALSE ALARM {a['alarm']} at {a.get('t', a.get('time'))} in {s}")
+        if crashes:
+            print(f"firmware crashes: {crashes}")
+    if crashes:
+        return 3
+    if args.strict and (missed or false):
+        return 1
+    return 0
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("score", help="score scenarios (or results files): detection, latency, "
+                                     "false alarms, against a threshold baseline")
+    s.add_argument("paths", nargs="+", help="scenario .toml files, directories of them, or results .json")
+    s.add_argument("--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1),
+                   help="scenarios run in parallel (default 2)")
+    s.add_argument("--heap", default="64k", help="MicroPython heap (default 64k)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--strict", action="store_true", help="exit 1 on any missed cause or false alarm")
+    s.set_defaults(func=cmd_score)
