@@ -47,6 +47,28 @@ class Alarm:
 class Engine:
     """Judges every alarm once per tick against the expected power of the lamp."""
 
+    # thresholds lamptypes.apply() sets at boot, declared for the type check (no code, no RAM)
+    profile: tuple
+    rated_w: float
+    v_exp: float
+    v_nom: float
+    v_low: float
+    v_high: float
+    v_hyst: float
+    v_dip: float
+    temp_max: float
+    temp_hyst: float
+    blank_s: int
+    on_w: float
+    fail_frac: float
+    warmup_s: int
+    cool_s: int
+    cyc_window_s: int
+    cyc_outs: int
+    tol: float
+    dimmable: bool
+    pf_min: float
+
     def __init__(self, cfg, counts=None, active=None):
         counts = counts or {}
         active = active or ()
@@ -58,7 +80,7 @@ class Engine:
         sys.modules.pop("lamppost.lamptypes", None)
         try:
             import lamppost
-            del lamppost.lamptypes
+            delattr(lamppost, "lamptypes")
         except (AttributeError, ImportError):
             pass
         # per alarm: raise/clear persistence (s), raised?, since when disagreeing, count
