@@ -8,7 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from simulator.runner import Results, Simulation
+from simulator.firmware_proc import DEFAULT_HEAP
+from simulator.runner import FirmwareCrash, Results, Simulation
 from simulator.scenario import ScenarioError, load
 
 DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "demo.toml"
@@ -68,6 +69,9 @@ def cmd_run(args) -> int:
                   flush=True)
             signal.signal(signal.SIGINT, lambda *_: sim.stop())  # Ctrl-C: finish, score what ran
         res = sim.run()
+    except FirmwareCrash as e:
+        print(f"lamppost-sim: {e}", file=sys.stderr)
+        return 3
     finally:
         sim.close()
     print()
@@ -92,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="run one scenario through the firmware")
     r.add_argument("scenario", nargs="?", default=str(DEMO), help="scenario TOML (default: the demo)")
     r.add_argument("--out", help="write results (ground truth + reports) as JSON here")
-    r.add_argument("--heap", default="64k", help="MicroPython heap, like a board's (default 64k)")
+    r.add_argument("--heap", default=DEFAULT_HEAP,
+                   help=f"MicroPython heap, like a board's (default {DEFAULT_HEAP})")
     pace = r.add_mutually_exclusive_group()
     pace.add_argument("--realtime", action="store_true", help="one simulated second per second")
     pace.add_argument("--speed", type=float, help="simulated seconds per wall second")

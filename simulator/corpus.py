@@ -13,6 +13,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from simulator.firmware_proc import DEFAULT_HEAP
 from simulator import baseline
 from simulator.scenario import ScenarioError, load
 from simulator.score import score, summarize
@@ -26,7 +27,7 @@ def expand(paths: list[str]) -> list[Path]:
     return out
 
 
-def run_one(path: str, heap: str = "64k") -> dict:
+def run_one(path: str, heap: str = DEFAULT_HEAP) -> dict:
     """Run one scenario; {"scenario", "ours": {faults, false_alarms}, "baseline": {...}}."""
     from simulator.runner import Simulation
     sc = load(path)
@@ -59,7 +60,7 @@ def _from_results(path: Path) -> dict:
             "ours": ours, "baseline": None}
 
 
-def run_many(paths: list[Path], jobs: int = 2, heap: str = "64k") -> list[dict]:
+def run_many(paths: list[Path], jobs: int = 2, heap: str = DEFAULT_HEAP) -> list[dict]:
     for p in paths:
         if p.suffix not in (".toml", ".json"):
             raise ScenarioError(f"{p}: not a scenario (.toml), a results file (.json) or a directory")
@@ -146,7 +147,7 @@ def add_parser(sub) -> None:
     s.add_argument("paths", nargs="+", help="scenario .toml files, directories of them, or results .json")
     s.add_argument("--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1),
                    help="scenarios run in parallel (default 2)")
-    s.add_argument("--heap", default="64k", help="MicroPython heap (default 64k)")
+    s.add_argument("--heap", default=DEFAULT_HEAP, help=f"MicroPython heap (default {DEFAULT_HEAP})")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--strict", action="store_true", help="exit 1 on any missed cause or false alarm")
     s.set_defaults(func=cmd_score)

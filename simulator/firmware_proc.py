@@ -12,7 +12,10 @@ from simulator.link import Link
 from simulator.mpy_cache import compiled_dir
 
 FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
-DEFAULT_HEAP = "64k"
+# The board's heap, as the 64-bit unix port sees it. An ESP32 without PSRAM gives
+# MicroPython ~110 KB; on this 64-bit port every object is up to twice the size it
+# is on the 32-bit ESP32, so 96k here is a tighter budget than a real board has.
+DEFAULT_HEAP = "96k"
 
 
 def micropython_path() -> str:

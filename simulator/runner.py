@@ -24,6 +24,10 @@ from simulator.score import FaultScore, score
 from simulator.serial_bridge import SerialBridge
 
 
+class FirmwareCrash(RuntimeError):
+    """The firmware cannot boot: every try ended in a crash."""
+
+
 @dataclass
 class Results:
     scenario: Scenario
@@ -99,10 +103,28 @@ class Simulation:
         """Ask run() (in another thread) to finish after the current tick."""
         self._stop.set()
 
-    def _boot(self) -> FirmwareProcess:
-        fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap)
-        self.results.boots += 1
-        return fw
+    def _boot(self):
+        """Power the board on until the firmware asks for its first tick: (fw, kind, out).
+
+        A boot that dies before that is recorded as a crash; three in a row
+        raise FirmwareCrash with the interpreter's last words.
+        """
+        for _ in range(3):
+            self.results.boots += 1
+            fw = None
+            try:
+                fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap)
+                kind, out = fw.link.recv()
+                if kind == b"A":
+                    return fw, kind, out
+            except (lk.LinkClosed, BrokenPipeError, RuntimeError):
+                pass
+            if fw is not None:
+                fw.kill()
+                self.results.crashes.append(fw.output()[-2000:])
+            else:
+                self.results.crashes.append("the firmware died before saying hello")
+        raise FirmwareCrash("the firmware crashes at boot:\n" + self.results.crashes[-1])
 
     def _collect(self, t: int, lines: list[bytes]) -> None:
         for raw in lines:
@@ -120,11 +142,10 @@ class Simulation:
     def run(self) -> Results:
         sc, res = self.sc, self.results
         wall0 = time.monotonic()
-        fw = self._boot()
+        fw, kind, out = self._boot()
         t = sc.start
         down = None  # mains-loss hold-up: when the mains went (None while present)
         try:
-            kind, out = fw.link.recv()
             self.ready.set()
             while (t < sc.end or self.hold) and not self._stop.is_set():
                 if self.speed:
@@ -158,8 +179,7 @@ class Simulation:
                     fw.kill()
                     if kind != b"X" or out[:1] != b"\x00":  # X 1: reset after an exception
                         res.crashes.append(fw.output()[-2000:])
-                    fw = self._boot()
-                    kind, out = fw.link.recv()
+                    fw, kind, out = self._boot()
         finally:
             if fw is not None:
                 fw.kill()
@@ -191,8 +211,7 @@ class Simulation:
         """
         kind, out = b"A", b"\x00\x64"
         if mains:  # power is back: boot
-            fw = self._boot()
-            kind, out = fw.link.recv()
+            fw, kind, out = self._boot()
             return fw, None, kind, out
         if down is None:
             down = t

@@ -14,7 +14,7 @@ from simulator.scenario import load, loads
 
 @pytest.fixture(scope="module")
 def demo_results():
-    sim = Simulation(load(DEMO), heap="64k")
+    sim = Simulation(load(DEMO))  # the default heap, like a board's
     try:
         yield sim.run()
     finally:
@@ -38,9 +38,12 @@ def test_demo_alarms_clear_after_repair_and_nothing_else_is_raised(demo_results)
     for f in res.faults:
         assert f.cleared_at is not None and f.cleared_at >= f.until, f
     assert res.false_alarms == []
-    raised = [(a["alarm"], a["state"]) for a in res.alarms()]
-    assert raised == [("lampFailure", "raised"), ("lampUnexpectedOn", "raised"),
-                      ("lampFailure", "cleared"), ("lampUnexpectedOn", "cleared")]
+    changes = [(a["alarm"], a["state"]) for a in res.alarms()]
+    raised = [name for name, state in changes if state == "raised"]
+    # relay_welded shows as day burning and as a relay that does not open (NOTES.md)
+    assert sorted(raised) == ["lampFailure", "lampUnexpectedOn", "relayFailure"]
+    for name in raised:  # each raised once, and cleared after its repair
+        assert changes.count((name, "cleared")) == 1
 
 
 def test_lamp_switches_at_dusk_and_dawn(demo_results):

@@ -67,12 +67,10 @@ def s_config(c):
 def s_thresholds(c):
     e = c.app.engine
     d = {}
-    for k in ("rated_w", "blank_s", "fail_frac", "on_w"):
-        if hasattr(e, k):
-            d[k] = getattr(e, k)
-    for al in getattr(e, "alarms", ()):
-        if hasattr(al, "raise_s"):
-            d[al.name] = {"raise_s": al.raise_s, "clear_s": al.clear_s}
+    for k in ("rated_w", "blank_s", "warmup_s", "fail_frac", "tol", "on_w", "pf_min",
+              "v_low", "v_high", "temp_max"):
+        d[k] = getattr(e, k)
+    d.update(e.persistence())
     return d
 
 

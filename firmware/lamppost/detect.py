@@ -215,6 +215,10 @@ class Engine:
         self._u(_PHIGH, now, True, p > (1.0 + tol) * exp and not stuck, out)
         self._u(_PF, now, full * 0.5 <= exp, r.PF < self.pf_min, out)
 
+    def persistence(self):
+        """{alarm: {"raise_s", "clear_s"}}: how long a condition must last to raise / clear."""
+        return {NAMES[i]: {"raise_s": self._rs[i], "clear_s": self._cs[i]} for i in range(len(NAMES))}
+
     def counts(self):
         return {NAMES[i]: self._cnt[i] for i in range(len(NAMES))}
 
