@@ -1,4 +1,4 @@
-"""Heap over a simulated week in the stated budget (64 KB), and the smallest heap that survives two days.
+"""Heap over a simulated week in the stated budget (the simulator default), and the smallest heap that survives two days.
 
 The simulator may load the firmware from source, which needs heap to compile:
 on a board the bundle is .mpy, so "does not boot" here is an upper bound.
@@ -6,9 +6,10 @@ on a board the bundle is .mpy, so "does not boot" here is an upper bound.
 import json
 from pathlib import Path
 
+from simulator.firmware_proc import DEFAULT_HEAP
 from simulator.heapprobe import measure
 
-BUDGET = "64k"
+BUDGET = DEFAULT_HEAP  # the heap the simulator gives the firmware: the stated budget
 
 
 def main(out: Path) -> None:
@@ -22,7 +23,8 @@ def main(out: Path) -> None:
     growth = hw.get(1, 0) - min(hw[d] for d in hw if d >= 1)
     print(f"heap growth day 2 -> day 7 (drop of the free high-water mark): {growth} B")
     smallest = None
-    for size in ("56k", "48k", "40k", "32k", "24k"):
+    kb = int(BUDGET.rstrip("k"))
+    for size in [f"{kb - 8 * i}k" for i in range(1, 6)]:
         try:
             r = measure(days=2, heap=size, every=600)
         except Exception as e:  # noqa: BLE001 - the firmware did not even boot

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from simulator.firmware_proc import DEFAULT_HEAP
 from simulator.runner import Simulation
 from simulator.scenario import loads
 
@@ -105,7 +106,7 @@ class HeapProbe(Simulation):
             self.bridge.send_to_firmware(self.command)
 
 
-def measure(days: int = 7, heap: str = "64k", every: int = 600) -> HeapRun:
+def measure(days: int = 7, heap: str = DEFAULT_HEAP, every: int = 600) -> HeapRun:
     sim = HeapProbe(week_scenario(days), every=every, heap=heap)
     try:
         res = sim.run()

@@ -7,13 +7,13 @@ burn from before sunset to after sunrise, on the fallback schedule alone.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from astral import Observer
 from astral.sun import sunrise, sunset
 
 from simulator.firmware_proc import FIRMWARE_DIR, FirmwareProcess
 from simulator.mpy_cache import compiled_dir
+from simulator import runner
 from simulator.runner import Simulation
 from simulator.scenario import loads
 
@@ -31,22 +31,7 @@ seed = 3
 """
 
 
-class SafeModeSim(Simulation):
-    """Boots the firmware with lamppost.safe.MODE set, as boot.py does on a board after 3 crashes."""
-
-    def __init__(self, sc, entry_dir: Path, **kw):
-        super().__init__(sc, **kw)
-        self.entry_dir = entry_dir
-
-    def _boot(self):
-        fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap,
-                             firmware_dir=self.entry_dir,
-                             extra_path=[str(compiled_dir(FIRMWARE_DIR) or FIRMWARE_DIR)])
-        self.results.boots += 1
-        return fw
-
-
-def test_safe_mode_lights_the_lamp_from_before_sunset_to_after_sunrise(tmp_path):
+def test_safe_mode_lights_the_lamp_from_before_sunset_to_after_sunrise(tmp_path, monkeypatch):
     entry = tmp_path / "entry"
     entry.mkdir()
     (entry / "main.py").write_text(
@@ -55,7 +40,15 @@ def test_safe_mode_lights_the_lamp_from_before_sunset_to_after_sunrise(tmp_path)
         "lamppost.SAFE = safe.MODE = True\n"
         "safe.REASON, safe.CRASHES = 'crashes', 3\n"
         f"exec(open({str(FIRMWARE_DIR / 'main.py')!r}).read())\n")
-    sim = SafeModeSim(loads(DAY, "safe-day.toml"), entry)
+    firmware = str(compiled_dir(FIRMWARE_DIR) or FIRMWARE_DIR)
+
+    class SafeBoot(FirmwareProcess):
+        """Boots with lamppost.SAFE set, as boot.py does on a board after 3 crashes."""
+
+        def __init__(self, flash_dir, uart_path, *a, **kw):
+            super().__init__(flash_dir, uart_path, *a, firmware_dir=entry, extra_path=[firmware])
+    monkeypatch.setattr(runner, "FirmwareProcess", SafeBoot)
+    sim = Simulation(loads(DAY, "safe-day.toml"))
     try:
         res = sim.run()
     finally:
