@@ -1,8 +1,8 @@
 """Heap of the real firmware over a long run: asks `Status mem` over the serial console periodically.
 
-The firmware answers with `heap_free` (after a gc.collect where the console does
-one, else as it stands); the high-water mark of free heap per simulated day shows
-the live heap, so a day that ends lower than the day before is a leak.
+The firmware answers with `heap_free` after a gc.collect (Status mem), so the
+high-water mark of free heap per simulated day is the live heap's complement:
+a day whose mark sits lower than the day before's is a leak.
 """
 from __future__ import annotations
 
@@ -82,8 +82,7 @@ class HeapRun:
 class HeapProbe(Simulation):
     """A Simulation that types `Status mem` on the console every `every` simulated seconds."""
 
-    # padded to 64 bytes: the host HAL of this era fills a 64-byte read buffer before returning
-    COMMAND = b"status mem".ljust(63) + b"\n"
+    COMMAND = b"status mem\n"
 
     def __init__(self, sc, every: int = 600, command: bytes = COMMAND, **kw):
         super().__init__(sc, **kw)
