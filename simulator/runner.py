@@ -54,6 +54,12 @@ class Results:
         }
 
 
+# With WiFi + MQTT the firmware needs more than the 64k default: on the 64-bit unix
+# port every object is about twice its ESP32 size, and an ESP32 without PSRAM
+# gives MicroPython ~110 KB of heap. Measured peaks: bench/bench_mqtt.py.
+NET_HEAP = "96k"
+
+
 def firmware_config(sc: Scenario) -> dict:
     p = sc.post
     return {"id": p.id, "lamp": p.lamp, "rated_w": p.rated_w, "lat": p.latitude,
@@ -64,7 +70,9 @@ class Simulation:
     """One post through one scenario. Open it, optionally attach to .serial_path, then run()."""
 
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
-                 speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None):
+                 speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
+                 broker: str | None = None, net_config: dict | None = None,
+                 on_tick: Callable[[int], None] | None = None):
         self.sc = sc
         self._tmp = None
         if flash_dir is None:
@@ -80,6 +88,22 @@ class Simulation:
         self.results = Results(sc)
         if not (self.flash_dir / "config.json").exists():
             provision(self.flash_dir, firmware_config(sc))
+        # MQTT over a network that can fail (simulator/netsim.py), when a broker is given
+        self.on_tick = on_tick
+        self.net = None
+        if broker:
+            from simulator.broker import parse_addr
+            from simulator.netsim import NetSim
+            self.net = NetSim(parse_addr(broker), sc.network)
+            cfg_path = self.flash_dir / "config.json"
+            cfg = json.loads(cfg_path.read_text())
+            cfg.update({"mqtt_host": "127.0.0.1", "mqtt_port": self.net.port}, **(net_config or {}))
+            cfg_path.write_text(json.dumps(cfg))
+            from simulator.mpy_build import build
+            self._mpy = tempfile.TemporaryDirectory(prefix="lamppost-mpy-")
+            self.firmware_dir = build(Path(self._mpy.name))
+            if heap == DEFAULT_HEAP:
+                self.heap = NET_HEAP
 
     @property
     def serial_path(self) -> str:
@@ -87,7 +111,8 @@ class Simulation:
         return self.bridge.path
 
     def _boot(self) -> FirmwareProcess:
-        fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap)
+        fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap,
+                             **({"firmware_dir": self.firmware_dir} if self.net else {}))
         self.results.boots += 1
         return fw
 
@@ -121,12 +146,18 @@ class Simulation:
                 for f in visible:
                     res.observable.setdefault(sc.faults.index(f), t)
                 flags = lk.F_MAINS if truth.mains else 0
+                if self.net and self.net.link_up(t):
+                    flags |= 4  # F_WIFI: associated
                 fe = self.frontend.encode(truth.v, truth.i, truth.p, truth.pf, truth.hz)
                 try:
                     fw.link.send_tick(t, flags, truth.temp, fe)
                     kind, out = fw.link.recv()
                 except (lk.LinkClosed, BrokenPipeError):
                     kind, out = b"", b""
+                if self.net:
+                    self.net.pump(t)
+                if self.on_tick:
+                    self.on_tick(t)
                 self._collect(t, self.bridge.pump())
                 res.ticks += 1
                 t += 1
@@ -138,6 +169,8 @@ class Simulation:
                     kind, out = fw.link.recv()
         finally:
             fw.kill()
+            if self.net:
+                self.net.close()
             for _ in range(3):  # the pty may hand over the last bytes a moment later
                 time.sleep(0.01)
                 self._collect(t, self.bridge.pump())
@@ -150,6 +183,8 @@ class Simulation:
         return res
 
     def close(self) -> None:
+        if self.net:
+            self._mpy.cleanup()
         if self._tmp:
             self._tmp.cleanup()
 

@@ -77,6 +77,7 @@ class Hal:
         r.mains = bool(flags & F_MAINS)
         r.dark = bool(flags & F_DARK)
         r.temp = temp
+        self.wifi = bool(flags & F_WIFI)
         self.now = t
         return t
 
@@ -95,6 +96,17 @@ class Hal:
             if n:
                 return self._rxbuf[:n]
         return None
+
+    # network: what network.WLAN and socket give on a board (see hal/esp32_net.py)
+    wifi = False
+
+    def net_up(self):
+        """WiFi associated: the simulator's `[[network]]` link state (flag F_WIFI)."""
+        return self.wifi
+
+    def net_open(self, host, port, tls=False, ca=None):
+        from hal import netsock
+        return netsock.open_socket(host, port, tls, ca)
 
     def reset(self, code=1):
         self._send(b"X", bytes((code,)))

@@ -38,6 +38,11 @@ class App:
         self.now = 0
         self.last_tele = 0
         self._problems = problems
+        self.net = None
+        if cfg["mqtt_host"]:  # reporting over MQTT (lamppost/net.py)
+            from lamppost.net import Net
+            self.net = Net(self)
+            self.rep.sinks.append(self.net.sink)
 
     def _serial_sink(self, line, fields):
         self.hal.uart_write(line.encode() + b"\n")
@@ -83,6 +88,8 @@ class App:
             data = hal.uart_read()
             if data:
                 self.console.feed(data)
+            if self.net:
+                self.net.poll(now)
             last = now
             now = hal.wait_tick(r)
             self.now = now

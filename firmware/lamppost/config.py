@@ -21,6 +21,18 @@ SCHEMA = {
     "cal_v": ("f", 0.5, 2.0, 1.0, False),  # voltage gain (Calibrate Voltage)
     "cal_i": ("f", 0.5, 2.0, 1.0, False),  # current gain (Calibrate Power / Current)
     "pin": ("s", 4, 12, "0000", True),
+    # network (lamppost/net.py): MQTT is off while mqtt_host is empty
+    "wifi_ssid": ("s", 0, 32, "", False),
+    "wifi_pass": ("s", 0, 64, "", True),
+    "mqtt_host": ("s", 0, 64, "", False),
+    "mqtt_port": ("i", 1, 65535, 1883, False),
+    "mqtt_tls": ("b", 0, 0, False, False),
+    "mqtt_ca": ("s", 1, 64, "ca.pem", False),  # pinned CA on flash (PEM or DER)
+    "mqtt_user": ("s", 0, 64, "", False),
+    "mqtt_pass": ("s", 0, 64, "", True),
+    "mqtt_keepalive": ("i", 10, 1200, 60, False),
+    "cmd_key": ("s", 0, 64, "", True),  # HMAC key for state-changing remote commands
+    "outbox_max": ("i", 8, 1000, 200, False),
 }
 
 
