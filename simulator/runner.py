@@ -156,9 +156,9 @@ class Simulation:
                     kind, out = b"", b""
                 if self.net:
                     self.net.pump(t)
+                self._collect(t, self.bridge.pump())
                 if self.on_tick:
                     self.on_tick(t)
-                self._collect(t, self.bridge.pump())
                 res.ticks += 1
                 t += 1
                 if kind != b"A":  # crashed or asked for a reset: reboot like a board would

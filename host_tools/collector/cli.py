@@ -1,0 +1,117 @@
+"""`lamppost-collector`: subscribe to a broker, keep every post's state and an alarm register.
+
+  lamppost-collector listen --broker HOST:PORT --db reg.sqlite [--for SECONDS]
+  lamppost-collector posts  --db reg.sqlite [--json | --csv]
+  lamppost-collector alarms --db reg.sqlite [--post ID] [--all] [--json | --csv]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+
+from host_tools.collector.store import Register
+
+
+def _table(rows: list[dict], cols: list[str]) -> str:
+    cells = [cols] + [[str(r.get(c, "")) for c in cols] for r in rows]
+    w = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    lines = ["  ".join(v.ljust(w[i]) for i, v in enumerate(row)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * x for x in w))
+    return "\n".join(lines)
+
+
+def post_rows(reg: Register) -> list[dict]:
+    rows = []
+    for p in reg.posts():
+        e = p["energy"]
+        rows.append({"post": p["id"], "online": p["online"] or "?", "alarms": p["alarms"],
+                     "last_dseq": p["last_dseq"], "dups": p["duplicates"],
+                     "power_W": e.get("Power", ""), "total_kWh": e.get("Total", ""),
+                     "uptime": p["state"].get("Uptime", "")})
+    return rows
+
+
+def emit(rows: list[dict], cols: list[str], fmt: str, out=sys.stdout) -> None:
+    if fmt == "json":
+        json.dump(rows, out, indent=1)
+        out.write("\n")
+    elif fmt == "csv":
+        w = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        out.write(_table(rows, cols) + "\n" if rows else "(nothing yet)\n")
+
+
+def cmd_listen(args) -> int:
+    from host_tools.collector.listen import Listener
+    from simulator.broker import parse_addr
+    try:
+        host, port = parse_addr(args.broker)
+    except ValueError as e:
+        print(f"lamppost-collector: {e}", file=sys.stderr)
+        return 2
+    reg = Register(args.db)
+    try:
+        lis = Listener(reg, host, port)
+    except OSError as e:
+        print(f"lamppost-collector: cannot reach broker {args.broker}: {e}", file=sys.stderr)
+        return 1
+    print(f"lamppost-collector: listening on {args.broker}, register {args.db}", flush=True)
+    try:
+        end = time.monotonic() + args.for_s if args.for_s else None
+        while end is None or time.monotonic() < end:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    lis.close()
+    emit(post_rows(reg), POST_COLS, "table")
+    return 0
+
+
+POST_COLS = ["post", "online", "alarms", "last_dseq", "dups", "power_W", "total_kWh", "uptime"]
+ALARM_COLS = ["device", "dseq", "t", "ev", "alarm", "state"]
+
+
+def cmd_posts(args) -> int:
+    emit(post_rows(Register(args.db)), POST_COLS, args.fmt)
+    return 0
+
+
+def cmd_alarms(args) -> int:
+    rows = Register(args.db).events(args.post, alarms_only=not args.all)
+    emit(rows, ALARM_COLS, args.fmt)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="lamppost-collector", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    p = sub.add_parser("listen", help="subscribe to a broker and record into the register")
+    p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
+    p.add_argument("--db", default="lamppost-register.sqlite", help="SQLite register file")
+    p.add_argument("--for", dest="for_s", type=float, help="stop after this many seconds")
+    p.set_defaults(func=cmd_listen)
+    for name, func, hlp in (("posts", cmd_posts, "each post's last state"),
+                            ("alarms", cmd_alarms, "the alarm register, in sequence order")):
+        q = sub.add_parser(name, help=hlp)
+        q.add_argument("--db", default="lamppost-register.sqlite", help="SQLite register file")
+        fmt = q.add_mutually_exclusive_group()
+        fmt.add_argument("--json", dest="fmt", action="store_const", const="json")
+        fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv")
+        q.set_defaults(func=func, fmt="table")
+        if name == "alarms":
+            q.add_argument("--post", help="only this post")
+            q.add_argument("--all", action="store_true", help="every event, not only alarms")
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
