@@ -49,6 +49,20 @@ class Net:
         self.down_since = 0
         self.downtime = 0
         self.errors = 0  # outbox writes that failed (flash full)
+        app.console.add("teleperiod", self.cmd_teleperiod)
+
+    def cmd_teleperiod(self, payload):
+        """TelePeriod [10..86400]: seconds between STATE/SENSOR reports (Tasmota's name)."""
+        if payload:
+            try:
+                v = int(payload)
+            except ValueError:
+                v = 0
+            if not 10 <= v <= 86400:
+                return {"error": "TelePeriod must be 10..86400 s"}
+            self.period = v
+            self.next_tele = 0
+        return {"TelePeriod": self.period}
 
     def _open(self):
         return self.hal.net_open(self.host, self.port, self.tls, self.ca)

@@ -19,6 +19,7 @@ class Listener:
         if user:
             self.c.username_pw_set(user, password)
         self.c.on_connect = self._on_connect
+        self.c.on_disconnect = lambda *a: self.ready.clear()
         self.c.on_message = lambda c, u, m: self.reg.handle(m.topic, m.payload)
         self.c.reconnect_delay_set(1, 30)
         self.c.connect(host, port, keepalive=30)
