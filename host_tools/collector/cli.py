@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 
@@ -34,7 +35,8 @@ def post_rows(reg: Register) -> list[dict]:
     return rows
 
 
-def emit(rows: list[dict], cols: list[str], fmt: str, out=sys.stdout) -> None:
+def emit(rows: list[dict], cols: list[str], fmt: str, out=None) -> None:
+    out = out or sys.stdout
     if fmt == "json":
         json.dump(rows, out, indent=1)
         out.write("\n")
@@ -76,13 +78,27 @@ POST_COLS = ["post", "online", "alarms", "last_dseq", "dups", "power_W", "total_
 ALARM_COLS = ["device", "dseq", "t", "ev", "alarm", "state"]
 
 
+def _open(path: str) -> Register | None:
+    if not os.path.exists(path):
+        print(f"lamppost-collector: no register at {path} (run `lamppost-collector listen` first)",
+              file=sys.stderr)
+        return None
+    return Register(path)
+
+
 def cmd_posts(args) -> int:
-    emit(post_rows(Register(args.db)), POST_COLS, args.fmt)
+    reg = _open(args.db)
+    if reg is None:
+        return 2
+    emit(post_rows(reg), POST_COLS, args.fmt)
     return 0
 
 
 def cmd_alarms(args) -> int:
-    rows = Register(args.db).events(args.post, alarms_only=not args.all)
+    reg = _open(args.db)
+    if reg is None:
+        return 2
+    rows = reg.events(args.post, alarms_only=not args.all)
     emit(rows, ALARM_COLS, args.fmt)
     return 0
 
