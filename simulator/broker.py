@@ -38,9 +38,15 @@ def parse_addr(text: str) -> tuple[str, int]:
 class Broker:
     """A broker child process. kind: 'mosquitto', 'amqtt' or 'auto' (mosquitto if installed)."""
 
-    def __init__(self, kind: str = "auto", port: int | None = None):
+    def __init__(self, kind: str = "auto", port: int | None = None, tls: bool = False,
+                 users: dict[str, str] | None = None):
         if kind == "auto":
             kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
+        if (tls or users) and kind != "mosquitto":
+            raise RuntimeError("TLS and passwords need mosquitto (apt-get install mosquitto)")
+        self.tls = tls
+        self.users = users or {}
+        self.ca_path: Path | None = None
         self.kind = kind
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -56,8 +62,27 @@ class Broker:
         d = Path(self._dir.name)
         if self.kind == "mosquitto":
             conf = d / "mosquitto.conf"
-            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                            "persistence false\nlog_dest none\nmax_inflight_messages 0\n")
+            text = (f"listener {self.port} 127.0.0.1\npersistence false\nlog_dest none\n"
+                    "max_inflight_messages 0\n")
+            if os.geteuid() == 0:  # else mosquitto drops to its own user, who cannot read d
+                text += "user root\n"
+            if self.tls:
+                from simulator.tls_certs import make
+                p = make(d / "tls") if self.ca_path is None else {
+                    "ca": d / "tls" / "ca.pem", "cert": d / "tls" / "server.pem",
+                    "key": d / "tls" / "server.key"}
+                self.ca_path = d / "tls" / "ca.der"  # what the firmware pins
+                text += f"cafile {p['ca']}\ncertfile {p['cert']}\nkeyfile {p['key']}\n"
+            if self.users:
+                pw = d / "passwd"
+                pw.write_text("".join(f"{u}:{v}\n" for u, v in self.users.items()))
+                subprocess.run([shutil.which("mosquitto_passwd") or "mosquitto_passwd", "-U",
+                                str(pw)], check=True, capture_output=True)
+                pw.chmod(0o600)
+                text += f"allow_anonymous false\npassword_file {pw}\n"
+            else:
+                text += "allow_anonymous true\n"
+            conf.write_text(text)
             return [shutil.which("mosquitto") or "mosquitto", "-c", str(conf)]
         conf = d / "amqtt.yaml"
         conf.write_text(

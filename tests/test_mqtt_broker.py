@@ -178,3 +178,31 @@ def test_real_broker_restart_is_survived():
     finally:
         lis.close()
         b.close()
+
+
+def _session(b: Broker, ca: str, user: str, pw: str) -> dict:
+    """One MQTT session from MicroPython (tests/mp/mqtt_client_run.py)."""
+    import subprocess
+    from conftest import mp_env
+    from simulator.firmware_proc import micropython_path
+    from conftest import MP_DIR
+    p = subprocess.run([micropython_path(), "-X", "heapsize=128k", str(MP_DIR / "mqtt_client_run.py"),
+                        "localhost", str(b.port), ca, user, pw],
+                       env=mp_env(), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_tls_with_pinned_ca_and_per_device_password(tmp_path):
+    import shutil
+    if not shutil.which("mosquitto"):
+        pytest.skip("TLS and passwords are tested against mosquitto (apt-get install mosquitto)")
+    from simulator.tls_certs import make
+    other = make(tmp_path / "other")  # a CA the broker's certificate was not signed by
+    with Broker("mosquitto", tls=True, users={"NL-1": "s3cret"}) as b:
+        ok = _session(b, str(b.ca_path), "NL-1", "s3cret")
+        assert ok["ok"], ok
+        wrong_ca = _session(b, str(other["ca_der"]), "NL-1", "s3cret")
+        assert not wrong_ca["ok"] and wrong_ca["error"], wrong_ca
+        wrong_pw = _session(b, str(b.ca_path), "NL-1", "guess")
+        assert not wrong_pw["ok"] and "refused" in wrong_pw["error"], wrong_pw

@@ -3,7 +3,8 @@
 Shared by the host and ESP32 HALs: `socket` and `ssl` are the same modules on
 both ports. The connect is started and returned at once; the MQTT client sees
 it finish (or fail) on later polls, so a dead broker never stalls a tick.
-TLS pins the CA in the file `ca` on flash (CERT_REQUIRED, server name checked).
+TLS pins the CA in the file `ca` on flash, DER encoded (MicroPython's mbedtls
+binding rejects PEM here); CERT_REQUIRED, the server name is checked.
 """
 import socket
 
@@ -29,10 +30,12 @@ def open_socket(host, port, tls=False, ca=None):
             s.close()
             raise
     if tls:
-        import ssl
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.verify_mode = ssl.CERT_REQUIRED
+        # the C module `tls` (MicroPython >= 1.23): `ssl` is a frozen wrapper over it that a
+        # custom MICROPYPATH (the simulator's) hides
+        import tls as t
+        ctx = t.SSLContext(t.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = t.CERT_REQUIRED
         with open(ca, "rb") as f:
-            ctx.load_verify_locations(cadata=f.read())
+            ctx.load_verify_locations(f.read())
         s = ctx.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
     return s

@@ -27,7 +27,7 @@ SCHEMA = {
     "mqtt_host": ("s", 0, 64, "", False),
     "mqtt_port": ("i", 1, 65535, 1883, False),
     "mqtt_tls": ("b", 0, 0, False, False),
-    "mqtt_ca": ("s", 1, 64, "ca.pem", False),  # pinned CA on flash (PEM or DER)
+    "mqtt_ca": ("s", 1, 64, "ca.der", False),  # pinned CA on flash, DER (mbedtls)
     "mqtt_user": ("s", 0, 64, "", False),
     "mqtt_pass": ("s", 0, 64, "", True),
     "mqtt_keepalive": ("i", 10, 1200, 60, False),
