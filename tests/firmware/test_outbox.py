@@ -123,13 +123,18 @@ def _workload(box, log):
 
 
 def test_power_cut_at_every_write():
+    r = power_cut_sweep()
+    assert r["cuts"] > 20, r
+
+
+def power_cut_sweep():
+    """Cut the power at each write of the workload in turn; check; returns counts."""
     pristine = _fresh()
     data = bytearray(pristine)  # one working image, reset in place (no 32 KB per cut)
     probe = RamBlocks(data)
     _mount(probe)
     _workload(Outbox(MNT + "/ob", cap=8), {"put": [], "acked": []})
     total = probe.writes
-    assert total > 20, total
     for k in range(1, total + 1):
         data[:] = pristine
         gc.collect()
@@ -153,3 +158,4 @@ def test_power_cut_at_every_write():
         for s, payload in _drain(box):
             assert payload.endswith(b'"dseq": %d}' % s), (k, payload)
     vfs.umount(MNT)
+    return {"cuts": total, "puts": 10, "acks": 9}
