@@ -16,7 +16,7 @@ from typing import Callable
 
 from simulator import link as lk
 from simulator.firmware_proc import DEFAULT_HEAP, FirmwareProcess, provision
-from simulator.models.frontend import IdealMeter
+from simulator.models.frontend import firmware_keys, make_frontend
 from simulator.models.world import World
 from simulator.scenario import Scenario
 from simulator.score import FaultScore, score
@@ -63,7 +63,7 @@ NET_HEAP = "96k"
 def firmware_config(sc: Scenario) -> dict:
     p = sc.post
     return {"id": p.id, "lamp": p.lamp, "rated_w": p.rated_w, "lat": p.latitude,
-            "lon": p.longitude, "sensor": p.sensor}
+            "lon": p.longitude, "sensor": p.sensor, **firmware_keys(sc)}
 
 
 class Simulation:
@@ -83,7 +83,7 @@ class Simulation:
         self.speed = speed
         self.on_line = on_line
         self.world = World(sc)
-        self.frontend = IdealMeter(sc.seed)
+        self.frontend = make_frontend(sc)  # ideal | adc | cse7766 ([post] sensor)
         self.bridge = SerialBridge()
         self.results = Results(sc)
         if not (self.flash_dir / "config.json").exists():
@@ -148,7 +148,7 @@ class Simulation:
                 flags = lk.F_MAINS if truth.mains else 0
                 if self.net and self.net.link_up(t):
                     flags |= 4  # F_WIFI: associated
-                fe = self.frontend.encode(truth.v, truth.i, truth.p, truth.pf, truth.hz)
+                fe = self.frontend.frame(truth)
                 try:
                     fw.link.send_tick(t, flags, truth.temp, fe)
                     kind, out = fw.link.recv()

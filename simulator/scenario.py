@@ -12,6 +12,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator.models.params import FAULT as FAULT_PARAMS
+from simulator.models.params import SUPPLY as SUPPLY_PARAMS
+from simulator.models.params import check_number
+
 FORMAT_VERSION = 1
 LAMPS = ("led", "hps")
 SENSORS = ("ideal", "adc", "cse7766")
@@ -57,6 +61,8 @@ class Post:
     latitude: float = 52.03
     longitude: float = 5.56
     sensor: str = "ideal"
+    strings: int = 4  # LED strings in the luminaire (led_string_open drops ~1/N)
+    ct_a: float = 0.0  # adc front end: CT/shunt full-scale, A peak (0 = sized from rated_w)
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Scenario:
     duration: int  # seconds
     seed: int
     faults: list[Fault]
+    supply: dict = field(default_factory=dict)  # [supply] keys (simulator/models/params.py)
     network: list = field(default_factory=list)  # simulator.netsim.NetEvent, from [[network]]
 
     @property
@@ -174,9 +181,9 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
     rd = _Reader(path, text)
     for key in doc:
-        if key not in ("post", "run", "fault", "network"):
+        if key not in ("post", "run", "fault", "supply", "network"):
             raise ScenarioError(f"{path}: unknown table [{key}] "
-                                "(expected [post], [run], [[fault]], [[network]])")
+                                "(expected [post], [run], [supply], [[fault]], [[network]])")
     post_t = doc.get("post", {})
     run_t = doc.get("run")
     if not isinstance(run_t, dict):
@@ -188,7 +195,10 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         latitude=rd.get(post_t, "post", "latitude", _number(-90, 90), 52.03),
         longitude=rd.get(post_t, "post", "longitude", _number(-180, 180), 5.56),
         sensor=rd.get(post_t, "post", "sensor", _choice(SENSORS), "ideal"),
+        strings=int(rd.get(post_t, "post", "strings", _number(1, 64), 4)),
+        ct_a=rd.get(post_t, "post", "ct_a", _number(0, 500), 0.0),
     )
+    supply = _supply(rd, doc.get("supply", {}))
     start = rd.get(run_t, "run", "start", parse_time)
     duration = rd.get(run_t, "run", "duration", parse_duration)
     if duration <= 0:
@@ -205,9 +215,30 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         if until is not None and until <= at:
             rd.fail("fault", "until", "must be after `at`", i)
         params = {k: v for k, v in ft.items() if k not in ("kind", "at", "until")}
+        known = FAULT_PARAMS[kind]
+        for k, v in params.items():
+            if k not in known:
+                rd.fail("fault", k, f"not a parameter of {kind} (known: {', '.join(known) or 'none'})", i)
+            try:
+                params[k] = check_number(v, known[k][0], known[k][1])
+            except ValueError as e:
+                rd.fail("fault", k, str(e), i)
         faults.append(Fault(kind, at, until, params))
     network = _network(rd, doc.get("network", []), path)
-    return Scenario(path, post, start, duration, seed, faults, network)
+    return Scenario(path, post, start, duration, seed, faults, supply, network)
+
+
+def _supply(rd: _Reader, table) -> dict:
+    """The validated [supply] keys (EN 50160 behaviour of the mains), defaults filled in."""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{rd.path}: [supply] must be a table")
+    out = {}
+    for key, (lo, hi, default, _) in SUPPLY_PARAMS.items():
+        out[key] = rd.get(table, "supply", key, _number(lo, hi), default)
+    for key in table:
+        if key not in SUPPLY_PARAMS:
+            rd.fail("supply", key, f"unknown key (known: {', '.join(SUPPLY_PARAMS)})")
+    return out
 
 
 def _network(rd: _Reader, raw, path: str) -> list:

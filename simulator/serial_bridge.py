@@ -10,19 +10,30 @@ room are dropped rather than stalling the firmware.
 from __future__ import annotations
 
 import os
+import termios
 import tty
 
 
-def _pty() -> tuple[int, int, str]:
+def _pty(poll_read: bool = False) -> tuple[int, int, str]:
+    """A raw pty pair. With poll_read, a read of the slave returns what is there, even nothing.
+
+    MicroPython's stream readinto() loops until its buffer is full; with VMIN=0
+    and VTIME=0 each read(2) returns at once, so the firmware's UART poll never blocks.
+    """
     master, slave = os.openpty()
     tty.setraw(slave)
+    if poll_read:
+        attrs = termios.tcgetattr(slave)
+        attrs[6][termios.VMIN] = 0
+        attrs[6][termios.VTIME] = 0
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
     os.set_blocking(master, False)
     return master, slave, os.ttyname(slave)
 
 
 class SerialBridge:
     def __init__(self):
-        self.fw_master, self._fw_slave, self.firmware_path = _pty()
+        self.fw_master, self._fw_slave, self.firmware_path = _pty(poll_read=True)
         self.user_master, self._user_slave, self.path = _pty()
         self._partial = b""
         self.dropped = 0

@@ -14,7 +14,6 @@ with the next "T", computed with those outputs; the firmware owns the time
 between a "T" and its next "A": that is lockstep virtual time.
 """
 import os
-import select
 import struct
 import sys
 from micropython import const
@@ -38,9 +37,6 @@ class Hal:
             os.chdir(flash)
         uart = os.getenv("LAMPPOST_UART")
         self._uart = open(uart, "r+b") if uart else None
-        self._poll = select.poll()
-        if self._uart:
-            self._poll.register(self._uart, select.POLLIN)
         self._hdr = bytearray(HDR)
         self._frame = bytearray(2048)
         self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
@@ -90,8 +86,8 @@ class Hal:
             self._uart.write(data)
 
     def uart_read(self):
-        """Bytes waiting on the UART, or None; never blocks."""
-        if self._uart and self._poll.poll(0):
+        """Bytes waiting on the UART, or None; never blocks (the pty has VMIN=0, VTIME=0)."""
+        if self._uart:
             n = self._uart.readinto(self._rxbuf)
             if n:
                 return self._rxbuf[:n]

@@ -8,6 +8,7 @@ import gc
 import sys
 from lamppost import config, detect, report, store, sun
 from lamppost.console import Console
+from lamppost.energy import Energy
 from lamppost.meter import Meter
 from lamppost.reading import Reading
 
@@ -24,8 +25,8 @@ class App:
         self.state["boots"] = self.state.get("boots", 0) + 1
         store.save(STATE, self.state)
         self.r = Reading()
-        self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"])
-        self.meter.total_kwh = self.state.get("kwh", 0.0)
+        self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"], cfg["v_fs"], cfg["i_fs"])
+        self.energy = Energy(self.state.get("kwh", 0.0), max(2.0, 0.05 * cfg["rated_w"]))
         self.sun = sun.SunSwitch(cfg["lat"], cfg["lon"], cfg["sun_elev"])
         self.engine = detect.Engine(cfg, self.state.get("alarm_counts"))
         self.rep = report.Reporter(cfg["id"])
@@ -63,7 +64,7 @@ class App:
             "fw": FW_VERSION, "hal": self.hal.name, "boots": self.state["boots"],
             "lamp": "on" if self.cmd_on else "off", "dim": self.dim,
             "alarms": self.engine.active(), "counts": self.engine.counts(),
-            "ENERGY": report.readings(self.r, {"Total": round(self.meter.total(), 4)}),
+            "ENERGY": report.readings(self.r, self.energy.fields()),
             "config": config.public(self.cfg), "heap_free": gc.mem_free(),
         }
 
@@ -77,11 +78,12 @@ class App:
         last = now
         while True:
             self.meter.decode(hal.raw, r)
-            self.meter.integrate(r, now - last)
+            self.energy.tick(now, now - last, r)
             on = self.sun.dark(now)
             if on != self.cmd_on:
                 self.cmd_on = on
                 self.engine.switch(now)
+                self.energy.switched(now, on)
                 hal.set_lamp(on, self.dim)
                 self.rep.emit(now, "switch", {"lamp": "on" if on else "off", "dim": self.dim})
             self.engine.step(now, self.cmd_on, self.dim, r, self._alarm)
@@ -102,7 +104,12 @@ def main():
         from hal.esp32 import Hal
     hal = Hal()
     try:
-        App(hal).run()
+        a = App(hal)
+        try:
+            a.run()
+        except Exception:
+            a.energy.flush(a.now)  # a crash must not cost the energy since the last save
+            raise
     except KeyboardInterrupt:
         raise
     except Exception as e:

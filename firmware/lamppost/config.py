@@ -20,6 +20,8 @@ SCHEMA = {
     "sun_elev": ("f", -12.0, 5.0, -0.833, False),
     "cal_v": ("f", 0.5, 2.0, 1.0, False),  # voltage gain (Calibrate Voltage)
     "cal_i": ("f", 0.5, 2.0, 1.0, False),  # current gain (Calibrate Power / Current)
+    "v_fs": ("f", 10.0, 5000.0, 400.0, False),  # adc: volts (peak) of a full-scale swing
+    "i_fs": ("f", 0.01, 1000.0, 1.5, False),  # adc: amps (peak) of a full-scale swing (CT)
     "pin": ("s", 4, 12, "0000", True),
     # network (lamppost/net.py): MQTT is off while mqtt_host is empty
     "wifi_ssid": ("s", 0, 32, "", False),

@@ -165,10 +165,13 @@ class Net:
 
     def sensor(self, now):
         r = self.app.r
-        return {"Time": clock.iso(now), "ENERGY": {
-            "Total": round(self.app.meter.total(), 4), "Power": round(r.P, 1),
-            "ApparentPower": round(r.S, 1), "Factor": round(r.PF, 2),
-            "Voltage": round(r.V, 1), "Current": round(r.I, 3)}}
+        e = self.app.energy.fields()  # Total kWh, operatingHours, switchOnCounter
+        e["Power"] = round(r.P, 1)
+        e["ApparentPower"] = round(r.S, 1)
+        e["Factor"] = round(r.PF, 2)
+        e["Voltage"] = round(r.V, 1)
+        e["Current"] = round(r.I, 3)
+        return {"Time": clock.iso(now), "ENERGY": e}
 
     def poll(self, now):
         if not self.boot:

@@ -1,21 +1,84 @@
-"""Mains supply: 230 V / 50 Hz with slow, seeded variation well inside EN 50160."""
+"""Mains supply: 230 V / 50 Hz behaving as EN 50160 allows, seeded and reproducible.
+
+Slow variation (a daily swing plus a bounded random walk, both within ±10%),
+a small frequency drift, a fixed harmonic spectrum (3rd..13th, scaled to the
+configured THD) and, when the scenario asks for them, random dips, swells and
+short or long interruptions. Every random choice comes from one seeded RNG and
+step() is called once per simulated second, so a run repeats exactly.
+"""
 from __future__ import annotations
 
 import math
 import random
 
+from simulator.models.params import SUPPLY
+
 NOMINAL_V = 230.0
 NOMINAL_HZ = 50.0
 
+# relative shape of the voltage harmonics of an LV network (odd, 3..13)
+_SHAPE = ((3, 0.45), (5, 0.75), (7, 0.40), (9, 0.15), (11, 0.25), (13, 0.15))
+
+
+def supply_defaults() -> dict:
+    return {k: v[2] for k, v in SUPPLY.items()}
+
 
 class Supply:
-    def __init__(self, seed: int):
+    """One feeder. step(t) -> (Vrms, Hz); Vrms is 0 during an interruption."""
+
+    def __init__(self, seed: int, cfg: dict | None = None):
+        c = supply_defaults()
+        c.update(cfg or {})
+        self.cfg = c
+        self.nominal = c["nominal_v"]
+        self.hz0 = c["hz"]
         self.rng = random.Random(seed)
         self.phase = self.rng.random() * 2 * math.pi
         self.walk = 0.0
+        self.fwalk = 0.0
+        norm = math.sqrt(sum(a * a for _, a in _SHAPE))
+        # (harmonic order, amplitude relative to the fundamental, phase rad)
+        self.harmonics = [(h, c["thd"] * a / norm, self.rng.uniform(-math.pi, math.pi))
+                          for h, a in _SHAPE]
+        self.event: str | None = None  # "dip", "swell", "interruption" while one lasts
+        self._event_end = 0
+        self._event_level = 1.0
+
+    def _maybe_start_event(self, t: int) -> None:
+        c, rng = self.cfg, self.rng
+        rates = (("dip", c["dips_per_day"]), ("swell", c["swells_per_day"]),
+                 ("interruption", c["short_interruptions_per_day"]),
+                 ("long_interruption", c["long_interruptions_per_day"]))
+        for kind, per_day in rates:
+            if per_day > 0 and rng.random() < per_day / 86400.0:
+                if kind == "dip":
+                    level, dur = rng.uniform(0.4, 0.9), rng.randint(1, 60)
+                elif kind == "swell":
+                    level, dur = rng.uniform(1.1, 1.2), rng.randint(1, 60)
+                elif kind == "interruption":
+                    level, dur = 0.0, rng.randint(1, 180)
+                else:
+                    level, dur = 0.0, rng.randint(181, 7200)
+                self.event = "interruption" if level == 0.0 else kind
+                self._event_end = t + dur
+                self._event_level = level
+                return
 
     def step(self, t: int) -> tuple[float, float]:
-        """(Vrms, Hz) at unix time t: a daily swing of ±2% plus a bounded random walk."""
-        self.walk = max(-0.02, min(0.02, self.walk + self.rng.gauss(0, 0.0005)))
-        daily = 0.02 * math.sin(2 * math.pi * t / 86400 + self.phase)
-        return NOMINAL_V * (1 + daily + self.walk), NOMINAL_HZ + self.rng.gauss(0, 0.01)
+        """(Vrms, Hz) at unix time t: a daily swing, a bounded random walk and any event."""
+        c, rng = self.cfg, self.rng
+        w = c["walk"]
+        self.walk = max(-w, min(w, self.walk + rng.gauss(0, 0.0005)))
+        fd = c["freq_drift"]
+        self.fwalk = max(-fd, min(fd, self.fwalk + rng.gauss(0, 0.002)))
+        daily = c["variation"] * math.sin(2 * math.pi * t / 86400 + self.phase)
+        hz = self.hz0 + self.fwalk + rng.gauss(0, 0.002)
+        v = self.nominal * (1 + daily + self.walk)
+        if self.event and t >= self._event_end:
+            self.event = None
+        if self.event is None:
+            self._maybe_start_event(t)
+        if self.event:
+            v = self.nominal * self._event_level * (1 + self.walk) if self._event_level else 0.0
+        return v, hz

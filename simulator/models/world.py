@@ -1,58 +1,167 @@
-"""The simulated world of one post: supply, relay, lamp and injected faults.
+"""The simulated world of one post: supply, relay, lamp, temperature and injected faults.
 
-Each tick the world is computed twice, with and without the active faults;
-a fault is observable while the two differ (a dead lamp is invisible by day
-when it is switched off). Detection latency is measured from that moment.
+Each tick the world is computed for the real post (all active faults), for a
+healthy twin and for one twin per fault with only that fault active. The
+models keep state (HPS arc heat, driver temperature), so each twin keeps its
+own instances and runs every tick. A fault is observable while its twin
+differs from the healthy one (a dead lamp is invisible by day, while it is
+switched off); detection latency is measured from then.
+
+Truth carries the exact electrical state (from the harmonic spectra of voltage
+and current, so Vrms, Irms, P and PF agree with the waveforms the sensor front
+ends synthesise) plus the spectra themselves.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import cmath
+import math
+from dataclasses import dataclass, field
 
-from simulator.models.lamp import LedLamp
+from simulator.models.lamp import Load, make_lamp
+from simulator.models.params import fault_param
 from simulator.models.supply import Supply
 from simulator.scenario import Fault, Scenario
 
 
 @dataclass
 class Truth:
-    v: float
-    i: float
-    p: float
+    v: float  # V rms (with harmonics); 0 during a mains loss
+    i: float  # A rms
+    p: float  # W, active
     pf: float
     hz: float
-    temp: float
+    temp: float  # controller/driver temperature, degC
     mains: bool
     lit: bool
+    s: float = 0.0  # VA
+    q: float = 0.0  # var, fundamental (+ inductive)
+    # spectra: (order, rms amplitude, phase rad); order 1 first
+    vh: list = field(default_factory=list)
+    ih: list = field(default_factory=list)
+    inrush: float = 0.0  # A peak of a switch-on spike this tick
+    closed: bool = False  # the relay contacts are closed
+
+
+class Thermal:
+    """Controller/driver temperature: ambient day cycle + self-heating + an overheat source."""
+
+    def __init__(self, rated_w: float, phase: float):
+        self.rated_w = rated_w
+        self.phase = phase
+        self.rise = 0.0
+        self.extra = 0.0
+
+    def step(self, t: int, dt: float, p: float, overheat: dict | None) -> float:
+        amb = 10.0 + 6.0 * math.sin(2 * math.pi * t / 86400 + self.phase)
+        k = 1 - math.exp(-dt / 1200.0)
+        self.rise += (12.0 * min(2.0, p / self.rated_w) - self.rise) * k
+        normal = amb + 15.0 + self.rise  # the enclosure runs warmer than the air
+        if overheat is not None:
+            target = fault_param(overheat, "overheat", "temp") - normal
+            tau = fault_param(overheat, "overheat", "tau_s")
+        else:
+            target, tau = 0.0, 300.0
+        self.extra += (target - self.extra) * (1 - math.exp(-dt / tau))
+        return normal + self.extra
+
+
+class Post:
+    """One twin of the post: its own lamp model and thermal state."""
+
+    def __init__(self, sc: Scenario, phase: float):
+        p = sc.post
+        self.nominal = sc.supply.get("nominal_v", 230.0)
+        hz = sc.supply.get("hz", 50.0)
+        self.lamp = make_lamp(p.lamp, p.rated_w, p.strings, self.nominal, hz)
+        self.thermal = Thermal(p.rated_w, phase)
+        self.stuck: float | None = None
+
+    def step(self, t: int, dt: float, v: float, hz: float, vharm, relay: bool, dim: int,
+             faults: dict) -> Truth:
+        if "supply_sag" in faults:
+            fp = faults["supply_sag"]
+            v *= float(fp.get("level", fp.get("depth", 0.80)))  # residual voltage
+        if "supply_swell" in faults:
+            v = v * fault_param(faults["supply_swell"], "supply_swell", "level")
+        if "mains_loss" in faults:
+            v = 0.0
+        mains = v > 0.3 * self.nominal
+        if "dimming_stuck" in faults:
+            if self.stuck is None:
+                lv = fault_param(faults["dimming_stuck"], "dimming_stuck", "level")
+                self.stuck = dim if lv < 0 else lv
+            dim = int(self.stuck)
+        else:
+            self.stuck = None
+        closed = (relay or "relay_welded" in faults) and "relay_open" not in faults
+        thd2 = sum(f * f for _, f, _ in vharm)
+        v1 = v / math.sqrt(1 + thd2)
+        load = self.lamp.step(dt, v1, hz, closed, dim, faults, vharm) if v > 0 else Load()
+        if v <= 0:
+            self.lamp.step(dt, 0.0, hz, False, dim, faults, vharm)
+        tr = spectra_truth(v1, hz, vharm, load)
+        tr.temp = self.thermal.step(t, dt, tr.p, faults.get("overheat"))
+        tr.mains = mains
+        tr.closed = closed
+        return tr
+
+
+def spectra_truth(v1: float, hz: float, vharm, load: Load) -> Truth:
+    """Exact Vrms, Irms, P, PF from the fundamental and harmonic phasors."""
+    vh = [(1, v1, 0.0)] + [(h, f * v1, ph) for h, f, ph in vharm]
+    i1 = math.hypot(load.p1, load.q1) / v1 if v1 > 0 else 0.0
+    phasors = {1: cmath.rect(i1, -math.atan2(load.q1, load.p1) if i1 else 0.0)}
+    for h, a, ph in load.harm:
+        phasors[h] = phasors.get(h, 0j) + cmath.rect(a, ph)
+    ih = [(h, abs(z), cmath.phase(z)) for h, z in sorted(phasors.items())]
+    vdict = {h: cmath.rect(a, ph) for h, a, ph in vh}
+    p = sum((vdict[h] * z.conjugate()).real for h, z in phasors.items() if h in vdict)
+    vrms = math.sqrt(sum(a * a for _, a, _ in vh))
+    irms = math.sqrt(sum(a * a for _, a, _ in ih))
+    s = vrms * irms
+    return Truth(vrms, irms, p, p / s if s > 1e-9 else 0.0, hz, 25.0, True, load.lit,
+                 s=s, q=load.q1, vh=vh, ih=ih, inrush=load.inrush)
 
 
 class World:
     def __init__(self, sc: Scenario):
         self.sc = sc
-        self.supply = Supply(sc.seed)
-        self.lamp = LedLamp(sc.post.rated_w)
+        self.supply = Supply(sc.seed, sc.supply)
+        phase = self.supply.rng.random() * 2 * math.pi
+        self.post = Post(sc, phase)  # the real one, every active fault
+        self.healthy = Post(sc, phase)
+        self.twins = [Post(sc, phase) for _ in sc.faults]  # one per fault, that fault alone
+        self.lamp = self.post.lamp
         self.faults = sc.faults
+        self.last_t: int | None = None
 
     def active(self, t: int) -> list[Fault]:
         return [f for f in self.faults if f.at <= t and (f.until is None or t < f.until)]
 
-    def _electrical(self, v, hz, relay: bool, dim: int, kinds: set[str]) -> Truth:
-        closed = (relay or "relay_welded" in kinds) and "relay_open" not in kinds
-        if not closed:
-            return Truth(v, 0.0, 0.0, 0.0, hz, 25.0, True, False)
-        p, pf = self.lamp.load(v, dim, dead="lamp_dead" in kinds)
-        i = p / (v * pf) if v > 0 else 0.0
-        return Truth(v, i, p, pf, hz, 25.0, True, p > 0.2 * self.lamp.rated_w)
-
     def step(self, t: int, relay: bool, dim: int) -> tuple[Truth, list[Fault]]:
         """The faulted truth at t and the faults whose effect is observable now."""
+        dt = 1.0 if self.last_t is None else float(max(0, t - self.last_t))
+        self.last_t = t
         v, hz = self.supply.step(t)
+        vharm = self.supply.harmonics
         active = self.active(t)
-        truth = self._electrical(v, hz, relay, dim, {f.kind for f in active})
+        kinds = {f.kind: f.params for f in active}
+        truth = self.post.step(t, dt, v, hz, vharm, relay, dim, kinds)
+        healthy = self.healthy.step(t, dt, v, hz, vharm, relay, dim, {})
         visible = []
-        if active:
-            healthy = self._electrical(v, hz, relay, dim, set())
-            for f in active:
-                alone = self._electrical(v, hz, relay, dim, {f.kind})
-                if abs(alone.p - healthy.p) > max(1.0, 0.05 * self.lamp.rated_w):
-                    visible.append(f)
+        tol = max(1.0, 0.05 * self.sc.post.rated_w)
+        for f, twin in zip(self.faults, self.twins):
+            on = f in active
+            alone = twin.step(t, dt, v, hz, vharm, relay, dim, {f.kind: f.params} if on else {})
+            if on and differs(alone, healthy, tol):
+                visible.append(f)
         return truth, visible
+
+
+def differs(a: Truth, b: Truth, tol_w: float) -> bool:
+    """Would a sensor see a difference between these two states?"""
+    if a.mains != b.mains or abs(a.p - b.p) > tol_w or abs(a.temp - b.temp) > 5.0:
+        return True
+    if abs(a.v - b.v) > 0.05 * max(a.v, b.v, 1.0):
+        return True
+    return max(a.p, b.p) > tol_w and abs(a.pf - b.pf) > 0.1

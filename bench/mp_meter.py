@@ -1,0 +1,143 @@
+"""MicroPython side of bench_metering: decode, calibrate, time and weigh the firmware meter.
+
+Runs on the `micropython` interpreter (called through tests/mp/rpc.py); frames
+arrive as hex strings.
+"""
+import binascii
+import gc
+import time
+from lamppost import calib
+from lamppost.energy import Energy
+from lamppost.meter import Meter
+from lamppost.reading import Reading
+
+_m = None
+
+
+def setup(kind, v_fs, i_fs):
+    global _m
+    _m = Meter(kind, 1.0, 1.0, v_fs, i_fs)
+    return True
+
+
+def _avg(hexes):
+    """Decode ticks and return a Reading holding their mean V, I, P (a technician's steady read)."""
+    r = Reading()
+    sv = si = sp = 0.0
+    n = 0
+    for h in hexes:
+        _m.decode(memoryview(binascii.unhexlify(h)), r)
+        if r.ok:
+            sv += r.V
+            si += r.I
+            sp += r.P
+            n += 1
+    r.V, r.I, r.P = sv / n, si / n, sp / n
+    return r
+
+
+def calibrate(v_hexes, true_v, p_hexes, true_p):
+    """Tasmota order: VoltageSet, then PowerSet at that voltage; returns the config keys."""
+    keys = calib.calibrate(_m, _avg(v_hexes), "voltage", true_v)
+    keys.update(calib.calibrate(_m, _avg(p_hexes), "power", true_p))
+    return keys
+
+
+def set_gains(cal_v, cal_i):
+    _m.cal_v = cal_v
+    _m.cal_i = cal_i
+    return True
+
+
+def decode(hexes):
+    """[[ok, V, I, P, PF, Hz], ...] for one tick each, and the firmware's energy in Wh."""
+    import os
+    try:
+        os.mkdir("/tmp/lamppost-bench")
+    except OSError:
+        pass
+    os.chdir("/tmp/lamppost-bench")
+    for f in os.listdir():
+        os.remove(f)
+    e = Energy(0.0, 2.0, 3600, 48)
+    r = Reading()
+    out = []
+    t = 0
+    for h in hexes:
+        _m.decode(memoryview(binascii.unhexlify(h)), r)
+        t += 1
+        e.tick(t, 1, r)
+        out.append([r.ok, r.V, r.I, r.P, r.PF, r.Hz])
+    return [out, e.wh + e.frac]
+
+
+def _plain(src_name, deco):
+    """adc.sums recompiled as plain bytecode (deco "") or @micropython.native, for comparison."""
+    import micropython
+    with open(src_name) as f:
+        src = f.read()
+    a = src.index("@micropython.viper")
+    b = src.index("class AdcWindow")
+    body = src[a:b].replace("@micropython.viper", deco)
+    g = {"micropython": micropython, "ptr8": lambda x: x, "ptr32": lambda x: x,
+         "HEAD": 6, "_N": 0, "_SV": 1, "_SI": 2, "_SVV": 3, "_SII": 4, "_SVI": 5, "_SVI2": 6,
+         "_FIRST": 7, "_FPREV": 8, "_FCUR": 9, "_LAST": 10, "_LPREV": 11, "_LCUR": 12,
+         "_NC": 13, "_CLIP": 14, "_HVV": 15, "_HII": 16, "_HVI": 17, "_HVI2": 18}
+    exec(body, g)
+    return g["sums"]
+
+
+def time_adc(h, reps, adc_path):
+    """us per window and per sample pair: viper sums, the same as native and as bytecode, and
+    the whole decode; plus heap bytes allocated per window (gc disabled while measured)."""
+    from lamppost import adc
+    raw = memoryview(binascii.unhexlify(h))
+    pairs = raw[1] | (raw[2] << 8)
+    o = _m.fe.o
+    r = Reading()
+    res = {"pairs": pairs}
+    for name, fn in (("viper", adc.sums), ("native", _plain(adc_path, "@micropython.native")),
+                     ("bytecode", _plain(adc_path, ""))):
+        n = reps if name == "viper" else max(1, reps // 10)
+        t0 = time.ticks_us()
+        for _ in range(n):
+            fn(raw, pairs, o, 96)
+        res[name + "_us_window"] = time.ticks_diff(time.ticks_us(), t0) / n
+    t0 = time.ticks_us()
+    for _ in range(reps):
+        _m.decode(raw, r)
+    res["decode_us_window"] = time.ticks_diff(time.ticks_us(), t0) / reps
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    adc.sums(raw, pairs, o, 96)
+    res["sums_heap_bytes"] = gc.mem_alloc() - a
+    a = gc.mem_alloc()
+    _m.decode(raw, r)
+    res["decode_heap_bytes"] = gc.mem_alloc() - a
+    gc.enable()
+    return res
+
+
+def time_cse(h, reps):
+    """us per byte of the CSE7766 parser and heap bytes per tick (feed alone and whole decode)."""
+    raw = binascii.unhexlify(h)
+    fe = _m.fe
+    r = Reading()
+    t0 = time.ticks_us()
+    for _ in range(reps):
+        fe.feed(raw)
+        fe.reset()
+    us = time.ticks_diff(time.ticks_us(), t0) / reps
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    fe.feed(raw)
+    feed_heap = gc.mem_alloc() - a
+    fe.reset()
+    a = gc.mem_alloc()
+    _m.decode(raw, r)
+    dec_heap = gc.mem_alloc() - a
+    gc.enable()
+    return {"bytes": len(raw), "us_tick": us, "us_byte": us / len(raw),
+            "feed_heap_bytes": feed_heap, "decode_heap_bytes": dec_heap}

@@ -1,0 +1,70 @@
+"""Energy, operatingHours and switchOnCounter accounting (lamppost/energy.py), on MicroPython."""
+import os
+from lamppost import energy
+from lamppost.reading import Reading
+
+
+def _fresh():
+    d = "/tmp/lamppost-fw-energy"
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+    os.chdir(d)
+    for f in os.listdir():
+        os.remove(f)
+
+
+def _reading(p, ok=True, mains=True):
+    r = Reading()
+    r.P = p
+    r.ok = ok
+    r.mains = mains
+    return r
+
+
+def test_counts_hours_starts_and_survives_a_reboot():
+    _fresh()
+    e = energy.Energy(0.0, 5.0, 7200, 48)  # no hourly save in this test: switch-off saves
+    e.switched(0, True)
+    lit, standby = _reading(60.0), _reading(0.3)
+    for t in range(1, 3601):
+        e.tick(t, 1, lit)
+    for t in range(3601, 3701):
+        e.tick(t, 1, standby)  # below lit_w: energy counts, hours do not
+    e.switched(3701, False)  # switch-off saves
+    assert abs(e.total_kwh() - (0.060 + 0.3 * 100 / 3600 / 1000)) < 1e-9
+    assert e.on_s == 3600 and e.starts == 1
+    b = energy.Energy(0.0, 5.0, 7200, 48)
+    assert b.fields() == e.fields() and b.restored
+
+
+def test_small_increments_are_not_lost_on_a_large_total():
+    # single-precision floats would drop 0.017 Wh added to 10^6 Wh; the integer Wh part keeps it
+    _fresh()
+    e = energy.Energy(1000.0, 2.0, 3600, 48)  # 1000 kWh from an older firmware's state.json
+    r = _reading(60.0)
+    for t in range(1, 601):
+        e.tick(t, 1, r)
+    assert e.wh == 1000010 and abs(e.frac) < 1e-6
+
+
+def test_clock_jumps_and_bad_readings_count_nothing():
+    _fresh()
+    e = energy.Energy(0.0, 2.0, 3600, 48)
+    e.tick(0, 1, _reading(100.0))
+    e.tick(100000, 100000, _reading(100.0))  # the clock was set: not 2.8 kWh
+    e.tick(100001, 1, _reading(100.0, ok=False))
+    assert e.wh == 0 and e.frac > 0 and e.frac < 0.03
+
+
+def test_writes_stay_within_the_daily_budget():
+    _fresh()
+    e = energy.Energy(0.0, 2.0, 3600, 48)
+    r = _reading(100.0)
+    for t in range(1, 86401):
+        e.tick(t, 1, r)
+        if t % 400 == 0:  # a switch cycle every 400 s: each wants an event save
+            e.switched(t, False)
+            e.switched(t, True)
+    assert e.writes <= 48 and e.day_events <= 23

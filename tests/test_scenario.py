@@ -1,0 +1,119 @@
+"""Scenario files: valid ones load, broken ones fail with file, line and field."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.cli import DEMO, main
+from simulator.scenario import CAUSES, ScenarioError, load, loads, parse_duration
+
+GOOD = """[post]
+id = "NL-0042"
+lamp = "hps"
+rated_w = 100
+latitude = 48.1
+longitude = 11.6
+
+[run]
+start = "2026-06-01T00:00:00Z"
+duration = "36h"
+seed = 11
+
+[[fault]]
+at = "2026-06-01T22:00:00Z"
+kind = "lamp_dead"
+
+[[fault]]
+at = "2026-06-02T09:00:00Z"
+kind = "relay_welded"
+until = "2026-06-02T10:00:00Z"
+"""
+
+
+def test_demo_and_a_full_file_load():
+    sc = load(DEMO)
+    assert sc.post.id == "NL-0001" and sc.duration == 2 * 86400 and len(sc.faults) == 2
+    sc = loads(GOOD, "good.toml")
+    assert (sc.post.lamp, sc.post.rated_w, sc.seed) == ("hps", 100.0, 11)
+    assert sc.faults[1].until - sc.faults[1].at == 3600
+    assert sc.faults[0].expected == ("lampFailure",)
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('kind = "lamp_dead"', 'kind = "lamp_deda"', "good.toml:15: fault[0].kind: 'lamp_deda' is not one of"),
+    ('lamp = "hps"', 'lamp = "sodium"', "good.toml:3: post.lamp: 'sodium' is not one of led, hps"),
+    ('latitude = 48.1', 'latitude = 123', "good.toml:5: post.latitude: 123 is outside -90..90"),
+    ('duration = "36h"', 'duration = "36 hours"', "good.toml:10: run.duration: '36 hours' is not a duration"),
+    ('start = "2026-06-01T00:00:00Z"', 'start = "yesterday"', "good.toml:9: run.start: 'yesterday' is not an ISO time"),
+    ('until = "2026-06-02T10:00:00Z"', 'until = "2026-06-02T08:00:00Z"', "good.toml:20: fault[1].until: must be after `at`"),
+    ('seed = 11', 'seed = "eleven"', "good.toml:11: run.seed: 'eleven' is not a whole number"),
+    ('rated_w = 100', 'rated_w = true', "good.toml:4: post.rated_w: True is not a number"),
+])
+def test_bad_field_names_file_line_and_field(old, new, message):
+    with pytest.raises(ScenarioError) as e:
+        loads(GOOD.replace(old, new), "good.toml")
+    assert str(e.value).startswith(message), str(e.value)
+
+
+def test_missing_run_and_broken_toml_are_named():
+    with pytest.raises(ScenarioError, match=r"x.toml: missing \[run\] table"):
+        loads('[post]\nid = "a"\n', "x.toml")
+    with pytest.raises(ScenarioError, match=r"x.toml: not valid TOML"):
+        loads("[post\nid = ", "x.toml")
+    with pytest.raises(ScenarioError, match=r"x.toml:\d+: fault\[0\].at: missing|x.toml: fault\[0\].at: missing"):
+        loads(GOOD.replace('at = "2026-06-01T22:00:00Z"\n', ""), "x.toml")
+    with pytest.raises(ScenarioError, match=r"unknown table \[lamps\]"):
+        loads(GOOD + "\n[lamps]\nx = 1\n", "x.toml")
+
+
+def test_cli_reports_an_unreadable_scenario_and_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD.replace('kind = "lamp_dead"', 'kind = "lamp_deda"'))
+    assert main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:15: fault[0].kind" in err and "Traceback" not in err
+    assert main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_cli_runs_a_scenario_and_writes_results(tmp_path):
+    sc = tmp_path / "short.toml"
+    sc.write_text('[run]\nstart = "2026-01-15T21:00:00Z"\nduration = "2h"\n'
+                  '[[fault]]\nat = "2026-01-15T22:00:00Z"\nkind = "lamp_dead"\n')
+    out = tmp_path / "r.json"
+    p = subprocess.run([sys.executable, "-m", "simulator.cli", "run", str(sc), "--out", str(out),
+                        "--strict", "--quiet"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "lamp_dead" in p.stdout and "yes" in p.stdout and "false alarms: none" in p.stdout
+    assert out.exists()
+
+
+@given(st.integers(0, 10**6), st.sampled_from(["", "s", "m", "h", "d"]))
+def test_durations_parse_in_every_unit(n, unit):
+    assert parse_duration(f"{n}{unit}") == n * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=300))
+def test_arbitrary_text_is_a_scenario_or_a_scenario_error(text):
+    try:
+        loads(text, "fuzz.toml")
+    except ScenarioError as e:
+        assert str(e).startswith("fuzz.toml")
+
+
+@settings(max_examples=100)
+@given(kind=st.text(max_size=20), at=st.text(max_size=25))
+def test_arbitrary_fault_fields_fail_cleanly(kind, at):
+    text = GOOD.replace('kind = "lamp_dead"', f"kind = {kind!r}".replace("'", '"') if '"' not in kind and "\\" not in kind else 'kind = "x"')
+    text = text.replace('at = "2026-06-01T22:00:00Z"', f'at = "{at}"' if '"' not in at and "\\" not in at else 'at = "x"')
+    try:
+        sc = loads(text, "f.toml")
+    except ScenarioError as e:
+        assert str(e).startswith("f.toml")
+    else:
+        assert sc.faults[0].kind in CAUSES
