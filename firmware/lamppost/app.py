@@ -40,7 +40,7 @@ class App:
         self.last_tele = 0
         self._problems = problems
         self.net = None
-        if cfg["mqtt_host"]:  # reporting over MQTT (lamppost/net.py)
+        if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/net.py)
             from lamppost.net import Net
             self.net = Net(self)
             self.rep.sinks.append(self.net.sink)

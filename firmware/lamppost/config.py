@@ -23,18 +23,6 @@ SCHEMA = {
     "v_fs": ("f", 10.0, 5000.0, 400.0, False),  # adc: volts (peak) of a full-scale swing
     "i_fs": ("f", 0.01, 1000.0, 1.5, False),  # adc: amps (peak) of a full-scale swing (CT)
     "pin": ("s", 4, 12, "0000", True),
-    # network (lamppost/net.py): MQTT is off while mqtt_host is empty
-    "wifi_ssid": ("s", 0, 32, "", False),
-    "wifi_pass": ("s", 0, 64, "", True),
-    "mqtt_host": ("s", 0, 64, "", False),
-    "mqtt_port": ("i", 1, 65535, 1883, False),
-    "mqtt_tls": ("b", 0, 0, False, False),
-    "mqtt_ca": ("s", 1, 64, "ca.der", False),  # pinned CA on flash, DER (mbedtls)
-    "mqtt_user": ("s", 0, 64, "", False),
-    "mqtt_pass": ("s", 0, 64, "", True),
-    "mqtt_keepalive": ("i", 10, 1200, 60, False),
-    "cmd_key": ("s", 0, 64, "", True),  # HMAC key for state-changing remote commands
-    "outbox_max": ("i", 8, 1000, 200, False),
 }
 
 
@@ -75,9 +63,12 @@ def defaults():
 
 def load(path=PATH):
     """(config, problems): every key present and valid; problems lists 'key: why'."""
+    raw = store.load(path)
+    if raw and "mqtt_host" in raw:  # network keys, only on posts that use the network
+        from lamppost.netcfg import SCHEMA as NET
+        SCHEMA.update(NET)
     cfg = defaults()
     problems = []
-    raw = store.load(path)
     if raw is None:
         problems.append("config: missing or corrupt, using defaults")
         return cfg, problems

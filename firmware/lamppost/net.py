@@ -65,7 +65,15 @@ class Net:
         return {"TelePeriod": self.period}
 
     def _open(self):
-        return self.hal.net_open(self.host, self.port, self.tls, self.ca)
+        h = self.hal
+        if hasattr(h, "net_open"):  # ESP32 (hal/esp32_net.py)
+            return h.net_open(self.host, self.port, self.tls, self.ca)
+        from hal import netsock  # host HAL: real sockets, the simulator's proxy behind them
+        return netsock.open_socket(self.host, self.port, self.tls, self.ca)
+
+    def _link(self):
+        h = self.hal
+        return h.net_up() if hasattr(h, "net_up") else bool(h.wifi)
 
     # outbox -> broker
     def sink(self, line, fields):
@@ -176,7 +184,7 @@ class Net:
     def poll(self, now):
         if not self.boot:
             self.boot = now
-        link = self.hal.net_up()
+        link = self._link()
         if link != self.link:
             self.link = link
             if link:
