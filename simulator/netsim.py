@@ -37,11 +37,14 @@ class NetEvent:
     until: int | None = None
     delay: int = 5  # slow: seconds each way
 
+    @property
+    def end(self) -> int:
+        if self.until is not None:
+            return self.until
+        return self.at + 5 if self.kind == "broker_restart" else 1 << 62
+
     def active(self, t: int) -> bool:
-        end = self.until
-        if end is None:
-            end = self.at + 5 if self.kind == "broker_restart" else 1 << 62
-        return self.at <= t < end
+        return self.at <= t < self.end
 
 
 class _Frames:
@@ -110,9 +113,13 @@ class NetSim:
         self.accepted = 0  # connections the firmware opened
         self.refused = 0  # ... that the network refused or swallowed
         self.log: list[tuple[int, str]] = []  # (t, what) transitions, for results
+        self._bounds = sorted({e.at for e in self.events} | {e.end for e in self.events})
+        self._link = True
 
     def link_up(self, t: int) -> bool:
-        return not any(e.kind == "link_down" and e.active(t) for e in self.events)
+        if self._bounds and t >= self._bounds[0]:
+            self._link = not any(e.kind == "link_down" and e.active(t) for e in self.events)
+        return self._link
 
     def _update(self, t: int) -> None:
         now = {e.kind for e in self.events if e.active(t)}
@@ -211,10 +218,18 @@ class NetSim:
                     return
 
     def pump(self, t: int) -> None:
-        self._update(t)
-        self._accept()
-        for c in list(self.conns):
-            if not c.frozen and c.up is not None:
+        if self._bounds and t >= self._bounds[0]:  # only at a transition: cheap ticks
+            self._update(t)
+            while self._bounds and self._bounds[0] <= t:
+                self._bounds.pop(0)
+        live = [c for c in self.conns if not c.frozen and c.up is not None]
+        socks = [self.lsock] + [c.down for c in live] + [c.up for c in live]
+        readable, _, _ = select.select(socks, [], [], 0)
+        if self.lsock in readable:
+            self._accept()
+        held = self.delay or any(c.to_up or c.to_down for c in live)
+        for c in live:
+            if held or c.down in readable or c.up in readable:
                 self._move(c, t)
         if self.delay:
             return
