@@ -20,11 +20,13 @@ from simulator.broker import Broker, kind_from_env, parse_addr
 class MqttSession:
     def __init__(self, broker: str | None, db: str = ":memory:", echo: bool = False):
         self.embedded = None
+        if broker is not None:
+            parse_addr(broker)
         if broker is None:
             self.embedded = Broker(kind_from_env())
             broker = self.embedded.addr
+        host, port = parse_addr(broker)  # ValueError before anything starts
         self.addr = broker
-        host, port = parse_addr(broker)
         self.reg = Register(db)
         self.lines: deque[str] = deque()  # alarms received, printed by drain() in the main thread
         if echo:

@@ -79,3 +79,36 @@ def test_collector_dedups_and_exports(tmp_path, capsys):
     assert out[0].startswith("post,online,alarms") and out[1].startswith("NL-9,Online,1,4,1,")
     assert collector_cli.main(["posts", "--db", str(tmp_path / "none.sqlite")]) == 2
     assert "no register" in capsys.readouterr().err
+
+
+def test_sim_and_collector_cli_say_what_is_wrong_with_a_broker_address(tmp_path, capsys):
+    from simulator import cli as sim_cli
+    assert sim_cli.main(["run", "--broker", "localhost:notaport", "--quiet"]) == 1
+    assert "not host:port" in capsys.readouterr().err
+    db = str(tmp_path / "r.sqlite")
+    assert collector_cli.main(["listen", "--broker", "localhost:99999", "--db", db]) == 2
+    assert "not host:port" in capsys.readouterr().err
+
+
+def test_collector_listen_records_what_a_broker_carries(tmp_path, capsys):
+    import threading
+    import time
+    import paho.mqtt.client as mqtt
+    from simulator.broker import Broker, kind_from_env
+    db = str(tmp_path / "r.sqlite")
+    with Broker(kind_from_env()) as b:
+        def publish():
+            time.sleep(0.8)
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub")
+            c.connect(b.host, b.port)
+            c.loop_start()
+            c.publish("stat/NL-7/ALARM", json.dumps({"dseq": 1, "ev": "alarm", "alarm": "lampFailure",
+                                                     "state": "raised", "t": "x"}), qos=1).wait_for_publish()
+            c.loop_stop()
+            c.disconnect()
+        th = threading.Thread(target=publish)
+        th.start()
+        assert collector_cli.main(["listen", "--broker", b.addr, "--db", db, "--for", "2"]) == 0
+        th.join()
+    assert "NL-7" in capsys.readouterr().out
+    assert [r["alarm"] for r in Register(db).events("NL-7")] == ["lampFailure"]
