@@ -233,3 +233,29 @@ def test_tls_with_pinned_ca_and_per_device_password(tmp_path):
         assert not wrong_ca["ok"] and wrong_ca["error"], wrong_ca
         wrong_pw = _session(b, str(b.ca_path), "NL-1", "guess")
         assert not wrong_pw["ok"] and "refused" in wrong_pw["error"], wrong_pw
+
+
+def test_collector_send_signs_and_shows_the_reply(broker, capsys):
+    import time
+    from host_tools.collector import cli as collector_cli
+    reg, lis = _collector(broker)  # sees stat/…/RESULT, so we know when the reply went out
+    start = parse_time("2026-01-15T12:00:00Z")
+    out: dict = {}
+
+    def send():
+        out["rc"] = collector_cli.main(["send", "--broker", broker.addr, "--post", "NL-T5",
+                                        "--key", KEY, "TelePeriod", "120"])
+
+    def on_tick(t):
+        if t == start + 60:
+            out["th"] = threading.Thread(target=send)
+            out["th"].start()
+            time.sleep(1.0)  # let it connect, subscribe and publish (wall time)
+    try:
+        _run(broker, _scenario("NL-T5", "2026-01-15T12:00:00Z", "2h"), on_tick)
+        out["th"].join(15)
+        assert out["rc"] == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
+            "TelePeriod": 120, "cmd": "teleperiod"}
+    finally:
+        lis.close()

@@ -112,3 +112,11 @@ def test_collector_listen_records_what_a_broker_carries(tmp_path, capsys):
         th.join()
     assert "NL-7" in capsys.readouterr().out
     assert [r["alarm"] for r in Register(db).events("NL-7")] == ["lampFailure"]
+
+
+def test_host_signature_is_what_the_firmware_checks(mp):
+    from host_tools.collector.sign import mac_hex
+    for key, dev, cmd, param, ctr in (("k", "NL-1", "teleperiod", "60", 1),
+                                      ("a longer key " * 8, "LP-ÆØ", "power", "", 2 ** 40)):
+        assert mac_hex(key, dev, cmd, param, ctr) == mp.call(
+            "lamppost.auth", "mac_hex", key, dev, cmd, param, ctr)

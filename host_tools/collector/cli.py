@@ -3,6 +3,7 @@
   lamppost-collector listen --broker HOST:PORT --db reg.sqlite [--for SECONDS]
   lamppost-collector posts  --db reg.sqlite [--json | --csv]
   lamppost-collector alarms --db reg.sqlite [--post ID] [--all] [--json | --csv]
+  lamppost-collector send   --broker HOST:PORT --post ID [--key K] COMMAND [PARAM]
 """
 from __future__ import annotations
 
@@ -74,6 +75,52 @@ def cmd_listen(args) -> int:
     return 0
 
 
+def cmd_send(args) -> int:
+    """Publish one command to a post; sign it when a key is given; print the reply."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    from host_tools.collector.sign import sign
+    from simulator.broker import parse_addr
+    try:
+        host, port = parse_addr(args.broker)
+    except ValueError as e:
+        print(f"lamppost-collector: {e}", file=sys.stderr)
+        return 2
+    param = " ".join(args.param)
+    payload = sign(args.key, args.post, args.command, param, args.ctr or int(time.time())) \
+        if args.key else param
+    reply: list[str] = []
+    got = threading.Event()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"lamppost-send-{os.getpid()}")
+
+    def on_connect(cl, *a):
+        cl.subscribe(f"stat/{args.post}/RESULT", 1)
+        cl.publish(f"cmnd/{args.post}/{args.command}", payload, qos=1)
+
+    def on_message(cl, u, m):
+        reply.append(m.payload.decode(errors="replace"))
+        got.set()
+    c.on_connect = on_connect
+    c.on_message = on_message
+    try:
+        c.connect(host, port)
+    except OSError as e:
+        print(f"lamppost-collector: cannot reach broker {args.broker}: {e}", file=sys.stderr)
+        return 1
+    c.loop_start()
+    ok = got.wait(args.timeout)
+    c.loop_stop()
+    c.disconnect()
+    if not ok:
+        print(f"lamppost-collector: no reply from {args.post} within {args.timeout:g} s",
+              file=sys.stderr)
+        return 1
+    print(reply[0])
+    return 1 if "error" in json.loads(reply[0]) else 0
+
+
 POST_COLS = ["post", "online", "alarms", "last_dseq", "dups", "power_W", "total_kWh", "uptime"]
 ALARM_COLS = ["device", "dseq", "t", "ev", "alarm", "state"]
 
@@ -111,6 +158,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", default="lamppost-register.sqlite", help="SQLite register file")
     p.add_argument("--for", dest="for_s", type=float, help="stop after this many seconds")
     p.set_defaults(func=cmd_listen)
+    p = sub.add_parser("send", help="send a command to a post (signed with --key) and show the reply")
+    p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
+    p.add_argument("--post", required=True, help="post id")
+    p.add_argument("--key", help="the post's cmd_key: sign the command (state-changing commands)")
+    p.add_argument("--ctr", type=int, help="counter (default: unix time, always increasing)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the reply")
+    p.add_argument("command", help="e.g. Status, TelePeriod")
+    p.add_argument("param", nargs="*", help="the command's parameter")
+    p.set_defaults(func=cmd_send)
     for name, func, hlp in (("posts", cmd_posts, "each post's last state"),
                             ("alarms", cmd_alarms, "the alarm register, in sequence order")):
         q = sub.add_parser(name, help=hlp)
