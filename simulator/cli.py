@@ -80,7 +80,7 @@ def cmd_run(args) -> int:
     print(table(res))
     if mq:
         print()
-        print(mq.summary())
+        print(mq.summary(sim.net, iso))
     rate = res.ticks / res.wall_s if res.wall_s else 0
     print(f"\n{res.ticks} simulated seconds in {res.wall_s:.1f} s wall ({rate:,.0f}x real time), "
           f"{res.boots} boot(s)")

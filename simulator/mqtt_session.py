@@ -59,9 +59,13 @@ class MqttSession:
         time.sleep(seconds)
         self.drain()
 
-    def summary(self) -> str:
+    def summary(self, net=None, iso=str) -> str:
         alarms = self.reg.events()
-        lines = ["collector (received over MQTT):", _table(post_rows(self.reg), POST_COLS)]
+        lines = []
+        if net is not None and net.log:
+            lines += ["network:"] + [f"  {iso(t)}  {what}" for t, what in net.log] + [
+                f"  the firmware opened {net.accepted} connection(s), {net.refused} refused", ""]
+        lines += ["collector (received over MQTT):", _table(post_rows(self.reg), POST_COLS)]
         if alarms:
             lines += ["", _table(alarms, ALARM_COLS)]
         return "\n".join(lines)

@@ -1,6 +1,7 @@
 """The network part of the ESP32 HAL: WiFi station that reconnects by itself, and sockets.
 
-The ESP32 HAL mixes this in (Hal(Esp32Net)) and calls wifi_start(cfg) once.
+The ESP32 HAL mixes this in (`class Hal(Esp32Net)`); lamppost/net.py calls
+wifi_start(cfg) once when the config names a broker.
 network.WLAN keeps reconnecting on its own (reconnects=-1); net_up() only asks
 whether it is associated, so a lost access point never blocks or reboots the board.
 """

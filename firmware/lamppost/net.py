@@ -49,6 +49,8 @@ class Net:
         self.down_since = 0
         self.downtime = 0
         self.errors = 0  # outbox writes that failed (flash full)
+        if hasattr(self.hal, "wifi_start"):  # ESP32: join the AP (hal/esp32_net.py)
+            self.hal.wifi_start(cfg)
         app.console.add("teleperiod", self.cmd_teleperiod)
 
     def cmd_teleperiod(self, payload):
