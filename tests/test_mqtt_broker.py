@@ -122,6 +122,8 @@ def test_commands_need_a_signature_and_replay_is_refused(broker):
                                  ("TelePeriod", signed), ("NoSuch", "")):
                 lis.publish(f"cmnd/NL-T2/{cmd}", payload)
                 sent.append(cmd)
+            import time
+            time.sleep(0.5)  # virtual time waits while the broker delivers (wall time)
     try:
         _run(broker, _scenario("NL-T2", "2026-01-15T12:00:00Z", "1h"), on_tick)
         _settle(reg, lambda: len(reg.results()) >= 5)
