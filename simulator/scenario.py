@@ -78,6 +78,7 @@ class Scenario:
     # [firmware]: extra config.json keys provisioned to the post (dim_level, thresholds...);
     # the firmware validates them and reports any it rejects as an `error` report
     firmware: dict = field(default_factory=dict)
+    network: list = field(default_factory=list)  # simulator.netsim.NetEvent, from [[network]]
 
     @property
     def end(self) -> int:
@@ -132,7 +133,8 @@ class _Reader:
     def fail(self, section: str, key: str, why: str, index: int = 0):
         line = _line_of(self.text, section, key, index)
         where = f"{self.path}:{line}" if line else self.path
-        label = f"{section}[{index}].{key}" if section == "fault" else f"{section}.{key}"
+        label = (f"{section}[{index}].{key}" if section in ("fault", "network")
+                 else f"{section}.{key}")
         raise ScenarioError(f"{where}: {label}: {why}")
 
     def get(self, table: dict, section: str, key: str, conv, default=..., index: int = 0):
@@ -183,9 +185,9 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
     rd = _Reader(path, text)
     for key in doc:
-        if key not in ("post", "run", "fault", "supply", "firmware"):
+        if key not in ("post", "run", "fault", "supply", "firmware", "network"):
             raise ScenarioError(f"{path}: unknown table [{key}] "
-                                "(expected [post], [run], [supply], [[fault]])")
+                                "(expected [post], [run], [supply], [firmware], [[fault]], [[network]])")
     post_t = doc.get("post", {})
     run_t = doc.get("run")
     if not isinstance(run_t, dict):
@@ -230,7 +232,8 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
     fw = doc.get("firmware", {})
     if not isinstance(fw, dict):
         raise ScenarioError(f"{path}: [firmware] must be a table of config keys")
-    return Scenario(path, post, start, duration, seed, faults, supply, dict(fw))
+    network = _network(rd, doc.get("network", []), path)
+    return Scenario(path, post, start, duration, seed, faults, supply, dict(fw), network)
 
 
 def _supply(rd: _Reader, table) -> dict:
@@ -243,6 +246,26 @@ def _supply(rd: _Reader, table) -> dict:
     for key in table:
         if key not in SUPPLY_PARAMS:
             rd.fail("supply", key, f"unknown key (known: {', '.join(SUPPLY_PARAMS)})")
+    return out
+
+
+def _network(rd: _Reader, raw, path: str) -> list:
+    """[[network]] events: at, kind, optional until, and delay for `slow`."""
+    from simulator.netsim import KINDS, NetEvent
+    if not isinstance(raw, list):
+        raise ScenarioError(f"{path}: network events are written [[network]], an array of tables")
+    out = []
+    for i, nt in enumerate(raw):
+        for k in nt:
+            if k not in ("at", "until", "kind", "delay"):
+                rd.fail("network", k, "unknown field (expected at, until, kind, delay)", i)
+        kind = rd.get(nt, "network", "kind", _choice(KINDS), index=i)
+        at = rd.get(nt, "network", "at", parse_time, index=i)
+        until = rd.get(nt, "network", "until", parse_time, None, index=i)
+        if until is not None and until <= at:
+            rd.fail("network", "until", "must be after `at`", i)
+        delay = rd.get(nt, "network", "delay", parse_duration, 5, index=i)
+        out.append(NetEvent(kind, at, until, delay))
     return out
 
 

@@ -73,6 +73,7 @@ class Hal:
         r.mains = bool(flags & F_MAINS)
         r.dark = bool(flags & F_DARK)
         r.temp = temp
+        self.wifi = flags & F_WIFI  # associated (lamppost/net.py; sockets: hal/netsock.py)
         self.now = t
         return t
 

@@ -44,6 +44,11 @@ class App:
         self.console = Console(hal.uart_write, self.cmds.console)
         self.last_tele = 0
         self._problems = problems
+        self.net = None
+        if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/net.py)
+            from lamppost.net import Net
+            self.net = Net(self)
+            self.rep.sinks.append(self.net.sink)
 
     def _serial_sink(self, line, fields):
         self.hal.uart_write(line.encode() + b"\n")
@@ -85,6 +90,8 @@ class App:
             if data:
                 self.console.feed(data)
             self.cmds.tick(now)
+            if self.net:
+                self.net.poll(now)
             last = now
             now = hal.wait_tick(r)
             self.now = now

@@ -89,3 +89,21 @@ def c_calibrate(c, p, ok, s):
     c.log.add(a.now, "config", "calibrate %s %s" % (kind, true))
     gains["saved"] = True
     return gains
+
+
+def c_teleperiod(c, p, ok, s):
+    """TelePeriod [10..86400]: seconds between MQTT STATE/SENSOR reports (Tasmota's name)."""
+    net = c.app.net
+    if net is None:
+        raise ValueError("no MQTT broker configured (mqtt_host)")
+    if p:
+        if not ok:
+            raise NeedLogin()
+        try:
+            v = int(p)
+        except ValueError:
+            v = 0
+        if not 10 <= v <= 86400:
+            raise ValueError("TelePeriod must be 10..86400 s")
+        net.set_period(v)
+    return {"TelePeriod": net.period}

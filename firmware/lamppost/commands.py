@@ -18,7 +18,7 @@ from lamppost.eventlog import EventLog
 TABLE = {"help": "cmd_read", "status": "cmd_read", "readings": "cmd_now", "alarms": "cmd_now",
          "log": "cmd_read", "config": "cmd_cfg", "calibrate": "cmd_cfg", "selftest": "cmd_ctl",
          "relay": "cmd_ctl", "dim": "cmd_ctl", "reboot": "cmd_ctl", "login": "cmd_ctl",
-         "logout": "cmd_ctl"}
+         "logout": "cmd_ctl", "teleperiod": "cmd_cfg"}
 
 
 class NeedLogin(Exception):

@@ -84,9 +84,12 @@ def defaults():
 
 def load(path=PATH):
     """(config, problems): every key present and valid; problems lists 'key: why'."""
+    raw = store.load(path)
+    if raw and "mqtt_host" in raw:  # network keys, only on posts that use the network
+        from lamppost.netcfg import SCHEMA as NET
+        SCHEMA.update(NET)
     cfg = defaults()
     problems = []
-    raw = store.load(path)
     if raw is None:
         problems.append("config: missing or corrupt, using defaults")
         return cfg, problems

@@ -1,0 +1,365 @@
+"""MQTT 3.1.1 client as a non-blocking state machine, polled once a tick with HAL time.
+
+Why our own: the firmware loop is a synchronous tick on the HAL's clock (virtual
+in the simulator), so keepalive, retransmission and backoff must run on `now`,
+never block, and never allocate a task. umqtt.simple blocks on every call and
+mqtt_as is asyncio on the wall clock; neither fits. The client never raises
+into the caller: any socket error or malformed packet from the broker closes
+the connection and schedules a reconnect with exponential backoff and jitter.
+
+QoS 1 publishing is one message in flight at a time (the outbox head), so
+delivery is in order; it is resent with DUP after `retry` s and on reconnect.
+"""
+import random
+import struct
+from micropython import const
+
+_CONNECT = const(1)
+_CONNACK = const(2)
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_SUBSCRIBE = const(8)
+_SUBACK = const(9)
+_PINGREQ = const(12)
+_PINGRESP = const(13)
+_DISCONNECT = const(14)
+
+_DOWN = const(0)  # no socket; reconnect when backoff allows
+_OPENING = const(1)  # TCP (and TLS) connect under way, _CONNECT queued
+_WAIT_ACK = const(2)  # _CONNECT sent, waiting for _CONNACK
+UP = const(3)
+
+_MAX_PACKET = const(2048)  # larger packets from the broker are refused (protocol error)
+_BACKOFF_MIN = const(2)
+_BACKOFF_MAX = const(300)
+_OPEN_TIMEOUT = const(30)
+
+
+class ProtocolError(ValueError):
+    pass
+
+
+def enc_len(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return out
+
+
+def enc_str(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return struct.pack("!H", len(s)) + s
+
+
+def packet(first, body):
+    return bytes((first,)) + enc_len(len(body)) + body
+
+
+def connect_packet(client_id, keepalive, user=None, password=None, will=None, clean=True):
+    """CONNECT bytes; will is (topic, payload, qos, retain) or None."""
+    flags = 0x02 if clean else 0
+    tail = enc_str(client_id)
+    if will:
+        flags |= 0x04 | (will[2] << 3) | (0x20 if will[3] else 0)
+        tail += enc_str(will[0]) + enc_str(will[1])
+    if user:
+        flags |= 0x80
+        tail += enc_str(user)
+        if password:
+            flags |= 0x40
+            tail += enc_str(password)
+    body = enc_str("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive) + tail
+    return packet(_CONNECT << 4, body)
+
+
+def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    first = (_PUBLISH << 4) | (qos << 1) | (1 if retain else 0) | (8 if dup else 0)
+    body = enc_str(topic)
+    if qos:
+        body += struct.pack("!H", pid)
+    return packet(first, body + payload)
+
+
+def subscribe_packet(pid, topic, qos=1):
+    return packet((_SUBSCRIBE << 4) | 2, struct.pack("!H", pid) + enc_str(topic) + bytes((qos,)))
+
+
+class Parser:
+    """Splits a byte stream into (first byte, body) packets; ProtocolError on bad framing."""
+
+    def __init__(self, limit=_MAX_PACKET):
+        self.buf = b""
+        self.limit = limit
+
+    def feed(self, data):
+        self.buf += bytes(data)
+
+    def next(self):
+        """The next complete packet or None; raises ProtocolError if the stream is malformed."""
+        b = self.buf
+        if len(b) < 2:
+            return None
+        n = 0
+        shift = 0
+        i = 1
+        while True:
+            if i >= len(b):
+                return None
+            c = b[i]
+            n |= (c & 0x7F) << shift
+            i += 1
+            if not c & 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                raise ProtocolError("bad remaining length")
+        if n > self.limit:
+            raise ProtocolError("packet too large")
+        if len(b) < i + n:
+            return None
+        first = b[0]
+        body = b[i:i + n]
+        self.buf = b[i + n:]
+        return first, body
+
+
+def parse_publish(first, body):
+    """(topic, pid, payload, qos) of a _PUBLISH body; ProtocolError if malformed."""
+    qos = (first >> 1) & 3
+    if qos == 3 or len(body) < 2:
+        raise ProtocolError("bad publish")
+    tl = (body[0] << 8) | body[1]
+    if len(body) < 2 + tl + (2 if qos else 0):
+        raise ProtocolError("bad publish")
+    try:
+        topic = body[2:2 + tl].decode()
+    except UnicodeError:
+        raise ProtocolError("topic not UTF-8")
+    i = 2 + tl
+    pid = 0
+    if qos:
+        pid = (body[i] << 8) | body[i + 1]
+        i += 2
+    return topic, pid, body[i:], qos
+
+
+class Client:
+    """One MQTT session to one broker. Call poll(now, link_up) every tick.
+
+    open(now) -> a non-blocking socket with connect started (the HAL's job);
+    on_message(topic, payload) gets every incoming _PUBLISH; on_up() runs after
+    each _CONNACK (subscribe, announce); on_acked() after the in-flight QoS 1
+    message is acknowledged. pending() -> (pid, packet-bytes) of the head or None.
+    """
+
+    def __init__(self, client_id, opener, keepalive=60, user=None, password=None, will=None,
+                 retry=20):
+        self.client_id = client_id
+        self.opener = opener
+        self.keepalive = keepalive
+        self.user = user
+        self.password = password
+        self.will = will
+        self.retry = retry
+        self.state = _DOWN
+        self.sock = None
+        self.parser = Parser()
+        self.tx = b""
+        self.rbuf = bytearray(256)
+        self.next_try = 0
+        self.fails = 0
+        self.since = 0  # when the current state began
+        self.last_tx = 0
+        self.ping_at = 0  # when an unanswered _PINGREQ went out, 0 if none
+        self.inflight = 0  # pid of the QoS 1 message awaiting _PUBACK, 0 if none
+        self.sent_at = 0
+        self.pid = 0
+        self.on_message = None
+        self.on_up = None
+        self.on_acked = None
+        self.pending = None
+        self.attempts = 0  # connection attempts since boot
+        self.connects = 0  # successful CONNACKs since boot
+        self.last_error = ""
+
+    def up(self):
+        return self.state == UP
+
+    def _close(self, now, why):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except Exception:
+                pass
+        self.sock = None
+        was_up = self.state == UP
+        self.state = _DOWN
+        self.tx = b""
+        self.parser = Parser()
+        self.ping_at = 0
+        self.inflight = 0
+        self.last_error = why
+        if was_up:
+            self.fails = 0
+        self.fails += 1
+        # exponential backoff with jitter (50-100 %): no storm, no herd after an outage
+        d = _BACKOFF_MIN << min(self.fails - 1, 10)
+        if d > _BACKOFF_MAX:
+            d = _BACKOFF_MAX
+        self.next_try = now + d // 2 + random.getrandbits(16) % (d - d // 2 + 1)
+
+    def disconnect(self, now):
+        """Clean goodbye (the broker then does not publish the will)."""
+        if self.state == UP:
+            self.tx += packet(_DISCONNECT << 4, b"")
+            self._flush()
+        self._close(now, "disconnect")
+
+    def send(self, data):
+        """Queue raw packet bytes; False if not connected or the queue is full."""
+        if self.state != UP or len(self.tx) > 4096:
+            return False
+        self.tx += data
+        return True
+
+    def publish(self, topic, payload, retain=False):
+        """QoS 0 publish (telemetry): dropped when not connected."""
+        return self.send(publish_packet(topic, payload, 0, retain))
+
+    def subscribe(self, topic, qos=1):
+        self.pid = self.pid % 65535 + 1
+        return self.send(subscribe_packet(self.pid, topic, qos))
+
+    def _flush(self):
+        if not self.tx or self.sock is None:
+            return
+        try:
+            n = self.sock.write(self.tx)
+        except OSError as e:
+            if e.args and e.args[0] in (11, 115, 119):  # EAGAIN, EINPROGRESS, MBEDTLS_WANT
+                return
+            raise
+        if n:
+            self.tx = self.tx[n:]
+
+    def poll(self, now, link_up=True):
+        """Advance the session by one tick; never raises, never blocks."""
+        if not link_up:
+            if self.sock is not None:
+                self._close(now, "link down")
+            return
+        try:
+            self._poll(now)
+        except ProtocolError as e:
+            self._close(now, "protocol: %s" % e)
+        except OSError as e:
+            self._close(now, "socket: %s" % e)
+        except Exception as e:  # nothing the broker sends may stop the lamp
+            self._close(now, "error: %s" % e)
+
+    def _poll(self, now):
+        st = self.state
+        if st == _DOWN:
+            if now < self.next_try:
+                return
+            self.attempts += 1
+            self.since = now
+            self.sock = self.opener()
+            self.tx = connect_packet(self.client_id, self.keepalive, self.user, self.password,
+                                     self.will)
+            self.state = _OPENING
+            st = _OPENING
+        if st != UP and now - self.since > _OPEN_TIMEOUT:
+            raise OSError("connect timeout")
+        self._flush()
+        if st == _OPENING and not self.tx:
+            self.state = _WAIT_ACK
+            self.last_tx = now
+        self._read(now)
+        if self.state != UP:
+            return
+        head = self.pending() if self.pending else None
+        if head is not None:
+            pid, pkt = head
+            if self.inflight != pid:
+                self.inflight = pid
+                self.sent_at = now
+                self.tx += pkt
+            elif now - self.sent_at >= self.retry:
+                self.sent_at = now
+                self.tx += bytes((pkt[0] | 8,)) + pkt[1:]  # DUP resend
+        if self.ping_at and now - self.ping_at > max(10, self.keepalive // 2):
+            raise OSError("no _PINGRESP (half-open connection)")
+        if not self.ping_at and not self.tx and now - self.last_tx >= self.keepalive * 3 // 4:
+            self.tx += packet(_PINGREQ << 4, b"")
+            self.ping_at = now
+        if self.tx:
+            self.last_tx = now
+            self._flush()
+
+    def _read(self, now):
+        while self.sock is not None:
+            try:
+                n = self.sock.readinto(self.rbuf)
+            except OSError as e:
+                if e.args and e.args[0] in (11, 115, 119):
+                    return
+                raise
+            if n is None:
+                return
+            if n == 0:
+                raise OSError("closed by broker")
+            self.parser.feed(memoryview(self.rbuf)[:n])
+            while True:
+                p = self.parser.next()
+                if p is None:
+                    break
+                self._handle(now, p[0], p[1])
+            if n < len(self.rbuf):
+                return
+
+    def _handle(self, now, first, body):
+        kind = first >> 4
+        if kind == _CONNACK:
+            if self.state != _WAIT_ACK or len(body) != 2:
+                raise ProtocolError("unexpected CONNACK")
+            if body[1] != 0:
+                raise OSError("broker refused: code %d" % body[1])
+            self.state = UP
+            self.fails = 0
+            self.connects += 1
+            self.inflight = 0
+            if self.on_up:
+                self.on_up()
+        elif self.state != UP:
+            raise ProtocolError("packet before CONNACK")
+        elif kind == _PUBACK:
+            if len(body) != 2:
+                raise ProtocolError("bad PUBACK")
+            pid = (body[0] << 8) | body[1]
+            if pid == self.inflight and pid:
+                self.inflight = 0
+                if self.on_acked:
+                    self.on_acked()
+        elif kind == _PINGRESP:
+            self.ping_at = 0
+        elif kind == _SUBACK:
+            pass
+        elif kind == _PUBLISH:
+            topic, pid, payload, qos = parse_publish(first, body)
+            if qos == 2:
+                raise ProtocolError("QoS 2 not subscribed")
+            if qos == 1:
+                self.tx += packet(_PUBACK << 4, struct.pack("!H", pid))
+            if self.on_message:
+                self.on_message(topic, bytes(payload))
+        else:
+            raise ProtocolError("unexpected packet type %d" % kind)

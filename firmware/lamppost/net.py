@@ -1,0 +1,198 @@
+"""Reporting over MQTT in the Tasmota topic layout, fed by the outbox, polled every tick.
+
+  tele/<id>/LWT      Online / Offline (retained; Offline is the will)
+  tele/<id>/STATE    Uptime, Heap, Wifi, POWER (QoS 0, every tele_period)
+  tele/<id>/SENSOR   ENERGY: Total, Power, Voltage, Current, Factor (QoS 0)
+  stat/<id>/ALARM    alarm reports, QoS 1 from the outbox, with "dseq"
+  stat/<id>/EVENT    boot, switch, error reports, QoS 1 from the outbox
+  cmnd/<id>/<Cmd>    console commands; answered on stat/<id>/RESULT
+  homeassistant/...  discovery, retained, once per boot
+
+Read-only commands (READ_ONLY) run as sent; every other command must be
+signed (lamppost.hmacauth), so nobody on the broker can switch a lamp.
+"""
+import gc
+import json
+from lamppost import clock, hmacauth, mqtt, outbox
+
+READ_ONLY = ("help", "status")
+
+
+class Net:
+    def __init__(self, app):
+        cfg = app.cfg
+        self.app = app
+        self.hal = app.hal
+        self.id = i = cfg["id"]
+        self.t_lwt = "tele/%s/LWT" % i
+        self.t_cmnd = "cmnd/%s/" % i
+        self.box = outbox.Outbox("outbox", cfg["outbox_max"])
+        self.auth = hmacauth.Verifier(cfg["cmd_key"], i)
+        self.cli = mqtt.Client(
+            "lamppost-" + i, self._open, cfg["mqtt_keepalive"], cfg["mqtt_user"] or None,
+            cfg["mqtt_pass"] or None, (self.t_lwt, "Offline", 1, True))
+        self.cli.pending = self._pending
+        self.cli.on_acked = self._acked
+        self.cli.on_up = self._up
+        self.cli.on_message = self._message
+        self.host = cfg["mqtt_host"]
+        self.port = cfg["mqtt_port"]
+        self.tls = cfg["mqtt_tls"]
+        self.ca = cfg["mqtt_ca"]
+        self.period = cfg["tele_period"]
+        self.head = None  # (seq, pid, packet) of the outbox head, read once
+        self.next_tele = 0
+        self.boot = 0
+        self.announced = False
+        self.link = False
+        self.link_count = 0
+        self.down_since = 0
+        self.downtime = 0
+        self.errors = 0  # outbox writes that failed (flash full)
+        if hasattr(self.hal, "wifi_start"):  # ESP32: join the AP (hal/esp32_net.py)
+            self.hal.wifi_start(cfg)
+
+    def set_period(self, v):
+        """TelePeriod: seconds between STATE/SENSOR reports, from now on."""
+        self.period = v
+        self.next_tele = 0
+
+    def _open(self):
+        h = self.hal
+        if hasattr(h, "net_open"):  # ESP32 (hal/esp32_net.py)
+            return h.net_open(self.host, self.port, self.tls, self.ca)
+        from hal import netsock  # host HAL: real sockets, the simulator's proxy behind them
+        return netsock.open_socket(self.host, self.port, self.tls, self.ca)
+
+    def _link(self):
+        h = self.hal
+        return h.net_up() if hasattr(h, "net_up") else bool(h.wifi)
+
+    # outbox -> broker
+    def sink(self, line, fields):
+        """Reporter sink: every unsolicited report goes to flash before anything is sent."""
+        ev = fields.get("ev")
+        if ev is None or ev == "tele":
+            return
+        alarm = ev == "alarm"
+        topic = "stat/%s/%s" % (self.id, "ALARM" if alarm else "EVENT")
+        try:
+            self.box.put(topic, lambda s: line[:-1] + ', "dseq": %d}' % s, alarm)
+        except OSError:
+            self.errors += 1
+        if self.head is not None and (not self.box.items or self.box.items[0][0] != self.head[0]):
+            self.head = None  # the head was evicted
+
+    def _pending(self):
+        if self.head is None:
+            h = self.box.head()
+            if h is None:
+                return None
+            seq, topic, payload = h
+            pid = seq % 65535 + 1
+            self.head = (seq, pid, mqtt.publish_packet(topic, payload, 1, False, pid))
+        return self.head[1], self.head[2]
+
+    def _acked(self):
+        if self.head is not None:
+            self.box.ack(self.head[0])
+            self.head = None
+
+    # session
+    def _up(self):
+        cli = self.cli
+        cli.publish(self.t_lwt, "Online", True)
+        cli.subscribe(self.t_cmnd + "+", 1)
+        if not self.announced:
+            self.announced = True
+            self._discovery()
+        self.next_tele = 0  # fresh STATE/SENSOR right after (re)connecting
+
+    def _discovery(self):
+        i = self.id
+        dev = {"identifiers": [i], "name": "lamppost " + i, "manufacturer": "lamppost"}
+        for key, name, unit, dc, sc in (
+                ("Total", "Energy", "kWh", "energy", "total_increasing"),
+                ("Power", "Power", "W", "power", "measurement"),
+                ("Voltage", "Voltage", "V", "voltage", "measurement")):
+            cfg = {"name": name, "unique_id": "%s_%s" % (i, key.lower()),
+                   "state_topic": "tele/%s/SENSOR" % i, "device_class": dc, "state_class": sc,
+                   "unit_of_measurement": unit, "availability_topic": self.t_lwt,
+                   "payload_available": "Online", "payload_not_available": "Offline",
+                   "value_template": "{{ value_json.ENERGY.%s }}" % key, "device": dev}
+            self.cli.publish("homeassistant/sensor/%s_%s/config" % (i, key.lower()),
+                             json.dumps(cfg), True)
+
+    def _message(self, topic, payload):
+        if not topic.startswith(self.t_cmnd):
+            return
+        name = topic[len(self.t_cmnd):].lower()
+        try:
+            text = payload.decode()
+        except UnicodeError:
+            text = None
+        d = self.command(name, text)
+        d["cmd"] = name[:32]
+        self.cli.publish("stat/%s/RESULT" % self.id, json.dumps(d))
+
+    def command(self, name, text):
+        """Run a console command received over MQTT (lamppost.commands); the reply dict.
+
+        Read commands run as sent. A payload that is a signed envelope
+        {"param", "ctr", "mac"} is checked (HMAC, counter against replay) and
+        its param runs with the rights of a logged-in technician.
+        """
+        if text is None:
+            return {"error": "payload not UTF-8 text"}
+        authed = False
+        if text.lstrip().startswith("{"):
+            text, why = self.auth.check(name, text)
+            if why:
+                return {"error": why}
+            authed = True
+        d = self.app.cmds.execute(name, text, authed)
+        if d.get("error", "").startswith("login required"):
+            d["error"] = "not authenticated: sign state-changing commands (HMAC, see README)"
+        return d
+
+    # telemetry
+    def state(self, now):
+        up = now - self.boot
+        return {"Time": clock.iso(now), "Uptime": "%dT%02d:%02d:%02d" % (
+            up // 86400, up // 3600 % 24, up // 60 % 60, up % 60), "UptimeSec": up,
+            "Heap": gc.mem_free() // 1024, "POWER": "ON" if self.app.cmd_on else "OFF",
+            "Dimmer": self.app.dim,
+            "Wifi": {"LinkCount": self.link_count, "Downtime": self.downtime},
+            "MQTT": {"Connects": self.cli.connects, "Attempts": self.cli.attempts,
+                     "LastError": self.cli.last_error},
+            "Outbox": {"Queued": len(self.box), "Alarms": self.box.alarms(),
+                       "Lost": self.box.lost, "Errors": self.errors}}
+
+    def sensor(self, now):
+        r = self.app.r
+        e = self.app.energy.fields()  # Total kWh, operatingHours, switchOnCounter
+        e["Power"] = round(r.P, 1)
+        e["ApparentPower"] = round(r.S, 1)
+        e["Factor"] = round(r.PF, 2)
+        e["Voltage"] = round(r.V, 1)
+        e["Current"] = round(r.I, 3)
+        return {"Time": clock.iso(now), "ENERGY": e}
+
+    def poll(self, now):
+        if not self.boot:
+            self.boot = now
+        link = self._link()
+        if link != self.link:
+            self.link = link
+            if link:
+                self.link_count += 1
+                if self.down_since:
+                    self.downtime += now - self.down_since
+            else:
+                self.down_since = now
+        cli = self.cli
+        cli.poll(now, link)
+        if cli.state == mqtt.UP and now >= self.next_tele:
+            self.next_tele = now + self.period
+            cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))
+            cli.publish("tele/%s/SENSOR" % self.id, json.dumps(self.sensor(now)))

@@ -1,0 +1,18 @@
+"""Config keys of the network (lamppost/net.py), merged into config.SCHEMA by config.load
+only when the post's config names an MQTT broker, so posts without one carry none of it.
+Same format as config.SCHEMA: key: (kind, lo, hi, default, secret).
+"""
+SCHEMA = {
+    # MQTT is off while mqtt_host is empty
+    "wifi_ssid": ("s", 0, 32, "", False),
+    "wifi_pass": ("s", 0, 64, "", True),
+    "mqtt_host": ("s", 0, 64, "", False),
+    "mqtt_port": ("i", 1, 65535, 1883, False),
+    "mqtt_tls": ("b", 0, 0, False, False),
+    "mqtt_ca": ("s", 1, 64, "ca.der", False),  # pinned CA on flash, DER (mbedtls)
+    "mqtt_user": ("s", 0, 64, "", False),
+    "mqtt_pass": ("s", 0, 64, "", True),
+    "mqtt_keepalive": ("i", 10, 1200, 60, False),
+    "cmd_key": ("s", 0, 64, "", True),  # HMAC key for state-changing remote commands
+    "outbox_max": ("i", 8, 1000, 200, False),
+}

@@ -1,0 +1,1 @@
+"""lamppost-collector: the receiving end of the posts' MQTT reports (SQLite register)."""

@@ -1,0 +1,5 @@
+import sys
+
+from host_tools.collector.cli import main
+
+sys.exit(main())

@@ -1,0 +1,140 @@
+"""A throwaway MQTT broker on a free loopback port: mosquitto when installed, else amqtt.
+
+The demo and the tests need a broker but no system service: this starts one as
+a child process in a temporary directory, waits until it accepts connections,
+and stops it (or kills it, for a broker-crash test). Retained messages live in
+the broker's memory: a restart with `restart()` loses them, as a real
+mosquitto without persistence would.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_addr(text: str) -> tuple[str, int]:
+    """(host, port) of 'host:port' or 'host' (port 1883); ValueError if malformed."""
+    host, _, port = text.rpartition(":")
+    if not host:
+        return text, 1883
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not host:port")
+    return host, int(port)
+
+
+class Broker:
+    """A broker child process. kind: 'mosquitto', 'amqtt' or 'auto' (mosquitto if installed)."""
+
+    def __init__(self, kind: str = "auto", port: int | None = None, tls: bool = False,
+                 users: dict[str, str] | None = None):
+        if kind == "auto":
+            kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
+        if (tls or users) and kind != "mosquitto":
+            raise RuntimeError("TLS and passwords need mosquitto (apt-get install mosquitto)")
+        self.tls = tls
+        self.users = users or {}
+        self.ca_path: Path | None = None
+        self.kind = kind
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="lamppost-broker-")
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def addr(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _command(self) -> list[str]:
+        d = Path(self._dir.name)
+        if self.kind == "mosquitto":
+            conf = d / "mosquitto.conf"
+            text = (f"listener {self.port} 127.0.0.1\npersistence false\nlog_dest none\n"
+                    "max_inflight_messages 0\n")
+            if os.geteuid() == 0:  # else mosquitto drops to its own user, who cannot read d
+                text += "user root\n"
+            if self.tls:
+                from simulator.tls_certs import make
+                p = make(d / "tls") if self.ca_path is None else {
+                    "ca": d / "tls" / "ca.pem", "cert": d / "tls" / "server.pem",
+                    "key": d / "tls" / "server.key"}
+                self.ca_path = d / "tls" / "ca.der"  # what the firmware pins
+                text += f"cafile {p['ca']}\ncertfile {p['cert']}\nkeyfile {p['key']}\n"
+            if self.users:
+                pw = d / "passwd"
+                pw.write_text("".join(f"{u}:{v}\n" for u, v in self.users.items()))
+                subprocess.run([shutil.which("mosquitto_passwd") or "mosquitto_passwd", "-U",
+                                str(pw)], check=True, capture_output=True)
+                pw.chmod(0o600)
+                text += f"allow_anonymous false\npassword_file {pw}\n"
+            else:
+                text += "allow_anonymous true\n"
+            conf.write_text(text)
+            return [shutil.which("mosquitto") or "mosquitto", "-c", str(conf)]
+        conf = d / "amqtt.yaml"
+        conf.write_text(
+            "listeners:\n  default:\n    type: tcp\n"
+            f"    bind: 127.0.0.1:{self.port}\n"
+            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+            "    allow_anonymous: true\n")
+        amqtt = Path(sys.executable).parent / "amqtt"
+        return [str(amqtt) if amqtt.exists() else "amqtt", "-c", str(conf)]
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.kind} did not listen on {self.addr} within {timeout} s")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        """Crash the broker and start it again on the same port."""
+        self.stop(kill=True)
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+    def __enter__(self) -> "Broker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def kind_from_env() -> str:
+    """LAMPPOST_BROKER=mosquitto|amqtt forces a broker kind (tests, CI); default auto."""
+    return os.environ.get("LAMPPOST_BROKER", "auto")

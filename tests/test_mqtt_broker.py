@@ -1,0 +1,265 @@
+"""The firmware against a real MQTT broker over loopback TCP, through the simulator's network.
+
+mosquitto when installed (.ci/run installs it), else the embedded amqtt;
+LAMPPOST_BROKER=mosquitto|amqtt forces one. The collector is the receiving end.
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from host_tools.collector.listen import Listener
+from host_tools.collector.store import Register
+from simulator.broker import Broker, kind_from_env
+from simulator.runner import Simulation
+from simulator.scenario import loads, parse_time
+
+KEY = "test-hmac-key"
+
+
+@pytest.fixture(scope="module")
+def broker():
+    b = Broker(kind_from_env())
+    yield b
+    b.close()
+
+
+def _collector(b: Broker) -> tuple[Register, Listener]:
+    reg = Register()
+    lis = Listener(reg, b.host, b.port, client_id=f"collector-{threading.get_ident()}-{id(reg)}")
+    assert lis.wait_ready(10)
+    return reg, lis
+
+
+def _scenario(post: str, start: str, duration: str, extra: str = "") -> str:
+    return (f'[post]\nid = "{post}"\n[run]\nstart = "{start}"\nduration = "{duration}"\n'
+            + extra)
+
+
+def _run(b: Broker, text: str, on_tick=None, **kw):
+    sc = loads(text)
+    sim = Simulation(sc, broker=b.addr, net_config={"cmd_key": KEY}, on_tick=on_tick, **kw)
+    try:
+        res = sim.run()
+    finally:
+        sim.close()
+    return sc, sim, res
+
+
+def _post(reg: Register, pid: str) -> dict:
+    """One post's row (retained wills of other tests' posts are in the register too)."""
+    return next((p for p in reg.posts() if p["id"] == pid), {"online": None, "state": {}})
+
+
+def _settle(reg: Register, cond, timeout=5.0):
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not cond():
+        time.sleep(0.05)
+
+
+FAULT = '[[fault]]\nat = "{at}"\nkind = "lamp_dead"\nuntil = "{until}"\n'
+
+
+def test_telemetry_alarm_qos1_and_will_on_killed_firmware(broker):
+    reg, lis = _collector(broker)
+    try:
+        _, _, res = _run(broker, _scenario(
+            "NL-T1", "2026-01-15T21:00:00Z", "2h",
+            FAULT.format(at="2026-01-15T22:00:00Z", until="2026-01-16T10:00:00Z")))
+        _settle(reg, lambda: _post(reg, "NL-T1")["online"] == "Offline")
+        post = _post(reg, "NL-T1")
+        assert not res.crashes
+        assert post["online"] == "Offline"  # the will, published by the broker for a dead post
+        assert post["state"]["UptimeSec"] > 0 and post["energy"]["Voltage"] > 200
+        alarms = reg.events("NL-T1")
+        assert [(a["alarm"], a["state"]) for a in alarms] == [("lampFailure", "raised")]
+        serial = [r for r in res.alarms()]
+        assert alarms[0]["t"] == serial[0]["t"]
+        if broker.kind != "mosquitto":
+            return  # amqtt 0.12.1 files the will under the last retained topic: not checkable
+        disc = _retained(broker, "homeassistant/sensor/NL-T1_total/config")
+        assert disc["device_class"] == "energy" and disc["state_class"] == "total_increasing"
+        assert disc["availability_topic"] == "tele/NL-T1/LWT"
+    finally:
+        lis.close()
+
+
+def _retained(b: Broker, topic: str) -> dict:
+    """The retained message on topic, as a new subscriber gets it."""
+    import paho.mqtt.client as mqtt
+    got = threading.Event()
+    box = {}
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"retained-{id(box)}")
+    c.on_connect = lambda cl, *a: cl.subscribe(topic, 1)
+
+    def on_message(cl, u, m):
+        box.update(json.loads(m.payload))
+        got.set()
+    c.on_message = on_message
+    c.connect(b.host, b.port)
+    c.loop_start()
+    try:
+        assert got.wait(5), f"nothing retained on {topic}"
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    return box
+
+
+def test_commands_need_a_signature_and_replay_is_refused(broker):
+    from host_tools.collector.sign import sign
+    reg, lis = _collector(broker)
+    sent = []
+    start = parse_time("2026-01-15T12:00:00Z")
+
+    def on_tick(t):
+        if t == start + 60 and not sent:
+            signed = sign(KEY, "NL-T2", "teleperiod", "60", 1)
+            for cmd, payload in (("Status", ""), ("TelePeriod", "60"), ("TelePeriod", signed),
+                                 ("TelePeriod", signed), ("NoSuch", "")):
+                lis.publish(f"cmnd/NL-T2/{cmd}", payload)
+                sent.append(cmd)
+            import time
+            time.sleep(0.5)  # virtual time waits while the broker delivers (wall time)
+    try:
+        _run(broker, _scenario("NL-T2", "2026-01-15T12:00:00Z", "1h"), on_tick)
+        _settle(reg, lambda: len(reg.results()) >= 5)
+        res = reg.results()
+        assert [r["cmd"] for r in res] == ["status", "teleperiod", "teleperiod", "teleperiod",
+                                          "nosuch"]
+        assert res[0]["fw"] and "mqtt_pass" not in res[0]["config"]
+        assert "cmd_key" not in json.dumps(res[0]) and KEY not in json.dumps(res[0])
+        assert "not authenticated" in res[1]["error"]
+        assert res[2] == {"device": "NL-T2", "cmd": "teleperiod", "TelePeriod": 60}
+        assert "replay" in res[3]["error"]
+        assert "unknown" in res[4]["error"]
+    finally:
+        lis.close()
+
+
+NET_OUTAGE = """
+[[network]]
+kind = "broker_down"
+at = "2026-01-15T21:00:00Z"
+until = "2026-01-16T03:00:00Z"
+[[network]]
+kind = "half_open"
+at = "2026-01-16T04:00:00Z"
+until = "2026-01-16T04:30:00Z"
+[[network]]
+kind = "link_down"
+at = "2026-01-16T05:00:00Z"
+until = "2026-01-16T06:00:00Z"
+[[network]]
+kind = "slow"
+delay = "20s"
+at = "2026-01-16T06:00:00Z"
+until = "2026-01-16T07:00:00Z"
+"""
+
+
+def test_outage_and_recovery_deliver_everything_in_order_once(broker):
+    reg, lis = _collector(broker)
+    try:
+        sc, sim, res = _run(broker, _scenario(
+            "NL-T3", "2026-01-15T18:00:00Z", "14h",
+            FAULT.format(at="2026-01-15T22:00:00Z", until="2026-01-16T02:00:00Z") + NET_OUTAGE))
+        _settle(reg, lambda: _post(reg, "NL-T3")["online"] == "Offline")
+        events = reg.events("NL-T3", alarms_only=False)
+        serial = [r for r in res.reports if r.get("ev") in ("alarm", "switch", "boot")]
+        assert [e["dseq"] for e in events] == list(range(1, len(serial) + 1))
+        assert [e["t"] for e in events] == [r["t"] for r in serial]  # every report, once
+        assert [e["arrival"] for e in events] == sorted(e["arrival"] for e in events)  # in order
+        assert [(a["alarm"], a["state"]) for a in reg.events("NL-T3")] == [
+            ("lampFailure", "raised"), ("lampFailure", "cleared")]
+        st = _post(reg, "NL-T3")["state"]
+        assert st["Outbox"]["Queued"] == 0 and st["Outbox"]["Lost"] == 0
+        # Backoff caps at 300 s with 50-100 % jitter: at worst one attempt per 150 s
+        # while the broker is unreachable (under 8 h here, the slow hour included),
+        # where a fixed 5 s retry would make 5,760.
+        assert 4 < st["MQTT"]["Attempts"] <= 8 * 3600 // 150 + 10, st["MQTT"]
+        kinds = [w for _, w in sim.net.log]
+        assert "half_open begins" in kinds and "link_down ends" in kinds
+    finally:
+        lis.close()
+
+
+def test_real_broker_restart_is_survived():
+    b = Broker(kind_from_env())
+    reg, lis = _collector(b)
+    start = parse_time("2026-01-15T21:00:00Z")
+    restarted = []
+
+    def on_tick(t):
+        if t == start + 1800 and not restarted:
+            b.restart()
+            restarted.append(t)
+            lis.wait_ready(10)  # the collector reconnects before the story goes on
+    try:
+        _, _, res = _run(b, _scenario(
+            "NL-T4", "2026-01-15T21:00:00Z", "2h",
+            FAULT.format(at="2026-01-15T22:00:00Z", until="2026-01-16T10:00:00Z")), on_tick)
+        _settle(reg, lambda: reg.events("NL-T4"))
+        assert restarted and not res.crashes and res.boots == 1  # no reboot for a broker crash
+        assert [(a["alarm"], a["state"]) for a in reg.events("NL-T4")] == [
+            ("lampFailure", "raised")]
+    finally:
+        lis.close()
+        b.close()
+
+
+def _session(b: Broker, ca: str, user: str, pw: str) -> dict:
+    """One MQTT session from MicroPython (tests/mp/mqtt_client_run.py)."""
+    import subprocess
+    from conftest import mp_env
+    from simulator.firmware_proc import micropython_path
+    from conftest import MP_DIR
+    p = subprocess.run([micropython_path(), "-X", "heapsize=128k", str(MP_DIR / "mqtt_client_run.py"),
+                        "localhost", str(b.port), ca, user, pw],
+                       env=mp_env(), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_tls_with_pinned_ca_and_per_device_password(tmp_path):
+    import shutil
+    if not shutil.which("mosquitto"):
+        pytest.skip("TLS and passwords are tested against mosquitto (apt-get install mosquitto)")
+    from simulator.tls_certs import make
+    other = make(tmp_path / "other")  # a CA the broker's certificate was not signed by
+    with Broker("mosquitto", tls=True, users={"NL-1": "s3cret"}) as b:
+        ok = _session(b, str(b.ca_path), "NL-1", "s3cret")
+        assert ok["ok"], ok
+        wrong_ca = _session(b, str(other["ca_der"]), "NL-1", "s3cret")
+        assert not wrong_ca["ok"] and wrong_ca["error"], wrong_ca
+        wrong_pw = _session(b, str(b.ca_path), "NL-1", "guess")
+        assert not wrong_pw["ok"] and "refused" in wrong_pw["error"], wrong_pw
+
+
+def test_collector_send_signs_and_shows_the_reply(broker, capsys):
+    import time
+    from host_tools.collector import cli as collector_cli
+    reg, lis = _collector(broker)  # sees stat/…/RESULT, so we know when the reply went out
+    start = parse_time("2026-01-15T12:00:00Z")
+    out: dict = {}
+
+    def send():
+        out["rc"] = collector_cli.main(["send", "--broker", broker.addr, "--post", "NL-T5",
+                                        "--key", KEY, "TelePeriod", "120"])
+
+    def on_tick(t):
+        if t == start + 60:
+            out["th"] = threading.Thread(target=send)
+            out["th"].start()
+            time.sleep(1.0)  # let it connect, subscribe and publish (wall time)
+    try:
+        _run(broker, _scenario("NL-T5", "2026-01-15T12:00:00Z", "2h"), on_tick)
+        out["th"].join(15)
+        assert out["rc"] == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
+            "TelePeriod": 120, "cmd": "teleperiod"}
+    finally:
+        lis.close()
