@@ -14,6 +14,10 @@ import random
 import struct
 from micropython import const
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the type checker only: MicroPython has no typing module
+    from typing import Any
+
 _CONNECT = const(1)
 _CONNACK = const(2)
 _PUBLISH = const(3)
@@ -182,10 +186,10 @@ class Client:
         self.inflight = 0  # pid of the QoS 1 message awaiting _PUBACK, 0 if none
         self.sent_at = 0
         self.pid = 0
-        self.on_message = None
-        self.on_up = None
-        self.on_acked = None
-        self.pending = None
+        self.on_message: "Any" = None  # callbacks the owner sets (lamppost.net)
+        self.on_up: "Any" = None
+        self.on_acked: "Any" = None
+        self.pending: "Any" = None
         self.attempts = 0  # connection attempts since boot
         self.connects = 0  # successful CONNACKs since boot
         self.last_error = ""
