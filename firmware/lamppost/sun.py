@@ -1,7 +1,7 @@
 """Sunrise and sunset from latitude and longitude, for the astronomical switch.
 
-Implements the sunrise equation (NOAA / Wikipedia form, about one minute of
-accuracy below 60 degrees latitude). Float work stays on small day-relative
+Implements the sunrise equation (NOAA / Wikipedia form): within a minute of
+astral near the equator, within about 3.5 minutes up to 60 degrees latitude. Float work stays on small day-relative
 numbers so that the single-precision floats of an ESP32 keep their precision.
 """
 from math import sin, cos, asin, acos, radians, degrees
