@@ -38,6 +38,28 @@ class FakeTime:
         return a + b
 
 
+TICKS_PERIOD = 1 << 30  # the ESP32 port's ticks wrap here (small ints of a 32-bit port)
+
+
+class WrappingTime(FakeTime):
+    """FakeTime whose ticks_us wraps like the ESP32's, starting `before_wrap` us before a wrap."""
+
+    def __init__(self, t2000, before_wrap, until=None):
+        super().__init__(t2000, until)
+        self.offset = TICKS_PERIOD - before_wrap
+
+    def ticks_us(self):
+        self.us += 37
+        return (self.us + self.offset) & (TICKS_PERIOD - 1)
+
+    def ticks_diff(self, a, b):  # signed distance modulo the period, as time.ticks_diff
+        half = TICKS_PERIOD >> 1
+        return ((a - b + half) & (TICKS_PERIOD - 1)) - half
+
+    def ticks_add(self, a, b):
+        return (a + b) & (TICKS_PERIOD - 1)
+
+
 def fresh(cause=machine.PWRON_RESET, mem=b"", files=None):
     """A powered-up fake board in an empty flash directory (cwd) holding files {name: text}."""
     machine.reset_fakes(cause, mem)
@@ -67,10 +89,13 @@ def boot():
     return safe
 
 
-def hal(t2000, sensor="ideal", until=None):
-    """An ESP32 Hal on the fake board with a fake clock starting at t2000."""
+def hal(t2000, sensor="ideal", until=None, before_wrap=None):
+    """An ESP32 Hal on the fake board with a fake clock starting at t2000.
+
+    before_wrap: make ticks_us wrap (as on the board) that many microseconds in.
+    """
     import hal.esp32 as h
-    h.time = FakeTime(t2000, until)
+    h.time = FakeTime(t2000, until) if before_wrap is None else WrappingTime(t2000, before_wrap, until)
     hal = h.Hal(sensor)
     hal._console = machine.UART(0)  # the REPL console, as a fake stream (tests read UARTS[0])
     return hal
