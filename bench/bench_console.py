@@ -12,6 +12,7 @@ from pathlib import Path
 
 from host_tools.lampctl import serial_link as sl
 from simulator.cli import DEMO
+from simulator.firmware_proc import DEFAULT_HEAP
 from simulator.runner import Simulation
 from simulator.scenario import load
 
@@ -61,7 +62,7 @@ def main(out: Path) -> None:
     print(f"Status costs {rows[2]['wall_ms'] / base:.1f}x an Alarms round trip "
           f"(handlers are imported per command)")
     print(f"heap with the read handlers loaded: {mem['heap_used']} B used, {mem['heap_free']} B free "
-          f"of 64 KB (64-bit unix port)")
+          f"of the {DEFAULT_HEAP} heap (64-bit unix port)")
     print(f"event log: {writes} flash appends in {days:.1f} simulated days "
           f"({writes / days:.0f}/day; budget <= 1440/day steady)")
     (out / "console.json").write_text(json.dumps(

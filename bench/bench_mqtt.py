@@ -19,7 +19,7 @@ from pathlib import Path
 from host_tools.collector.listen import Listener
 from host_tools.collector.store import Register
 from simulator.broker import Broker, kind_from_env
-from simulator.firmware_proc import micropython_path
+from simulator.firmware_proc import DEFAULT_HEAP, micropython_path
 from simulator.firmware_proc import FIRMWARE_DIR
 
 from simulator.mpy_cache import compiled_dir
@@ -189,5 +189,5 @@ def main(out: Path) -> None:
               f"gc peak during session {h['tls_gc_peak_k']}k "
               f"(+{h['tls_min_heap_k'] - h['plain_min_heap_k']}k for TLS)")
     print(f"  firmware + MQTT through a simulated day: min heapsize "
-          f"{h['firmware_day_min_heap_k']}k (simulator runs it with 96k)")
+          f"{h['firmware_day_min_heap_k']}k (simulator default: {DEFAULT_HEAP})")
     (out / "mqtt.json").write_text(json.dumps({"outage": o, "power_cuts": pc, "heap": h}, indent=1))
