@@ -49,8 +49,11 @@ def set_gains(cal_v, cal_i):
     return True
 
 
-def decode(hexes):
-    """[[ok, V, I, P, PF, Hz], ...] for one tick each, and the firmware's energy in Wh."""
+def decode(hexes, apart=False):
+    """[[ok, V, I, P, PF, Hz], ...] for one tick each, and the firmware's energy in Wh.
+
+    apart: the chunks are samples of a stream, not consecutive seconds; a stream
+    decoder (cse7766) restarts before each, as after a gap in its byte stream."""
     import os
     try:
         os.mkdir("/tmp/lamppost-bench")
@@ -64,6 +67,8 @@ def decode(hexes):
     out = []
     t = 0
     for h in hexes:
+        if apart and hasattr(_m.fe, "restart"):
+            _m.fe.restart()
         _m.decode(memoryview(binascii.unhexlify(h)), r)
         t += 1
         e.tick(t, 1, r)

@@ -4,7 +4,9 @@
   harmonic, bias, oversampling, window length): Vrms, Irms, P and Hz agree
   with the analytic values; arbitrary bytes never crash the decoder.
 - CSE7766 byte streams: the parser never crashes on arbitrary bytes, rejects
-  corrupted frames and finds the next good frame after any garbage.
+  corrupted frames and finds the next good frame after any garbage, and never
+  reads a frame spliced from two (a gap in the stream) even when its checksum
+  passes.
 """
 from __future__ import annotations
 
@@ -111,7 +113,7 @@ def test_cse7766_rejects_a_corrupt_frame_and_recovers_the_next_good_one(
     frame = good_frame(volts, amps, watts)
     bad = bytearray(frame)
     bad[2 + flip // 8] ^= 1 << (flip % 8)  # one bit error in the registers or the checksum
-    stream = garbage + bytes(bad) + frame
+    stream = garbage + bytes(bad) + frame + frame  # the chip sends frames back to back
     cut = min(split + len(garbage), len(stream))  # a tick boundary anywhere
     res = mp.call("meter_harness", "decode", "cse7766", [stream[:cut].hex(), stream[cut:].hex()])
     got = [r for r in res if r[0]]
@@ -121,3 +123,41 @@ def test_cse7766_rejects_a_corrupt_frame_and_recovers_the_next_good_one(
     assert abs(p - watts) <= 0.002 * watts
     per, good, nbad = mp.call("meter_harness", "cse_frames", [bytes(bad).hex()])
     assert good == 0 and per == [0]  # the corrupted frame alone is never accepted
+
+
+def _frame_at(volts, amps, watts, cf, jitter=0):
+    vpar, ipar, ppar = 190000, 16000, 5000000
+    return cse7766_frame(0x55, vpar, round(vpar / volts), ipar, round(ipar / amps), ppar,
+                         round(ppar / watts) + jitter, 0x70, cf)
+
+
+@settings(max_examples=150, deadline=None)
+@given(a=st.tuples(st.floats(180, 260), st.floats(0.05, 5), st.floats(5, 1000)),
+       b=st.tuples(st.floats(180, 260), st.floats(0.05, 5), st.floats(5, 1000)),
+       cut=st.integers(2, 23), off=st.integers(1, 47), one_tick=st.booleans())
+def test_cse7766_never_reads_a_frame_spliced_across_a_gap(mp, a, b, cut, off, one_tick):
+    """The stream stops mid-frame (UART overrun, chip restart, mains back) and resumes
+    mid-frame: the 8-bit checksum passes 1 splice in 256. Make it pass, and the reading
+    must still come only from whole frames: A's before the gap, B's after it."""
+    assume(off % 24 != cut % 24)  # resuming exactly where the frame left off is no splice
+    before = _frame_at(*a, cf=1) * 3 + _frame_at(*a, cf=2)[:cut]
+    after = None
+    for trial in range(4096):  # pick B's CF count (and a 1-count jitter) so the splice passes
+        tail = b"".join(_frame_at(*b, cf=trial * 16 + k, jitter=trial % 3) for k in range(5))[off:]
+        spliced = before[-cut:] + tail[:24 - cut]
+        if sum(spliced[2:23]) & 0xFF == spliced[23]:
+            after = tail
+            break
+    assume(after is not None)
+    nxt = after[24 - cut:26 - cut]
+    assume(not (nxt[0] in (0x55, 0xAA) or nxt[0] >= 0xF0) or nxt[1] != 0x5A)  # looks like a frame start
+    ticks = [(before + after).hex()] if one_tick else [before.hex(), after.hex()]
+    res = mp.call("meter_harness", "decode", "cse7766", ticks)
+    for (ok, v, i, p, s, pf, f), (volts, amps, watts) in zip(res, [b] if one_tick else [a, b]):
+        assert ok
+        if one_tick:  # A's and B's frames in one tick: the mean of the two, nothing else
+            lo_v, hi_v = min(a[0], b[0]), max(a[0], b[0])
+            lo_p, hi_p = min(a[2], b[2]), max(a[2], b[2])
+            assert lo_v * 0.998 <= v <= hi_v * 1.002 and lo_p * 0.99 <= p <= hi_p * 1.01
+        else:
+            assert abs(v - volts) <= 0.002 * volts and abs(p - watts) <= 0.002 * watts

@@ -9,8 +9,13 @@ pulse count (16 bits) and a checksum (the low byte of the sum of bytes 2-22).
 The parser is a byte-at-a-time state machine over a fixed buffer: it accepts
 a frame only with a valid header and checksum, and after a bad checksum it
 rescans the 23 bytes after the false header, so it finds the next good frame
-inside garbage. Each good frame adds its cycle registers to integer sums;
-decode() turns a tick's sums into readings. Nothing is allocated per byte.
+inside garbage. The 8-bit checksum also passes 1 in 256 frames spliced from
+two (bytes lost in a UART overrun, the chip restarting mid-frame, mains
+back after a cut), and one such frame can read megawatts; so a frame counts
+only once the next one starts right after it (the chip sends them back to
+back), and a silent tick drops a stale partial frame. Each good frame adds
+its cycle registers to integer sums; decode() turns a tick's sums into
+readings. Nothing is allocated per byte.
 """
 from micropython import const
 
@@ -28,10 +33,17 @@ class Cse7766:
     def __init__(self):
         self.buf = bytearray(FRAME)
         self.scratch = bytearray(FRAME)
+        self.last = bytearray(FRAME)  # checksum-good frame waiting for the next one to start
+        self.pend = False
         self.n = 0
         self.good = 0  # frames accepted (lifetime)
-        self.bad = 0  # checksum failures (lifetime)
+        self.bad = 0  # checksum failures and unconfirmed frames (lifetime)
         self.reset()
+
+    def restart(self):
+        """Forget a partial or unconfirmed frame: the byte stream was interrupted."""
+        self.n = 0
+        self.pend = False
 
     def reset(self):
         """Start the per-tick sums afresh."""
@@ -58,12 +70,23 @@ class Cse7766:
             if header_ok(b):
                 buf[0] = b
                 self.n = 1
+            elif self.pend:  # no frame right after it: it was spliced from garbage
+                self.pend = False
+                self.bad += 1
             return
         if n == 1:
             if b == 0x5A:
                 buf[1] = b
                 self.n = 2
-            elif header_ok(b):
+                if self.pend:  # the next frame starts right after it: count it
+                    self.pend = False
+                    self.good += 1
+                    self._frame(self.last)
+                return
+            if self.pend:
+                self.pend = False
+                self.bad += 1
+            if header_ok(b):
                 buf[0] = b
             else:
                 self.n = 0
@@ -78,8 +101,10 @@ class Cse7766:
         for k in range(2, FRAME - 1):
             s += buf[k]
         if (s & 0xFF) == buf[FRAME - 1]:
-            self.good += 1
-            self._frame(buf)
+            last = self.last
+            for k in range(FRAME):
+                last[k] = buf[k]
+            self.pend = True
             return
         self.bad += 1
         sc = self.scratch  # rescan after the false header (at most 23 bytes: no recursion)
@@ -114,6 +139,8 @@ class Cse7766:
 
     def decode(self, raw, cal_v, cal_i, r):
         """Feed one tick's bytes and fill r.V, r.I, r.P; False when no good frame arrived."""
+        if not len(raw):
+            self.restart()  # a silent second: the chip stopped, what is buffered is stale
         self.feed(raw)
         ok = self.frames > 0
         if ok:

@@ -135,7 +135,7 @@ def calibrate(kind, v_fs, i_fs, ref_hexes, true_v, true_p, load_hexes, ct_phase=
 
     def restart():  # each pass replays a recorded stream: start the frame parser afresh
         if kind == "cse7766":
-            m.fe.n = 0
+            m.fe.restart()
 
     def mean(hexes):
         restart()
