@@ -5,6 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# --- ship: build, type check, flash, deploy (README "Ship it to a board") ---
+# The type checker and the MicroPython stubs live in build/typecheck, never in .venv:
+# the stubs would shadow CPython's standard library there.
+TC := build/typecheck
+TC_STAMP := $(TC)/.installed
+BASEDPYRIGHT := basedpyright==1.40.2
+STUBS := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
+CHIP ?= esp32
+
 .PHONY: demo test bench venv clean firmware flash deploy typecheck
 
 venv: $(STAMP)
@@ -24,14 +33,6 @@ test: $(STAMP) $(TC_STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
-# --- ship: build, type check, flash, deploy (README "Ship it to a board") ---
-# The type checker and the MicroPython stubs live in build/typecheck, never in .venv:
-# the stubs would shadow CPython's standard library there.
-TC := build/typecheck
-TC_STAMP := $(TC)/.installed
-BASEDPYRIGHT := basedpyright==1.40.2
-STUBS := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
-CHIP ?= esp32
 
 $(TC_STAMP): Makefile
 	rm -rf $(TC)

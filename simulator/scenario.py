@@ -7,6 +7,7 @@ default.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -203,6 +204,9 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         strings=int(rd.get(post_t, "post", "strings", _number(1, 64), 4)),
         ct_a=rd.get(post_t, "post", "ct_a", _number(0, 500), 0.0),
     )
+    _known(rd, post_t, "post", ("id", "lamp", "rated_w", "latitude", "longitude", "sensor",
+                                "holdup_s", "strings", "ct_a"))
+    _known(rd, run_t, "run", ("start", "duration", "seed"))
     supply = _supply(rd, doc.get("supply", {}))
     start = rd.get(run_t, "run", "start", parse_time)
     duration = rd.get(run_t, "run", "duration", parse_duration)
@@ -232,8 +236,33 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
     fw = doc.get("firmware", {})
     if not isinstance(fw, dict):
         raise ScenarioError(f"{path}: [firmware] must be a table of config keys")
+    fw = _firmware(rd, fw)
     network = _network(rd, doc.get("network", []), path)
     return Scenario(path, post, start, duration, seed, faults, supply, dict(fw), network)
+
+
+def _known(rd: _Reader, table: dict, section: str, keys) -> None:
+    """A key the format does not know is a typo: name it rather than ignore it."""
+    for key in table:
+        if key not in keys:
+            rd.fail(section, key, f"unknown key (known: {', '.join(keys)})")
+
+
+def _firmware(rd: _Reader, table: dict) -> dict:
+    """[firmware] keys checked by the firmware's own schema (config.py + netcfg.py)."""
+    from host_tools.lampctl.provision import firmware_config
+    cfg = firmware_config()
+    net = importlib.import_module("lamppost.netcfg")
+    schema = {**cfg.SCHEMA, **net.SCHEMA}
+    out = {}
+    for key, value in table.items():
+        if key not in schema:
+            rd.fail("firmware", key, "not a firmware config key (firmware/lamppost/config.py)")
+        try:
+            out[key] = cfg.check(key, value, schema)
+        except ValueError as e:
+            rd.fail("firmware", key, str(e))
+    return out
 
 
 def _supply(rd: _Reader, table) -> dict:

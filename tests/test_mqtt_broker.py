@@ -263,3 +263,24 @@ def test_collector_send_signs_and_shows_the_reply(broker, capsys):
             "TelePeriod": 120, "cmd": "teleperiod"}
     finally:
         lis.close()
+
+
+def test_status_net_on_the_console_shows_the_live_session(broker):
+    holder = {}
+    start = parse_time("2026-01-15T12:00:00Z")
+
+    def on_tick(t):
+        if t == start + 120:
+            holder["sim"].bridge.send_to_firmware(b"Status net\n")
+
+    sc = loads(_scenario("NL-T9", "2026-01-15T12:00:00Z", "5m"))
+    sim = Simulation(sc, broker=broker.addr, net_config={"cmd_key": KEY}, on_tick=on_tick)
+    holder["sim"] = sim
+    try:
+        res = sim.run()
+    finally:
+        sim.close()
+    net = next(r["net"] for r in res.reports if r.get("cmd") == "status")
+    assert net["mqtt"] == "up" and net["wifi"] == "up" and net["connects"] >= 1
+    assert net["broker"].endswith(":%d" % sim.net.port)
+    assert KEY not in json.dumps(net)

@@ -117,3 +117,21 @@ def test_arbitrary_fault_fields_fail_cleanly(kind, at):
         assert str(e).startswith("f.toml")
     else:
         assert sc.faults[0].kind in CAUSES
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("rated_w = 100", "ratedw = 100", "good.toml:4: post.ratedw: unknown key"),
+    ("seed = 11", "seed = 11\nbogus = 1", "good.toml:12: run.bogus: unknown key"),
+    ("[[fault]]", "[firmware]\ndim_levle = 50\n\n[[fault]]",
+     "good.toml:14: firmware.dim_levle: not a firmware config key"),
+    ("[[fault]]", "[firmware]\ndim_level = 500\n\n[[fault]]", "good.toml:14: firmware.dim_level: must be within"),
+])
+def test_typos_and_bad_firmware_keys_are_errors_not_defaults(old, new, message):
+    with pytest.raises(ScenarioError) as e:
+        loads(GOOD.replace(old, new, 1), "good.toml")
+    assert str(e.value).startswith(message), str(e.value)
+
+
+def test_firmware_table_is_checked_and_typed_by_the_firmware_schema():
+    sc = loads(GOOD.replace("[[fault]]", "[firmware]\ndim_level = 50\nmqtt_keepalive = 30\n\n[[fault]]", 1))
+    assert sc.firmware == {"dim_level": 50, "mqtt_keepalive": 30}

@@ -47,9 +47,9 @@ SCHEMA = {
 }
 
 
-def check(key, value):
+def check(key, value, schema=None):
     """The validated value for key, or raise ValueError saying what is wrong."""
-    spec = SCHEMA.get(key)
+    spec = (schema or SCHEMA).get(key)
     if spec is None:
         raise ValueError("unknown key")
     kind, lo, hi = spec[0], spec[1], spec[2]

@@ -155,6 +155,15 @@ class Net:
             d["error"] = "not authenticated: sign state-changing commands (HMAC, see README)"
         return d
 
+    def status(self):
+        """The `Status net` section: link, broker session and outbox, no secrets."""
+        cli = self.cli
+        return {"broker": "%s:%d" % (self.host, self.port), "tls": bool(self.tls),
+                "wifi": "up" if self.link else "down", "mqtt": "up" if cli.state == mqtt.UP else "down",
+                "connects": cli.connects, "attempts": cli.attempts, "last_error": cli.last_error,
+                "link_count": self.link_count, "downtime_s": self.downtime,
+                "outbox": len(self.box), "outbox_lost": self.box.lost, "tele_period": self.period}
+
     # telemetry
     def state(self, now):
         up = now - self.boot
