@@ -263,3 +263,21 @@ def test_collector_send_signs_and_shows_the_reply(broker, capsys):
             "TelePeriod": 120, "cmd": "teleperiod"}
     finally:
         lis.close()
+
+
+def test_two_collectors_on_one_broker_both_keep_every_alarm(broker):
+    """Default client ids are unique: a second collector must not knock the first off the broker."""
+    regs = [Register(), Register()]
+    liss = [Listener(r, broker.host, broker.port) for r in regs]
+    try:
+        for lis in liss:
+            assert lis.wait_ready(10)
+        for n in range(1, 4):
+            liss[1].publish("stat/TWO-COLL/ALARM", json.dumps({"dseq": n, "ev": "set", "alarm": "lampFailure"}))
+        for r in regs:
+            _settle(r, lambda r=r: len(r.events("TWO-COLL", alarms_only=False)) == 3)
+            assert [e["dseq"] for e in r.events("TWO-COLL", alarms_only=False)] == [1, 2, 3]
+        assert all(lis.ready.is_set() for lis in liss)
+    finally:
+        for lis in liss:
+            lis.close()
