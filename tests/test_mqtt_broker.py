@@ -281,3 +281,28 @@ def test_two_collectors_on_one_broker_both_keep_every_alarm(broker):
     finally:
         for lis in liss:
             lis.close()
+
+
+def test_readme_documents_every_collector_command_with_a_runnable_example():
+    """Each `lamppost-collector` subcommand has an example in the README that its parser accepts."""
+    import argparse
+    import shlex
+    from pathlib import Path
+
+    from host_tools.collector import cli
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    examples = [ln.strip() for ln in readme.splitlines() if ln.strip().startswith("lamppost-collector ")]
+    seen = set()
+    called = []
+    for ex in examples:
+        argv = [a for a in shlex.split(ex.replace("[", "").replace("]", "").replace(" | ", " "))[1:]
+                if a != "--csv"]
+        seen.add(argv[0])
+        orig = argparse.ArgumentParser.parse_args
+        try:
+            argparse.ArgumentParser.parse_args = lambda self, a=None, ns=None: called.append(
+                orig(self, a, ns)) or argparse.Namespace(func=lambda args: 0)
+            assert cli.main(argv) == 0, ex
+        finally:
+            argparse.ArgumentParser.parse_args = orig
+    assert {"listen", "posts", "alarms", "send"} <= seen, seen
