@@ -284,3 +284,46 @@ def test_status_net_on_the_console_shows_the_live_session(broker):
     assert net["mqtt"] == "up" and net["wifi"] == "up" and net["connects"] >= 1
     assert net["broker"].endswith(":%d" % sim.net.port)
     assert KEY not in json.dumps(net)
+
+
+def test_two_collectors_on_one_broker_both_keep_every_alarm(broker):
+    """Default client ids are unique: a second collector must not knock the first off the broker."""
+    regs = [Register(), Register()]
+    liss = [Listener(r, broker.host, broker.port) for r in regs]
+    try:
+        for lis in liss:
+            assert lis.wait_ready(10)
+        for n in range(1, 4):
+            liss[1].publish("stat/TWO-COLL/ALARM", json.dumps({"dseq": n, "ev": "set", "alarm": "lampFailure"}))
+        for r in regs:
+            _settle(r, lambda r=r: len(r.events("TWO-COLL", alarms_only=False)) == 3)
+            assert [e["dseq"] for e in r.events("TWO-COLL", alarms_only=False)] == [1, 2, 3]
+        assert all(lis.ready.is_set() for lis in liss)
+    finally:
+        for lis in liss:
+            lis.close()
+
+
+def test_readme_documents_every_collector_command_with_a_runnable_example():
+    """Each `lamppost-collector` subcommand has an example in the README that its parser accepts."""
+    import argparse
+    import shlex
+    from pathlib import Path
+
+    from host_tools.collector import cli
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    examples = [ln.strip() for ln in readme.splitlines() if ln.strip().startswith("lamppost-collector ")]
+    seen = set()
+    called = []
+    for ex in examples:
+        argv = [a for a in shlex.split(ex.replace("[", "").replace("]", "").replace(" | ", " "))[1:]
+                if a != "--csv"]
+        seen.add(argv[0])
+        orig = argparse.ArgumentParser.parse_args
+        try:
+            argparse.ArgumentParser.parse_args = lambda self, a=None, ns=None: called.append(
+                orig(self, a, ns)) or argparse.Namespace(func=lambda args: 0)
+            assert cli.main(argv) == 0, ex
+        finally:
+            argparse.ArgumentParser.parse_args = orig
+    assert {"listen", "posts", "alarms", "send"} <= seen, seen

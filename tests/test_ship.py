@@ -189,6 +189,47 @@ def test_provision_rejects_bad_input_with_a_clear_error(tmp_path, capsys, change
     assert not list(tmp_path.iterdir())
 
 
+def _der(path: Path) -> Path:
+    path.write_bytes(bytes((0x30, 0x82, 0x01, 0x0A)) + b"\1" * 266)  # a DER SEQUENCE header
+    return path
+
+
+def test_provision_writes_the_network_keys_the_readme_documents(tmp_path, capsys):
+    ca = _der(tmp_path / "broker-ca.der")
+    rc = lampctl(["provision", "--id", "NL-0001", "--wifi", "Gemeente:s3cretpass", "--broker",
+                  "mqtt.example.nl", "--tls", "--ca", str(ca), "--set", "cmd_key=hmac-secret",
+                  "--set", "mqtt_keepalive=120", "--set", "outbox_max=500", "--out", str(tmp_path / "p")])
+    assert rc == 0, capsys.readouterr().err
+    d = tmp_path / "p" / "NL-0001"
+    cfg = json.loads((d / "config.json").read_text())
+    assert cfg["mqtt_tls"] is True and cfg["mqtt_port"] == 8883 and cfg["mqtt_ca"] == "broker-ca.der"
+    assert cfg["cmd_key"] == "hmac-secret" and cfg["mqtt_keepalive"] == 120 and cfg["outbox_max"] == 500
+    assert (d / "broker-ca.der").read_bytes() == ca.read_bytes()
+    assert "hmac-secret" not in capsys.readouterr().out  # netcfg marks cmd_key secret
+    # the firmware's load() merges netcfg on a post with a broker: every key passes its check()
+    fw = provision.firmware_config()
+    from lamppost import netcfg  # importable: firmware_config() put the shim in place
+    merged = {**fw.SCHEMA, **netcfg.SCHEMA}
+    assert set(cfg) <= set(merged)
+
+
+def test_provision_follows_the_firmware_network_limits(tmp_path, capsys):
+    long_host = "h" * 65 + ".example.nl"  # netcfg allows 64 characters
+    assert lampctl(["provision", "--out", str(tmp_path), "--id", "NL-1", "--wifi", "G:s3cretpass",
+                    "--broker", long_host]) == 2
+    assert "mqtt_host: must be text of 0-64" in capsys.readouterr().err
+    assert lampctl(["provision", "--out", str(tmp_path), "--id", "NL-1", "--wifi", "G:s3cretpass",
+                    "--broker", "b:8883", "--tls"]) == 2
+    assert "--ca FILE.der" in capsys.readouterr().err
+    pem = tmp_path / "ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    assert lampctl(["provision", "--out", str(tmp_path), "--id", "NL-1", "--wifi", "G:s3cretpass",
+                    "--broker", "b", "--ca", str(pem)]) == 2
+    err = capsys.readouterr().err
+    assert "PEM" in err and "-outform der" in err and "Traceback" not in err
+    assert not list((tmp_path).glob("NL-1"))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(min_size=0, max_size=40))
 def test_post_ids_are_safe_names_or_rejected(pid):
@@ -286,7 +327,24 @@ def test_busy_and_missing_ports_are_named(tmp_path, capsys):
         os.close(master)
         os.close(slave)
     assert lampctl(["flash", "--port", str(tmp_path / "ttyUSB7"), "--image", str(img)]) == 2
-    assert "no serial port" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no serial port" in err and "`lampctl ports`" in err
+
+
+def test_dry_run_help_says_the_port_is_not_checked(capsys):
+    for cmd in ("flash", "deploy"):
+        with pytest.raises(SystemExit):
+            lampctl([cmd, "--help"])
+        assert "port is not checked" in " ".join(capsys.readouterr().out.split())
+
+
+def test_lampctl_help_opens_with_what_it_does_for_the_user(capsys):
+    with pytest.raises(SystemExit):
+        lampctl(["--help"])
+    out = capsys.readouterr().out
+    desc = out.split("\n\n")[1]  # after the usage block
+    assert "entry point" not in desc and "registered" not in desc
+    assert "streetlight" in desc or "board" in desc, desc
 
 
 # --- deploy ------------------------------------------------------------------------------------
@@ -305,6 +363,17 @@ def test_deploy_command_lines_copy_bundle_and_config(built, tmp_path, capsys):
     assert copy[i + 1:i + 7] == ["-r", "boot.py", "hal", "lamppost", "main.py", ":"]
     assert [str(tmp_path / "posts" / "NL-0001" / "config.json"), ":config.json"] == copy[-4:-2]
     assert copy[-1] == "reset" and "rmdir" in copy[copy.index("exec") + 1]
+
+
+def test_deploy_copies_the_posts_tls_ca_to_the_board(built, tmp_path, capsys):
+    out, _ = built
+    ca = _der(tmp_path / "ca.der")
+    assert provision.provision([("t", {**GOOD, "ca": str(ca)})], tmp_path / "posts")
+    assert lampctl(["--json", "deploy", "--port", "/dev/ttyACM0", "--post", "NL-0001", "--posts",
+                    str(tmp_path / "posts"), "--bundle", str(out / "bundle"), "--dry-run"]) == 0
+    copy = json.loads(capsys.readouterr().out)["commands"][1]
+    i = copy.index(":ca.der")
+    assert copy[i - 1] == str(tmp_path / "posts" / "NL-0001" / "ca.der")
 
 
 def test_deploy_without_config_keeps_the_boards(built, capsys):

@@ -59,7 +59,7 @@ def cmd_listen(args) -> int:
         return 2
     reg = Register(args.db)
     try:
-        lis = Listener(reg, host, port)
+        lis = Listener(reg, host, port, client_id=args.client_id)
     except OSError as e:
         print(f"lamppost-collector: cannot reach broker {args.broker}: {e}", file=sys.stderr)
         return 1
@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
     p.add_argument("--db", default="lamppost-register.sqlite", help="SQLite register file")
     p.add_argument("--for", dest="for_s", type=float, help="stop after this many seconds")
+    p.add_argument("--client-id", help="MQTT client id (default: unique per run, so two collectors on "
+                   "one broker do not knock each other off; give a fixed one only for a persistent session)")
     p.set_defaults(func=cmd_listen)
     p = sub.add_parser("send", help="send a command to a post (signed with --key) and show the reply")
     p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")

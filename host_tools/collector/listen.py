@@ -1,7 +1,9 @@
 """Subscribes a Register to a broker (paho-mqtt in its own thread)."""
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 
 import paho.mqtt.client as mqtt
 
@@ -10,12 +12,20 @@ from host_tools.collector.store import Register
 TOPICS = ("tele/+/+", "stat/+/+")
 
 
+def unique_client_id() -> str:
+    """A client id no other collector uses: a broker drops the older of two sessions with one id."""
+    return f"lamppost-collector-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 class Listener:
-    def __init__(self, reg: Register, host: str, port: int, client_id: str = "lamppost-collector",
+    """client_id None (the default) is unique per listener; a fixed id is the caller's explicit choice."""
+
+    def __init__(self, reg: Register, host: str, port: int, client_id: str | None = None,
                  user: str | None = None, password: str | None = None):
         self.reg = reg
+        self.client_id = client_id or unique_client_id()
         self.ready = threading.Event()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
         if user:
             self.c.username_pw_set(user, password)
         self.c.on_connect = self._on_connect

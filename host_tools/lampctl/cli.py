@@ -1,5 +1,6 @@
-"""`lampctl` entry point: one command, subcommands registered by topic modules.
+"""Talk to a lamppost streetlight board and ship firmware to it: console, build, provision, flash, deploy.
 
+One entry point, subcommands registered by topic modules.
 Console commands (status, monitor, alarms, ...) live in `serial_cmds`; build,
 provision, flash and deploy in `ship_cmds`. Each module has register(sub),
 adding its subparsers with `func(args) -> int` defaults.

@@ -85,7 +85,7 @@ def check_port(port: str) -> None:
     if not port:
         raise ShipError("give the board's serial port with --port (e.g. /dev/ttyUSB0, COM3)")
     if not port.upper().startswith("COM") and not os.path.exists(port):
-        raise ShipError(f"no serial port {port}: is the board plugged in? (pyserial-ports lists ports)")
+        raise ShipError(f"no serial port {port}: is the board plugged in? (`lampctl ports` lists them)")
     try:
         s = serial.Serial(port, exclusive=True)
     except (serial.SerialException, OSError) as e:
@@ -106,13 +106,17 @@ def esptool_cmds(port: str, chip: str, image: Path, baud: int = BAUD) -> list[li
     return [base + ["erase-flash"], base + ["write-flash", hex(CHIPS[chip][0]), str(image)]]
 
 
-def mpremote_cmds(port: str, bundle: Path, config: Path | None, board: Path | None = None) -> list[list[str]]:
-    """Command lines (run inside the bundle folder) that put the bundle and config onto the board."""
+def mpremote_cmds(port: str, bundle: Path, config: Path | None, board: Path | None = None,
+                  files: tuple[Path, ...] = ()) -> list[list[str]]:
+    """Command lines (run inside the bundle folder) that put the bundle and config onto the board;
+    files (a post's TLS CA) go to the board's root under their own names."""
     mp = [sys.executable, "-m", "mpremote", "connect", port]
     names = sorted(p.name for p in bundle.iterdir() if p.name != "MANIFEST.json")
     copy = mp + ["exec", REMOVE_OLD, "+", "fs", "cp", "-r", *names, ":"]
     if config is not None:
         copy += ["+", "fs", "cp", str(config.resolve()), ":config.json"]
+    for f in files:
+        copy += ["+", "fs", "cp", str(f.resolve()), ":" + f.name]
     if board is not None:
         copy += ["+", "fs", "cp", str(board.resolve()), ":board.json"]
     copy += ["+", "reset"]
@@ -203,7 +207,7 @@ def cmd_deploy(args) -> int:
         if made_for != build.ARCH[args.chip]:
             raise ShipError(f"wrong chip: the bundle in {bundle} is built for {made_for}, the board ({args.chip}) "
                             f"needs {build.ARCH[args.chip]}: run `make firmware CHIP={args.chip}`")
-        config = None
+        config, files = None, ()
         if args.config:
             config = Path(args.config)
         elif args.post:
@@ -212,13 +216,16 @@ def cmd_deploy(args) -> int:
             if not config.exists():
                 raise ShipError(f"no config {config}: run `lampctl provision --id {args.post or 'ID'} ...` first")
             try:
-                provision.post_config(json.loads(config.read_text()))
+                cfg = provision.post_config(json.loads(config.read_text()))
             except (ValueError, provision.ProvisionError) as e:
                 raise ShipError(f"{config} is not a valid post config: {e}") from None
+            ca = config.parent / cfg["mqtt_ca"] if cfg.get("mqtt_tls") else None
+            if ca is not None and ca.exists():  # else the CA is already on the board (--set mqtt_ca)
+                files = (ca,)
         board = Path(args.board) if args.board else None
         if board is not None and not board.exists():
             raise ShipError(f"no board pin file {board}")
-        cmds = mpremote_cmds(args.port or "PORT", bundle, config, board)
+        cmds = mpremote_cmds(args.port or "PORT", bundle, config, board, files)
         if args.dry_run:
             _show(cmds, bundle, args)
             return 0
@@ -241,7 +248,7 @@ def register(sub) -> None:
     p.add_argument("--chip", default="esp32", choices=sorted(CHIPS))
     p.add_argument("--image", help="MicroPython firmware .bin for that chip")
     p.add_argument("--baud", type=int, default=BAUD)
-    p.add_argument("--dry-run", action="store_true", help="print the esptool command lines, run nothing")
+    p.add_argument("--dry-run", action="store_true", help="print the esptool command lines, run nothing (the port is not checked)")
     p.set_defaults(func=lambda a: cmd_flash(_port(a)))
     p = sub.add_parser("deploy", help="copy the bundle and a post's config to the board with mpremote")
     p.add_argument("--port", dest="ship_port", metavar="PORT", help="serial port of the board")
@@ -252,7 +259,7 @@ def register(sub) -> None:
     p.add_argument("--bundle", default=str(build.BUILD / "bundle"))
     p.add_argument("--posts", default=str(provision.POSTS),
                    help=f"folder of provisioned posts (default: {provision.POSTS})")
-    p.add_argument("--dry-run", action="store_true", help="print the mpremote command lines, run nothing")
+    p.add_argument("--dry-run", action="store_true", help="print the mpremote command lines, run nothing (the port is not checked)")
     p.set_defaults(func=lambda a: cmd_deploy(_port(a)))
 
 

@@ -4,8 +4,10 @@
 writes build/posts/NL-0001/config.json (secrets included, file mode 0600), which
 `lampctl deploy --post NL-0001` copies to the board. `--from posts.csv|posts.toml`
 provisions many posts at once: every row is checked first and nothing is
-written unless all are valid. The schema is firmware/lamppost/config.py itself,
-imported here under CPython, so host and board can never disagree.
+written unless all are valid. The schema is the firmware's own (lamppost/config.py plus
+the network keys of lamppost/netcfg.py), imported here under CPython, so host and
+board can never disagree. `--tls --ca FILE.der` turns on MQTT over TLS with that CA
+pinned: the file is copied next to config.json and deploy puts it on the board.
 """
 from __future__ import annotations
 
@@ -24,16 +26,7 @@ FIRMWARE = ROOT / "firmware"
 POSTS = ROOT / "build" / "posts"
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
-# Keys provisioning needs that the firmware schema may not define yet (the network
-# service adds them); the firmware's own definition wins when present.
-HOST_KEYS = {
-    "wifi_ssid": ("s", 1, 32, "", False),
-    "wifi_pass": ("s", 0, 63, "", True),
-    "mqtt_host": ("s", 1, 253, "", False),
-    "mqtt_port": ("i", 1, 65535, 1883, False),
-    "mqtt_user": ("s", 0, 64, "", True),
-    "mqtt_pass": ("s", 0, 64, "", True),
-}
+TLS_PORT = 8883  # MQTT over TLS
 # command-line / CSV / TOML field -> config key
 ALIASES = {"latitude": "lat", "longitude": "lon", "rated-w": "rated_w", "rated": "rated_w"}
 
@@ -42,36 +35,53 @@ class ProvisionError(ValueError):
     """A post that cannot be provisioned; the message names the post and field."""
 
 
-def firmware_config() -> types.ModuleType:
-    """firmware/lamppost/config.py, imported under CPython (a `micropython` shim if it needs one)."""
+def _firmware(name: str) -> types.ModuleType:
+    """firmware/lamppost/<name>.py, imported under CPython (a `micropython` shim if it needs one)."""
     if "micropython" not in sys.modules:
         shim = types.ModuleType("micropython")
         shim.const = lambda x: x  # type: ignore[attr-defined]
         sys.modules["micropython"] = shim
     sys.path.insert(0, str(FIRMWARE))
     try:
-        return importlib.import_module("lamppost.config")
+        return importlib.import_module("lamppost." + name)
     finally:
         sys.path.remove(str(FIRMWARE))
 
 
+def firmware_config() -> types.ModuleType:
+    """firmware/lamppost/config.py under CPython."""
+    return _firmware("config")
+
+
 def schema() -> dict:
-    s = dict(HOST_KEYS)
-    s.update(firmware_config().SCHEMA)
-    return s
+    """Every key a post's config may hold: config.SCHEMA plus the network keys (netcfg.SCHEMA),
+    as the firmware merges them on a post that names a broker."""
+    return {**firmware_config().SCHEMA, **_firmware("netcfg").SCHEMA}
 
 
 def _check(key: str, value, sch: dict):
-    """Validate with the firmware's check() when it knows the key, else with the same rules here."""
+    """Validate with the firmware's own check() against the merged schema."""
     cfg = firmware_config()
-    if key in cfg.SCHEMA:
-        return cfg.check(key, value)
     saved = cfg.SCHEMA
     cfg.SCHEMA = {key: sch[key]}
     try:
         return cfg.check(key, value)
     finally:
         cfg.SCHEMA = saved
+
+
+def check_ca(path: Path) -> str:
+    """The name the CA certificate gets on the board; ProvisionError unless it is a readable DER file."""
+    try:
+        head = path.read_bytes()[:16]
+    except OSError as e:
+        raise ProvisionError(f"ca: cannot read {path}: {e.strerror or e}") from None
+    if head.startswith(b"-----BEGIN"):
+        raise ProvisionError(f"ca: {path} is PEM; the board needs DER: "
+                             f"openssl x509 -in {path} -outform der -out {path.stem}.der")
+    if not head or head[0] != 0x30:
+        raise ProvisionError(f"ca: {path} is not a DER certificate")
+    return path.name
 
 
 def _coerce(key: str, text, sch: dict):
@@ -108,6 +118,16 @@ def post_config(fields: dict) -> dict:
             errors.append("wifi: give SSID:PASSWORD")
         f.setdefault("wifi_ssid", ssid)
         f.setdefault("wifi_pass", pw)
+    tls = f.pop("tls", None)
+    if tls is not None:
+        f.setdefault("mqtt_tls", tls)
+    ca = f.pop("ca", None)
+    if ca is not None:
+        f.setdefault("mqtt_tls", True)
+        try:
+            f.setdefault("mqtt_ca", check_ca(Path(str(ca))))
+        except ProvisionError as e:
+            errors.append(str(e))
     broker = f.pop("broker", None)
     if broker is not None:
         host, sep, port = str(broker).rpartition(":") if ":" in str(broker) else (str(broker), "", "")
@@ -117,8 +137,9 @@ def post_config(fields: dict) -> dict:
     if not f.get("wifi_ssid"):
         errors.append("wifi: missing credentials, give --wifi SSID:PASSWORD (the post has no other way "
                       "onto the network)")
-    elif f.get("wifi_pass") and not 8 <= len(str(f["wifi_pass"])) <= 63:
-        errors.append("wifi: WPA2 passwords have 8-63 characters")
+    elif f.get("wifi_pass") and not (8 <= len(str(f["wifi_pass"])) <= 63
+                                     or re.fullmatch(r"[0-9A-Fa-f]{64}", str(f["wifi_pass"]))):
+        errors.append("wifi: WPA2 passwords have 8-63 characters (or are a 64-hex-digit key)")
     if not f.get("mqtt_host"):
         errors.append("broker: missing, give --broker HOST[:PORT]")
     cfg = {}
@@ -130,6 +151,12 @@ def post_config(fields: dict) -> dict:
             cfg[k] = _check(k, _coerce(k, v, sch), sch)
         except ValueError as e:
             errors.append(f"{k}: {e}" + (" (a coordinate in degrees)" if k in ("lat", "lon") else ""))
+    if cfg.get("mqtt_tls") is True:
+        if "mqtt_port" not in cfg:
+            cfg["mqtt_port"] = TLS_PORT
+        if "mqtt_ca" not in cfg:
+            errors.append("tls: the board verifies the broker against a pinned CA: give --ca FILE.der "
+                          "(or --set mqtt_ca=NAME for one already on the board)")
     if errors:
         raise ProvisionError(f"{who}: " + "; ".join(errors))
     return cfg
@@ -162,13 +189,15 @@ def read_posts(path: Path, defaults: dict) -> list[tuple[str, dict]]:
 
 def provision(posts: list[tuple[str, dict]], out: Path) -> list[dict]:
     """Validate every post, then write out/<id>/config.json for each; nothing is written on any error."""
-    cfgs, errors, seen = [], [], {}
+    cfgs, errors, seen, cas = [], [], {}, {}
     for where, fields in posts:
         try:
             cfg = post_config(fields)
         except ProvisionError as e:
             errors.append(f"{where}: {e}")
             continue
+        if fields.get("ca") and cfg.get("mqtt_ca") == Path(str(fields["ca"])).name:
+            cas[cfg["id"]] = Path(str(fields["ca"]))
         if cfg["id"] in seen:
             errors.append(f"{where}: id {cfg['id']!r} already used at {seen[cfg['id']]}")
         seen[cfg["id"]] = where
@@ -183,6 +212,8 @@ def provision(posts: list[tuple[str, dict]], out: Path) -> list[dict]:
         with os.fdopen(fd, "w") as fh:
             json.dump(cfg, fh, indent=1, sort_keys=True)
         os.replace(tmp, d / "config.json")
+        if cfg["id"] in cas:  # deploy copies it to the board next to config.json
+            (d / cfg["mqtt_ca"]).write_bytes(cas[cfg["id"]].read_bytes())
     return cfgs
 
 
@@ -194,7 +225,8 @@ def public(cfg: dict) -> dict:
 def cmd_provision(args) -> int:
     cli = {"id": args.id, "wifi": args.wifi, "broker": args.broker, "lat": args.lat, "lon": args.lon,
            "lamp": args.lamp, "rated_w": args.rated_w, "sensor": args.sensor,
-           "mqtt_user": args.mqtt_user, "mqtt_pass": args.mqtt_pass}
+           "mqtt_user": args.mqtt_user, "mqtt_pass": args.mqtt_pass,
+           "tls": True if args.tls else None, "ca": args.ca}
     for item in args.set or []:
         k, sep, v = item.partition("=")
         if not sep:
@@ -221,6 +253,9 @@ def cmd_provision(args) -> int:
     else:
         for o in out:
             print(f"{o['id']}: {o['config']}  " + ", ".join(f"{k}={v}" for k, v in sorted(o["settings"].items())))
+            if o["settings"].get("mqtt_port") == TLS_PORT and not o["settings"].get("mqtt_tls"):
+                print(f"{o['id']}: warning: port {TLS_PORT} is MQTT over TLS but TLS is off: "
+                      "add --tls --ca FILE.der", file=sys.stderr)
             if "lat" not in o["settings"] or "lon" not in o["settings"]:
                 print(f"{o['id']}: warning: no --lat/--lon, the board uses its default position "
                       "and switches at the wrong times", file=sys.stderr)
@@ -231,7 +266,10 @@ def register(sub) -> None:
     p = sub.add_parser("provision", help="write a validated per-post config (with credentials) for deploy")
     p.add_argument("--id", help="post id, e.g. NL-0001 (names its MQTT topics)")
     p.add_argument("--wifi", metavar="SSID:PASSWORD", help="WiFi credentials")
-    p.add_argument("--broker", metavar="HOST[:PORT]", help="MQTT broker")
+    p.add_argument("--broker", metavar="HOST[:PORT]", help="MQTT broker (port 1883, 8883 with --tls)")
+    p.add_argument("--tls", action="store_true", help="MQTT over TLS (needs --ca)")
+    p.add_argument("--ca", metavar="FILE.der",
+                   help="the broker's CA certificate (DER), pinned on the board; implies --tls")
     p.add_argument("--mqtt-user", dest="mqtt_user")
     p.add_argument("--mqtt-pass", dest="mqtt_pass")
     p.add_argument("--lat", help="latitude, degrees north")
@@ -239,7 +277,8 @@ def register(sub) -> None:
     p.add_argument("--lamp", help="led | hps")
     p.add_argument("--rated-w", dest="rated_w", help="lamp power at full output, W")
     p.add_argument("--sensor", help="metering front end: adc | cse7766")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key (repeatable)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key of firmware/lamppost/config.py or netcfg.py, "
+                   "e.g. cmd_key=SECRET, mqtt_keepalive=120, outbox_max=500 (repeatable)")
     p.add_argument("--from", dest="from_file", metavar="FILE",
                    help="CSV (header row) or TOML ([[post]] tables) of many posts; other flags are defaults")
     p.add_argument("--out", default=str(POSTS), help="where post configs go (default: build/posts)")
