@@ -105,8 +105,10 @@ class HeapProbe(Simulation):
             self.bridge.send_to_firmware(self.command)
 
 
-def measure(days: int = 7, heap: str = DEFAULT_HEAP, every: int = 600) -> HeapRun:
-    sim = HeapProbe(week_scenario(days), every=every, heap=heap)
+def measure(days: int = 7, heap: str = DEFAULT_HEAP, every: int = 600,
+            broker: str | None = None) -> HeapRun:
+    """Run `days` days in `heap`, sampling free heap every `every` s; with `broker` (host:port) MQTT is on."""
+    sim = HeapProbe(week_scenario(days), every=every, heap=heap, broker=broker)
     try:
         res = sim.run()
     finally:
