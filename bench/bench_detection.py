@@ -24,14 +24,14 @@ SCENARIOS = ROOT / "tests" / "scenarios"
 HPS_WARMUP_S = 300  # firmware/lamppost/lamptypes.py: power alarms wait for the run-up
 CYCLE_S = 450  # one HPS end-of-life cycle in the model: ~180 s lit at full + ~210 s run-up + 60 s cool
 
-# cause -> (goal in words, check(latency_s, lamp) -> bool)
+# cause -> (goal in words, check(latency_s, lamp, variant) -> bool)
 GOALS = {
-    "lamp_dead": ("<= 3 s after the commanded state (HPS: after the 300 s run-up, or the 150 s restrike wait)", None),
-    "relay_welded": ("<= 3 s", None),
-    "relay_open": ("<= 3 s after the commanded state (HPS: after the 300 s run-up, or the 150 s restrike wait)", None),
-    "supply_sag": ("<= 1 s beyond the 60 s dip length", lambda s, lamp: s <= 61),
-    "supply_swell": ("<= 1 s beyond the 60 s dip length", lambda s, lamp: s <= 61),
-    "hid_end_of_life": ("within 3 cycles (~1350 s)", lambda s, lamp: s <= 3 * CYCLE_S),
+    "lamp_dead": ("<= 3 s after the commanded state (HPS at switch-on: after the 300 s run-up)", None),
+    "relay_welded": ("<= 3 s", lambda s, lamp, variant: s <= 3),
+    "relay_open": ("<= 3 s after the commanded state (HPS at switch-on: after the 300 s run-up)", None),
+    "supply_sag": ("<= 1 s beyond the 60 s dip length", lambda s, lamp, variant: s <= 61),
+    "supply_swell": ("<= 1 s beyond the 60 s dip length", lambda s, lamp, variant: s <= 61),
+    "hid_end_of_life": ("within 3 cycles (~1350 s)", lambda s, lamp, variant: s <= 3 * CYCLE_S),
 }
 
 
@@ -39,8 +39,15 @@ def _lamp(run: dict) -> str:
     return "hps" if "_hps_" in run["scenario"] else "led"
 
 
-def _lamp_goal(s: int, lamp: str) -> bool:
-    return s <= (HPS_WARMUP_S + 3 if lamp == "hps" else 3)
+def _variant(run: dict) -> str:
+    """The corpus variant (tests/scenarios/generate.py): day = fault before switch-on, else mid-night."""
+    return Path(run["scenario"]).stem.rsplit("_", 1)[-1]
+
+
+def _lamp_goal(s: int, lamp: str, variant: str) -> bool:
+    """3 s; an HPS that was dead before switch-on is judged after its 300 s run-up. An HPS that
+    goes out mid-night is given the 150 s restrike wait by design, so it misses this goal."""
+    return s <= (HPS_WARMUP_S + 3 if lamp == "hps" and variant == "day" else 3)
 
 
 def per_cause(runs: list[dict], side: str) -> dict:
@@ -50,12 +57,13 @@ def per_cause(runs: list[dict], side: str) -> dict:
         if r is None:
             continue
         for f in r["faults"]:
-            row = rows.setdefault((f["kind"], _lamp(run)), {"n": 0, "det": 0, "lat": []})
+            row = rows.setdefault((f["kind"], _lamp(run)), {"n": 0, "det": 0, "lat": [], "variant": []})
             row["n"] += 1
             if f["detected"]:
                 row["det"] += 1
                 if f["latency_s"] is not None:
                     row["lat"].append(f["latency_s"])
+                    row["variant"].append(_variant(run))
     return rows
 
 
@@ -81,7 +89,7 @@ def corpus_part(out_dir: Path) -> dict:
             check = _lamp_goal
         met = "-"
         if check and o["lat"]:
-            met = "met" if all(check(s, key[1]) for s in o["lat"]) else "NOT met"
+            met = "met" if all(check(s, key[1], v) for s, v in zip(o["lat"], o["variant"])) else "NOT met"
         om = statistics.median(o["lat"]) if o["lat"] else None
         bm = statistics.median(b["lat"]) if b["lat"] else None
         table.append((key[0], key[1], str(o["n"]), f"{o['det']}/{o['n']}", _s(om),

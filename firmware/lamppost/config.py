@@ -44,6 +44,10 @@ SCHEMA = {
     "temp_max": ("f", 40.0, 120.0, None, False),  # highTemperature, degC
     "v_low": ("f", 0.5, 0.95, None, False),  # supplyVoltageTooLow, fraction of 230 V
     "v_high": ("f", 1.05, 1.5, None, False),  # supplyVoltageTooHigh
+    "cool_s": ("i", 0, 900, None, False),  # lampFailure waits this long for a hot restrike
+    "cyc_outs": ("i", 2, 10, None, False),  # cyclingFailure after this many unexplained outs
+    "cyc_window_s": ("i", 600, 86400, None, False),  # ... within this many seconds
+    "v_raise_s": ("i", 1, 600, None, False),  # supply alarms persist this long (EN 50160 dips)
 }
 
 
