@@ -275,6 +275,10 @@ def _supply(rd: _Reader, table) -> dict:
     for key in table:
         if key not in SUPPLY_PARAMS:
             rd.fail("supply", key, f"unknown key (known: {', '.join(SUPPLY_PARAMS)})")
+    if out["variation"] + out["walk"] > 0.10 + 1e-9:  # they add up in supply.py
+        rd.fail("supply", "walk" if "walk" in table else "variation",
+                f"variation + walk is {out['variation'] + out['walk']:g}: EN 50160 keeps slow "
+                "variation within 0.10 of nominal")
     return out
 
 

@@ -125,6 +125,8 @@ def test_arbitrary_fault_fields_fail_cleanly(kind, at):
     ("[[fault]]", "[firmware]\ndim_levle = 50\n\n[[fault]]",
      "good.toml:14: firmware.dim_levle: not a firmware config key"),
     ("[[fault]]", "[firmware]\ndim_level = 500\n\n[[fault]]", "good.toml:14: firmware.dim_level: must be within"),
+    ("[[fault]]", "[supply]\nvariation = 0.08\nwalk = 0.05\n\n[[fault]]",
+     "good.toml:15: supply.walk: variation + walk is 0.13"),
 ])
 def test_typos_and_bad_firmware_keys_are_errors_not_defaults(old, new, message):
     with pytest.raises(ScenarioError) as e:
