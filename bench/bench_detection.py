@@ -154,6 +154,33 @@ def full_nights_part() -> dict:
     return r
 
 
+def front_end_part() -> dict:
+    """The night variant of every cause, on posts fitted with the real front ends (adc, cse7766)
+    as shipped, uncalibrated: detection judged on what that hardware reads, not on the ideal meter."""
+    paths = [p for p in corpus.expand([str(SCENARIOS)]) if p.stem.endswith("_night")]
+    out = {}
+    print(f"\nreal front ends, uncalibrated, night variant of every cause ({len(paths)} scenarios each):")
+    for sensor in ("adc", "cse7766"):
+        t0 = time.monotonic()
+        runs = corpus.run_many(paths, jobs=2, sensor=sensor)
+        n = sum(len(r["ours"]["faults"]) for r in runs)
+        det = sum(f["detected"] for r in runs for f in r["ours"]["faults"])
+        lat = [f["latency_s"] for r in runs for f in r["ours"]["faults"] if f["latency_s"] is not None]
+        fa = [a for r in runs for a in r["ours"]["false_alarms"]]
+        missed = sorted({Path(r["scenario"]).stem for r in runs for f in r["ours"]["faults"] if not f["detected"]})
+        crashes = sum(r["ours"]["crashes"] for r in runs)
+        print(f"  {sensor:8} detected {det}/{n}, median latency {_s(statistics.median(lat) if lat else None)} s, "
+              f"false alarms {len(fa)}, crashes {crashes}, {time.monotonic() - t0:.0f} s wall"
+              + (f"; missed: {', '.join(missed)}" if missed else ""))
+        for a in fa[:5]:
+            print(f"    false alarm: {a}")
+        out[sensor] = {"scenarios": len(runs), "faults": n, "detected": det, "false_alarms": len(fa),
+                       "crashes": crashes, "missed": missed,
+                       "median_s": statistics.median(lat) if lat else None}
+    return out
+
+
 def main(out_dir: Path) -> None:
-    res = {"corpus": corpus_part(out_dir), "fleet": fleet_part(), "full_nights": full_nights_part()}
+    res = {"corpus": corpus_part(out_dir), "front_ends": front_end_part(), "fleet": fleet_part(),
+           "full_nights": full_nights_part()}
     (out_dir / "detection.json").write_text(json.dumps(res, indent=1))

@@ -27,10 +27,16 @@ def expand(paths: list[str]) -> list[Path]:
     return out
 
 
-def run_one(path: str, heap: str = DEFAULT_HEAP) -> dict:
-    """Run one scenario; {"scenario", "ours": {faults, false_alarms}, "baseline": {...}}."""
+def run_one(path: str, heap: str = DEFAULT_HEAP, sensor: str | None = None) -> dict:
+    """Run one scenario; {"scenario", "ours": {faults, false_alarms}, "baseline": {...}}.
+
+    `sensor` fits the post with another front end (adc, cse7766) than its file says,
+    uncalibrated as shipped, so detection is judged on what that hardware reads.
+    """
     from simulator.runner import Simulation
     sc = load(path)
+    if sensor:
+        sc.post.sensor = sensor
     sim = Simulation(sc, heap=heap)
     try:
         res = sim.run()
@@ -60,7 +66,8 @@ def _from_results(path: Path) -> dict:
             "ours": ours, "baseline": None}
 
 
-def run_many(paths: list[Path], jobs: int = 2, heap: str = DEFAULT_HEAP) -> list[dict]:
+def run_many(paths: list[Path], jobs: int = 2, heap: str = DEFAULT_HEAP,
+             sensor: str | None = None) -> list[dict]:
     for p in paths:
         if p.suffix not in (".toml", ".json"):
             raise ScenarioError(f"{p}: not a scenario (.toml), a results file (.json) or a directory")
@@ -75,10 +82,10 @@ def run_many(paths: list[Path], jobs: int = 2, heap: str = DEFAULT_HEAP) -> list
     for p in tomls:
         load(p)  # fail early, with file and line, before starting any run
     if jobs <= 1 or len(tomls) <= 1:
-        out += [run_one(p, heap) for p in tomls]
+        out += [run_one(p, heap, sensor) for p in tomls]
     else:
         with ProcessPoolExecutor(jobs) as ex:
-            out += list(ex.map(run_one, tomls, [heap] * len(tomls)))
+            out += list(ex.map(run_one, tomls, [heap] * len(tomls), [sensor] * len(tomls)))
     return out
 
 
