@@ -43,10 +43,16 @@ def provision(flash_dir: Path, cfg: dict) -> None:
 
 
 class FirmwareProcess:
-    """One boot of the firmware: a micropython process with its link and UART."""
+    """One boot of the firmware: a micropython process with its link and UART.
+
+    reset_cause is what the board would read from machine.reset_cause(), in the
+    ESP32 HAL's words: "power-on" (first power or mains back), "software"
+    (machine.reset() after a Reboot or an exception), "watchdog" (a hang or a death).
+    """
 
     def __init__(self, flash_dir: Path, uart_path: str, heap: str = DEFAULT_HEAP,
-                 firmware_dir: Path = FIRMWARE_DIR, extra_path: list[str] | None = None):
+                 firmware_dir: Path = FIRMWARE_DIR, extra_path: list[str] | None = None,
+                 reset_cause: str = "power-on"):
         to_fw_r, to_fw_w = os.pipe()
         from_fw_r, from_fw_w = os.pipe()
         env = dict(os.environ)
@@ -55,6 +61,8 @@ class FirmwareProcess:
         env["LAMPPOST_LINK"] = f"{to_fw_r},{from_fw_w}"
         env["LAMPPOST_UART"] = uart_path
         env["LAMPPOST_FLASH"] = str(flash_dir)
+        # why the board restarted, as machine.reset_cause() tells the ESP32 HAL (hal/host.py)
+        env["LAMPPOST_RESET"] = reset_cause
         self.proc = subprocess.Popen(
             [micropython_path(), "-X", f"heapsize={heap}", str((mpy or firmware_dir) / "main.py")],
             env=env, pass_fds=(to_fw_r, from_fw_w), stdin=subprocess.DEVNULL,

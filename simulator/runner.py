@@ -115,22 +115,26 @@ class Simulation:
         """Ask run() (in another thread) to finish after the current tick."""
         self._stop.set()
 
-    def _boot(self):
+    def _boot(self, cause: str = "power-on"):
         """Power the board on until the firmware asks for its first tick: (fw, kind, out).
 
-        A boot that dies before that is recorded as a crash; three in a row
-        raise FirmwareCrash with the interpreter's last words.
+        cause is the reset cause the firmware reads (FirmwareProcess). A boot
+        that dies before that is recorded as a crash; three in a row raise
+        FirmwareCrash with the interpreter's last words.
         """
         for _ in range(3):
             self.results.boots += 1
             fw = None
+            kind = b""
             try:
-                fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap)
+                fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap,
+                                     reset_cause=cause)
                 kind, out = fw.link.recv()
                 if kind == b"A":
                     return fw, kind, out
             except (lk.LinkClosed, BrokenPipeError, RuntimeError):
                 pass
+            cause = _crash_cause(kind)
             if fw is not None:
                 fw.kill()
                 self.results.crashes.append(fw.output()[-2000:])
@@ -197,7 +201,7 @@ class Simulation:
                     fw.kill()
                     if kind != b"X" or out[:1] != b"\x00":  # X 1: reset after an exception
                         res.crashes.append(fw.output()[-2000:])
-                    fw, kind, out = self._boot()
+                    fw, kind, out = self._boot(_crash_cause(kind))
         finally:
             if fw is not None:
                 fw.kill()
@@ -252,6 +256,12 @@ class Simulation:
     def close(self) -> None:
         if self._tmp:
             self._tmp.cleanup()
+
+
+def _crash_cause(kind: bytes) -> str:
+    """The reset cause after a boot that ended without the mains going: machine.reset()
+    (an "X" frame: Reboot, or an exception) reads "software", a silent death "watchdog"."""
+    return "software" if kind == b"X" else "watchdog"
 
 
 def _unix(iso: str) -> int:

@@ -1,9 +1,10 @@
 """Scores alarm reports against the injected faults (the ground truth).
 
 For each injected cause: detected or missed (an alarm the cause should raise,
-raised while the fault is active), the latency from the moment the fault
-became visible to the sensors, and the clearance after repair. Every raised
-alarm no active cause explains is a false alarm. `summarize` folds many runs
+raised while the fault is active, or for a mains loss just after: see
+AFTER_S), the latency from the moment the fault became visible to the
+sensors, and the clearance after repair. Every raised alarm no active cause
+explains is a false alarm. `summarize` folds many runs
 into per-cause detection rates and median / worst latencies.
 """
 from __future__ import annotations
@@ -12,6 +13,18 @@ import statistics
 from dataclasses import asdict, dataclass
 
 from simulator.scenario import CAUSES, Fault
+
+
+# Seconds after a fault ends in which its alarm still counts as detecting it. A
+# board without hold-up (`[post] holdup_s = 0`) cannot send a last gasp: it
+# reports the supplyLoss after the fact, at the first tick after it boots with
+# the mains back, so its latency is the outage plus the boot.
+AFTER_S = {"mains_loss": 60}
+
+
+def window(f: Fault, end: int) -> tuple[int, int]:
+    """(first, last) time a raised alarm explains fault f."""
+    return f.at, (end if f.until is None else f.until + AFTER_S.get(f.kind, 0))
 
 
 @dataclass
@@ -42,9 +55,9 @@ def score(faults: list[Fault], observable: dict[int, int], alarms: list[dict], e
     explained = set()
     for idx, f in enumerate(faults):
         s = FaultScore(f.kind, f.at, f.until, list(f.expected), observable.get(idx))
-        stop = f.until if f.until is not None else end
+        first, last = window(f, end)
         for k, a in enumerate(alarms):
-            if a["state"] == "raised" and set(_names(a)) & set(f.expected) and f.at <= a["time"] <= stop:
+            if a["state"] == "raised" and set(_names(a)) & set(f.expected) and first <= a["time"] <= last:
                 explained.add(k)
                 if not s.detected:
                     s.detected, s.alarm, s.raised_at = True, a["alarm"], a["time"]

@@ -2,7 +2,9 @@
 
 The simulator starts `micropython` with two inherited pipe descriptors
 (LAMPPOST_LINK="<read fd>,<write fd>"), the path of the pty that plays the
-UART (LAMPPOST_UART) and a directory that plays the flash (LAMPPOST_FLASH).
+UART (LAMPPOST_UART), a directory that plays the flash (LAMPPOST_FLASH) and
+the reset cause a board would read from machine.reset_cause() (LAMPPOST_RESET:
+power-on, software or watchdog).
 
 Link framing, both directions: kind (1 byte), payload length (u16 LE), payload.
   firmware -> simulator  b"H" <B version>            once, when ready
@@ -92,6 +94,10 @@ class Hal:
             if n:
                 return self._rxbuf[:n]
         return None
+
+    def reset_cause(self):
+        """Why the board restarted, in the ESP32 HAL's words, as the simulator says."""
+        return os.getenv("LAMPPOST_RESET") or "power-on"
 
     def reset(self, code=1):
         self._send(b"X", bytes((code,)))

@@ -6,7 +6,7 @@ no scheduler allocation. Services (console, network) get a poll each tick.
 """
 import gc
 import sys
-from lamppost import config, detect, report, store, sun
+from lamppost import clock, config, detect, report, store, sun
 from lamppost.console import Console
 from lamppost.energy import Energy
 from lamppost.meter import Meter
@@ -21,9 +21,15 @@ class App:
         self.hal = hal
         self.cfg, problems = config.load()
         cfg = self.cfg
-        self.state = store.load(STATE) or {}
-        self.state["boots"] = self.state.get("boots", 0) + 1
-        store.save(STATE, self.state)
+        self.state = st = store.load(STATE) or {}
+        st["boots"] = st.get("boots", 0) + 1
+        # "run": 1 while a run is going; a last gasp (supplyLoss raised without mains) and
+        # a Reboot write 0. Still 1 at a power-on boot: the last run was cut off silently
+        # (no hold-up), so run() reports the supplyLoss after the fact. Rides on this
+        # boot write and the alarm writes: no extra flash write.
+        self.cut = st.get("run") == 1
+        st["run"] = 1
+        store.save(STATE, st)
         self.r = Reading()
         self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"], cfg["v_fs"], cfg["i_fs"],
                            cfg["ct_phase"])
@@ -53,16 +59,39 @@ class App:
     def _serial_sink(self, line, fields):
         self.hal.uart_write(line.encode() + b"\n")
 
-    def _alarm(self, alarm, change):
+    def _alarm(self, alarm, change, extra=None):
         d = {"alarm": alarm.name, "state": "raised" if change == detect.RAISED else "cleared",
              "count": alarm.count}
         if alarm.name == detect.SUPPLY_LOSS:
             d["supplyLossCount"] = alarm.count  # TALQ counter; raised = last gasp on hold-up
+            self.state["run"] = 1 if self.r.mains else 0  # 0: the last gasp is on flash
+        if extra:
+            d.update(extra)
         self.rep.emit(self.now, "alarm", report.readings(self.r, d))
         # counts and active alarms survive a reboot (one write per alarm change)
         self.state["alarm_counts"] = self.engine.counts()
         self.state["alarms_active"] = self.engine.active()
+        self.state["t"] = self.now  # the post was powered then (see _late_loss)
         store.save(STATE, self.state)
+
+    def _late_loss(self, now):
+        """supplyLoss after the fact: the mains went and came back with no last gasp.
+
+        The raised report says so ("lastGasp": false), when the outage ended
+        ("until": this boot) and when it began as best known ("since": the last
+        time the previous run left on flash, so it began after that); the
+        engine clears it once the mains has been back 2 s. Serial, event log
+        and MQTT outbox get it like any alarm, so it is never lost.
+        """
+        self.cut = False
+        since = -1
+        for t in (self.state.get("t"), self.energy.saved_t, self.cmds.log.last_t):
+            if t is not None and since < t <= now:
+                since = t
+        extra = {"lastGasp": False, "until": clock.iso(now)}
+        if since >= 0:
+            extra["since"] = clock.iso(since)
+        self.engine.supply_lost(lambda a, c: self._alarm(a, c, extra))
 
     def run(self):
         hal, r = self.hal, self.r
@@ -72,6 +101,8 @@ class App:
                                     "restart": self.cmds.restart})
         for p in self._problems:
             self.rep.emit(now, "error", {"error": p})
+        # a silent cut counts only after a power-on: not after a crash, a watchdog or a Reboot
+        self.cut = self.cut and self.cmds.restart == "power-on"
         last = now
         while True:
             self.meter.decode(hal.raw, r)
@@ -85,6 +116,8 @@ class App:
                 self.engine.switch(now)  # every on/off or dim change: no false alarms
                 hal.set_lamp(on, self.dim)
                 self.rep.emit(now, "switch", {"lamp": "on" if on else "off", "dim": self.dim})
+            if self.cut:  # first tick after a silent power cut (readings of the mains back)
+                self._late_loss(now)
             self.engine.step(now, self.cmd_on, self.dim, r, self._alarm)
             data = hal.uart_read()
             if data:

@@ -64,6 +64,7 @@ class Commands:
         self.log.tick(now)
         if self.reboot_at is not None and now >= self.reboot_at:
             self.app.state["restart"] = "command"
+            self.app.state["run"] = 0  # a clean end: the next boot reports no supplyLoss
             store.save("state.json", self.app.state)
             self.log.flush(now)
             self.app.hal.reset(0)

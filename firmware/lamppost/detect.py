@@ -131,15 +131,27 @@ class Engine:
         if since < 0:
             self._since[i] = since = now
         if now - since >= (self._rs[i] if cond else self._cs[i]):
-            self._act[i] = 1 if cond else 0
-            self._since[i] = -1
-            if cond:
-                self._cnt[i] += 1
-            v = self._view
-            v.name = NAMES[i]
-            v.count = self._cnt[i]
-            v.active = cond
-            out(v, RAISED if cond else CLEARED)
+            self._set(i, cond, out)
+
+    def _set(self, i, cond, out):
+        """Raise (counted) or clear alarm i now and tell out()."""
+        self._act[i] = 1 if cond else 0
+        self._since[i] = -1
+        if cond:
+            self._cnt[i] += 1
+        v = self._view
+        v.name = NAMES[i]
+        v.count = self._cnt[i]
+        v.active = cond
+        out(v, RAISED if cond else CLEARED)
+
+    def supply_lost(self, out):
+        """Raise supplyLoss now for an outage seen only after it ended (no last gasp got out).
+
+        Counted like any raise; step() clears it once the mains has been back
+        clear_s, as it clears a last gasp's alarm after the reboot.
+        """
+        self._set(_LOSS, True, out)
 
     def step(self, now, cmd_on, dim, r, out):
         """Judge the alarms; call out(alarm, RAISED|CLEARED) for each change."""

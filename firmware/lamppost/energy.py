@@ -9,7 +9,9 @@ Save policy (flash wear vs. loss on a power cut):
 - never more than BUDGET (48) writes in any uptime day, of which events take
   at most 23, so the hourly saves always fit: over 10 years at most 175,200
   small atomic writes (see README, "Metering").
-Records alternate between two files, each with a sequence number and a CRC,
+Records alternate between two files, each with a sequence number, the time
+of the save (`t`: the last moment the post is known powered, for a supplyLoss
+found only at the next boot) and a CRC,
 so a corrupt or half-written file falls back to the other one (one interval
 older), never to zero. At boot the total is the newest valid record: a reboot
 never makes it jump forwards (nothing is counted twice) nor backwards past the
@@ -30,13 +32,16 @@ MAX_DT = const(10)  # a longer gap between ticks is a clock jump, not energy
 FILES = ("energy.a.json", "energy.b.json")
 
 
-def _crc(seq, wh, frac, on_s, starts):
-    return binascii.crc32(("%d,%d,%.6f,%d,%d" % (seq, wh, frac, on_s, starts)).encode())
+def _crc(seq, wh, frac, on_s, starts, t=None):
+    s = "%d,%d,%.6f,%d,%d" % (seq, wh, frac, on_s, starts)
+    if t is not None:  # records of older firmware have no time
+        s += ",%d" % t
+    return binascii.crc32(s.encode())
 
 
 def _valid(d):
     try:
-        return d["crc"] == _crc(d["seq"], d["wh"], d["frac"], d["on_s"], d["starts"])
+        return d["crc"] == _crc(d["seq"], d["wh"], d["frac"], d["on_s"], d["starts"], d.get("t"))
     except (KeyError, TypeError, ValueError):
         return False
 
@@ -51,6 +56,7 @@ class Energy:
         self.frac = 0.0  # Wh below one
         self.on_s = 0  # seconds burning
         self.starts = 0  # switch-ons
+        self.saved_t = None  # time of the newest record on flash at boot (None: unknown)
         best = None
         for name in FILES:
             d = store.load(name)
@@ -62,6 +68,7 @@ class Energy:
             self.frac = best["frac"]
             self.on_s = best["on_s"]
             self.starts = best["starts"]
+            self.saved_t = best.get("t")
         elif legacy_kwh > 0:  # state.json of an older firmware kept kWh
             self.wh = int(legacy_kwh * 1000)
             self.frac = legacy_kwh * 1000 - self.wh
@@ -133,7 +140,8 @@ class Energy:
             return False
         seq = self.seq + 1
         rec = {"seq": seq, "wh": self.wh, "frac": self.frac, "on_s": self.on_s,
-               "starts": self.starts, "crc": _crc(seq, self.wh, self.frac, self.on_s, self.starts)}
+               "starts": self.starts, "t": now,
+               "crc": _crc(seq, self.wh, self.frac, self.on_s, self.starts, now)}
         if not store.save(FILES[seq & 1], rec):
             return False
         self.seq = seq

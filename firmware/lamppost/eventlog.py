@@ -43,6 +43,7 @@ class EventLog:
         self.writes = 0  # appends to flash since boot (for the wear budget)
         self.dropped = 0
         self.cur = self.n = self.seq = 0
+        self.last_t = None  # time of the newest entry on flash at boot (None: empty log)
         _io().scan(self)
         _drop()
 

@@ -19,13 +19,15 @@ def read(path):
 
 
 def scan(log):
-    """Find the current file, its length and the next sequence number."""
+    """Find the current file, its length, the next sequence number and the newest entry's time."""
     last = [-1, -1]
     counts = [0, 0]
     for i in (0, 1):
         for e in read(log.paths[i]):
             counts[i] += 1
             last[i] = e[0]
+            if e[0] >= max(last):
+                log.last_t = e[1]
     log.cur = 0 if last[0] >= last[1] else 1
     log.n = counts[log.cur]
     log.seq = max(last) + 1

@@ -160,6 +160,17 @@ def test_supply_loss_raises_at_once_and_counts_survive_restart():
     assert e2.counts()["supplyLoss"] == 1
 
 
+def test_supply_loss_after_the_fact_is_counted_and_clears_with_the_mains():
+    # no hold-up: the outage is only known at the next boot, which raises it there
+    e = detect.Engine(CFG, {"supplyLoss": 3})
+    out = []
+    e.supply_lost(lambda a, ch: out.append((a.name, ch, a.count, a.active)))
+    assert out == [("supplyLoss", detect.RAISED, 4, True)]
+    assert e.active() == ["supplyLoss"] and e.counts()["supplyLoss"] == 4
+    ev = drive(e, [(100, 110, True, reading(60.0))])
+    assert ev == [(102, "supplyLoss", detect.CLEARED)] and e.counts()["supplyLoss"] == 4
+
+
 def test_welded_relay_raises_unexpected_on_and_relay_failure():
     e = detect.Engine(CFG)
     ev = drive(e, [(0, 10, False, reading(60.0))])

@@ -46,6 +46,23 @@ def test_counts_hours_starts_and_survives_a_reboot():
 
 
 
+def test_a_record_keeps_its_save_time_and_older_records_still_load():
+    # the save time bounds when a silent power cut began (lamppost/app.py, supplyLoss)
+    _fresh()
+    e = energy.Energy(0.0, 2.0, 3600, 48)
+    assert e.saved_t is None
+    e.tick(1000, 1, _reading(60.0))
+    e.switched(1400, False)
+    assert energy.Energy(0.0, 2.0, 3600, 48).saved_t == 1400
+    from lamppost import store
+    old = {"seq": 7, "wh": 5, "frac": 0.25, "on_s": 9, "starts": 2}  # no "t": older firmware
+    old["crc"] = energy._crc(7, 5, 0.25, 9, 2)
+    store.save(energy.FILES[1], old)
+    b = energy.Energy(0.0, 2.0, 3600, 48)
+    assert b.restored and b.seq == 7 and b.wh == 5 and b.saved_t is None
+    _done()
+
+
 def test_small_increments_are_not_lost_on_a_large_total():
     # single-precision floats would drop 0.017 Wh added to 10^6 Wh; the integer Wh part keeps it
     _fresh()
