@@ -80,7 +80,7 @@ def test_pyserial_reads_reports_from_the_firmware_pty():
     sim = Simulation(loads(SHORT), speed=None)
     got: list[dict] = []
     try:
-        port = serial.Serial(sim.serial_path, 115200, timeout=2)
+        port = serial.Serial(sim.serial_path, 115200, timeout=10)  # generous: CI machines stall
         t = threading.Thread(target=sim.run)
         t.start()
         while len(got) < 20:
