@@ -24,6 +24,7 @@ from array import array
 from micropython import const
 import lamppost
 from lamppost import health, store
+from hal.esp32_net import Esp32Net
 
 WDT_MS = const(30000)  # a pass of the main loop may block this long before a reset
 STABLE_S = const(600)  # = lamppost.safe.STABLE_S: a run this long clears the crash counter
@@ -86,7 +87,7 @@ class Stdio:
         sys.stdout.buffer.write(data)
 
 
-class Hal:
+class Hal(Esp32Net):
     name = "esp32"
 
     def __init__(self, sensor=None):
