@@ -47,9 +47,10 @@ PINS = {
 }
 
 
-CAUSES = {machine.PWRON_RESET: "power-on", machine.HARD_RESET: "reset-button",
+# on ESP32, HARD_RESET is machine.reset() or a panic (the EN button reports power-on)
+CAUSES = {machine.PWRON_RESET: "power-on", machine.HARD_RESET: "reset-or-panic",
           machine.WDT_RESET: "watchdog", machine.DEEPSLEEP_RESET: "deep-sleep",
-          machine.SOFT_RESET: "software"}
+          machine.SOFT_RESET: "soft-reboot"}
 
 
 def epoch_offset():
@@ -220,10 +221,13 @@ class Hal(Esp32Net):
         return CAUSES.get(machine.reset_cause(), "unknown")
 
     def clear_crashes(self):
-        """Zero the boot-loop counter: the run is stable, or a technician asked for normal mode."""
+        """Zero the boot-loop counter: the run is stable, or a technician asked for normal mode.
+
+        The record keeps saying RUN: a later panic still counts (as the first of a new series).
+        """
         from lamppost import safe  # once a boot: the guard module stays out of RAM otherwise
 
-        machine.RTC().memory(safe.record(0))
+        machine.RTC().memory(safe.record(0, safe.RUN))
 
     def set_lamp(self, on, dim):
         self.relay = on
@@ -243,7 +247,15 @@ class Hal(Esp32Net):
         return None
 
     def reset(self, code=1):
-        """Reset the board; boot.py counts it as a crash unless the run was stable."""
+        """Reset the board: code 0 is a deliberate restart (Reboot, Normal), which boot.py does
+        not count; anything else is a crash restart, which it counts towards safe mode."""
+        try:
+            from lamppost import safe
+
+            rtc = machine.RTC()
+            rtc.memory(safe.mark(rtc.memory(), safe.CLEAN if code == 0 else safe.CRASH))
+        except Exception:  # out of heap: boot.py's RUN record counts the reset as a crash anyway
+            pass
         machine.reset()
 
 

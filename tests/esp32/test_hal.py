@@ -118,7 +118,7 @@ def test_console_uart_is_non_blocking():
 
 def test_reset_cause_names_why_the_board_restarted():
     for cause, name in ((machine.PWRON_RESET, "power-on"), (machine.WDT_RESET, "watchdog"),
-                        (machine.SOFT_RESET, "software"), (machine.HARD_RESET, "reset-button")):
+                        (machine.SOFT_RESET, "soft-reboot"), (machine.HARD_RESET, "reset-or-panic")):
         board.fresh(cause, files={"config.json": CFG})
         assert board.hal(NIGHT).reset_cause() == name
 
@@ -188,3 +188,4 @@ def test_firmware_meters_and_detects_through_the_esp32_adc():
         pass
     alarms = [json.loads(x) for x in bytes(u.tx).decode().splitlines() if b'"alarm"' in x.encode()]
     assert [(d["alarm"], d["state"]) for d in alarms] == [("lampFailure", "raised")], alarms
+
