@@ -2,9 +2,9 @@
 
 boot.py sets lamppost.SAFE after repeated crashes or for a deploy; the
 simulator runs this file without boot.py, so it starts the normal firmware.
-Anything that escapes the app (a HAL that cannot start) resets a board, marked
-as a crash, so boot.py counts it and repeated failures end in safe mode, never
-a dark street.
+Anything that escapes the app, its import included (a bad .mpy, a MemoryError),
+resets a board, marked as a crash, so boot.py counts it and repeated failures
+end in safe mode, never a dark street.
 """
 import lamppost
 
@@ -13,9 +13,9 @@ if lamppost.SAFE:
 
     safe.main()
 else:
-    from lamppost import app
-
     try:
+        from lamppost import app
+
         app.main()
     except Exception as e:
         import sys

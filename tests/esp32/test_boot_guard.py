@@ -312,3 +312,34 @@ def test_a_panic_after_a_stable_run_starts_a_new_count():
     machine.reset_fakes(machine.HARD_RESET, machine.RTC_MEM)  # a panic days later
     assert not board.boot().MODE and _crashes() == 1
 
+
+def test_a_firmware_that_cannot_be_imported_resets_and_ends_in_safe_mode():
+    """A bad app.mpy (or a MemoryError while importing it) counts as a crash, not a REPL with the lamp off."""
+    import sys
+    import lamppost
+    board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
+    real = sys.modules.pop("lamppost.app", None)
+    had = lamppost.__dict__.pop("app", None)
+    sys.modules["lamppost.app"] = None  # as if app.mpy were corrupt: the import raises
+    try:
+        modes = []
+        for _ in range(4):
+            s = board.boot()
+            modes.append(s.MODE)
+            if s.MODE:
+                break
+            sys.modules.pop("main", None)
+            try:
+                import main  # noqa: F401
+            except machine.ResetCalled:
+                assert safe.parse(machine.RTC_MEM)[1] == safe.CRASH
+            else:
+                raise AssertionError("main.py returned to the REPL instead of resetting")
+    finally:
+        sys.modules.pop("lamppost.app", None)
+        if real is not None:
+            sys.modules["lamppost.app"] = real
+        if had is not None:
+            lamppost.app = had
+    assert modes == [False, False, False, True], modes
+    assert machine.PINS[26].value() == 1  # safe mode lit the lamp at once (night by the schedule)
