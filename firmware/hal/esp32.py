@@ -3,7 +3,10 @@
 Once a second `wait_tick` samples the sensor front end, reads the inputs into
 the Reading, sleeps to the next RTC second while polling, and feeds the
 watchdog only when every task in `health` beat in time. Pins come from PINS,
-overridable per board by a `board.json` on flash ({"relay": 26, ...}).
+overridable per board by a `board.json` on flash ({"relay": 26, ...}). While the
+normal firmware runs, Ctrl-C on the console is an ordinary byte (kbd_intr(-1)):
+a stray 0x03 must not stop the lamp; the console's Maintenance command (login)
+restarts into safe mode, where the REPL and Ctrl-C work for mpremote.
 
 Front-end bytes in `raw` (decoded by lamppost.meter):
   "adc":     the window lamppost/adc.py decodes: b"W" <H pairs><H period us>
@@ -19,6 +22,7 @@ import select
 import sys
 import time
 import machine
+import micropython
 import uctypes
 from array import array
 from micropython import const
@@ -61,8 +65,9 @@ def epoch_offset():
 class Stdio:
     """The REPL console as a non-blocking byte stream (works for UART0 and USB-CDC/JTAG alike).
 
-    A second machine.UART(0) would fight the REPL's driver; sys.stdin keeps Ctrl-C
-    working, so mpremote can always interrupt the firmware for a deploy.
+    A second machine.UART(0) would fight the REPL's driver. Ctrl-C reaches the
+    firmware as a byte while Hal disabled kbd_intr (normal mode), and interrupts it
+    in safe mode, where mpremote needs it.
     """
 
     def __init__(self):
@@ -133,6 +138,7 @@ class Hal(Esp32Net):
         self.ticks = 0
         self.stable = False
         if not lamppost.SAFE:  # safe mode keeps the REPL usable for deploys: no watchdog
+            micropython.kbd_intr(-1)  # a stray Ctrl-C on the console must not stop the lamp
             self.wdt = machine.WDT(timeout=WDT_MS)
 
     def now2000(self):
@@ -258,10 +264,11 @@ class Hal(Esp32Net):
             pass
         machine.reset()
 
+    def maintenance(self):
+        """Restart into safe mode for a deploy (console Maintenance): no watchdog, Ctrl-C and
+        the REPL work for mpremote until the deploy's final reset."""
+        from lamppost import safe
 
-def maintenance():
-    """Ask the next boot for maintenance (safe mode, no watchdog) and reset: `lampctl deploy` step 1."""
-    from lamppost import safe
-
-    machine.RTC().memory(safe.MAINT)
-    machine.reset()
+        machine.RTC().memory(safe.MAINT)
+        micropython.kbd_intr(3)
+        machine.reset()
