@@ -16,6 +16,7 @@ import json
 from lamppost import clock, hmacauth, mqtt, outbox
 
 READ_ONLY = ("help", "status")
+NET_S = 60  # the network task must finish a poll this often, or the watchdog is not fed
 
 
 class Net:
@@ -49,6 +50,7 @@ class Net:
         self.down_since = 0
         self.downtime = 0
         self.errors = 0  # outbox writes that failed (flash full)
+        self.health = getattr(self.hal, "health", None)  # ESP32: the watchdog's task list
         if hasattr(self.hal, "wifi_start"):  # ESP32: join the AP (hal/esp32_net.py)
             self.hal.wifi_start(cfg)
 
@@ -188,8 +190,12 @@ class Net:
         return {"Time": clock.iso(now), "ENERGY": e}
 
     def poll(self, now):
+        """One tick of the network task; it beats the watchdog's health list when done."""
+        hh = self.health
         if not self.boot:
             self.boot = now
+            if hh is not None:
+                hh.watch("net", NET_S, now)
         link = self._link()
         if link != self.link:
             self.link = link
@@ -205,3 +211,5 @@ class Net:
             self.next_tele = now + self.period
             cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))
             cli.publish("tele/%s/SENSOR" % self.id, json.dumps(self.sensor(now)))
+        if hh is not None:
+            hh.beat("net", now)  # a poll that never ends or stops being called starves the watchdog
