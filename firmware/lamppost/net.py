@@ -51,6 +51,7 @@ class Net:
         self.downtime = 0
         self.errors = 0  # outbox writes that failed (flash full)
         self.health = getattr(self.hal, "health", None)  # ESP32: the watchdog's task list
+        self.opened = -1  # cli.connects when the last connect began: no CONNACK since -> re-resolve
         if hasattr(self.hal, "wifi_start"):  # ESP32: join the AP (hal/esp32_net.py)
             self.hal.wifi_start(cfg)
 
@@ -60,11 +61,15 @@ class Net:
         self.next_tele = 0
 
     def _open(self):
+        """Start a connect (the client calls this once per backoff attempt). The broker's
+        address is resolved again only when the previous attempt never got a CONNACK."""
         h = self.hal
+        fresh = self.cli.connects == self.opened
+        self.opened = self.cli.connects
         if hasattr(h, "net_open"):  # ESP32 (hal/esp32_net.py)
-            return h.net_open(self.host, self.port, self.tls, self.ca)
+            return h.net_open(self.host, self.port, self.tls, self.ca, fresh)
         from hal import netsock  # host HAL: real sockets, the simulator's proxy behind them
-        return netsock.open_socket(self.host, self.port, self.tls, self.ca)
+        return netsock.open_socket(self.host, self.port, self.tls, self.ca, fresh)
 
     def _link(self):
         h = self.hal

@@ -144,3 +144,34 @@ def test_a_broker_that_is_down_never_starves_the_watchdog():
     assert a.net.cli.connects == 0 and a.net.cli.attempts >= 5
     assert h.health.stale is None
 
+
+def test_a_failing_lookup_is_retried_on_the_backoff_schedule_not_every_poll():
+    a, h, br = _board(600)
+    br.dns_down = True
+    _run(a)
+    cli = a.net.cli
+    # one lookup (blocking 7 s of board time each) per backoff attempt: 2 s doubling to 300 s
+    assert br.lookups == cli.attempts and 6 <= cli.attempts <= 12, (br.lookups, cli.attempts)
+    assert "DNS lookup of mqtt.example.nl failed" in cli.last_error, cli.last_error
+    assert h.health.stale is None and machine.WDTS[0].feeds >= 500  # the loop went on
+
+
+def test_the_address_is_cached_and_looked_up_again_only_after_a_failed_connect():
+    import hal.esp32
+    a, h, br = _board(30)
+    _run(a)
+    cli = a.net.cli
+    assert cli.connects == 1 and br.lookups == 1
+    br.socks[-1].dropped = True  # the broker restarts: the next attempt succeeds with the cached address
+    _run(a, hal.esp32.time.time() - 946684800 + 30)
+    assert cli.connects == 2 and br.lookups == 1, (cli.connects, br.lookups)
+    br.refuse = True
+    br.socks[-1].dropped = True
+    before = cli.attempts
+    _run(a, hal.esp32.time.time() - 946684800 + 120)
+    failed = cli.attempts - before
+    assert failed >= 3 and br.lookups == 1 + failed - 1, (failed, br.lookups)  # all but the first
+    br.refuse = False
+    br.dns_down = True  # DNS still down when the broker comes back: the last address is tried
+    _run(a, hal.esp32.time.time() - 946684800 + 400)
+    assert cli.connects == 3, (cli.connects, cli.last_error)
