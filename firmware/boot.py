@@ -1,7 +1,8 @@
 """Runs first at every boot of a board: the boot-loop guard (see lamppost.safe).
 
 Reads the crash counter from RTC memory and the reset cause, stores the new
-count, and sets lamppost.SAFE for main.py (and lamppost.safe.MODE, REASON,
+count with this boot marked running (a reset it does not announce, a panic, then
+counts as a crash: see lamppost.safe), and sets lamppost.SAFE for main.py (and lamppost.safe.MODE, REASON,
 CRASHES for safe mode; in normal mode the guard module is unloaded again). In safe mode the lamp relay is
 switched on at once, before anything else can fail: a dark street is worse
 than a lamp burning by day. Never touches the filesystem, so brownouts and

@@ -420,3 +420,56 @@ def test_deploy_to_a_board_that_does_not_answer_times_out_plainly(built, capsys,
     assert lampctl(["deploy", "--port", silent_port, "--bundle", str(out / "bundle")]) == 2
     err = capsys.readouterr().err
     assert "did not answer within 3 s" in err and "Traceback" not in err
+
+
+def _console_board(master: int, seen: list, safe: bool = False):
+    """Play a board's console on a pty master: answers Login and Maintenance like the firmware."""
+    import select
+    buf = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 10)
+        if not r:
+            return
+        try:
+            data = os.read(master, 256)
+        except OSError:
+            return
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            text = line.decode().strip()
+            seen.append(text)
+            name = text.split(" ")[0].lower()
+            if safe:
+                reply = {"cmd": name, "error": "safe mode: only Status, Help, Normal", "safe": True}
+            elif name == "login":
+                reply = {"cmd": "login", "login": "yes", "idle_logout_s": 600}
+            else:
+                reply = {"cmd": "maintenance", "maintenance": "restarting into safe mode in 1 s"}
+            os.write(master, json.dumps(reply).encode() + b"\r\n")
+            if name == "maintenance" and not safe:
+                os.write(master, b"ets Jun  8 2016 00:22:57\r\n")  # the ROM's boot lines are skipped
+                os.write(master, b'{"ev": "safe", "reason": "maintenance", "crashes": 0}\r\n')
+
+
+@pytest.mark.parametrize("safe", [False, True])
+def test_deploy_with_the_pin_asks_the_running_firmware_for_a_maintenance_boot(built, capsys, monkeypatch, safe):
+    """The firmware ignores Ctrl-C, so mpremote alone cannot stop it: Login + Maintenance first."""
+    import threading
+    out, _ = built
+    master, slave = os.openpty()
+    seen: list = []
+    t = threading.Thread(target=_console_board, args=(master, seen, safe), daemon=True)
+    t.start()
+    ran = []
+    monkeypatch.setattr(flashing, "run", lambda cmds, *a, **k: ran.append(cmds))
+    try:
+        assert lampctl(["deploy", "--port", os.ttyname(slave), "--pin", "1234",
+                        "--bundle", str(out / "bundle")]) == 0
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert seen == (["Login 1234"] if safe else ["Login 1234", "Maintenance"]), seen
+    assert ("restarted in safe mode" in capsys.readouterr().out) is not safe
+    maint, copy = ran[0]
+    assert "LPMAINT" in maint[6] and copy[-1] == "reset"  # mpremote's steps follow, as before

@@ -3,7 +3,10 @@
 Once a second `wait_tick` samples the sensor front end, reads the inputs into
 the Reading, sleeps to the next RTC second while polling, and feeds the
 watchdog only when every task in `health` beat in time. Pins come from PINS,
-overridable per board by a `board.json` on flash ({"relay": 26, ...}).
+overridable per board by a `board.json` on flash ({"relay": 26, ...}). While the
+normal firmware runs, Ctrl-C on the console is an ordinary byte (kbd_intr(-1)):
+a stray 0x03 must not stop the lamp; the console's Maintenance command (login)
+restarts into safe mode, where the REPL and Ctrl-C work for mpremote.
 
 Front-end bytes in `raw` (decoded by lamppost.meter):
   "adc":     the window lamppost/adc.py decodes: b"W" <H pairs><H period us>
@@ -19,11 +22,13 @@ import select
 import sys
 import time
 import machine
+import micropython
 import uctypes
 from array import array
 from micropython import const
 import lamppost
 from lamppost import health, store
+from hal.esp32_net import Esp32Net
 
 WDT_MS = const(30000)  # a pass of the main loop may block this long before a reset
 STABLE_S = const(600)  # = lamppost.safe.STABLE_S: a run this long clears the crash counter
@@ -46,9 +51,10 @@ PINS = {
 }
 
 
-CAUSES = {machine.PWRON_RESET: "power-on", machine.HARD_RESET: "reset-button",
+# on ESP32, HARD_RESET is machine.reset() or a panic (the EN button reports power-on)
+CAUSES = {machine.PWRON_RESET: "power-on", machine.HARD_RESET: "reset-or-panic",
           machine.WDT_RESET: "watchdog", machine.DEEPSLEEP_RESET: "deep-sleep",
-          machine.SOFT_RESET: "software"}
+          machine.SOFT_RESET: "soft-reboot"}
 
 
 def epoch_offset():
@@ -59,8 +65,9 @@ def epoch_offset():
 class Stdio:
     """The REPL console as a non-blocking byte stream (works for UART0 and USB-CDC/JTAG alike).
 
-    A second machine.UART(0) would fight the REPL's driver; sys.stdin keeps Ctrl-C
-    working, so mpremote can always interrupt the firmware for a deploy.
+    A second machine.UART(0) would fight the REPL's driver. Ctrl-C reaches the
+    firmware as a byte while Hal disabled kbd_intr (normal mode), and interrupts it
+    in safe mode, where mpremote needs it.
     """
 
     def __init__(self):
@@ -86,7 +93,7 @@ class Stdio:
         sys.stdout.buffer.write(data)
 
 
-class Hal:
+class Hal(Esp32Net):
     name = "esp32"
 
     def __init__(self, sensor=None):
@@ -131,6 +138,7 @@ class Hal:
         self.ticks = 0
         self.stable = False
         if not lamppost.SAFE:  # safe mode keeps the REPL usable for deploys: no watchdog
+            micropython.kbd_intr(-1)  # a stray Ctrl-C on the console must not stop the lamp
             self.wdt = machine.WDT(timeout=WDT_MS)
 
     def now2000(self):
@@ -219,10 +227,13 @@ class Hal:
         return CAUSES.get(machine.reset_cause(), "unknown")
 
     def clear_crashes(self):
-        """Zero the boot-loop counter: the run is stable, or a technician asked for normal mode."""
+        """Zero the boot-loop counter: the run is stable, or a technician asked for normal mode.
+
+        The record keeps saying RUN: a later panic still counts (as the first of a new series).
+        """
         from lamppost import safe  # once a boot: the guard module stays out of RAM otherwise
 
-        machine.RTC().memory(safe.record(0))
+        machine.RTC().memory(safe.record(0, safe.RUN))
 
     def set_lamp(self, on, dim):
         self.relay = on
@@ -242,13 +253,22 @@ class Hal:
         return None
 
     def reset(self, code=1):
-        """Reset the board; boot.py counts it as a crash unless the run was stable."""
+        """Reset the board: code 0 is a deliberate restart (Reboot, Normal), which boot.py does
+        not count; anything else is a crash restart, which it counts towards safe mode."""
+        try:
+            from lamppost import safe
+
+            rtc = machine.RTC()
+            rtc.memory(safe.mark(rtc.memory(), safe.CLEAN if code == 0 else safe.CRASH))
+        except Exception:  # out of heap: boot.py's RUN record counts the reset as a crash anyway
+            pass
         machine.reset()
 
+    def maintenance(self):
+        """Restart into safe mode for a deploy (console Maintenance): no watchdog, Ctrl-C and
+        the REPL work for mpremote until the deploy's final reset."""
+        from lamppost import safe
 
-def maintenance():
-    """Ask the next boot for maintenance (safe mode, no watchdog) and reset: `lampctl deploy` step 1."""
-    from lamppost import safe
-
-    machine.RTC().memory(safe.MAINT)
-    machine.reset()
+        machine.RTC().memory(safe.MAINT)
+        micropython.kbd_intr(3)
+        machine.reset()

@@ -27,5 +27,5 @@ class Esp32Net:
     def net_up(self):
         return self.wlan is not None and self.wlan.isconnected()
 
-    def net_open(self, host, port, tls=False, ca=None):
-        return netsock.open_socket(host, port, tls, ca)
+    def net_open(self, host, port, tls=False, ca=None, fresh=False):
+        return netsock.open_socket(host, port, tls, ca, fresh)

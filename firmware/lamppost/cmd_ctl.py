@@ -1,4 +1,4 @@
-"""Console SelfTest, Relay, Dim, Reboot (need a login), Login, Logout. Loaded per command."""
+"""Console SelfTest, Relay, Dim, Reboot, Maintenance (need a login), Login, Logout. Loaded per command."""
 from lamppost import clock
 from lamppost.commands import NeedLogin, parse_int
 
@@ -61,6 +61,21 @@ def c_reboot(c, p, ok, s):
         raise NeedLogin()
     c.reboot_at = c.app.now + 1
     return {"reboot": "in 1 s"}
+
+
+def c_maintenance(c, p, ok, uart):
+    """Restart into safe mode for a deploy: the REPL and Ctrl-C (off while the app runs) work
+    again for mpremote, no watchdog; the deploy's final reset starts the firmware again."""
+    if not uart:
+        raise ValueError("Maintenance applies to the serial console")
+    if not hasattr(c.app.hal, "maintenance"):
+        raise ValueError("Maintenance needs a board (this HAL has no REPL to hand over)")
+    if not ok:
+        raise NeedLogin()
+    c.log.add(c.app.now, "maintenance", "deploy")
+    c.maint = True
+    c.reboot_at = c.app.now + 1
+    return {"maintenance": "restarting into safe mode in 1 s: REPL for mpremote, lamp on the fallback schedule"}
 
 
 def c_login(c, p, ok, uart):

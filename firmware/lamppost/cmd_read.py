@@ -16,7 +16,8 @@ def c_help(c, p, ok, s):
         "Calibrate": "voltage|power|current <true value> (resistive load; login)",
         "SelfTest": "(off, on, dim 50%, off; result as ev selftest; login)",
         "Relay": "[on|off|auto] (login)", "Dim": "[0-100|auto] (login)",
-        "Reboot": "(login)", "Login": "<pin>", "Logout": "",
+        "Reboot": "(login)", "Maintenance": "(login; serial) safe mode + REPL for a deploy",
+        "Login": "<pin>", "Logout": "",
         "TelePeriod": "[10-86400] s between MQTT telemetry (set: login)"},
         "login": "yes" if ok else "no"}
 

@@ -18,7 +18,7 @@ from lamppost.eventlog import EventLog
 TABLE = {"help": "cmd_read", "status": "cmd_read", "readings": "cmd_now", "alarms": "cmd_now",
          "log": "cmd_read", "config": "cmd_cfg", "calibrate": "cmd_cfg", "selftest": "cmd_ctl",
          "relay": "cmd_ctl", "dim": "cmd_ctl", "reboot": "cmd_ctl", "login": "cmd_ctl",
-         "logout": "cmd_ctl", "teleperiod": "cmd_cfg"}
+         "logout": "cmd_ctl", "teleperiod": "cmd_cfg", "maintenance": "cmd_ctl"}
 
 
 class NeedLogin(Exception):
@@ -34,6 +34,7 @@ class Commands:
         self.idle_s = app.cfg.get("login_s", 600)
         self.log = EventLog()
         self.reboot_at = None
+        self.maint = False  # the pending reboot is Maintenance: into safe mode, REPL on
         self.lazy = False  # may handlers return callables for Console.reply to expand?
         self.t_boot = None  # time of the first tick, for Status uptime
         st = app.state
@@ -56,17 +57,19 @@ class Commands:
             self.lazy = False
 
     def tick(self, now):
-        """Once per main-loop tick: event-log flushing, a pending Reboot."""
+        """Once per main-loop tick: event-log flushing, a pending Reboot or Maintenance."""
         if self.t_boot is None:
             self.t_boot = now
             if self.app.cfg.get("selftest_boot") and self.restart == "power-on":
                 self.execute("selftest", "", True)  # mains is back: prove relay, lamp, driver
         self.log.tick(now)
         if self.reboot_at is not None and now >= self.reboot_at:
-            self.app.state["restart"] = "command"
+            self.app.state["restart"] = "maintenance" if self.maint else "command"
             self.app.state["run"] = 0  # a clean end: the next boot reports no supplyLoss
             store.save("state.json", self.app.state)
             self.log.flush(now)
+            if self.maint:
+                self.app.hal.maintenance()
             self.app.hal.reset(0)
 
     def _log_report(self, line, f):

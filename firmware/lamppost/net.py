@@ -16,6 +16,7 @@ import json
 from lamppost import clock, hmacauth, mqtt, outbox
 
 READ_ONLY = ("help", "status")
+NET_S = 60  # the network task must finish a poll this often, or the watchdog is not fed
 
 
 class Net:
@@ -49,6 +50,8 @@ class Net:
         self.down_since = 0
         self.downtime = 0
         self.errors = 0  # outbox writes that failed (flash full)
+        self.health = getattr(self.hal, "health", None)  # ESP32: the watchdog's task list
+        self.opened = -1  # cli.connects when the last connect began: no CONNACK since -> re-resolve
         if hasattr(self.hal, "wifi_start"):  # ESP32: join the AP (hal/esp32_net.py)
             self.hal.wifi_start(cfg)
 
@@ -58,11 +61,15 @@ class Net:
         self.next_tele = 0
 
     def _open(self):
+        """Start a connect (the client calls this once per backoff attempt). The broker's
+        address is resolved again only when the previous attempt never got a CONNACK."""
         h = self.hal
+        fresh = self.cli.connects == self.opened
+        self.opened = self.cli.connects
         if hasattr(h, "net_open"):  # ESP32 (hal/esp32_net.py)
-            return h.net_open(self.host, self.port, self.tls, self.ca)
+            return h.net_open(self.host, self.port, self.tls, self.ca, fresh)
         from hal import netsock  # host HAL: real sockets, the simulator's proxy behind them
-        return netsock.open_socket(self.host, self.port, self.tls, self.ca)
+        return netsock.open_socket(self.host, self.port, self.tls, self.ca, fresh)
 
     def _link(self):
         h = self.hal
@@ -188,8 +195,12 @@ class Net:
         return {"Time": clock.iso(now), "ENERGY": e}
 
     def poll(self, now):
+        """One tick of the network task; it beats the watchdog's health list when done."""
+        hh = self.health
         if not self.boot:
             self.boot = now
+            if hh is not None:
+                hh.watch("net", NET_S, now)
         link = self._link()
         if link != self.link:
             self.link = link
@@ -205,3 +216,5 @@ class Net:
             self.next_tele = now + self.period
             cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))
             cli.publish("tele/%s/SENSOR" % self.id, json.dumps(self.sensor(now)))
+        if hh is not None:
+            hh.beat("net", now)  # a poll that never ends or stops being called starves the watchdog

@@ -1,13 +1,21 @@
 """Boot-loop guard and safe mode: a broken firmware must still light the street at night.
 
 boot.py keeps a crash counter in RTC memory (it survives watchdog and software
-resets, not power loss) and asks `on_boot` what to do. After CRASH_LIMIT
+resets and panics, not power loss) and asks `on_boot` what to do. After CRASH_LIMIT
 consecutive crash resets without a stable run in between, or when a deploy asked
 for maintenance, the board starts in safe mode: no watchdog, no network, a
 serial console (and the REPL for deploys), and the lamp on a fallback schedule
 that needs only the RTC and the config (sun times with a margin towards light;
 always on when the clock is unknown). Power-on and brownout resets clear the
 counter: contactor-switched posts lose power every night and that is no crash.
+
+On an ESP32 machine.reset() and a panic both report HARD_RESET (SOFT_RESET is
+only a Ctrl-D at the REPL), so the cause alone cannot tell a crash from a
+wanted restart. The record therefore also says how the last boot ended: boot.py
+writes RUN when it starts the firmware, a deliberate restart (Reboot, Normal,
+the end of a deploy) rewrites it to CLEAN just before machine.reset(), and the
+crash path writes CRASH. A hard or soft reset counts unless the record says
+CLEAN, so a panic (which writes nothing) counts like a crash restart.
 
 This module imports nothing but json and store at load time, so that a broken
 core module cannot take safe mode down with it.
@@ -26,43 +34,62 @@ VALID_T = const(788918400)  # 2025-01-01 in 2000-epoch seconds: an RTC below thi
 
 MAINT = b"LPMAINT"  # written by `lampctl deploy` before its reset: next boot is for deploying
 
-# reset causes as machine.reset_cause() reports them on ESP32
+# reset causes as machine.reset_cause() reports them on ESP32 (ports/esp32/modmachine.c):
+# HARD is esp_restart() (machine.reset()) and a panic; SOFT only a Ctrl-D soft reboot;
+# power-on also covers the EN button and a brownout
 PWRON = const(1)
 HARD = const(2)
 WDT = const(3)
 DEEPSLEEP = const(4)
 SOFT = const(5)
 
+# how the last boot ended, the record's last byte
+RUN = const(0x52)  # "R": boot.py started the firmware; a reset nobody announced is a crash
+CRASH = const(0x43)  # "C": the firmware caught an error and restarts (main.py, hal reset(1))
+CLEAN = const(0x2D)  # "-": a deliberate restart (Reboot, Normal, end of a deploy): no crash
 
-def record(n):
-    """RTC memory bytes holding crash count n (with a check byte against garbage)."""
+
+def record(n, how=CLEAN):
+    """RTC memory bytes: crash count n (with a check byte against garbage), how the boot ended."""
     n = min(n, 255)
-    return b"LPB" + bytes((n, n ^ 0xA5))
+    return b"LPB" + bytes((n, n ^ 0xA5, how))
+
+
+def parse(mem):
+    """(crash count, how the last boot ended) from RTC memory bytes; (0, CLEAN) for no valid record."""
+    if len(mem) == 6 and mem[:3] == b"LPB" and mem[3] ^ 0xA5 == mem[4] and mem[5] in (RUN, CRASH, CLEAN):
+        return mem[3], mem[5]
+    return 0, CLEAN
 
 
 def count(mem):
     """The crash count stored in RTC memory bytes, 0 when they hold no valid record."""
-    if len(mem) == 5 and mem[:3] == b"LPB" and mem[3] ^ 0xA5 == mem[4]:
-        return mem[3]
-    return 0
+    return parse(mem)[0]
+
+
+def mark(mem, how):
+    """mem with how this boot ends set to how (CRASH or CLEAN), the count kept: before a reset."""
+    return record(parse(mem)[0], how)
 
 
 def on_boot(mem, cause):
     """(new RTC memory, safe?, reason, crashes) for RTC memory mem and machine.reset_cause().
 
-    Crash resets (watchdog, software reset or panic) count up; power-on, brownout
-    and the EN button start afresh. A maintenance request is obeyed once.
+    Watchdog resets count up; hard and soft resets (machine.reset(), a panic) count
+    unless the last boot marked its end CLEAN (a deliberate restart keeps the count);
+    power-on, brownout and the EN button start afresh. A maintenance request is
+    obeyed once. The new record says RUN: this boot's end is unknown until it says.
     """
     if mem == MAINT:
         return record(0), True, "maintenance", 0
-    n = count(mem)
-    if cause == WDT or cause == SOFT:
+    n, how = parse(mem)
+    if cause == WDT or ((cause == HARD or cause == SOFT) and how != CLEAN):
         n += 1
-    elif cause != DEEPSLEEP:
+    elif cause != DEEPSLEEP and cause != HARD and cause != SOFT:
         n = 0
     if n >= CRASH_LIMIT:
-        return record(n), True, "crashes", n
-    return record(n), False, "", n
+        return record(n, RUN), True, "crashes", n
+    return record(n, RUN), False, "", n
 
 
 def lamp_on(now, lat, lon, dark=None):

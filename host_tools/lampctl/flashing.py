@@ -8,9 +8,15 @@ firmware for a maintenance boot (no watchdog, so the copy cannot be cut short),
 replaces the firmware packages with the bundle, copies the post's config (the
 board keeps its own config when none is given) and resets. `--dry-run` prints
 the command lines and runs nothing.
+
+The running firmware ignores Ctrl-C (a stray byte must not stop the lamp), so
+mpremote cannot stop it: with the service PIN (--pin, $LAMPCTL_PIN) deploy first
+sends `Login <pin>` and `Maintenance` on the console and waits for the safe-mode
+boot, where mpremote works. A board in safe mode or at the REPL needs no PIN.
 """
 from __future__ import annotations
 
+import argparse
 import errno
 import json
 import os
@@ -18,6 +24,7 @@ import shlex
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from host_tools.lampctl import build, provision
@@ -135,6 +142,37 @@ ESPTOOL_HINTS = (
 # seconds each step may take before the board counts as not answering
 FLASH_TIMEOUTS = (180.0, 600.0)  # erase, write
 DEPLOY_TIMEOUTS = (30.0, 600.0)  # maintenance reset, copy
+MAINT_WAIT = 20.0  # s for the board to come back in safe mode after the console's Maintenance
+
+
+def console_maintenance(port: str, pin: str, timeout: float = 3.0) -> bool:
+    """Ask the running firmware on port for a maintenance boot: Login, Maintenance, then wait for
+    its safe-mode report. False when no running firmware answers (a board in safe mode, at the
+    REPL, or firmware without Maintenance: mpremote stops those with Ctrl-C); ShipError for a
+    refused PIN."""
+    from host_tools.lampctl import serial_link as sl
+
+    try:
+        with sl.Device(port, timeout) as dev:
+            r = dev.request("Login", pin)
+            if r.get("safe"):
+                return False  # safe mode already: the REPL is there
+            if "error" in r:
+                raise ShipError(f"the board refused the PIN: {r['error']}")
+            r = dev.request("Maintenance")
+            if "error" in r:
+                if r["error"].startswith("unknown command"):
+                    return False  # older firmware: it still obeys Ctrl-C
+                raise ShipError(f"the board refused Maintenance: {r['error']}")
+            try:
+                dev.wait_event("safe", MAINT_WAIT)
+            except sl.LampctlError:  # native USB drops off the bus while the board restarts
+                time.sleep(3)
+    except sl.LampctlError as e:
+        if e.code == sl.TIMEOUT:
+            return False
+        raise ShipError(str(e)) from None
+    return True
 
 
 def run(cmds: list[list[str]], cwd: Path | None, hints, fmt: dict, timeouts) -> None:
@@ -230,8 +268,12 @@ def cmd_deploy(args) -> int:
             _show(cmds, bundle, args)
             return 0
         check_port(args.port)
-        run(cmds, bundle, (("could not enter raw repl", "the board did not stop for the deploy: "
-                            "press EN and run deploy again within a few seconds"),
+        pin = getattr(args, "pin", None) or os.environ.get("LAMPCTL_PIN")
+        if pin and console_maintenance(args.port, pin, getattr(args, "timeout", 3.0)):
+            print(f"{args.port}: the firmware restarted in safe mode for the deploy", flush=True)
+        run(cmds, bundle, (("could not enter raw repl", "the board did not stop for the deploy: the "
+                            "firmware ignores Ctrl-C while it runs; give the service PIN (--pin or "
+                            "LAMPCTL_PIN) so deploy asks it for a maintenance boot"),
                            ("failed to access", "port {port} is busy or gone: close other serial programs")),
             {"port": args.port}, DEPLOY_TIMEOUTS)
     except (ShipError, build.BuildError) as e:
@@ -259,6 +301,9 @@ def register(sub) -> None:
     p.add_argument("--bundle", default=str(build.BUILD / "bundle"))
     p.add_argument("--posts", default=str(provision.POSTS),
                    help=f"folder of provisioned posts (default: {provision.POSTS})")
+    p.add_argument("--pin", default=argparse.SUPPRESS,
+                   help="service PIN: the running firmware ignores Ctrl-C, so deploy logs in and "
+                        "sends Maintenance first (default $LAMPCTL_PIN)")
     p.add_argument("--dry-run", action="store_true", help="print the mpremote command lines, run nothing (the port is not checked)")
     p.set_defaults(func=lambda a: cmd_deploy(_port(a)))
 

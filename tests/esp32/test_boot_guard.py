@@ -20,7 +20,8 @@ def test_power_on_starts_normal_even_with_garbage_in_rtc_memory():
 def test_repeated_crash_resets_enter_safe_mode_and_light_the_lamp():
     board.fresh(machine.PWRON_RESET)
     modes = []
-    for cause in (machine.PWRON_RESET, machine.WDT_RESET, machine.SOFT_RESET, machine.WDT_RESET):
+    # a watchdog reset, a panic (HARD_RESET with nothing marked: the record still says RUN), another
+    for cause in (machine.PWRON_RESET, machine.WDT_RESET, machine.HARD_RESET, machine.WDT_RESET):
         machine.CAUSE = cause
         s = board.boot()
         modes.append(s.MODE)
@@ -30,9 +31,10 @@ def test_repeated_crash_resets_enter_safe_mode_and_light_the_lamp():
 
 
 def test_brownouts_and_power_cycles_never_count_as_crashes():
+    """Power-on covers the EN button and brownouts on an ESP32 (modmachine.c): each starts afresh."""
     board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
     for cause in (machine.WDT_RESET, machine.WDT_RESET, machine.PWRON_RESET, machine.WDT_RESET,
-                  machine.WDT_RESET, machine.HARD_RESET, machine.WDT_RESET):
+                  machine.WDT_RESET, machine.PWRON_RESET, machine.WDT_RESET):
         machine.CAUSE = cause
         assert not board.boot().MODE, cause
     with open("config.json") as f:
@@ -77,8 +79,9 @@ def test_maintenance_request_gives_one_safe_boot_for_a_deploy():
     assert s.MODE and s.REASON == "maintenance"
     h = board.hal(NOON)
     assert machine.WDTS == [] and h.wdt is None  # the REPL must stay usable for mpremote
-    machine.CAUSE = machine.SOFT_RESET  # the deploy's final reset
-    assert not board.boot().MODE
+    machine.CAUSE = machine.HARD_RESET  # the deploy's final reset (mpremote: machine.reset())
+    s = board.boot()
+    assert not s.MODE and s.CRASHES == 0
 
 
 def test_normal_boot_unloads_the_guard_to_free_heap():
@@ -183,7 +186,7 @@ def test_safe_console_answers_and_normal_resets():
         pass
     else:
         raise AssertionError("Normal did not reset")
-    machine.CAUSE = machine.SOFT_RESET
+    assert machine.CAUSE == machine.HARD_RESET  # machine.reset(), as on the board
     assert not board.boot().MODE  # the technician's restart is not counted as a fourth crash
 
 
@@ -257,8 +260,86 @@ def test_a_firmware_that_cannot_start_resets_and_ends_in_safe_mode():
             sys.modules.pop("main", None)
             try:
                 import main  # noqa: F401
-            except machine.ResetCalled:
-                machine.CAUSE = machine.SOFT_RESET
+            except machine.ResetCalled:  # the fake reports HARD_RESET next, as an ESP32 does
+                assert safe.parse(machine.RTC_MEM)[1] == safe.CRASH
     finally:
         app.main = real
     assert modes == [False, False, False, True], modes
+
+
+def _crashes():
+    return safe.count(machine.RTC_MEM)
+
+
+def _reset(h, code):
+    """h.reset(code) on the fake board: machine.reset() reports HARD_RESET at the next boot."""
+    try:
+        h.reset(code)
+    except machine.ResetCalled:
+        pass
+    else:
+        raise AssertionError("no reset")
+    assert machine.CAUSE == machine.HARD_RESET
+
+
+def test_crash_restarts_and_panics_count_a_reboot_does_not():
+    """On an ESP32 all three are HARD_RESET: the RTC record tells them apart."""
+    board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
+    assert not board.boot().MODE and _crashes() == 0
+    _reset(board.hal(NIGHT), 1)  # the app caught an error: a crash restart
+    assert not board.boot().MODE and _crashes() == 1
+    _reset(board.hal(NIGHT), 0)  # Reboot from the console: deliberate, the count stays
+    assert not board.boot().MODE and _crashes() == 1
+    board.hal(NIGHT)
+    machine.reset_fakes(machine.HARD_RESET, machine.RTC_MEM)  # a panic: nothing marked the end
+    assert not board.boot().MODE and _crashes() == 2
+    _reset(board.hal(NIGHT), 1)
+    s = board.boot()
+    assert s.MODE and s.REASON == "crashes" and s.CRASHES == 3
+    machine.reset_fakes(machine.PWRON_RESET, machine.RTC_MEM)  # the night's power cut
+    assert not board.boot().MODE and _crashes() == 0
+
+
+def test_a_panic_after_a_stable_run_starts_a_new_count():
+    board.fresh(machine.WDT_RESET, safe.record(1, safe.RUN), files={"config.json": CFG})
+    board.boot()
+    assert _crashes() == 2
+    h = board.hal(NIGHT)
+    r = Reading()
+    for _ in range(safe.STABLE_S + 2):
+        h.wait_tick(r)
+    assert safe.parse(machine.RTC_MEM) == (0, safe.RUN)  # stable: cleared, still running
+    machine.reset_fakes(machine.HARD_RESET, machine.RTC_MEM)  # a panic days later
+    assert not board.boot().MODE and _crashes() == 1
+
+
+def test_a_firmware_that_cannot_be_imported_resets_and_ends_in_safe_mode():
+    """A bad app.mpy (or a MemoryError while importing it) counts as a crash, not a REPL with the lamp off."""
+    import sys
+    import lamppost
+    board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
+    real = sys.modules.pop("lamppost.app", None)
+    had = lamppost.__dict__.pop("app", None)
+    sys.modules["lamppost.app"] = None  # as if app.mpy were corrupt: the import raises
+    try:
+        modes = []
+        for _ in range(4):
+            s = board.boot()
+            modes.append(s.MODE)
+            if s.MODE:
+                break
+            sys.modules.pop("main", None)
+            try:
+                import main  # noqa: F401
+            except machine.ResetCalled:
+                assert safe.parse(machine.RTC_MEM)[1] == safe.CRASH
+            else:
+                raise AssertionError("main.py returned to the REPL instead of resetting")
+    finally:
+        sys.modules.pop("lamppost.app", None)
+        if real is not None:
+            sys.modules["lamppost.app"] = real
+        if had is not None:
+            lamppost.app = had
+    assert modes == [False, False, False, True], modes
+    assert machine.PINS[26].value() == 1  # safe mode lit the lamp at once (night by the schedule)

@@ -118,7 +118,7 @@ def test_console_uart_is_non_blocking():
 
 def test_reset_cause_names_why_the_board_restarted():
     for cause, name in ((machine.PWRON_RESET, "power-on"), (machine.WDT_RESET, "watchdog"),
-                        (machine.SOFT_RESET, "software"), (machine.HARD_RESET, "reset-button")):
+                        (machine.SOFT_RESET, "soft-reboot"), (machine.HARD_RESET, "reset-or-panic")):
         board.fresh(cause, files={"config.json": CFG})
         assert board.hal(NIGHT).reset_cause() == name
 
@@ -188,3 +188,81 @@ def test_firmware_meters_and_detects_through_the_esp32_adc():
         pass
     alarms = [json.loads(x) for x in bytes(u.tx).decode().splitlines() if b'"alarm"' in x.encode()]
     assert [(d["alarm"], d["state"]) for d in alarms] == [("lampFailure", "raised")], alarms
+
+
+class _KbdIntr:
+    """Stands in for `micropython` inside hal.esp32: records kbd_intr calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def kbd_intr(self, c):
+        self.calls.append(c)
+
+
+def _kbd():
+    import hal.esp32
+    k = hal.esp32.micropython = _KbdIntr()
+    return k
+
+
+def test_ctrl_c_is_an_ordinary_byte_while_the_firmware_runs():
+    """A stray 0x03 from a technician's cable must not stop detection (KeyboardInterrupt would)."""
+    from lamppost import app
+    board.fresh(files={"config.json": CFG})
+    board.boot()
+    k = _kbd()
+    h = board.hal(NIGHT, until=NIGHT + 120)
+    assert k.calls == [-1]  # off before the main loop starts
+    machine.UARTS[0].rx.extend(b"\r\x03\x03\r\x01\r\nstatus\n")  # what mpremote sends to stop a program
+    try:
+        app.App(h).run()
+    except board.Stop:
+        pass
+    lines = [json.loads(x) for x in bytes(machine.UARTS[0].tx).decode().splitlines()]
+    assert [d for d in lines if d.get("cmd") == "status"]
+    assert machine.WDTS[0].feeds >= 115 and machine.RESETS == []
+
+
+def test_safe_mode_keeps_ctrl_c_for_mpremote():
+    from lamppost import safe
+    board.fresh(machine.WDT_RESET, safe.record(2, safe.RUN), files={"config.json": CFG})
+    assert board.boot().MODE
+    k = _kbd()
+    board.hal(NIGHT)
+    assert k.calls == [] and machine.WDTS == []
+
+
+def test_maintenance_command_restarts_into_safe_mode_with_the_repl():
+    """The documented way to the REPL for a deploy: Login, Maintenance (lampctl deploy --pin does it)."""
+    from lamppost import app, safe
+    board.fresh(files={"config.json": CFG})
+    board.boot()
+    k = _kbd()
+    h = board.hal(NIGHT, until=NIGHT + 60)
+    u = machine.UARTS[0]
+    u.rx.extend(b"Maintenance\nLogin 0000\nMaintenance\n")
+    try:
+        app.App(h).run()
+    except machine.ResetCalled:
+        pass
+    else:
+        raise AssertionError("Maintenance did not restart the board")
+    replies = [json.loads(x) for x in bytes(u.tx).decode().splitlines() if '"cmd"' in x]
+    m = [d for d in replies if d["cmd"] == "maintenance"]
+    assert m[0]["error"].startswith("login required") and "error" not in m[1], m
+    assert machine.RTC_MEM == safe.MAINT and k.calls == [-1, 3]
+    s = board.boot()
+    assert s.MODE and s.REASON == "maintenance"
+    k = _kbd()
+    board.hal(NIGHT)
+    assert machine.WDTS == [] and k.calls == []  # no watchdog, Ctrl-C works: mpremote can copy
+
+
+def test_maintenance_is_refused_over_mqtt():
+    from lamppost import app
+    board.fresh(files={"config.json": CFG})
+    board.boot()
+    a = app.App(board.hal(NIGHT))
+    d = a.cmds.execute("maintenance", "", True)  # even signed: no REPL over the air
+    assert "serial console" in d["error"] and a.cmds.reboot_at is None

@@ -28,12 +28,21 @@ def reset_cause():
 
 
 def reset():
+    """As on the ESP32 port: esp_restart(), so the next boot reports HARD_RESET (so does a panic);
+    the watchdog stops with the reset, RTC memory survives it."""
+    global CAUSE
     RESETS.append(1)
+    CAUSE = HARD_RESET
+    del WDTS[:]
     raise ResetCalled()
 
 
 def soft_reset():
-    reset()
+    """Ctrl-D's soft reboot: the only thing that reports SOFT_RESET on an ESP32."""
+    global CAUSE
+    RESETS.append(1)
+    CAUSE = SOFT_RESET
+    raise ResetCalled()
 
 
 def freq(hz=None):
