@@ -327,3 +327,42 @@ def test_readme_documents_every_collector_command_with_a_runnable_example():
         finally:
             argparse.ArgumentParser.parse_args = orig
     assert {"listen", "posts", "alarms", "send"} <= seen, seen
+
+
+def _publish_qos1(b: Broker, msgs: list[tuple[str, str]]) -> None:
+    """Publish at QoS 1 and wait for each PUBACK: the broker has accepted every message."""
+    import paho.mqtt.client as mqtt
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alarm-source")
+    c.connect(b.host, b.port)
+    c.loop_start()
+    try:
+        for topic, payload in msgs:
+            c.publish(topic, payload, qos=1).wait_for_publish(5)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("mosquitto"), reason="needs mosquitto")
+def test_collector_with_client_id_gets_the_alarms_sent_while_it_was_down(tmp_path, capsys):
+    """`listen --client-id ID` is a persistent session: the broker queues QoS 1 alarms for it."""
+    from host_tools.collector import cli as collector_cli
+    db = str(tmp_path / "reg.sqlite")
+    with Broker("mosquitto") as b:
+        listen = ["listen", "--broker", b.addr, "--db", db, "--for", "1"]
+        assert collector_cli.main(listen + ["--client-id", "depot-1"]) == 0  # subscribes, then stops
+        assert "persistent session" in capsys.readouterr().out
+        down = [(f"stat/DOWN-1/ALARM", json.dumps({"dseq": n, "ev": "alarm", "alarm": "lampFailure",
+                                                   "state": "raised"})) for n in (1, 2, 3)]
+        _publish_qos1(b, down)  # the collector is down: only the broker holds these
+        assert collector_cli.main(listen + ["--client-id", "depot-1"]) == 0
+        capsys.readouterr()
+        assert collector_cli.main(["alarms", "--db", db, "--post", "DOWN-1", "--json"]) == 0
+        got = json.loads(capsys.readouterr().out)
+        assert [r["dseq"] for r in got] == [1, 2, 3]
+        # without --client-id the session is clean: nothing is kept while it is down
+        assert collector_cli.main(listen) == 0
+        assert "clean session" in capsys.readouterr().out
+        _publish_qos1(b, [("stat/DOWN-2/ALARM", json.dumps({"dseq": 1, "ev": "alarm"}))])
+        assert collector_cli.main(listen) == 0
+        assert Register(db).events("DOWN-2", alarms_only=False) == []
