@@ -169,3 +169,32 @@ def test_secret_set_from_stdin_is_saved_but_never_shown(tmp_path, capsys, monkey
         _, log = lampctl(capsys, *port, "log", "-n", "20")
     assert "s3cret" not in json.dumps(st) + json.dumps(log)
     assert json.loads((tmp_path / "flash" / "config.json").read_text())["pin"] == "s3cret-42"
+
+
+def test_global_options_work_before_and_after_the_command(tmp_path, capsys):
+    from host_tools.lampctl.cli import main
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        got = {}
+        for where, argv in (("before", ["--json", "--port", sim.serial_path, "status", "fw"]),
+                            ("after", ["status", "fw", "--json", "--port", sim.serial_path]),
+                            ("mixed", ["--port", sim.serial_path, "status", "--json", "fw"])):
+            capsys.readouterr()
+            assert main(argv) == 0, where
+            got[where] = json.loads(capsys.readouterr().out)
+        assert all(g["fw"]["boots"] == 1 for g in got.values()), got
+        # the PIN after a nested subcommand logs in as it does before it
+        code = main(["config", "set", "dim_level", "40", "--port", sim.serial_path, "--pin", "0000",
+                     "--json"])
+        assert code == 0 and json.loads(capsys.readouterr().out)["dim_level"] == 40
+
+
+def test_ports_without_a_board_exit_3_with_or_without_json(capsys, monkeypatch):
+    from host_tools.lampctl.cli import main
+    monkeypatch.setattr(sl, "candidates", lambda: [])
+    capsys.readouterr()
+    assert main(["ports"]) == sl.NO_PORT
+    assert "no USB serial ports" in capsys.readouterr().out
+    for argv in (["--json", "ports"], ["ports", "--json"]):
+        assert main(argv) == sl.NO_PORT
+        out = capsys.readouterr()
+        assert json.loads(out.out) == [] and "no USB serial ports" in out.err
