@@ -176,6 +176,10 @@ def test_provision_writes_a_validated_config_with_credentials(tmp_path, capsys):
     ({"broker": None}, "broker: missing"),
     ({"broker": "host:99999"}, "mqtt_port: must be within 1..65535"),
     ({"lamp": "sodium"}, "lamp: must be one of led|hps"),
+    ({"lon": None}, "lat without lon: give both --lat and --lon"),
+    ({"lat": None}, "lon without lat: give both --lat and --lon"),
+    ({"mqtt-user": "NL-0001"}, "mqtt_user without mqtt_pass: give --mqtt-pass"),
+    ({"mqtt-pass": "s3cret"}, "mqtt_pass without mqtt_user"),
 ])
 def test_provision_rejects_bad_input_with_a_clear_error(tmp_path, capsys, change, words):
     fields = {**GOOD, **change}
@@ -187,6 +191,29 @@ def test_provision_rejects_bad_input_with_a_clear_error(tmp_path, capsys, change
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err, err
     assert not list(tmp_path.iterdir())
+
+
+def test_provision_with_json_reports_errors_and_warnings_as_json(tmp_path, capsys):
+    base = ["provision", "--out", str(tmp_path), "--id", "NL-1", "--wifi", "G:s3cretpass",
+            "--broker", "b"]
+    for argv in (["--json", *base, "--lat", "52"], [*base, "--lat", "52", "--json"]):
+        assert lampctl(argv) == 2
+        out = capsys.readouterr()
+        err = json.loads(out.out)
+        assert "lat without lon" in err["error"] and err["exit"] == 2 and "lat without lon" in out.err
+    assert lampctl(["--json", *base, "--set", "cmd_key"]) == 2
+    assert "KEY=VALUE" in json.loads(capsys.readouterr().out)["error"]
+    assert not list(tmp_path.iterdir())
+    # the default service PIN is accepted but warned about, on stderr and in the JSON
+    assert lampctl([*base, "--lat", "52", "--lon", "5", "--json"]) == 0
+    out = capsys.readouterr()
+    post, = json.loads(out.out)
+    assert any("0000" in w for w in post["warnings"]) and "PIN left at the default 0000" in out.err
+    assert lampctl([*base, "--lat", "52", "--lon", "5", "--pin", "4711", "--json"]) == 0
+    out = capsys.readouterr()
+    post, = json.loads(out.out)
+    assert post["warnings"] == [] and "0000" not in out.err and post["settings"]["pin"] == "***"
+    assert json.loads((tmp_path / "NL-1" / "config.json").read_text())["pin"] == "4711"
 
 
 def _der(path: Path) -> Path:
