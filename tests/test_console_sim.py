@@ -198,3 +198,28 @@ def test_ports_without_a_board_exit_3_with_or_without_json(capsys, monkeypatch):
         assert main(argv) == sl.NO_PORT
         out = capsys.readouterr()
         assert json.loads(out.out) == [] and "no USB serial ports" in out.err
+
+
+def test_network_keys_can_be_set_on_a_post_provisioned_without_a_broker(tmp_path, capsys):
+    """A technician connects a broker-less post to the network from the console."""
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path, "--pin", "0000"]
+        code, r = lampctl(capsys, *port, "config", "get", "mqtt_host")
+        assert code == 0 and r["mqtt_host"] == ""
+        code, r = lampctl(capsys, *port, "config", "set", "mqtt_host", "mqtt.example.nl")
+        assert code == 0 and r["mqtt_host"] == "mqtt.example.nl" and r["reboot"]
+        code, r = lampctl(capsys, *port, "config", "set", "wifi_pass", "s3cretpass")
+        assert code == 0 and r["wifi_pass"] == "(secret)"
+        code, r = lampctl(capsys, *port, "config", "set", "mqtt_port", "99999")
+        assert code == sl.FAILED and "1..65535" in r["error"]
+        code, r = lampctl(capsys, *port, "config", "set", "lamp", "HPS")  # like commands: any case
+        assert code == 0 and r["lamp"] == "hps"
+        code, r = lampctl(capsys, *port, "config", "set", "sched_clock", "UTC")
+        assert code == 0 and r["sched_clock"] == "utc"
+        _, st = lampctl(capsys, *port, "status", "config")
+        code, r = lampctl(capsys, *port, "config", "get")
+    assert st["config"]["mqtt_host"] == "mqtt.example.nl" and "wifi_pass" not in st["config"]
+    assert code == 0 and r["config"]["lamp"] == "hps" and "s3cretpass" not in json.dumps(r)
+    saved = json.loads((tmp_path / "flash" / "config.json").read_text())
+    assert saved["mqtt_host"] == "mqtt.example.nl" and saved["wifi_pass"] == "s3cretpass"
+    assert saved["lamp"] == "hps" and "mqtt_port" not in saved

@@ -97,6 +97,8 @@ def _coerce(key: str, text, sch: dict):
             return float(text)
     except ValueError:
         return text  # check() then says "must be a number"
+    if isinstance(kind, tuple):  # choices are lower case; the console takes HPS as hps too
+        return text.lower()
     if kind == "b":
         return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower(), text)
     return text
