@@ -358,6 +358,36 @@ def test_busy_and_missing_ports_are_named(tmp_path, capsys):
     assert "no serial port" in err and "`lampctl ports`" in err
 
 
+def test_a_uucp_lock_file_of_a_live_program_makes_the_port_busy(tmp_path, capsys, monkeypatch):
+    """minicom and picocom mark a port with /var/lock/LCK..<dev> (no flock): flash and the console see it."""
+    from host_tools.lampctl import serial_link as sl
+    img = _image(tmp_path / "esp32.bin", 0)
+    locks = tmp_path / "lock"
+    locks.mkdir()
+    monkeypatch.setattr(sl, "LOCK_DIRS", (str(tmp_path / "none"), str(locks)))
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    holder = subprocess.Popen(["sleep", "30"])  # the program holding the lock
+    lock = locks / ("LCK.." + path[5:].replace("/", "_"))
+    try:
+        lock.write_text(f"{holder.pid:10d}\n")
+        assert lampctl(["flash", "--port", path, "--image", str(img)]) == 2
+        err = capsys.readouterr().err
+        assert "busy" in err and f"PID {holder.pid}" in err and "sleep" in err
+        assert lampctl(["--json", "--port", path, "alarms"]) == sl.NO_PORT
+        out = capsys.readouterr()
+        assert "busy" in json.loads(out.out)["error"] and "Traceback" not in out.err
+        holder.kill()
+        holder.wait()  # the owner is gone: a stale lock file does not block the port
+        assert lampctl(["--port", path, "--timeout", "0.2", "alarms"]) == 4  # opened; nobody answers
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        os.close(master)
+        os.close(slave)
+
+
 def test_dry_run_help_says_the_port_is_not_checked(capsys):
     for cmd in ("flash", "deploy"):
         with pytest.raises(SystemExit):
