@@ -388,6 +388,19 @@ def test_a_uucp_lock_file_of_a_live_program_makes_the_port_busy(tmp_path, capsys
         os.close(slave)
 
 
+def test_make_flash_and_deploy_name_the_make_variables_they_miss():
+    def make(*argv):  # -o: never (re)build .venv for this
+        p = subprocess.run(["make", "-s", "-o", ".venv/.installed", *argv], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stderr
+    code, err = make("flash", "PORT=/dev/ttyUSB0")
+    assert code != 0 and "IMAGE=FILE.bin" in err and "--image" not in err, err
+    code, err = make("flash", "IMAGE=fw.bin")
+    assert code != 0 and "PORT=/dev/ttyUSB0" in err, err
+    code, err = make("deploy")
+    assert code != 0 and "PORT=/dev/ttyUSB0" in err, err
+
+
 def test_dry_run_help_says_the_port_is_not_checked(capsys):
     for cmd in ("flash", "deploy"):
         with pytest.raises(SystemExit):
