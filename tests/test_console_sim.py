@@ -223,3 +223,30 @@ def test_network_keys_can_be_set_on_a_post_provisioned_without_a_broker(tmp_path
     saved = json.loads((tmp_path / "flash" / "config.json").read_text())
     assert saved["mqtt_host"] == "mqtt.example.nl" and saved["wifi_pass"] == "s3cretpass"
     assert saved["lamp"] == "hps" and "mqtt_port" not in saved
+
+
+def test_console_login_ends_after_login_s_without_a_command(tmp_path):
+    """A technician who walks away is logged out: after login_s (600 s) idle a change needs the PIN."""
+    import time
+
+    def wait_until(t):
+        end = time.monotonic() + 60
+        while now.get("t", 0) < t:
+            assert time.monotonic() < end, "simulation stalled"
+            time.sleep(0.05)
+
+    now: dict = {}
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        sim.on_tick = lambda t: now.__setitem__("t", t)  # the firmware's virtual time
+        with sl.Device(sim.serial_path) as dev:
+            r = dev.request("Login", "0000")
+            assert r["login"] == "yes" and r["idle_logout_s"] == 600
+            assert dev.request("Relay", "off")["relay"] == "off"
+            wait_until(now["t"] + 500)  # a command within login_s keeps the login
+            assert dev.request("Relay", "auto")["relay"] == "auto"
+            wait_until(now["t"] + 600 + 3)  # then 600 s of silence
+            r = dev.request("Relay", "on")
+            assert "login required" in r["error"]
+            assert dev.request("Relay")["relay"] == "auto"  # nothing changed
+            assert "error" not in dev.request("Login", "0000")  # the PIN logs in again
+            assert dev.request("Relay", "on")["relay"] == "on"
