@@ -47,10 +47,14 @@ typecheck: $(TC_STAMP)
 firmware: $(STAMP)
 	$(VENV)/bin/lampctl build --chip $(CHIP)
 
+# lampctl's own messages name --image/--port: say the make variables here
 flash: $(STAMP)
+	@test -n "$(IMAGE)" || { echo "make flash: give the MicroPython image: make flash PORT=/dev/ttyUSB0 IMAGE=FILE.bin [CHIP=esp32]" >&2; exit 2; }
+	@test -n "$(PORT)$(DRY_RUN)" || { echo "make flash: give the board's serial port: PORT=/dev/ttyUSB0 (lampctl ports lists them)" >&2; exit 2; }
 	$(VENV)/bin/lampctl flash --port "$(PORT)" --chip $(CHIP) --image "$(IMAGE)" $(if $(DRY_RUN),--dry-run,)
 
 deploy: $(STAMP)
+	@test -n "$(PORT)$(DRY_RUN)" || { echo "make deploy: give the board's serial port: PORT=/dev/ttyUSB0 (lampctl ports lists them)" >&2; exit 2; }
 	$(VENV)/bin/lampctl deploy --port "$(PORT)" --chip $(CHIP) $(if $(POST),--post $(POST),) $(if $(DRY_RUN),--dry-run,)
 
 clean:

@@ -169,3 +169,84 @@ def test_secret_set_from_stdin_is_saved_but_never_shown(tmp_path, capsys, monkey
         _, log = lampctl(capsys, *port, "log", "-n", "20")
     assert "s3cret" not in json.dumps(st) + json.dumps(log)
     assert json.loads((tmp_path / "flash" / "config.json").read_text())["pin"] == "s3cret-42"
+
+
+def test_global_options_work_before_and_after_the_command(tmp_path, capsys):
+    from host_tools.lampctl.cli import main
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        got = {}
+        for where, argv in (("before", ["--json", "--port", sim.serial_path, "status", "fw"]),
+                            ("after", ["status", "fw", "--json", "--port", sim.serial_path]),
+                            ("mixed", ["--port", sim.serial_path, "status", "--json", "fw"])):
+            capsys.readouterr()
+            assert main(argv) == 0, where
+            got[where] = json.loads(capsys.readouterr().out)
+        assert all(g["fw"]["boots"] == 1 for g in got.values()), got
+        # the PIN after a nested subcommand logs in as it does before it
+        code = main(["config", "set", "dim_level", "40", "--port", sim.serial_path, "--pin", "0000",
+                     "--json"])
+        assert code == 0 and json.loads(capsys.readouterr().out)["dim_level"] == 40
+
+
+def test_ports_without_a_board_exit_3_with_or_without_json(capsys, monkeypatch):
+    from host_tools.lampctl.cli import main
+    monkeypatch.setattr(sl, "candidates", lambda: [])
+    capsys.readouterr()
+    assert main(["ports"]) == sl.NO_PORT
+    assert "no USB serial ports" in capsys.readouterr().out
+    for argv in (["--json", "ports"], ["ports", "--json"]):
+        assert main(argv) == sl.NO_PORT
+        out = capsys.readouterr()
+        assert json.loads(out.out) == [] and "no USB serial ports" in out.err
+
+
+def test_network_keys_can_be_set_on_a_post_provisioned_without_a_broker(tmp_path, capsys):
+    """A technician connects a broker-less post to the network from the console."""
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        port = ["--port", sim.serial_path, "--pin", "0000"]
+        code, r = lampctl(capsys, *port, "config", "get", "mqtt_host")
+        assert code == 0 and r["mqtt_host"] == ""
+        code, r = lampctl(capsys, *port, "config", "set", "mqtt_host", "mqtt.example.nl")
+        assert code == 0 and r["mqtt_host"] == "mqtt.example.nl" and r["reboot"]
+        code, r = lampctl(capsys, *port, "config", "set", "wifi_pass", "s3cretpass")
+        assert code == 0 and r["wifi_pass"] == "(secret)"
+        code, r = lampctl(capsys, *port, "config", "set", "mqtt_port", "99999")
+        assert code == sl.FAILED and "1..65535" in r["error"]
+        code, r = lampctl(capsys, *port, "config", "set", "lamp", "HPS")  # like commands: any case
+        assert code == 0 and r["lamp"] == "hps"
+        code, r = lampctl(capsys, *port, "config", "set", "sched_clock", "UTC")
+        assert code == 0 and r["sched_clock"] == "utc"
+        _, st = lampctl(capsys, *port, "status", "config")
+        code, r = lampctl(capsys, *port, "config", "get")
+    assert st["config"]["mqtt_host"] == "mqtt.example.nl" and "wifi_pass" not in st["config"]
+    assert code == 0 and r["config"]["lamp"] == "hps" and "s3cretpass" not in json.dumps(r)
+    saved = json.loads((tmp_path / "flash" / "config.json").read_text())
+    assert saved["mqtt_host"] == "mqtt.example.nl" and saved["wifi_pass"] == "s3cretpass"
+    assert saved["lamp"] == "hps" and "mqtt_port" not in saved
+
+
+def test_console_login_ends_after_login_s_without_a_command(tmp_path):
+    """A technician who walks away is logged out: after login_s (600 s) idle a change needs the PIN."""
+    import time
+
+    def wait_until(t):
+        end = time.monotonic() + 60
+        while now.get("t", 0) < t:
+            assert time.monotonic() < end, "simulation stalled"
+            time.sleep(0.05)
+
+    now: dict = {}
+    with running(tmp_path, scenario_text(), SPEED) as sim:
+        sim.on_tick = lambda t: now.__setitem__("t", t)  # the firmware's virtual time
+        with sl.Device(sim.serial_path) as dev:
+            r = dev.request("Login", "0000")
+            assert r["login"] == "yes" and r["idle_logout_s"] == 600
+            assert dev.request("Relay", "off")["relay"] == "off"
+            wait_until(now["t"] + 500)  # a command within login_s keeps the login
+            assert dev.request("Relay", "auto")["relay"] == "auto"
+            wait_until(now["t"] + 600 + 3)  # then 600 s of silence
+            r = dev.request("Relay", "on")
+            assert "login required" in r["error"]
+            assert dev.request("Relay")["relay"] == "auto"  # nothing changed
+            assert "error" not in dev.request("Login", "0000")  # the PIN logs in again
+            assert dev.request("Relay", "on")["relay"] == "on"

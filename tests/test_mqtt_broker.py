@@ -115,27 +115,39 @@ def test_commands_need_a_signature_and_replay_is_refused(broker):
     sent = []
     start = parse_time("2026-01-15T12:00:00Z")
 
+    signed = sign(KEY, "NL-T2", "teleperiod", "60", 1)
+    # two bursts a minute apart: one tick's replies share a 4 KB send queue (lamppost/mqtt.py)
+    bursts = {start + 60: (("Status", ""), ("TelePeriod", "60"), ("TelePeriod", signed),
+                           ("TelePeriod", signed), ("NoSuch", "")),
+              start + 120: (("Readings", ""), ("Alarms", ""), ("Log", "3"), ("Config", "dim_level"),
+                            ("Config", "dim_level 50"), ("Relay", ""), ("Relay", "off"))}
+
     def on_tick(t):
-        if t == start + 60 and not sent:
-            signed = sign(KEY, "NL-T2", "teleperiod", "60", 1)
-            for cmd, payload in (("Status", ""), ("TelePeriod", "60"), ("TelePeriod", signed),
-                                 ("TelePeriod", signed), ("NoSuch", "")):
+        if t in bursts and t not in sent:
+            for cmd, payload in bursts[t]:
                 lis.publish(f"cmnd/NL-T2/{cmd}", payload)
-                sent.append(cmd)
+            sent.append(t)
             import time
             time.sleep(0.5)  # virtual time waits while the broker delivers (wall time)
     try:
         _run(broker, _scenario("NL-T2", "2026-01-15T12:00:00Z", "1h"), on_tick)
-        _settle(reg, lambda: len(reg.results()) >= 5)
+        _settle(reg, lambda: len(reg.results()) >= 12)
         res = reg.results()
         assert [r["cmd"] for r in res] == ["status", "teleperiod", "teleperiod", "teleperiod",
-                                          "nosuch"]
+                                          "nosuch", "readings", "alarms", "log", "config", "config",
+                                          "relay", "relay"]
         assert res[0]["fw"] and "mqtt_pass" not in res[0]["config"]
         assert "cmd_key" not in json.dumps(res[0]) and KEY not in json.dumps(res[0])
         assert "not authenticated" in res[1]["error"]
         assert res[2] == {"device": "NL-T2", "cmd": "teleperiod", "TelePeriod": 60}
         assert "replay" in res[3]["error"]
         assert "unknown" in res[4]["error"]
+        # what only reads runs unsigned (README "Remote commands"); what changes state does not
+        assert "error" not in res[5] and res[5]["Voltage"] > 200
+        assert res[6]["active"] == [] and res[7]["entries"][0][2] == "boot"
+        assert res[8] == {"device": "NL-T2", "cmd": "config", "dim_level": 100}
+        assert "not authenticated" in res[9]["error"]
+        assert res[10]["relay"] == "auto" and "not authenticated" in res[11]["error"]
     finally:
         lis.close()
 
@@ -327,3 +339,42 @@ def test_readme_documents_every_collector_command_with_a_runnable_example():
         finally:
             argparse.ArgumentParser.parse_args = orig
     assert {"listen", "posts", "alarms", "send"} <= seen, seen
+
+
+def _publish_qos1(b: Broker, msgs: list[tuple[str, str]]) -> None:
+    """Publish at QoS 1 and wait for each PUBACK: the broker has accepted every message."""
+    import paho.mqtt.client as mqtt
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alarm-source")
+    c.connect(b.host, b.port)
+    c.loop_start()
+    try:
+        for topic, payload in msgs:
+            c.publish(topic, payload, qos=1).wait_for_publish(5)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("mosquitto"), reason="needs mosquitto")
+def test_collector_with_client_id_gets_the_alarms_sent_while_it_was_down(tmp_path, capsys):
+    """`listen --client-id ID` is a persistent session: the broker queues QoS 1 alarms for it."""
+    from host_tools.collector import cli as collector_cli
+    db = str(tmp_path / "reg.sqlite")
+    with Broker("mosquitto") as b:
+        listen = ["listen", "--broker", b.addr, "--db", db, "--for", "1"]
+        assert collector_cli.main(listen + ["--client-id", "depot-1"]) == 0  # subscribes, then stops
+        assert "persistent session" in capsys.readouterr().out
+        down = [(f"stat/DOWN-1/ALARM", json.dumps({"dseq": n, "ev": "alarm", "alarm": "lampFailure",
+                                                   "state": "raised"})) for n in (1, 2, 3)]
+        _publish_qos1(b, down)  # the collector is down: only the broker holds these
+        assert collector_cli.main(listen + ["--client-id", "depot-1"]) == 0
+        capsys.readouterr()
+        assert collector_cli.main(["alarms", "--db", db, "--post", "DOWN-1", "--json"]) == 0
+        got = json.loads(capsys.readouterr().out)
+        assert [r["dseq"] for r in got] == [1, 2, 3]
+        # without --client-id the session is clean: nothing is kept while it is down
+        assert collector_cli.main(listen) == 0
+        assert "clean session" in capsys.readouterr().out
+        _publish_qos1(b, [("stat/DOWN-2/ALARM", json.dumps({"dseq": 1, "ev": "alarm"}))])
+        assert collector_cli.main(listen) == 0
+        assert Register(db).events("DOWN-2", alarms_only=False) == []

@@ -176,6 +176,10 @@ def test_provision_writes_a_validated_config_with_credentials(tmp_path, capsys):
     ({"broker": None}, "broker: missing"),
     ({"broker": "host:99999"}, "mqtt_port: must be within 1..65535"),
     ({"lamp": "sodium"}, "lamp: must be one of led|hps"),
+    ({"lon": None}, "lat without lon: give both --lat and --lon"),
+    ({"lat": None}, "lon without lat: give both --lat and --lon"),
+    ({"mqtt-user": "NL-0001"}, "mqtt_user without mqtt_pass: give --mqtt-pass"),
+    ({"mqtt-pass": "s3cret"}, "mqtt_pass without mqtt_user"),
 ])
 def test_provision_rejects_bad_input_with_a_clear_error(tmp_path, capsys, change, words):
     fields = {**GOOD, **change}
@@ -187,6 +191,29 @@ def test_provision_rejects_bad_input_with_a_clear_error(tmp_path, capsys, change
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err, err
     assert not list(tmp_path.iterdir())
+
+
+def test_provision_with_json_reports_errors_and_warnings_as_json(tmp_path, capsys):
+    base = ["provision", "--out", str(tmp_path), "--id", "NL-1", "--wifi", "G:s3cretpass",
+            "--broker", "b"]
+    for argv in (["--json", *base, "--lat", "52"], [*base, "--lat", "52", "--json"]):
+        assert lampctl(argv) == 2
+        out = capsys.readouterr()
+        err = json.loads(out.out)
+        assert "lat without lon" in err["error"] and err["exit"] == 2 and "lat without lon" in out.err
+    assert lampctl(["--json", *base, "--set", "cmd_key"]) == 2
+    assert "KEY=VALUE" in json.loads(capsys.readouterr().out)["error"]
+    assert not list(tmp_path.iterdir())
+    # the default service PIN is accepted but warned about, on stderr and in the JSON
+    assert lampctl([*base, "--lat", "52", "--lon", "5", "--json"]) == 0
+    out = capsys.readouterr()
+    post, = json.loads(out.out)
+    assert any("0000" in w for w in post["warnings"]) and "PIN left at the default 0000" in out.err
+    assert lampctl([*base, "--lat", "52", "--lon", "5", "--pin", "4711", "--json"]) == 0
+    out = capsys.readouterr()
+    post, = json.loads(out.out)
+    assert post["warnings"] == [] and "0000" not in out.err and post["settings"]["pin"] == "***"
+    assert json.loads((tmp_path / "NL-1" / "config.json").read_text())["pin"] == "4711"
 
 
 def _der(path: Path) -> Path:
@@ -329,6 +356,49 @@ def test_busy_and_missing_ports_are_named(tmp_path, capsys):
     assert lampctl(["flash", "--port", str(tmp_path / "ttyUSB7"), "--image", str(img)]) == 2
     err = capsys.readouterr().err
     assert "no serial port" in err and "`lampctl ports`" in err
+
+
+def test_a_uucp_lock_file_of_a_live_program_makes_the_port_busy(tmp_path, capsys, monkeypatch):
+    """minicom and picocom mark a port with /var/lock/LCK..<dev> (no flock): flash and the console see it."""
+    from host_tools.lampctl import serial_link as sl
+    img = _image(tmp_path / "esp32.bin", 0)
+    locks = tmp_path / "lock"
+    locks.mkdir()
+    monkeypatch.setattr(sl, "LOCK_DIRS", (str(tmp_path / "none"), str(locks)))
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    holder = subprocess.Popen(["sleep", "30"])  # the program holding the lock
+    lock = locks / ("LCK.." + path[5:].replace("/", "_"))
+    try:
+        lock.write_text(f"{holder.pid:10d}\n")
+        assert lampctl(["flash", "--port", path, "--image", str(img)]) == 2
+        err = capsys.readouterr().err
+        assert "busy" in err and f"PID {holder.pid}" in err and "sleep" in err
+        assert lampctl(["--json", "--port", path, "alarms"]) == sl.NO_PORT
+        out = capsys.readouterr()
+        assert "busy" in json.loads(out.out)["error"] and "Traceback" not in out.err
+        holder.kill()
+        holder.wait()  # the owner is gone: a stale lock file does not block the port
+        assert lampctl(["--port", path, "--timeout", "0.2", "alarms"]) == 4  # opened; nobody answers
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        os.close(master)
+        os.close(slave)
+
+
+def test_make_flash_and_deploy_name_the_make_variables_they_miss():
+    def make(*argv):  # -o: never (re)build .venv for this
+        p = subprocess.run(["make", "-s", "-o", ".venv/.installed", *argv], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stderr
+    code, err = make("flash", "PORT=/dev/ttyUSB0")
+    assert code != 0 and "IMAGE=FILE.bin" in err and "--image" not in err, err
+    code, err = make("flash", "IMAGE=fw.bin")
+    assert code != 0 and "PORT=/dev/ttyUSB0" in err, err
+    code, err = make("deploy")
+    assert code != 0 and "PORT=/dev/ttyUSB0" in err, err
 
 
 def test_dry_run_help_says_the_port_is_not_checked(capsys):

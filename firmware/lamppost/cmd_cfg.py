@@ -15,22 +15,26 @@ def c_config(c, p, ok, s):
         return {"config": config.public(cfg)}
     key, _, text = p.partition(" ")
     key = key.lower()
-    spec = config.SCHEMA.get(key)
+    spec = config.spec(key)  # network keys too, on a post that has none set yet
     if spec is None:
         raise ValueError("unknown key %s" % key[:32])
     text = text.strip()
     if not text:
-        return {key: "(secret)" if spec[4] else cfg[key]}
+        return {key: "(secret)" if spec[4] else cfg.get(key, spec[3])}
     if not ok:
         raise NeedLogin()
     try:
-        value = config.check(key, _value(spec[0], text))
+        value = config.check(key, _value(spec[0], text), {key: spec})
     except ValueError as e:
         raise ValueError("%s: %s" % (key, e))
-    old = cfg[key]
+    had = key in cfg
+    old = cfg.get(key)
     cfg[key] = value
     if not store.save(config.PATH, cfg):
-        cfg[key] = old
+        if had:
+            cfg[key] = old
+        else:
+            del cfg[key]
         raise ValueError("flash full: not saved")
     _apply(c.app, c, key)
     c.log.add(c.app.now, "config", "%s set" % key if spec[4] else "%s=%s" % (key, value))
@@ -55,9 +59,12 @@ def _apply(a, c, key):
 
 
 def _value(kind, text):
-    """The typed value of a Config payload: text for text keys, else JSON (1, 2.5, true)."""
-    if kind == "s" or isinstance(kind, tuple):
+    """The typed value of a Config payload: text for text keys, a choice in lower case
+    (`Config lamp HPS` is hps, as commands are case-insensitive), else JSON (1, 2.5, true)."""
+    if kind == "s":
         return text
+    if isinstance(kind, tuple):
+        return text.lower()
     low = text.lower()
     if kind == "b" and low in ("on", "off", "1", "0"):
         return low in ("on", "1")

@@ -51,6 +51,17 @@ SCHEMA = {
 }
 
 
+def spec(key):
+    """key's schema entry, or None. The network keys (lamppost/netcfg.py) are imported only
+    when a key is not in SCHEMA: a console Config on a post without a broker can set them,
+    and the import is dropped with the command's handler (lamppost/commands.py)."""
+    s = SCHEMA.get(key)
+    if s is None:
+        from lamppost.netcfg import SCHEMA as NET
+        s = NET.get(key)
+    return s
+
+
 def check(key, value, schema=None):
     """The validated value for key, or raise ValueError saying what is wrong."""
     spec = (schema or SCHEMA).get(key)
@@ -89,7 +100,7 @@ def defaults():
 def load(path=PATH):
     """(config, problems): every key present and valid; problems lists 'key: why'."""
     raw = store.load(path)
-    if raw and "mqtt_host" in raw:  # network keys, only on posts that use the network
+    if raw and any(k not in SCHEMA for k in raw):  # network keys, only on posts that have some
         from lamppost.netcfg import SCHEMA as NET
         SCHEMA.update(NET)
     cfg = defaults()
@@ -107,4 +118,9 @@ def load(path=PATH):
 
 def public(cfg):
     """A copy of cfg without secrets, safe to print."""
-    return {k: v for k, v in cfg.items() if not SCHEMA[k][4]}
+    d = {}
+    for k, v in cfg.items():
+        s = spec(k)  # a network key set on the console before the reboot that merges them
+        if s is not None and not s[4]:
+            d[k] = v
+    return d

@@ -8,14 +8,15 @@
   cmnd/<id>/<Cmd>    console commands; answered on stat/<id>/RESULT
   homeassistant/...  discovery, retained, once per boot
 
-Read-only commands (READ_ONLY) run as sent; every other command must be
-signed (lamppost.hmacauth), so nobody on the broker can switch a lamp.
+A command runs unsigned as a console without a login: what only reads works
+(Help, Status, Readings, Alarms, Log, Config [key], Relay/Dim/TelePeriod without
+a value); whatever changes state must be signed (lamppost.hmacauth), so nobody
+on the broker can switch a lamp.
 """
 import gc
 import json
 from lamppost import clock, hmacauth, mqtt, outbox
 
-READ_ONLY = ("help", "status")
 NET_S = 60  # the network task must finish a poll this often, or the watchdog is not fed
 
 

@@ -63,7 +63,9 @@ def cmd_listen(args) -> int:
     except OSError as e:
         print(f"lamppost-collector: cannot reach broker {args.broker}: {e}", file=sys.stderr)
         return 1
-    print(f"lamppost-collector: listening on {args.broker}, register {args.db}", flush=True)
+    session = (f"client id {lis.client_id}, persistent session" if lis.persistent
+               else "clean session: nothing is kept for it while it is down (--client-id keeps one)")
+    print(f"lamppost-collector: listening on {args.broker}, register {args.db} ({session})", flush=True)
     try:
         end = time.monotonic() + args.for_s if args.for_s else None
         while end is None or time.monotonic() < end:
@@ -157,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
     p.add_argument("--db", default="lamppost-register.sqlite", help="SQLite register file")
     p.add_argument("--for", dest="for_s", type=float, help="stop after this many seconds")
-    p.add_argument("--client-id", help="MQTT client id (default: unique per run, so two collectors on "
-                   "one broker do not knock each other off; give a fixed one only for a persistent session)")
+    p.add_argument("--client-id", help="MQTT client id for a persistent session: the broker keeps the "
+                   "alarms and events sent while this collector is down and delivers them when it "
+                   "comes back with the same id (default: a unique id per run and a clean session, "
+                   "so two collectors on one broker do not knock each other off, but nothing is "
+                   "kept for it while it is down)")
     p.set_defaults(func=cmd_listen)
     p = sub.add_parser("send", help="send a command to a post (signed with --key) and show the reply")
     p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")

@@ -18,14 +18,20 @@ def unique_client_id() -> str:
 
 
 class Listener:
-    """client_id None (the default) is unique per listener; a fixed id is the caller's explicit choice."""
+    """client_id None (the default) is unique per listener and its session is clean: what the
+    broker carried while it was away is gone. A fixed id is the caller's explicit choice and
+    gets a persistent session (clean_session=False, subscriptions at QoS 1), so the broker
+    queues the alarms and events (QoS 1) that arrive while the collector is down and
+    delivers them when it comes back with the same id."""
 
     def __init__(self, reg: Register, host: str, port: int, client_id: str | None = None,
                  user: str | None = None, password: str | None = None):
         self.reg = reg
         self.client_id = client_id or unique_client_id()
+        self.persistent = client_id is not None
         self.ready = threading.Event()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             clean_session=not self.persistent)
         if user:
             self.c.username_pw_set(user, password)
         self.c.on_connect = self._on_connect
@@ -37,7 +43,7 @@ class Listener:
 
     def _on_connect(self, c, userdata, flags, rc, props=None):
         for t in TOPICS:
-            c.subscribe(t, 1)
+            c.subscribe(t, 1)  # QoS 1: a persistent session queues these while we are away
         self.ready.set()
 
     def wait_ready(self, timeout: float = 5.0) -> bool:

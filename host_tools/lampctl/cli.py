@@ -13,11 +13,30 @@ import sys
 from host_tools.lampctl import serial_cmds, ship_cmds
 
 
+def add_global_options(ap, suppress: bool = False) -> None:
+    """--json, --port, --timeout, --pin. On a subcommand (suppress=True) they default to
+    SUPPRESS, so `lampctl status --json` works and an option not repeated there keeps the
+    value given before the subcommand (or the top-level default)."""
+    ap.add_argument("--json", action="store_true", help="machine-readable output",
+                    **({"default": argparse.SUPPRESS} if suppress else {}))
+    serial_cmds.add_global_options(ap, suppress)
+
+
+class _SubParser(argparse.ArgumentParser):
+    """Every subcommand (and sub-subcommand) takes the global options too. A subcommand's own
+    option of the same name (flash/deploy --port) replaces the global one there."""
+
+    def __init__(self, **kw):
+        kw.setdefault("conflict_handler", "resolve")
+        super().__init__(**kw)
+        add_global_options(self, suppress=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="lampctl", description=__doc__.splitlines()[0])
-    ap.add_argument("--json", action="store_true", help="machine-readable output")
-    serial_cmds.add_global_options(ap)
-    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    ap = argparse.ArgumentParser(prog="lampctl", description=__doc__.splitlines()[0],
+                                 epilog="Global options may be given before or after COMMAND.")
+    add_global_options(ap)
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND", parser_class=_SubParser)
     serial_cmds.register(sub)
     ship_cmds.register(sub)
     return ap

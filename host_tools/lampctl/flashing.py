@@ -93,6 +93,10 @@ def check_port(port: str) -> None:
         raise ShipError("give the board's serial port with --port (e.g. /dev/ttyUSB0, COM3)")
     if not port.upper().startswith("COM") and not os.path.exists(port):
         raise ShipError(f"no serial port {port}: is the board plugged in? (`lampctl ports` lists them)")
+    from host_tools.lampctl.serial_link import lock_message, lock_owner
+    owner = lock_owner(port)
+    if owner is not None:  # a UUCP lock file (minicom, picocom) of a live process
+        raise ShipError(lock_message(port, owner))
     try:
         s = serial.Serial(port, exclusive=True)
     except (serial.SerialException, OSError) as e:

@@ -1,8 +1,9 @@
-"""Per-post configuration for a board: validated with the firmware's own schema, one bundle per post.
+"""Per-post configuration for a board: validated with the firmware's own schema, one config per post.
 
 `lampctl provision --id NL-0001 --wifi SSID:PASS --broker HOST[:PORT] [--lat --lon --lamp ...]`
-writes build/posts/NL-0001/config.json (secrets included, file mode 0600), which
-`lampctl deploy --post NL-0001` copies to the board. `--from posts.csv|posts.toml`
+writes build/posts/NL-0001/config.json (secrets included, file mode 0600); there is no
+bundle per post: `lampctl deploy --post NL-0001` copies the one shared bundle and this
+config to the board. `--from posts.csv|posts.toml`
 provisions many posts at once: every row is checked first and nothing is
 written unless all are valid. The schema is the firmware's own (lamppost/config.py plus
 the network keys of lamppost/netcfg.py), imported here under CPython, so host and
@@ -96,6 +97,8 @@ def _coerce(key: str, text, sch: dict):
             return float(text)
     except ValueError:
         return text  # check() then says "must be a number"
+    if isinstance(kind, tuple):  # choices are lower case; the console takes HPS as hps too
+        return text.lower()
     if kind == "b":
         return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower(), text)
     return text
@@ -142,6 +145,16 @@ def post_config(fields: dict) -> dict:
         errors.append("wifi: WPA2 passwords have 8-63 characters (or are a 64-hex-digit key)")
     if not f.get("mqtt_host"):
         errors.append("broker: missing, give --broker HOST[:PORT]")
+    if ("lat" in f) != ("lon" in f):  # half a position switches the lamp at the wrong times
+        have, miss = ("lat", "lon") if "lat" in f else ("lon", "lat")
+        errors.append(f"{have} without {miss}: give both --lat and --lon (or neither, for the "
+                      "board's default position)")
+    if f.get("mqtt_user") and not f.get("mqtt_pass"):
+        errors.append("mqtt_user without mqtt_pass: give --mqtt-pass too (or neither, for a broker "
+                      "without passwords)")
+    elif f.get("mqtt_pass") and not f.get("mqtt_user"):
+        errors.append("mqtt_pass without mqtt_user: MQTT sends a password only with a user name, "
+                      "give --mqtt-user too")
     cfg = {}
     for k, v in f.items():
         if k not in sch:
@@ -222,16 +235,36 @@ def public(cfg: dict) -> dict:
     return {k: ("***" if sch[k][4] else v) for k, v in cfg.items()}
 
 
+def warnings(cfg: dict) -> list[str]:
+    """What provisioning accepts but a technician should change before the post goes up."""
+    w = []
+    if cfg.get("mqtt_port") == TLS_PORT and not cfg.get("mqtt_tls"):
+        w.append(f"port {TLS_PORT} is MQTT over TLS but TLS is off: add --tls --ca FILE.der")
+    if "lat" not in cfg and "lon" not in cfg:
+        w.append("no --lat/--lon, the board uses its default position and switches at the wrong times")
+    if cfg.get("pin", firmware_config().SCHEMA["pin"][3]) == "0000":
+        w.append("service PIN left at the default 0000: anyone at the pole can log in; "
+                 "give --pin PIN (4-12 characters)")
+    return w
+
+
+def _fail(args, msg: str, code: int = 2) -> int:
+    """An error: one JSON object on stdout with --json, always the plain line on stderr."""
+    if getattr(args, "json", False):
+        print(json.dumps({"error": msg, "exit": code}))
+    print(f"lampctl provision: {msg}", file=sys.stderr)
+    return code
+
+
 def cmd_provision(args) -> int:
     cli = {"id": args.id, "wifi": args.wifi, "broker": args.broker, "lat": args.lat, "lon": args.lon,
            "lamp": args.lamp, "rated_w": args.rated_w, "sensor": args.sensor,
-           "mqtt_user": args.mqtt_user, "mqtt_pass": args.mqtt_pass,
+           "mqtt_user": args.mqtt_user, "mqtt_pass": args.mqtt_pass, "pin": args.post_pin,
            "tls": True if args.tls else None, "ca": args.ca}
     for item in args.set or []:
         k, sep, v = item.partition("=")
         if not sep:
-            print(f"lampctl provision: --set {item!r}: give KEY=VALUE", file=sys.stderr)
-            return 2
+            return _fail(args, f"--set {item!r}: give KEY=VALUE")
         cli[k.strip()] = v.strip()
     cli = {k: v for k, v in cli.items() if v is not None}
     try:
@@ -244,21 +277,17 @@ def cmd_provision(args) -> int:
             posts = [("command line", cli)]
         cfgs = provision(posts, Path(args.out))
     except ProvisionError as e:
-        print(f"lampctl provision: {e}", file=sys.stderr)
-        return 2
-    out = [{"id": c["id"], "config": str(Path(args.out) / c["id"] / "config.json"), "settings": public(c)}
-           for c in cfgs]
+        return _fail(args, str(e))
+    out = [{"id": c["id"], "config": str(Path(args.out) / c["id"] / "config.json"), "settings": public(c),
+            "warnings": warnings(c)} for c in cfgs]
     if args.json:
         print(json.dumps(out))
     else:
         for o in out:
             print(f"{o['id']}: {o['config']}  " + ", ".join(f"{k}={v}" for k, v in sorted(o["settings"].items())))
-            if o["settings"].get("mqtt_port") == TLS_PORT and not o["settings"].get("mqtt_tls"):
-                print(f"{o['id']}: warning: port {TLS_PORT} is MQTT over TLS but TLS is off: "
-                      "add --tls --ca FILE.der", file=sys.stderr)
-            if "lat" not in o["settings"] or "lon" not in o["settings"]:
-                print(f"{o['id']}: warning: no --lat/--lon, the board uses its default position "
-                      "and switches at the wrong times", file=sys.stderr)
+    for o in out:
+        for w in o["warnings"]:
+            print(f"{o['id']}: warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -270,8 +299,10 @@ def register(sub) -> None:
     p.add_argument("--tls", action="store_true", help="MQTT over TLS (needs --ca)")
     p.add_argument("--ca", metavar="FILE.der",
                    help="the broker's CA certificate (DER), pinned on the board; implies --tls")
-    p.add_argument("--mqtt-user", dest="mqtt_user")
-    p.add_argument("--mqtt-pass", dest="mqtt_pass")
+    p.add_argument("--mqtt-user", dest="mqtt_user", help="the post's broker user (needs --mqtt-pass)")
+    p.add_argument("--mqtt-pass", dest="mqtt_pass", help="the broker password (needs --mqtt-user)")
+    p.add_argument("--pin", dest="post_pin", metavar="PIN",
+                   help="the post's service PIN for console logins (default 0000: change it)")
     p.add_argument("--lat", help="latitude, degrees north")
     p.add_argument("--lon", help="longitude, degrees east")
     p.add_argument("--lamp", help="led | hps")

@@ -7,6 +7,7 @@ words for people, the device's JSON with --json. Exit codes (serial_link):
 """
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 import os
@@ -16,12 +17,16 @@ import time
 from host_tools.lampctl import serial_link as sl
 
 
-def add_global_options(ap) -> None:
-    ap.add_argument("--port", help="serial device or pyserial URL (socket://, rfc2217://, loop://); "
-                                   "default $LAMPCTL_PORT or the only USB serial port")
-    ap.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for a reply (3)")
-    ap.add_argument("--pin", help="service PIN: log in before a command that changes state "
-                                  "(default $LAMPCTL_PIN)")
+def add_global_options(ap, suppress: bool = False) -> None:
+    """The console's options; suppress=True on a subcommand (see cli.add_global_options)."""
+    def d(value):
+        return argparse.SUPPRESS if suppress else value
+    ap.add_argument("--port", default=d(None),
+                    help="serial device or pyserial URL (socket://, rfc2217://, loop://); "
+                         "default $LAMPCTL_PORT or the only USB serial port")
+    ap.add_argument("--timeout", type=float, default=d(3.0), help="seconds to wait for a reply (3)")
+    ap.add_argument("--pin", default=d(None), help="service PIN: log in before a command that "
+                                                   "changes state (default $LAMPCTL_PIN)")
 
 
 def register(sub) -> None:
@@ -154,10 +159,12 @@ def cmd_ports(args, _dev) -> int:
              "description": p.description} for p in ports]
     if args.json:
         print(json.dumps(rows))
-        return sl.OK
-    if not rows:
-        print("no USB serial ports found (a simulator pty is given with --port /dev/pts/N)")
+    if not rows:  # no board to talk to: exit 3 with or without --json
+        print("no USB serial ports found (a simulator pty is given with --port /dev/pts/N)",
+              file=sys.stderr if args.json else sys.stdout)
         return sl.NO_PORT
+    if args.json:
+        return sl.OK
     for r in rows:
         print(f"{r['port']}  {r['usb']}  {r['serial'] or '-'}  {r['description']}")
     return sl.OK

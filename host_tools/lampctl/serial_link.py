@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
 from typing import Iterator
 
@@ -18,6 +19,58 @@ from serial.tools import list_ports
 BAUD = 115200
 # exit codes scripts can rely on
 OK, FAILED, USAGE, NO_PORT, TIMEOUT, GONE, LOGIN = 0, 1, 2, 3, 4, 5, 6
+
+
+# UUCP lock files (LCK..ttyUSB0 holding the owner's PID), as minicom, picocom and lockdev
+# write them: a program that took the port this way is seen as busy even without flock
+LOCK_DIRS = ("/var/lock", "/run/lock", "/var/spool/lock")
+
+
+def _lock_names(port: str) -> set[str]:
+    """LCK.. file names for a device path (and the device a /dev/serial/by-id link points to)."""
+    names = set()
+    for p in {port, os.path.realpath(port)}:
+        rel = p[5:] if p.startswith("/dev/") else os.path.basename(p)
+        names.add("LCK.." + rel.replace("/", "_"))
+    return names
+
+
+def lock_owner(port: str) -> int | None:
+    """PID of a live process holding a UUCP lock file for port, else None (stale or no lock).
+
+    Only for device paths: a URL (socket://, rfc2217://, loop://) has no lock file."""
+    if "://" in port or not port.startswith("/"):
+        return None
+    for d in LOCK_DIRS:
+        for name in _lock_names(port):
+            try:
+                with open(os.path.join(d, name), "rb") as fh:
+                    data = fh.read(64)
+            except OSError:
+                continue
+            try:  # ASCII PID (HDB/lockdev), else a binary int (old UUCP)
+                pid = int(data.strip()) if data.strip().isdigit() else struct.unpack("=i", data[:4])[0]
+            except (ValueError, struct.error):
+                continue
+            if pid <= 0 or pid == os.getpid():
+                continue
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue  # stale: its owner is gone
+            except PermissionError:
+                pass  # alive, another user's
+            return pid
+    return None
+
+
+def lock_message(port: str, pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            who = f"{fh.read().strip()} (PID {pid})"
+    except OSError:
+        who = f"PID {pid}"
+    return f"{port}: port is busy: {who} holds its lock file; close it and try again"
 
 
 class LampctlError(Exception):
@@ -56,7 +109,10 @@ class Device:
         self.events: list[dict] = []  # unsolicited reports seen while waiting for replies
         self._buf = b""
         self._lines: list[bytes] = []
-        try:
+        owner = lock_owner(port)
+        if owner is not None:
+            raise LampctlError(lock_message(port, owner), NO_PORT)
+        try:  # exclusive: flock, so a second lampctl, esptool or pyserial with exclusive=True is refused
             self.ser = serial.serial_for_url(port, baudrate=BAUD, timeout=0.05,
                                              exclusive=True, do_not_open=True)
             self.ser.open()

@@ -67,3 +67,23 @@ def test_atomic_save_leaves_no_temp_file():
         pass
     # saving into a directory that does not exist fails cleanly and reports it
     assert store.save("/nonexistent-dir/x.json", {"a": 1}) is False
+
+
+def test_network_keys_without_a_broker_load_and_are_known():
+    # a technician set WiFi on the console before the broker: the keys survive the reboot
+    assert "wifi_ssid" not in config.SCHEMA  # nothing of netcfg until a post has network keys
+    assert config.spec("mqtt_host")[3] == "" and config.spec("wifi_pass")[4] is True
+    assert config.spec("nope") is None
+    write('{"id": "NL-9", "wifi_ssid": "Gemeente", "wifi_pass": "s3cretpass"}')
+    cfg, problems = config.load(PATH)
+    assert problems == [] and cfg["wifi_ssid"] == "Gemeente" and cfg["mqtt_host"] == ""
+    pub = config.public(cfg)
+    assert pub["wifi_ssid"] == "Gemeente" and "wifi_pass" not in pub
+
+
+def test_public_hides_a_network_secret_set_before_the_schema_was_merged():
+    cfg = config.defaults()
+    cfg["mqtt_host"] = "broker.example.nl"
+    cfg["mqtt_pass"] = "hunter22"
+    pub = config.public(cfg)
+    assert pub["mqtt_host"] == "broker.example.nl" and "hunter22" not in repr(pub)
