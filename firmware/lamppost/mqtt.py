@@ -37,6 +37,8 @@ _MAX_PACKET = const(2048)  # larger packets from the broker are refused (protoco
 _BACKOFF_MIN = const(2)
 _BACKOFF_MAX = const(300)
 _OPEN_TIMEOUT = const(30)
+_TX_HIGH = const(2048)  # unsent bytes above which no more broker packets are taken this tick
+_TX_MAX = const(4096)  # send() refuses beyond this
 
 
 class ProtocolError(ValueError):
@@ -229,7 +231,7 @@ class Client:
 
     def send(self, data):
         """Queue raw packet bytes; False if not connected or the queue is full."""
-        if self.state != UP or len(self.tx) > 4096:
+        if self.state != UP or len(self.tx) > _TX_MAX:
             return False
         self.tx += data
         return True
@@ -310,7 +312,21 @@ class Client:
             self._flush()
 
     def _read(self, now):
+        """Take the broker's packets while the send queue has room (back-pressure).
+
+        A burst of commands is answered over several ticks instead of having
+        replies dropped from a full queue: packets already parsed wait in the
+        parser, the rest in the socket, until the queue drains below _TX_HIGH.
+        """
+        more = True
         while self.sock is not None:
+            while len(self.tx) < _TX_HIGH:
+                p = self.parser.next()
+                if p is None:
+                    break
+                self._handle(now, p[0], p[1])
+            if not more or len(self.tx) >= _TX_HIGH:
+                return
             try:
                 n = self.sock.readinto(self.rbuf)
             except OSError as e:
@@ -322,13 +338,7 @@ class Client:
             if n == 0:
                 raise OSError("closed by broker")
             self.parser.feed(memoryview(self.rbuf)[:n])
-            while True:
-                p = self.parser.next()
-                if p is None:
-                    break
-                self._handle(now, p[0], p[1])
-            if n < len(self.rbuf):
-                return
+            more = n == len(self.rbuf)
 
     def _handle(self, now, first, body):
         kind = first >> 4
