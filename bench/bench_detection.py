@@ -32,6 +32,9 @@ GOALS = {
     "supply_sag": ("<= 1 s beyond the 60 s dip length", lambda s, lamp, variant: s <= 61),
     "supply_swell": ("<= 1 s beyond the 60 s dip length", lambda s, lamp, variant: s <= 61),
     "hid_end_of_life": ("within 3 cycles (~1350 s)", lambda s, lamp, variant: s <= 3 * CYCLE_S),
+    # the corpus sticks them where they are wrong at once, outside the twilight window
+    "photocell_stuck_dark": ("<= 600 s (PC_FAULT_S)", lambda s, lamp, variant: s <= 600),
+    "photocell_stuck_light": ("<= 600 s (PC_FAULT_S)", lambda s, lamp, variant: s <= 600),
 }
 
 

@@ -20,7 +20,7 @@ from simulator.firmware_proc import DEFAULT_HEAP, FirmwareProcess, provision
 from simulator.models.frontend import firmware_keys, make_frontend
 from simulator.models.world import World
 from simulator.scenario import Scenario
-from simulator.score import FaultScore, score
+from simulator.score import FaultScore, alarm_records, score
 from simulator.serial_bridge import SerialBridge
 
 
@@ -65,6 +65,8 @@ def firmware_config(sc: Scenario) -> dict:
     p = sc.post
     cfg = {"id": p.id, "lamp": p.lamp, "rated_w": p.rated_w, "lat": p.latitude,
            "lon": p.longitude, "sensor": p.sensor, **firmware_keys(sc)}
+    if p.photocell:
+        cfg["photocell"] = True  # fitted: the firmware reads tick flag bit 1
     cfg.update(getattr(sc, "firmware", {}))  # the scenario's [firmware] config keys
     return cfg
 
@@ -173,6 +175,8 @@ class Simulation:
                 for f in visible:
                     res.observable.setdefault(sc.faults.index(f), t)
                 flags = lk.F_MAINS if truth.mains else 0
+                if truth.dark:
+                    flags |= lk.F_DARK  # the photocell reads dark ([post] photocell)
                 if self.net and self.net.link_up(t):
                     flags |= 4  # F_WIFI: associated
                 fe = self.frontend.frame(truth)
@@ -212,9 +216,7 @@ class Simulation:
                 self._collect(t, self.bridge.pump())
             self.bridge.close()
             res.wall_s = time.monotonic() - wall0
-        alarms = [{"alarm": r["alarm"], "state": r["state"], "time": _unix(r["t"])}
-                  for r in res.alarms()]
-        res.faults, false = score(sc.faults, res.observable, alarms, sc.end)
+        res.faults, false = score(sc.faults, res.observable, alarm_records(res.reports), sc.end)
         res.false_alarms = false
         return res
 
@@ -262,8 +264,3 @@ def _crash_cause(kind: bytes) -> str:
     """The reset cause after a boot that ended without the mains going: machine.reset()
     (an "X" frame: Reboot, or an exception) reads "software", a silent death "watchdog"."""
     return "software" if kind == b"X" else "watchdog"
-
-
-def _unix(iso: str) -> int:
-    from simulator.scenario import parse_time
-    return parse_time(iso)

@@ -35,7 +35,13 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "mains_loss": ("supplyLoss",),
     "dimming_stuck": ("dimmingFailure",),
     "overheat": ("highTemperature",),
+    # the photocell is no lamp: TALQ's LampMonitorFunction has no event for it, so the
+    # firmware reports it as its own event (`ev: photocell`, state fault/ok), which the
+    # scorer counts under that name (simulator/score.py alarm_records)
+    "photocell_stuck_dark": ("photocell",),
+    "photocell_stuck_light": ("photocell",),
 }
+PHOTOCELL_CAUSES = ("photocell_stuck_dark", "photocell_stuck_light")
 
 
 class ScenarioError(ValueError):
@@ -65,6 +71,7 @@ class Post:
     holdup_s: float = 2.0  # seconds the board runs on its capacitor after the mains goes
     strings: int = 4  # LED strings in the luminaire (led_string_open drops ~1/N)
     ct_a: float = 0.0  # adc front end: CT/shunt full-scale, A peak (0 = sized from rated_w)
+    photocell: bool = False  # a photocell is fitted (tick flag bit 1; config `photocell`)
 
 
 @dataclass
@@ -173,6 +180,12 @@ def _text(v):
     return v
 
 
+def _bool(v):
+    if not isinstance(v, bool):
+        raise ValueError(f"{v!r} is not true or false")
+    return v
+
+
 def _int(v):
     if isinstance(v, bool) or not isinstance(v, int):
         raise ValueError(f"{v!r} is not a whole number")
@@ -203,9 +216,10 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         holdup_s=rd.get(post_t, "post", "holdup_s", _number(0, 60), 2.0),
         strings=int(rd.get(post_t, "post", "strings", _number(1, 64), 4)),
         ct_a=rd.get(post_t, "post", "ct_a", _number(0, 500), 0.0),
+        photocell=rd.get(post_t, "post", "photocell", _bool, False),
     )
     _known(rd, post_t, "post", ("id", "lamp", "rated_w", "latitude", "longitude", "sensor",
-                                "holdup_s", "strings", "ct_a"))
+                                "holdup_s", "strings", "ct_a", "photocell"))
     _known(rd, run_t, "run", ("start", "duration", "seed"))
     supply = _supply(rd, doc.get("supply", {}))
     start = rd.get(run_t, "run", "start", parse_time)
@@ -219,6 +233,8 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{path}: faults are written [[fault]], an array of tables")
     for i, ft in enumerate(raw_faults):
         kind = rd.get(ft, "fault", "kind", _choice(tuple(CAUSES)), index=i)
+        if kind in PHOTOCELL_CAUSES and not post.photocell:
+            rd.fail("fault", "kind", f"{kind} needs a photocell: set [post] photocell = true", i)
         at = rd.get(ft, "fault", "at", parse_time, index=i)
         until = rd.get(ft, "fault", "until", parse_time, None, index=i)
         if until is not None and until <= at:

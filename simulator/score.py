@@ -44,6 +44,25 @@ class FaultScore:
         return asdict(self)
 
 
+def alarm_records(reports: list[dict]) -> list[dict]:
+    """What the scorer judges, {"alarm","state","time"}, from the firmware's report lines.
+
+    `ev: alarm` reports keep their TALQ names. The photocell is no lamp (TALQ's
+    LampMonitorFunction names no photocell event), so the firmware reports it as
+    `ev: photocell`; its `fault` counts as the alarm `photocell` raised, `ok` as cleared.
+    """
+    from simulator.scenario import parse_time
+    out = []
+    for r in reports:
+        ev = r.get("ev")
+        if ev == "alarm":
+            out.append({"alarm": r["alarm"], "state": r["state"], "time": parse_time(r["t"])})
+        elif ev == "photocell" and r.get("state") in ("fault", "ok"):
+            out.append({"alarm": "photocell", "state": "raised" if r["state"] == "fault" else "cleared",
+                        "time": parse_time(r["t"])})
+    return out
+
+
 def _names(a: dict) -> tuple:
     """The TALQ names an alarm stands for (a baseline margin may stand for several)."""
     return tuple(a.get("talq") or (a["alarm"],))

@@ -137,3 +137,40 @@ def test_typos_and_bad_firmware_keys_are_errors_not_defaults(old, new, message):
 def test_firmware_table_is_checked_and_typed_by_the_firmware_schema():
     sc = loads(GOOD.replace("[[fault]]", "[firmware]\ndim_level = 50\nmqtt_keepalive = 30\n\n[[fault]]", 1))
     assert sc.firmware == {"dim_level": 50, "mqtt_keepalive": 30}
+
+
+PHOTOCELL = GOOD.replace('longitude = 11.6', 'longitude = 11.6\nphotocell = true').replace(
+    'kind = "lamp_dead"', 'kind = "photocell_stuck_dark"')
+
+
+def test_photocell_is_a_post_key_that_provisions_the_firmware():
+    from simulator.runner import firmware_config
+    old = loads(GOOD, "good.toml")  # version-1 files: no photocell, config unchanged
+    assert old.post.photocell is False and "photocell" not in firmware_config(old)
+    sc = loads(PHOTOCELL, "pc.toml")
+    assert sc.post.photocell is True and firmware_config(sc)["photocell"] is True
+    assert sc.faults[0].expected == ("photocell",)
+    # [firmware] still has the last word: a fitted cell the firmware is told to ignore
+    off = loads(PHOTOCELL.replace("[[fault]]", "[firmware]\nphotocell = false\n\n[[fault]]", 1))
+    assert firmware_config(off)["photocell"] is False
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("photocell = true", 'photocell = "yes"', "pc.toml:7: post.photocell: 'yes' is not true or false"),
+    ("photocell = true\n", "", "pc.toml:15: fault[0].kind: photocell_stuck_dark needs a photocell"),
+    ("photocell = true", "photocel = true", "pc.toml:7: post.photocel: unknown key"),
+])
+def test_photocell_mistakes_are_named(old, new, message):
+    with pytest.raises(ScenarioError) as e:
+        loads(PHOTOCELL.replace(old, new, 1), "pc.toml")
+    assert str(e.value).startswith(message), str(e.value)
+
+
+def test_the_scorer_counts_photocell_events_as_the_alarm_photocell():
+    from simulator.score import alarm_records
+    reports = [{"t": "2026-01-15T12:10:00Z", "ev": "photocell", "state": "fault"},
+               {"t": "2026-01-15T12:11:00Z", "ev": "alarm", "alarm": "lampFailure", "state": "raised"},
+               {"t": "2026-01-15T12:12:00Z", "ev": "switch", "lamp": "on"},
+               {"t": "2026-01-16T12:10:00Z", "ev": "photocell", "state": "ok"}]
+    assert [(a["alarm"], a["state"]) for a in alarm_records(reports)] == [
+        ("photocell", "raised"), ("lampFailure", "raised"), ("photocell", "cleared")]

@@ -45,6 +45,12 @@ def test_every_cause_has_physics_and_is_observable():
                   "capacitor_failed": dict(lamp="hps"), "dimming_stuck": dict(dim=30)}
     for kind in CAUSES:
         kw = situations.get(kind, {})
+        if kind.startswith("photocell_"):  # no electrical effect: the photocell's reading
+            stuck_dark = kind == "photocell_stuck_dark"  # wrong by day; stuck light, at 20:00
+            sc = scenario(faults=[(kind, {})], extra_post="photocell = true")
+            _, out = run(sc, 1, t0=0 if stuck_dark else 8 * 3600)
+            assert out[0][0].dark == stuck_dark and out[0][1], kind
+            continue
         if kind == "dimming_stuck":  # stuck at full while later commanded to 30%
             sc = scenario(faults=[(kind, {"level": 100})])
             _, out = run(sc, 10, dim=30)

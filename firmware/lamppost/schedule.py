@@ -7,7 +7,8 @@ photocell fitted (`photocell` true, tick flag bit 1) the photocell decides
 within `pc_window_min` minutes of sunset or sunrise (it sees real darkness:
 clouds, fog); further from them the clock wins, and a photocell that
 disagrees with the clock there for PC_FAULT_S is reported faulty (stuck,
-dirty, covered) and ignored until it agrees again for PC_FAULT_S.
+dirty, covered) and ignored until it reads right for PC_FAULT_S where it
+read wrong (a cell stuck dark agrees every night: that does not clear it).
 
 The dimming schedule runs on local MEAN SOLAR time by default
 (`sched_clock` "solar": clock time shifted by longitude x 4 min/degree, no
@@ -29,6 +30,7 @@ class Schedule:
         self.dim_ovr = None  # None = automatic, else 0-100
         self.ovr_until = 0
         self.pc_fault = False
+        self.pc_bad = False  # the wrong reading the photocell was found faulty for
         self.pc_since = -1  # when the photocell started to (dis)agree, for the fault filter
         self.test = None  # a running SelfTest, which outranks everything
         self.why = "clock"
@@ -67,15 +69,22 @@ class Schedule:
         s = self.sun
         near = min(abs(now - s.rise), abs(now - s.set)) <= self.pc_window
         if not near:
-            # far from twilight the clock is certain: judge the photocell against it
+            # far from twilight the clock is certain: judge the photocell against it. A faulty
+            # cell is trusted again only once it reads right where it read wrong: a cell stuck
+            # dark agrees with the clock every night, so agreeing then proves nothing.
             agree = r.dark == clock
-            if agree == (not self.pc_fault):
+            if self.pc_fault:
+                change = agree and clock != self.pc_bad
+            else:
+                change = not agree
+            if not change:
                 self.pc_since = -1
             else:
                 if self.pc_since < 0:
                     self.pc_since = now
                 if now - self.pc_since >= PC_FAULT_S:
                     self.pc_fault = not agree
+                    self.pc_bad = r.dark
                     self.pc_since = -1
                     self._event("photocell", {"state": "fault" if self.pc_fault else "ok",
                                               "photocell": "dark" if r.dark else "light",

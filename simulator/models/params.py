@@ -53,6 +53,8 @@ FAULT: dict[str, dict[str, tuple[float, float, float, str]]] = {
         "temp": (40.0, 150.0, 85.0, "temperature the controller/driver heats up to, degC"),
         "tau_s": (1.0, 7200.0, 300.0, "time constant of the heating, s"),
     },
+    "photocell_stuck_dark": {},  # reads dark whatever the sky (covered, water inside)
+    "photocell_stuck_light": {},  # reads light whatever the sky (open wire, light falling on it)
 }
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from simulator.models.lamp import Load, make_lamp
 from simulator.models.params import fault_param
+from simulator.models.photocell import STUCK, Photocell
 from simulator.models.supply import Supply
 from simulator.scenario import Fault, Scenario
 
@@ -40,6 +41,7 @@ class Truth:
     ih: list = field(default_factory=list)
     inrush: float = 0.0  # A peak of a switch-on spike this tick
     closed: bool = False  # the relay contacts are closed
+    dark: bool = False  # the photocell reads dark (tick flag bit 1); False when none is fitted
 
 
 class Thermal:
@@ -133,6 +135,9 @@ class World:
         self.twins = [Post(sc, phase) for _ in sc.faults]  # one per fault, that fault alone
         self.lamp = self.post.lamp
         self.faults = sc.faults
+        # seeded from its own stream, so fitting a photocell leaves the supply's draws unchanged
+        self.photocell = (Photocell(sc.seed, sc.post.latitude, sc.post.longitude)
+                          if sc.post.photocell else None)
         self.last_t: int | None = None
 
     def active(self, t: int) -> list[Fault]:
@@ -149,9 +154,17 @@ class World:
         truth = self.post.step(t, dt, v, hz, vharm, relay, dim, kinds)
         healthy = self.healthy.step(t, dt, v, hz, vharm, relay, dim, {})
         visible = []
+        sees = None  # what a working photocell reads now (None: none fitted)
+        if self.photocell is not None:
+            sees = self.photocell.dark(t)
+            truth.dark = self.photocell.read(t, kinds)
         tol = max(1.0, 0.05 * self.sc.post.rated_w)
         for f, twin in zip(self.faults, self.twins):
             on = f in active
+            if f.kind in STUCK:  # a wrong reading is visible while a working cell would differ
+                if on and sees is not None and STUCK[f.kind] != sees:
+                    visible.append(f)
+                continue
             alone = twin.step(t, dt, v, hz, vharm, relay, dim, {f.kind: f.params} if on else {})
             if on and differs(alone, healthy, tol):
                 visible.append(f)

@@ -131,3 +131,24 @@ def test_photocell_wins_near_sunset_but_a_stuck_one_is_reported_and_ignored():
         assert on is True
     assert ev == [("photocell", "fault")]
     assert s.decide(s.sun.set + 1200, r)[0] is True  # faulty photocell ignored near sunset too
+
+
+def test_a_stuck_photocell_is_not_cleared_by_agreeing_half_the_day_only_by_reading_right():
+    s, ev = sched(photocell=True, pc_window_min=30)
+    r = Reading()
+    noon = T0 + 12 * 3600
+    r.dark = True  # stuck dark: wrong by day
+    for i in range(PC_FAULT_S + 1):
+        assert s.decide(noon + i, r)[0] is False  # the clock wins by day
+    assert ev == [("photocell", "fault")]
+    midnight = T0 + 86400
+    for i in range(3 * PC_FAULT_S):  # agrees at night, as a cell stuck dark always does
+        s.decide(midnight + i, r)
+    assert ev == [("photocell", "fault")] and s.pc_fault
+    dawn = s.sun.rise + 600  # inside the window: the faulty cell is ignored, the clock wins
+    assert s.decide(dawn, r)[0] is False
+    r.dark = False  # repaired: reads light by day
+    noon += 86400
+    for i in range(PC_FAULT_S + 1):
+        s.decide(noon + i, r)
+    assert ev == [("photocell", "fault"), ("photocell", "ok")] and not s.pc_fault
