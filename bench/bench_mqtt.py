@@ -142,21 +142,55 @@ def heap(kind: str) -> dict:
                                                16 * 1024, 256 * 1024) or 0) // 1024
             r = _session_ok(mpy, 128 * 1024, b, True)
             out["tls_gc_peak_k"] = round(r["used_peak"] / 1024, 1) if r else None
-    day = loads('[post]\nid = "NL-B2"\n[run]\nstart = "2026-01-15T12:00:00Z"\nduration = "1d"\n'
-                '[[fault]]\nat = "2026-01-15T22:00:00Z"\nkind = "lamp_dead"\n')
+    variants = [("", kind, False)] + ([("tls_", "mosquitto", True)] if shutil.which("mosquitto") else [])
+    for tag, k, tls in variants:
+        seen: dict[int, tuple[bool, bool]] = {}  # heap -> (day ran, console answered): one run each
 
-    def runs(h: int) -> bool:
-        with Broker(kind) as b:
-            sim = Simulation(day, broker=b.addr, heap=f"{h // 1024}k")
-            try:
-                res = sim.run()
-            except (FirmwareCrash, EOFError, OSError):  # died at boot: out of memory
-                return False
-            finally:
-                sim.close()
-        return res.boots == 1 and not res.crashes and bool(res.alarms())
-    out["firmware_day_min_heap_k"] = (_min_heap(runs, 48 * 1024, 128 * 1024, 4096) or 0) // 1024
+        def day(h: int, k=k, tls=tls, seen=seen) -> tuple[bool, bool]:
+            if h not in seen:
+                seen[h] = _day_ok(h, k, tls)
+            return seen[h]
+        out[f"firmware_day_{tag}min_heap_k"] = (_min_heap(lambda h: day(h)[0], 64 * 1024,
+                                                          192 * 1024, 4096) or 0) // 1024
+        out[f"firmware_day_{tag}console_min_heap_k"] = (_min_heap(lambda h: day(h)[1], 64 * 1024,
+                                                                  192 * 1024, 4096) or 0) // 1024
     return out
+
+
+DAY = loads('[post]\nid = "NL-B2"\n[run]\nstart = "2026-01-15T12:00:00Z"\nduration = "1d"\n'
+            '[[fault]]\nat = "2026-01-15T22:00:00Z"\nkind = "lamp_dead"\n')
+
+
+def _day_ok(h: int, kind: str, tls: bool) -> tuple[bool, bool]:
+    """Whether the firmware runs a day with MQTT (over TLS with a pinned CA and a password
+    when tls) in -X heapsize=h: one boot, no crash, the alarm raised; and whether a
+    `Status net` typed on the console at the end is answered with the session up (not a
+    MemoryError reply)."""
+    import tempfile
+    holder: dict = {}
+
+    def on_tick(t):
+        if t == DAY.end - 60:
+            holder["sim"].bridge.send_to_firmware(b"Status net\n")
+    with Broker(kind, tls=tls, users={"NL-1": "s3cret"} if tls else None) as b, \
+            tempfile.TemporaryDirectory(prefix="lamppost-heap-") as flash:
+        net = {}
+        if tls:
+            shutil.copy(b.ca_path, Path(flash) / "ca.der")
+            net = {"mqtt_tls": True, "mqtt_ca": "ca.der", "mqtt_user": "NL-1", "mqtt_pass": "s3cret"}
+        sim = holder["sim"] = Simulation(DAY, flash_dir=Path(flash), broker=b.addr,
+                                         heap=f"{h // 1024}k", net_config=net, on_tick=on_tick)
+        try:
+            res = sim.run()
+        except (FirmwareCrash, EOFError, OSError):  # died at boot: out of memory
+            return False, False
+        finally:
+            sim.close()
+    ran = res.boots == 1 and not res.crashes and bool(res.alarms())
+    nets = [r.get("net") for r in res.reports if r.get("cmd") == "status"]
+    answered = bool(nets) and isinstance(nets[-1], dict) and nets[-1]["mqtt"] == "up" \
+        and nets[-1]["tls"] == tls
+    return ran, ran and answered
 
 
 def main(out: Path) -> None:
@@ -188,6 +222,9 @@ def main(out: Path) -> None:
         print(f"  same over TLS (pinned CA, password): min heapsize {h['tls_min_heap_k']}k, "
               f"gc peak during session {h['tls_gc_peak_k']}k "
               f"(+{h['tls_min_heap_k'] - h['plain_min_heap_k']}k for TLS)")
-    print(f"  firmware + MQTT through a simulated day: min heapsize "
-          f"{h['firmware_day_min_heap_k']}k (simulator default: {DEFAULT_HEAP})")
+    for tag, what in (("", "plain"), ("tls_", "over TLS (pinned CA, password)")):
+        if f"firmware_day_{tag}min_heap_k" in h:
+            print(f"  firmware + MQTT {what} through a simulated day: min heapsize "
+                  f"{h[f'firmware_day_{tag}min_heap_k']}k, with a console Status answered at the "
+                  f"end {h[f'firmware_day_{tag}console_min_heap_k']}k (simulator default: {DEFAULT_HEAP})")
     (out / "mqtt.json").write_text(json.dumps({"outage": o, "power_cuts": pc, "heap": h}, indent=1))

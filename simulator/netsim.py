@@ -16,6 +16,8 @@ Virtual time runs ~10,000x faster than the broker answers, so when the
 firmware sent a packet that expects an answer (CONNECT, QoS 1 PUBLISH,
 SUBSCRIBE, PINGREQ) the pump waits (up to 0.5 s wall) for it: the network then
 looks like a one-tick round trip instead of a random number of virtual seconds.
+Over TLS the packets cannot be read, so after the firmware sent anything the
+pump waits briefly (TLS_WAIT_S) for whatever the broker sends back.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 KINDS = ("link_down", "broker_down", "broker_restart", "slow", "half_open")
 _ASKS = {1: 1, 8: 1, 12: 1}  # CONNECT, SUBSCRIBE, PINGREQ expect one answer
 _ANSWERS = (2, 4, 9, 13)  # CONNACK, PUBACK, SUBACK, PINGRESP
+TLS_WAIT_S = 0.05  # over TLS: how long a tick waits for the broker after the firmware sent
 
 
 @dataclass
@@ -88,6 +91,7 @@ class _Conn:
     up: socket.socket | None  # the broker's side
     frozen: bool = False
     expect: int = 0
+    tls: bool | None = None  # TLS (first byte a handshake record): frames cannot be read
     to_up: deque = field(default_factory=deque)  # (release time, bytes)
     to_down: deque = field(default_factory=deque)
     up_frames: _Frames = field(default_factory=_Frames)
@@ -204,11 +208,16 @@ class NetSim:
                 if not data:
                     self._drop(c)
                     return
-                for kind, qos in frames.feed(data):
-                    if upward and (kind in _ASKS or (kind == 3 and qos == 1)):
-                        c.expect += 1
-                    elif not upward and kind in _ANSWERS and c.expect:
-                        c.expect -= 1
+                if c.tls is None and upward:
+                    c.tls = data[:1] == b"\x16"
+                if c.tls:  # encrypted: expect an answer to anything sent, for a short while
+                    c.expect = 1 if upward else 0
+                else:
+                    for kind, qos in frames.feed(data):
+                        if upward and (kind in _ASKS or (kind == 3 and qos == 1)):
+                            c.expect += 1
+                        elif not upward and kind in _ANSWERS and c.expect:
+                            c.expect -= 1
                 q.append((t + self.delay, data))
         for dst, q in ((c.up, c.to_up), (c.down, c.to_down)):
             while q and q[0][0] <= t:
@@ -236,11 +245,17 @@ class NetSim:
             return
         # wait for the answers the firmware is owed, so a round trip is one tick
         waiting = [c for c in self.conns if c.expect and not c.frozen and c.up is not None]
-        deadline = time.monotonic() + self.wait_s
+        # over TLS an answer is only likely (a QoS 0 publish gets none): wait briefly for it
+        tls_only = bool(waiting) and all(c.tls for c in waiting)
+        deadline = time.monotonic() + (min(self.wait_s, TLS_WAIT_S) if tls_only else self.wait_s)
         while waiting:
             left = deadline - time.monotonic()
             if left <= 0:
-                self.unanswered += 1
+                for c in waiting:
+                    if c.tls:
+                        c.expect = 0  # nothing came: it was not a question
+                if not tls_only:
+                    self.unanswered += 1
                 break
             r, _, _ = select.select([c.up for c in waiting], [], [], left)
             for c in waiting:

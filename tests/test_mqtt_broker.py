@@ -379,3 +379,37 @@ def test_collector_with_client_id_gets_the_alarms_sent_while_it_was_down(tmp_pat
         _publish_qos1(b, [("stat/DOWN-2/ALARM", json.dumps({"dseq": 1, "ev": "alarm"}))])
         assert collector_cli.main(listen) == 0
         assert Register(db).events("DOWN-2", alarms_only=False) == []
+
+
+def test_the_whole_firmware_reports_over_tls_with_a_pinned_ca(tmp_path):
+    """The post's own MQTT session over TLS (pinned CA on flash, password) through a night
+    with a dead lamp: one connect, `Status net` shows the TLS session up. The simulator's
+    network cannot read TLS frames, so this also runs its pump on traffic it cannot parse."""
+    import shutil
+    if not shutil.which("mosquitto"):
+        pytest.skip("TLS is tested against mosquitto (apt-get install mosquitto)")
+    start = parse_time("2026-01-15T15:00:00Z")
+    holder = {}
+
+    def on_tick(t):
+        if t == start + 3 * 3600:
+            holder["sim"].bridge.send_to_firmware(b"Status net\n")
+    with Broker("mosquitto", tls=True, users={"NL-1": "s3cret"}) as b:
+        flash = tmp_path / "flash"
+        flash.mkdir()
+        shutil.copy(b.ca_path, flash / "ca.der")
+        sc = loads(_scenario("NL-TLS", "2026-01-15T15:00:00Z", "4h",
+                             '[[fault]]\nat = "2026-01-15T17:00:00Z"\nkind = "lamp_dead"\n'))
+        sim = holder["sim"] = Simulation(
+            sc, flash_dir=flash, broker=b.addr, on_tick=on_tick, heap="192k",
+            net_config={"mqtt_tls": True, "mqtt_ca": "ca.der", "mqtt_user": "NL-1",
+                        "mqtt_pass": "s3cret"})
+        try:
+            res = sim.run()
+        finally:
+            sim.close()
+    assert res.crashes == [] and res.boots == 1
+    (f,) = res.faults
+    assert f.detected and f.alarm == "lampFailure"
+    net = next(r["net"] for r in res.reports if r.get("cmd") == "status")
+    assert net["tls"] is True and net["mqtt"] == "up" and net["connects"] == 1, net
