@@ -27,9 +27,14 @@ def test_status_shows_every_section_and_no_secret(tmp_path, capsys):
 
 
 def test_alarms_after_injected_fault(tmp_path, capsys):
-    text = scenario_text(("lamp_dead", "2026-01-15T18:00:20Z"))
+    # by day with the lamp dead: invisible until the technician switches it on, so the
+    # report cannot go out before the tool is listening, however slow the machine
+    text = scenario_text(("lamp_dead", "2026-01-15T10:00:00Z"), start="2026-01-15T10:00:00Z")
     with running(tmp_path, text, SPEED) as sim:
         with sl.Device(sim.serial_path) as dev:
+            assert dev.request("Alarms")["active"] == []
+            assert "error" not in dev.request("Login", "0000")
+            assert dev.request("Relay", "on")["lamp"] == "on"
             ev = dev.wait_event("alarm", timeout=10)
         code, al = lampctl(capsys, "--port", sim.serial_path, "alarms")
         _, log = lampctl(capsys, "--port", sim.serial_path, "log", "-n", "20")
