@@ -16,8 +16,9 @@ Virtual time runs ~10,000x faster than the broker answers, so when the
 firmware sent a packet that expects an answer (CONNECT, QoS 1 PUBLISH,
 SUBSCRIBE, PINGREQ) the pump waits (up to 0.5 s wall) for it: the network then
 looks like a one-tick round trip instead of a random number of virtual seconds.
-Over TLS the packets cannot be read, so after the firmware sent anything the
-pump waits briefly (TLS_WAIT_S) for whatever the broker sends back.
+Over TLS the packets cannot be read: handshake records, the first application
+record (CONNECT) and short ones (PINGREQ) are waited for like questions; after a
+longer write (a publish, mostly QoS 0) the pump waits only TLS_WAIT_S.
 """
 from __future__ import annotations
 
@@ -92,10 +93,25 @@ class _Conn:
     frozen: bool = False
     expect: int = 0
     tls: bool | None = None  # TLS (first byte a handshake record): frames cannot be read
+    app_records: int = 0  # TLS application-data writes seen from the firmware
     to_up: deque = field(default_factory=deque)  # (release time, bytes)
     to_down: deque = field(default_factory=deque)
     up_frames: _Frames = field(default_factory=_Frames)
     down_frames: _Frames = field(default_factory=_Frames)
+
+
+_MAYBE = 1  # TLS: the write may get an answer (wait TLS_WAIT_S)
+_SURE = 2  # TLS: the write is a question (wait wait_s)
+
+
+def _tls_expect(c: _Conn, data: bytes) -> int:
+    """What a TLS write from the firmware is owed, from its record type and size alone:
+    handshake records, the first application record (CONNECT) and short ones (a PINGREQ is
+    a 2-byte packet) get an answer for sure; longer ones (publishes, mostly QoS 0) maybe."""
+    if data[:1] != b"\x17":
+        return _SURE  # handshake, change-cipher-spec or alert
+    c.app_records += 1
+    return _SURE if c.app_records == 1 or len(data) <= 64 else _MAYBE
 
 
 class NetSim:
@@ -210,8 +226,8 @@ class NetSim:
                     return
                 if c.tls is None and upward:
                     c.tls = data[:1] == b"\x16"
-                if c.tls:  # encrypted: expect an answer to anything sent, for a short while
-                    c.expect = 1 if upward else 0
+                if c.tls:
+                    c.expect = _tls_expect(c, data) if upward else 0
                 else:
                     for kind, qos in frames.feed(data):
                         if upward and (kind in _ASKS or (kind == 3 and qos == 1)):
@@ -245,8 +261,8 @@ class NetSim:
             return
         # wait for the answers the firmware is owed, so a round trip is one tick
         waiting = [c for c in self.conns if c.expect and not c.frozen and c.up is not None]
-        # over TLS an answer is only likely (a QoS 0 publish gets none): wait briefly for it
-        tls_only = bool(waiting) and all(c.tls for c in waiting)
+        # over TLS a long write may get no answer (a QoS 0 publish): wait briefly for it
+        tls_only = bool(waiting) and all(c.tls and c.expect == _MAYBE for c in waiting)
         deadline = time.monotonic() + (min(self.wait_s, TLS_WAIT_S) if tls_only else self.wait_s)
         while waiting:
             left = deadline - time.monotonic()
