@@ -14,7 +14,7 @@ BASEDPYRIGHT := basedpyright==1.40.2
 STUBS := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 CHIP ?= esp32
 
-.PHONY: demo test bench venv clean firmware flash deploy typecheck
+.PHONY: demo test bench docs venv clean firmware flash deploy typecheck
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ test: $(STAMP) $(TC_STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# re-render the docs' measured blocks from the last bench output (make bench does this too)
+docs: $(STAMP)
+	$(PY) -m bench.render_docs
 
 
 $(TC_STAMP): Makefile
