@@ -82,6 +82,7 @@ class Simulation:
         self.hold = hold  # keep running past the scenario's end until stop()
         self._t = sc.start  # the tick being run: lines drained mid-tick are stamped with it
         self._stop = threading.Event()
+        self.interrupted = False  # ended by Ctrl-C (cli.py), not by the scenario's end
         self.ready = threading.Event()  # set once the firmware has booted and ticks run
         self._tmp = None
         if flash_dir is None:
