@@ -8,6 +8,7 @@ bounded, and a line that arrives once a tick's UART budget is spent is answered
 """
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -81,3 +82,39 @@ def test_any_burst_gets_one_reply_or_busy_per_line_in_order(sim, lines):
     got = _burst(sim, lines)
     for r in got:  # each is a command's own answer or its error, or `busy`: never a garbled line
         assert isinstance(r["cmd"], str) and not str(r.get("error", "")).startswith("internal")
+
+
+def test_a_uart_nobody_drains_never_stops_the_firmware(tmp_path):
+    """The line's other end stops reading (a stuck adapter): the firmware keeps ticking, its
+    UART writes give up after a bounded wait, and it answers again once the line drains."""
+    import threading
+
+    from host_tools.lampctl import serial_link as sl
+    from simulator.runner import Simulation
+    from simulator.scenario import load
+
+    path = tmp_path / "sc.toml"
+    path.write_text(scenario_text())
+    s = Simulation(load(str(path)), flash_dir=tmp_path / "flash", hold=True)
+    pump, fds = s.bridge.pump, s.bridge.fds
+    s.bridge.pump = lambda: []  # nobody reads what the firmware writes
+    s.bridge.fds = lambda: ([], [])
+    box: dict = {}
+    th = threading.Thread(target=lambda: box.setdefault("res", s.run()), daemon=True)
+    th.start()
+    try:
+        assert s.ready.wait(30)
+        os.write(s.bridge.fw_master, b"Status\n" * 600)  # ~40 KB of replies: the pty holds ~18
+        t0 = s.results.ticks
+        deadline = time.monotonic() + WALL_S
+        while s.results.ticks < t0 + 300:
+            assert time.monotonic() < deadline and th.is_alive(), "the firmware blocked on its UART"
+            time.sleep(0.05)
+        s.bridge.pump, s.bridge.fds = pump, fds  # the line drains again
+        with sl.Device(s.serial_path, timeout=10) as dev:
+            assert "fw" in dev.request("Status", "fw")
+    finally:
+        s.stop()
+        th.join(timeout=20)
+        s.close()
+    assert box.get("res") is not None and not box["res"].crashes

@@ -103,17 +103,17 @@ class Hal:
         if u:
             n = u.write(data) or 0
             if n < len(data):
-                self._tx_rest(data, n)
+                self._tx_rest(u, data, n)
 
-    def _tx_rest(self, data, n):
+    def _tx_rest(self, u, data, n):
         mv = memoryview(data)
         p = select.poll()
-        p.register(self._uart, select.POLLOUT)
+        p.register(u, select.POLLOUT)
         while n < len(data) and self._tx_wait > 0:
             t0 = time.ticks_ms()
             p.poll(self._tx_wait)
             self._tx_wait -= max(1, time.ticks_diff(time.ticks_ms(), t0))
-            n += self._uart.write(mv[n:]) or 0
+            n += u.write(mv[n:]) or 0
         self.tx_lost += len(data) - n
 
     def uart_busy(self):
