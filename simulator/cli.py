@@ -13,6 +13,7 @@ from simulator.runner import FirmwareCrash, Results, Simulation
 from simulator.scenario import ScenarioError, load
 
 DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "demo.toml"
+INTERRUPTED = 130  # exit status after Ctrl-C cut a run short (128 + SIGINT, as shells report it)
 
 
 def iso(t: int | None) -> str:
@@ -78,8 +79,7 @@ def cmd_run(args) -> int:
             print(f"lamppost-sim: try  lampctl --port {sim.serial_path} status   "
                   f"(service PIN 0000; Ctrl-C ends{' - held past the end' if args.hold else ''})",
                   flush=True)
-            signal.signal(signal.SIGINT, lambda *_: sim.stop())  # Ctrl-C: finish, score what ran
-        res = sim.run()
+        res = _run_until_ctrl_c(sim)
         if mq:
             mq.settle()
     except FirmwareCrash as e:
@@ -103,9 +103,27 @@ def cmd_run(args) -> int:
     if res.crashes:
         print("lamppost-sim: the firmware crashed:\n" + res.crashes[0], file=sys.stderr)
         return 3
+    if sim.interrupted and not args.hold:  # cut short: not a complete run of the scenario
+        print("lamppost-sim: interrupted (Ctrl-C) before the scenario's end", file=sys.stderr)
+        return INTERRUPTED
     if args.strict and (res.false_alarms or not all(f.detected for f in res.faults)):
         return 1
     return 0
+
+
+def _run_until_ctrl_c(sim: Simulation) -> Results:
+    """sim.run(), where Ctrl-C ends the run cleanly after the current tick (the results of what
+    ran are scored and shown); a second Ctrl-C aborts at once (KeyboardInterrupt, see main)."""
+    def first(*_):
+        sim.interrupted = True
+        sim.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    old = signal.signal(signal.SIGINT, first)
+    try:
+        return sim.run()
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     from simulator import corpus  # `score`: the detection scorer and baseline (corpus.py)
     corpus.add_parser(sub)
     args = ap.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C while starting up, or a second one: no traceback
+        print("\nlamppost-sim: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -48,9 +48,12 @@ class FirmwareProcess:
     reset_cause is what the board would read from machine.reset_cause(), in the
     ESP32 HAL's words: "power-on" (first power or mains back), "software"
     (machine.reset() after a Reboot or an exception), "watchdog" (a hang or a death).
+    uart is the UART pty: an open descriptor the process inherits (SerialBridge.firmware_fd,
+    non-blocking), or a path it opens itself. The process runs in its own session, so a
+    Ctrl-C on the simulator's terminal does not reach the "board" (it has no keyboard).
     """
 
-    def __init__(self, flash_dir: Path, uart_path: str, heap: str = DEFAULT_HEAP,
+    def __init__(self, flash_dir: Path, uart: str | int, heap: str = DEFAULT_HEAP,
                  firmware_dir: Path = FIRMWARE_DIR, extra_path: list[str] | None = None,
                  reset_cause: str = "power-on"):
         to_fw_r, to_fw_w = os.pipe()
@@ -59,14 +62,15 @@ class FirmwareProcess:
         mpy = compiled_dir(firmware_dir)  # .mpy as on a board (simulator/mpy_cache.py)
         env["MICROPYPATH"] = ":".join([str(mpy or firmware_dir), *(extra_path or [])])
         env["LAMPPOST_LINK"] = f"{to_fw_r},{from_fw_w}"
-        env["LAMPPOST_UART"] = uart_path
+        env["LAMPPOST_UART"] = str(uart)
+        fds = (to_fw_r, from_fw_w, *((uart,) if isinstance(uart, int) else ()))
         env["LAMPPOST_FLASH"] = str(flash_dir)
         # why the board restarted, as machine.reset_cause() tells the ESP32 HAL (hal/host.py)
         env["LAMPPOST_RESET"] = reset_cause
         self.proc = subprocess.Popen(
             [micropython_path(), "-X", f"heapsize={heap}", str((mpy or firmware_dir) / "main.py")],
-            env=env, pass_fds=(to_fw_r, from_fw_w), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, pass_fds=fds, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
         os.close(to_fw_r)
         os.close(from_fw_w)

@@ -7,7 +7,9 @@ answers with "T" (time, flags, temperature, front-end bytes).
 from __future__ import annotations
 
 import os
+import select
 import struct
+from typing import Callable
 
 EPOCH2000 = 946684800
 F_MAINS = 1
@@ -23,9 +25,20 @@ class Link:
     def __init__(self, rfd: int, wfd: int):
         self.rfd, self.wfd = rfd, wfd
         self._buf = b""
+        # (fds) -> (read fds, write fds) to watch while waiting, and the callback that serves
+        # them: the serial bridge, so a firmware blocked on its UART is drained, never deadlocked
+        self.watch: Callable[[], tuple[list[int], list[int]]] | None = None
+        self.serve: Callable[[], None] | None = None
 
     def _read(self, n: int) -> bytes:
         while len(self._buf) < n:
+            if self.watch is not None and self.serve is not None:
+                rd, wr = self.watch()
+                r, w, _ = select.select([self.rfd, *rd], wr, [])
+                if len(r) > (self.rfd in r) or w:
+                    self.serve()
+                if self.rfd not in r:
+                    continue
             chunk = os.read(self.rfd, 65536)
             if not chunk:
                 raise LinkClosed("firmware closed the link")

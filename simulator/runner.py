@@ -80,7 +80,9 @@ class Simulation:
                  on_tick: Callable[[int], None] | None = None):
         self.sc = sc
         self.hold = hold  # keep running past the scenario's end until stop()
+        self._t = sc.start  # the tick being run: lines drained mid-tick are stamped with it
         self._stop = threading.Event()
+        self.interrupted = False  # ended by Ctrl-C (cli.py), not by the scenario's end
         self.ready = threading.Event()  # set once the firmware has booted and ticks run
         self._tmp = None
         if flash_dir is None:
@@ -129,8 +131,10 @@ class Simulation:
             fw = None
             kind = b""
             try:
-                fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_path, self.heap,
+                fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_fd, self.heap,
                                      reset_cause=cause)
+                fw.link.watch = self.bridge.fds  # serve the UART while waiting for the firmware
+                fw.link.serve = self._serve
                 kind, out = fw.link.recv()
                 if kind == b"A":
                     return fw, kind, out
@@ -143,6 +147,10 @@ class Simulation:
             else:
                 self.results.crashes.append("the firmware died before saying hello")
         raise FirmwareCrash("the firmware crashes at boot:\n" + self.results.crashes[-1])
+
+    def _serve(self) -> None:
+        """Drain the serial line while the firmware runs a tick (it may be writing a lot)."""
+        self._collect(self._t, self.bridge.pump())
 
     def _collect(self, t: int, lines: list[bytes]) -> None:
         for raw in lines:
@@ -161,7 +169,7 @@ class Simulation:
         sc, res = self.sc, self.results
         wall0 = time.monotonic()
         fw, kind, out = self._boot()
-        t = sc.start
+        t = self._t = sc.start
         down = None  # mains-loss hold-up: when the mains went (None while present)
         try:
             self.ready.set()
@@ -189,6 +197,7 @@ class Simulation:
                     t += 1
                     res.ticks += 1
                     continue
+                self._t = t
                 try:
                     fw.link.send_tick(t, flags, truth.temp, fe)
                     kind, out = fw.link.recv()
@@ -236,6 +245,7 @@ class Simulation:
         process is killed). When the mains returns the board boots again.
         """
         kind, out = b"A", b"\x00\x64"
+        self._t = t
         if mains:  # power is back: boot
             fw, kind, out = self._boot()
             return fw, None, kind, out

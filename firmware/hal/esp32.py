@@ -30,6 +30,7 @@ import lamppost
 from lamppost import health, store
 from hal.esp32_net import Esp32Net
 
+TX_TICK = const(1024)  # console bytes a tick sends before further commands get `busy` (~90 ms)
 WDT_MS = const(30000)  # a pass of the main loop may block this long before a reset
 STABLE_S = const(600)  # = lamppost.safe.STABLE_S: a run this long clears the crash counter
 PAIRS = const(400)  # sample pairs per window: 10 mains cycles at 50 Hz
@@ -130,6 +131,7 @@ class Hal(Esp32Net):
                                             tx=pins["uart_tx"], rx=pins["uart_rx"], rxbuf=1024)
         self._console = Stdio()  # the REPL's console (UART0 or native USB), shared with mpremote
         self._rxbuf = bytearray(64)
+        self.tx_n = 0
         self.relay = False
         self.dim = 100
         self.now = 0
@@ -204,6 +206,7 @@ class Hal(Esp32Net):
             time.sleep_ms(20)
             now = self.now2000()
         self.now = now
+        self.tx_n = 0  # a new tick's console budget (uart_busy)
         if self.ticks == 0:
             self.health.watch("loop", 10, now)
         self.ticks += 1
@@ -242,7 +245,17 @@ class Hal(Esp32Net):
         self._pwm.duty_u16(dim * 65535 // 100)
 
     def uart_write(self, data):
+        """Send on the console; blocks while the UART drains (115200 baud: ~87 us a byte).
+
+        The bound is the console's: after TX_TICK bytes in a tick it answers `busy`
+        instead of running commands (uart_busy), so a burst costs a tick at most
+        about (TX_TICK + one reply + short `busy` lines) / 11.5 KB/s.
+        """
+        self.tx_n += len(data)
         self._console.write(data)
+
+    def uart_busy(self):
+        return self.tx_n >= TX_TICK
 
     def uart_read(self):
         """Bytes waiting on the console UART, or None; never blocks."""

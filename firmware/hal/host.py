@@ -1,8 +1,8 @@
 """Host HAL: the board as the simulator shows it, over a lockstep link.
 
 The simulator starts `micropython` with two inherited pipe descriptors
-(LAMPPOST_LINK="<read fd>,<write fd>"), the path of the pty that plays the
-UART (LAMPPOST_UART), a directory that plays the flash (LAMPPOST_FLASH) and
+(LAMPPOST_LINK="<read fd>,<write fd>"), the pty that plays the UART
+(LAMPPOST_UART: an inherited non-blocking descriptor, or a path), a directory that plays the flash (LAMPPOST_FLASH) and
 the reset cause a board would read from machine.reset_cause() (LAMPPOST_RESET:
 power-on, software or watchdog).
 
@@ -16,8 +16,10 @@ with the next "T", computed with those outputs; the firmware owns the time
 between a "T" and its next "A": that is lockstep virtual time.
 """
 import os
+import select
 import struct
 import sys
+import time
 from micropython import const
 
 VERSION = const(1)
@@ -25,6 +27,8 @@ HDR = const(3)
 F_MAINS = const(1)
 F_DARK = const(2)
 F_WIFI = const(4)
+TX_TICK = const(1024)  # bytes a tick sends before the console answers `busy` (as hal/esp32.py)
+TX_WAIT_MS = const(200)  # wall time a tick may wait for a full UART to drain, then bytes drop
 
 
 class Hal:
@@ -38,7 +42,10 @@ class Hal:
         if flash:
             os.chdir(flash)
         uart = os.getenv("LAMPPOST_UART")
-        self._uart = open(uart, "r+b") if uart else None
+        self._uart = open(int(uart) if uart.isdigit() else uart, "r+b") if uart else None
+        self.tx_n = 0  # bytes written to the UART this tick
+        self.tx_lost = 0  # bytes dropped because nobody drained the line in time
+        self._tx_wait = TX_WAIT_MS  # wall ms this tick may still wait for room
         self._hdr = bytearray(HDR)
         self._frame = bytearray(2048)
         self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
@@ -66,6 +73,8 @@ class Hal:
         a = self._act
         a[3] = 1 if self.relay else 0
         a[4] = self.dim
+        self.tx_n = 0
+        self._tx_wait = TX_WAIT_MS
         self._tx.write(a)
         self._read_exact(self._hdr, HDR)
         n = self._hdr[1] | (self._hdr[2] << 8)
@@ -84,8 +93,33 @@ class Hal:
         self.dim = dim
 
     def uart_write(self, data):
-        if self._uart:
-            self._uart.write(data)
+        """Send data; blocks at most TX_WAIT_MS (wall) a tick in all, then drops (tx_lost).
+
+        The UART descriptor is non-blocking: a full pty gives a short write, and
+        the rest waits for room only while this tick's wait budget lasts.
+        """
+        self.tx_n += len(data)
+        u = self._uart
+        if u:
+            n = u.write(data) or 0
+            if n < len(data):
+                self._tx_rest(u, data, n)
+
+    def _tx_rest(self, u, data, n):
+        mv = memoryview(data)
+        p = select.poll()
+        p.register(u, select.POLLOUT)
+        while n < len(data) and self._tx_wait > 0:
+            t0 = time.ticks_ms()
+            p.poll(self._tx_wait)
+            self._tx_wait -= max(1, time.ticks_diff(time.ticks_ms(), t0))
+            n += u.write(mv[n:]) or 0
+        self.tx_lost += len(data) - n
+
+    def uart_busy(self):
+        """True once this tick sent TX_TICK bytes or had to wait for the line: the console
+        then answers further commands `busy` instead of running them."""
+        return self.tx_n >= TX_TICK or self._tx_wait < TX_WAIT_MS
 
     def uart_read(self):
         """Bytes waiting on the UART, or None; never blocks (the pty has VMIN=0, VTIME=0)."""

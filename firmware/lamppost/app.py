@@ -47,7 +47,7 @@ class App:
         gc.collect()
         from lamppost.commands import Commands
         self.cmds = Commands(self)  # console command set, login, event log
-        self.console = Console(hal.uart_write, self.cmds.console)
+        self.console = Console(hal.uart_write, self.cmds.console, getattr(hal, "uart_busy", None))
         self.last_tele = 0
         self._problems = problems
         self.net = None

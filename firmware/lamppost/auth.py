@@ -29,10 +29,16 @@ def check(st, now, pin, expected):
 
 
 def same(a, b):
-    """Compare without an early exit, so timing does not tell how much of the PIN matched."""
-    if not isinstance(a, str) or len(a) != len(b):
+    """a == b in a time that depends on the length of a (the input) only: no early exit on a
+    wrong digit or a length mismatch, so timing tells neither the PIN's length nor how much matched."""
+    if not isinstance(a, str) or not isinstance(b, str):
         return False
-    d = 0
-    for i in range(len(a)):
-        d |= ord(a[i]) ^ ord(b[i])
+    x = a.encode()  # bytes: O(1) indexing (str indexing walks UTF-8 on MicroPython)
+    y = b.encode()
+    d = len(x) ^ len(y)
+    if not y:
+        y = b"\0"
+    m = len(y)
+    for i in range(len(x)):
+        d |= x[i] ^ y[i % m]
     return d == 0

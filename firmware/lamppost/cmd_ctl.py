@@ -83,8 +83,13 @@ def c_login(c, p, ok, uart):
         raise ValueError("Login applies to the serial console")
     from lamppost import auth
     now = c.app.now
+    locked = c.locked_until
     err = auth.check(c, now, p, c.app.cfg["pin"])
-    c.log.add(now, "login", "ok" if err is None else "failed", err is not None)
+    if err is None:
+        c.log.add(now, "login", "ok")
+    elif c.locked_until != locked:  # one entry per lockout, not per wrong PIN: a flood of tries
+        c.log.add(now, "login", "locked out %d s after %d wrong PINs" % (  # cannot wipe the log
+            c.locked_until - now, c.fails), True)
     if err:
         raise ValueError(err)
     c.until = now + c.idle_s

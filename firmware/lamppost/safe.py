@@ -141,6 +141,7 @@ class SafeMode:
         self.on = None
         self.now = 0
         self.buf = bytearray()
+        self.esc = False  # inside an ESC sequence
 
     def say(self, d):
         self.hal.uart_write(json.dumps(d).encode() + b"\n")
@@ -171,6 +172,8 @@ class SafeMode:
         self.say(d)
 
     def feed(self, data):
+        """Run each complete line. As the normal console: Ctrl-A..E (mpremote's raw-REPL
+        requests) void the line so far, ESC sequences are dropped, so neither reaches the next line."""
         for b in data:
             if b == 10 or b == 13:
                 try:
@@ -178,6 +181,14 @@ class SafeMode:
                 except UnicodeError:
                     pass
                 self.buf = bytearray()
+                self.esc = False
+            elif 1 <= b <= 5:
+                self.buf = bytearray()
+                self.esc = False
+            elif b == 27:
+                self.esc = True
+            elif self.esc:  # parameters up to a final byte (ESC [ 1 ; 5 D, ESC O P, ESC c)
+                self.esc = b < 0x40 or b == 0x5B or b == 0x4F
             elif len(self.buf) < 160:
                 self.buf.append(b)
 

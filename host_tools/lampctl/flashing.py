@@ -12,7 +12,10 @@ the command lines and runs nothing.
 The running firmware ignores Ctrl-C (a stray byte must not stop the lamp), so
 mpremote cannot stop it: with the service PIN (--pin, $LAMPCTL_PIN) deploy first
 sends `Login <pin>` and `Maintenance` on the console and waits for the safe-mode
-boot, where mpremote works. A board in safe mode or at the REPL needs no PIN.
+boot, where mpremote works. A board in safe mode or at the REPL needs no PIN;
+without one, deploy first asks the console (`Status fw`) and stops with "the
+service PIN is missing" when the normal firmware answers, before mpremote
+types anything at it.
 """
 from __future__ import annotations
 
@@ -179,6 +182,23 @@ def console_maintenance(port: str, pin: str, timeout: float = 3.0) -> bool:
     return True
 
 
+def console_running(port: str, timeout: float = 3.0) -> bool:
+    """True when the normal lamppost firmware answers on port (not safe mode, not a REPL).
+
+    A deploy to it without the PIN cannot work: it ignores mpremote's Ctrl-C. Asking
+    first means mpremote never types its raw-REPL bytes at a console that cannot obey."""
+    from host_tools.lampctl import serial_link as sl
+
+    try:
+        with sl.Device(port, timeout) as dev:
+            r = dev.request("Status", "fw")
+    except sl.LampctlError as e:
+        if e.code == sl.TIMEOUT:
+            return False  # a REPL, safe mode's older firmware, or nothing: mpremote's turn
+        raise ShipError(str(e)) from None
+    return not r.get("safe")
+
+
 def run(cmds: list[list[str]], cwd: Path | None, hints, fmt: dict, timeouts) -> None:
     """Run each command, echoing its output; ShipError with a plain hint on failure or silence."""
     for cmd, limit in zip(cmds, timeouts):
@@ -275,6 +295,10 @@ def cmd_deploy(args) -> int:
         pin = getattr(args, "pin", None) or os.environ.get("LAMPCTL_PIN")
         if pin and console_maintenance(args.port, pin, getattr(args, "timeout", 3.0)):
             print(f"{args.port}: the firmware restarted in safe mode for the deploy", flush=True)
+        elif not pin and console_running(args.port, getattr(args, "timeout", 3.0)):
+            raise ShipError(f"the service PIN is missing: the lamppost firmware runs on {args.port} and "
+                            "ignores Ctrl-C, so mpremote cannot stop it; give the PIN (--pin or "
+                            "LAMPCTL_PIN) and deploy asks the firmware for a maintenance boot first")
         run(cmds, bundle, (("could not enter raw repl", "the board did not stop for the deploy: the "
                             "firmware ignores Ctrl-C while it runs; give the service PIN (--pin or "
                             "LAMPCTL_PIN) so deploy asks it for a maintenance boot"),

@@ -17,6 +17,7 @@ import serial
 from serial.tools import list_ports
 
 BAUD = 115200
+BUSY_RETRY_S = 0.25  # a `busy` reply: the console's output budget for this tick is spent
 # exit codes scripts can rely on
 OK, FAILED, USAGE, NO_PORT, TIMEOUT, GONE, LOGIN = 0, 1, 2, 3, 4, 5, 6
 
@@ -176,14 +177,22 @@ class Device:
 
     def request(self, command: str, payload: str = "", timeout: float | None = None) -> dict:
         """Send `command payload`; the reply dict. Raises on silence; device errors are returned."""
-        self.send(f"{command} {payload}".strip())
+        line = f"{command} {payload}".strip()
+        self.send(line)
         want = command.strip().lower()
         deadline = time.monotonic() + (timeout or self.timeout)
-        for obj in self.objects(deadline):
-            if obj.get("cmd") == want:
-                return obj
-            if "ev" in obj:
-                self.events.append(obj)
+        while True:
+            for obj in self.objects(deadline):
+                if obj.get("cmd") == want:
+                    if obj.get("error") != "busy":
+                        return obj
+                    break  # the console's UART budget for this tick is spent: ask again
+                if "ev" in obj:
+                    self.events.append(obj)
+            else:
+                break
+            time.sleep(BUSY_RETRY_S)
+            self.send(line)
         raise LampctlError(f"{self.port}: no answer to {command} within "
                            f"{timeout or self.timeout:g} s (is this a lamppost console?)", TIMEOUT)
 
