@@ -6,22 +6,40 @@ no scheduler allocation. Services (console, network) get a poll each tick.
 """
 import gc
 import sys
-from lamppost import clock, config, detect, report, store, sun
+from lamppost import clock, detect, report, store, sun
 from lamppost.console import Console
 from lamppost.energy import Energy
 from lamppost.meter import Meter
 from lamppost.reading import Reading
 
 STATE = "state.json"
+STATE_B = "state.b.json"  # its backup (lamppost/bootfiles.py)
+
+
+def _unload(name):
+    """Drop a boot-only module: its code costs no heap while the lamp runs."""
+    sys.modules.pop("lamppost." + name, None)
+    try:
+        delattr(sys.modules["lamppost"], name)
+    except (AttributeError, KeyError):
+        pass
 FW_VERSION = "0.1.0"
 
 
 class App:
     def __init__(self, hal):
         self.hal = hal
-        self.cfg, problems = config.load()
+        # every file on flash checked once at boot (lamppost/bootfiles.py, dropped after)
+        from lamppost import bootfiles as bf
+        self.cfg, problems, self.locked = bf.config_boot()
         cfg = self.cfg
-        self.state = st = store.load(STATE) or {}
+        self.state, why = bf.state_boot()
+        st = self.state
+        if why:
+            problems.append(why)
+        problems += bf.energy_boot()
+        _unload("bootfiles")
+        del bf
         st["boots"] = st.get("boots", 0) + 1
         # "run": 1 while a run is going; a last gasp (supplyLoss raised without mains) and
         # a Reboot write 0. Still 1 at a power-on boot: the last run was cut off silently
@@ -29,7 +47,7 @@ class App:
         # boot write and the alarm writes: no extra flash write.
         self.cut = st.get("run") == 1
         st["run"] = 1
-        store.save(STATE, st)
+        self.save_state()
         self.r = Reading()
         self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"], cfg["v_fs"], cfg["i_fs"],
                            cfg["ct_phase"])
@@ -50,11 +68,15 @@ class App:
         self.console = Console(hal.uart_write, self.cmds.console)
         self.last_tele = 0
         self._problems = problems
+        problems += self.cmds.log.bad  # event log files set aside (lamppost/eventlog_io.py)
+        self.cmds.log.bad = ()
         self.net = None
         if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/net.py)
             from lamppost.net import Net
             self.net = Net(self)
             self.rep.sinks.append(self.net.sink)
+            if self.net.auth.bad:
+                problems.append(self.net.auth.bad)
 
     def _serial_sink(self, line, fields):
         self.hal.uart_write(line.encode() + b"\n")
@@ -72,7 +94,12 @@ class App:
         self.state["alarm_counts"] = self.engine.counts()
         self.state["alarms_active"] = self.engine.active()
         self.state["t"] = self.now  # the post was powered then (see _late_loss)
+        self.save_state()
+
+    def save_state(self):
+        """state.json, then the same as state.b.json: one of them is readable after anything."""
         store.save(STATE, self.state)
+        store.save(STATE_B, self.state)
 
     def _late_loss(self, now):
         """supplyLoss after the fact: the mains went and came back with no last gasp.

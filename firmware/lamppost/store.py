@@ -1,19 +1,55 @@
 """Crash-safe JSON files on flash: write a temporary file, then rename over.
 
 LittleFS renames atomically, so a power cut leaves either the old or the new
-file, never half of one. A corrupt or missing file reads as None so callers
-fall back to defaults and report it instead of crashing.
+file, never half of one. A file that cannot be read as a JSON object (missing,
+empty, truncated, not UTF-8, another JSON type, a directory, over MAX bytes,
+nested too deep for the heap) reads as None, so callers fall back and report
+it instead of crashing; `aside` moves such a file out of the way (see
+docs/persistence.md).
 """
 import json
 import os
+from micropython import const
+
+MAX = const(4096)  # bytes: every JSON file the firmware keeps is far smaller
 
 
-def load(path):
+def load(path, limit=MAX):
     try:
+        if os.stat(path)[6] > limit:  # [6] size; a directory's open fails below
+            return None
         with open(path) as f:
             v = json.load(f)
         return v if isinstance(v, dict) else None
-    except (OSError, ValueError):
+    except Exception:  # OSError, ValueError (UnicodeError), MemoryError, RuntimeError (depth)
+        return None
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def aside(path):
+    """Move an unreadable file (or a directory in its place) to NAME.bad (one kept), so the
+    next save can write a good one; the name loses its extension: config.json -> config.bad.
+    Returns the new name, or None if it could not be moved."""
+    bad = path.rsplit(".", 1)[0] + ".bad"
+    try:
+        os.remove(bad)  # the previous one; a directory there stays and the rename fails
+    except OSError:
+        pass
+    try:
+        os.rename(path, bad)
+        return bad
+    except OSError:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
         return None
 
 
