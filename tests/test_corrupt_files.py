@@ -232,7 +232,7 @@ KINDS = ("missing", "empty", "truncated", "list", "wrong_types", "non_utf8", "di
          "huge", "nested")
 
 
-@settings(max_examples=8, deadline=None, derandomize=True,
+@settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(name=st.sampled_from(FILES), kind=st.sampled_from(KINDS), data=st.data())
 @example(name="config.json", kind="truncated", data=None)
