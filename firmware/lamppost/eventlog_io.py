@@ -37,9 +37,10 @@ def read(path, bad=None):
             yield e
 
 
-def _usable(path, bad):
+def _usable(path, bad, top):
     """False (and the file set aside) for a file that is a directory, oversized, unreadable
-    or holds lines that are not entries: a corrupt log must not stop the boot."""
+    or holds lines that are not entries: a corrupt log must not stop the boot. top[0]
+    becomes the largest sequence number readable in it (never handed out again)."""
     try:
         st = os.stat(path)
     except OSError:
@@ -48,8 +49,9 @@ def _usable(path, bad):
     try:
         if st[0] & 0x4000 or st[6] > MAX_BYTES:
             raise OSError(21)
-        for _ in read(path, n):
-            pass
+        for e in read(path, n):
+            if e[0] > top[0]:
+                top[0] = e[0]
     except Exception:
         n.append(1)
     if n:
@@ -68,8 +70,9 @@ def scan(log):
     last = [-1, -1]
     counts = [0, 0]
     log.bad = []
+    top = [-1]
     for i in (0, 1):
-        if not _usable(log.paths[i], log.bad):
+        if not _usable(log.paths[i], log.bad, top):
             continue
         for e in read(log.paths[i]):
             counts[i] += 1
@@ -79,7 +82,7 @@ def scan(log):
                 log.last_t = e[1]
     log.cur = 0 if last[0] >= last[1] else 1
     log.n = counts[log.cur]
-    log.seq = max(last) + 1
+    log.seq = max(max(last), top[0]) + 1
 
 
 def append(log, per_file):
