@@ -14,15 +14,6 @@ from lamppost.reading import Reading
 
 STATE = "state.json"
 STATE_B = "state.b.json"  # its backup (lamppost/bootfiles.py)
-
-
-def _unload(name):
-    """Drop a boot-only module: its code costs no heap while the lamp runs."""
-    sys.modules.pop("lamppost." + name, None)
-    try:
-        delattr(sys.modules["lamppost"], name)
-    except (AttributeError, KeyError):
-        pass
 FW_VERSION = "0.1.0"
 
 
@@ -30,16 +21,10 @@ class App:
     def __init__(self, hal):
         self.hal = hal
         # every file on flash checked once at boot (lamppost/bootfiles.py, dropped after)
-        from lamppost import bootfiles as bf
-        self.cfg, problems, self.locked = bf.config_boot()
+        from lamppost import bootfiles
+        problems = bootfiles.boot(self)  # cfg, state, locked
         cfg = self.cfg
-        self.state, why = bf.state_boot()
         st = self.state
-        if why:
-            problems.append(why)
-        problems += bf.energy_boot()
-        _unload("bootfiles")
-        del bf
         st["boots"] = st.get("boots", 0) + 1
         # "run": 1 while a run is going; a last gasp (supplyLoss raised without mains) and
         # a Reboot write 0. Still 1 at a power-on boot: the last run was cut off silently
@@ -68,15 +53,21 @@ class App:
         self.console = Console(hal.uart_write, self.cmds.console)
         self.last_tele = 0
         self._problems = problems
-        problems += self.cmds.log.bad  # event log files set aside (lamppost/eventlog_io.py)
-        self.cmds.log.bad = ()
         self.net = None
         if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/net.py)
             from lamppost.net import Net
             self.net = Net(self)
             self.rep.sinks.append(self.net.sink)
-            if self.net.auth.bad:
-                problems.append(self.net.auth.bad)
+        # problems is bootfiles.FOUND: the event log and the auth counter added theirs.
+        # Boot-only code costs no heap while the lamp runs: the checks, and the config schema
+        # (~9 KB), which the Config and Status handlers import for one command.
+        pkg = sys.modules["lamppost"]
+        for m in ("bootfiles", "config", "netcfg"):
+            sys.modules.pop("lamppost." + m, None)
+            try:
+                delattr(pkg, m)
+            except (AttributeError, KeyError):  # KeyError: a module's attribute on MicroPython
+                pass
 
     def _serial_sink(self, line, fields):
         self.hal.uart_write(line.encode() + b"\n")

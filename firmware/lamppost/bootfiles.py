@@ -2,10 +2,11 @@
 
 Every file is read defensively (store.load: missing, empty, truncated, not UTF-8,
 another JSON type, a directory, oversized or too deeply nested all read as None).
-A file that exists but cannot be used is moved aside as NAME.bad (store.aside)
+A file that exists but cannot be used is moved aside as NAME.bad (aside())
 so the next save can write a good one, and named once in the boot's problems
 (reported as `ev: error`). The rules are in docs/persistence.md.
 """
+import os
 from lamppost import config, store
 
 GOOD = "config.good"  # the last config.json that booted readable with a readable PIN
@@ -14,6 +15,48 @@ STATE = "state.json"
 STATE_B = "state.b.json"  # the same state written right after state.json: its backup
 LOCKED = ("commands that change state are refused until the post is re-provisioned "
           "(docs/persistence.md)")
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def aside(path):
+    """Move an unreadable file (or a directory in its place) to NAME.bad (one kept), so the
+    next save can write a good one; the name loses its extension: config.json -> config.bad.
+    Returns the new name, or None if it could not be moved."""
+    bad = path.rsplit(".", 1)[0] + ".bad"
+    try:
+        os.remove(bad)  # the previous one; a directory there stays and the rename fails
+    except OSError:
+        pass
+    try:
+        os.rename(path, bad)
+        return bad
+    except OSError:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        return None
+
+
+FOUND = []  # the problems of this boot; the event log and the auth counter add theirs
+
+
+def boot(app):
+    """Set app.cfg, app.state and app.locked from flash; returns FOUND, the problems to report."""
+    app.cfg, problems, app.locked = config_boot()
+    FOUND[:] = problems
+    app.state, why = state_boot()
+    if why:
+        FOUND.append(why)
+    FOUND.extend(energy_boot())
+    return FOUND
 
 
 def config_boot():
@@ -31,10 +74,10 @@ def config_boot():
     raw = store.load(path)
     lock = None
     if raw is None:
-        if store.exists(path):
-            store.aside(path)
+        if exists(path):
+            aside(path)
             lock = "config.json: unreadable, kept as config.bad"
-        elif store.exists(GOOD) or store.exists(BAD):
+        elif exists(GOOD) or exists(BAD):
             lock = "config.json: missing"
         if lock:
             raw = store.load(GOOD)
@@ -83,11 +126,11 @@ def _bad_fields(st):
 
 def _read_state(path):
     """(dict of the valid fields, None if all is well, else what was wrong)."""
-    if not store.exists(path):
+    if not exists(path):
         return {}, "missing"
     st = store.load(path)
     if st is None:
-        return {}, "unreadable, kept as " + (store.aside(path) or "nothing")
+        return {}, "unreadable, kept as " + (aside(path) or "nothing")
     bad = _bad_fields(st)
     return st, ("bad " + ", ".join(bad)) if bad else None
 
@@ -108,14 +151,27 @@ def state_boot():
     return st, "state.json: " + why
 
 
+def _record(d):
+    """An energy record of the right types with a matching CRC (lamppost/energy.py)."""
+    from lamppost.energy import _valid
+    try:
+        for k in ("seq", "wh", "on_s", "starts"):
+            if not _int(d[k]):
+                return False
+        t = d.get("t")
+        return 0.0 <= d["frac"] < 1.0 and (t is None or type(t) is int) and _valid(d)
+    except (KeyError, TypeError):
+        return False
+
+
 def energy_boot():
     """Problems of the energy records: an unusable one is set aside (the other one counts)."""
-    from lamppost.energy import FILES, _valid
+    from lamppost.energy import FILES
     out = []
     for name in FILES:
-        if store.exists(name):
+        if exists(name):
             d = store.load(name)
-            if d is None or not _valid(d):
+            if d is None or not _record(d):
                 out.append("%s: unreadable, kept as %s; the other record counts" % (
-                    name, store.aside(name)))
+                    name, aside(name)))
     return out

@@ -40,15 +40,8 @@ def _crc(seq, wh, frac, on_s, starts, t=None):
 
 
 def _valid(d):
-    """A record with the right types and a matching CRC (anything else on flash is not one)."""
     try:
-        for k in ("seq", "wh", "on_s", "starts"):
-            if type(d[k]) is not int or d[k] < 0:
-                return False
-        t = d.get("t")
-        if not (0.0 <= d["frac"] < 1.0) or not (t is None or type(t) is int):
-            return False
-        return d["crc"] == _crc(d["seq"], d["wh"], d["frac"], d["on_s"], d["starts"], t)
+        return d["crc"] == _crc(d["seq"], d["wh"], d["frac"], d["on_s"], d["starts"], d.get("t"))
     except (KeyError, TypeError, ValueError):
         return False
 

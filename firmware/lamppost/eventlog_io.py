@@ -37,7 +37,7 @@ def read(path, bad=None):
             yield e
 
 
-def _usable(path, bad, top):
+def _usable(path, top):
     """False (and the file set aside) for a file that is a directory, oversized, unreadable
     or holds lines that are not entries: a corrupt log must not stop the boot. top[0]
     becomes the largest sequence number readable in it (never handed out again)."""
@@ -55,24 +55,19 @@ def _usable(path, bad, top):
     except Exception:
         n.append(1)
     if n:
-        bad.append("%s: unreadable, kept as %s; the log goes on" % (path, _aside(path)))
+        from lamppost import bootfiles as bf  # loaded while the App boots: reported with its own
+        bf.FOUND.append("%s: unreadable, kept as %s; the log goes on" % (path, bf.aside(path)))
         return False
     return True
-
-
-def _aside(path):
-    from lamppost import store
-    return store.aside(path)
 
 
 def scan(log):
     """Find the current file, its length, the next sequence number and the newest entry's time."""
     last = [-1, -1]
     counts = [0, 0]
-    log.bad = []
     top = [-1]
     for i in (0, 1):
-        if not _usable(log.paths[i], log.bad, top):
+        if not _usable(log.paths[i], top):
             continue
         for e in read(log.paths[i]):
             counts[i] += 1

@@ -56,13 +56,14 @@ class Verifier:
         self.key = key
         self.id = dev_id
         self.path = path
-        self.bad = None  # what was wrong with the counter file, reported once at boot
         st = store.load(path)
         c = st.get("ctr") if st else None
         self.ctr = c if type(c) is int and c >= 0 else None  # None: lost, see check()
-        if self.ctr is None and store.exists(path):
-            self.bad = "%s: unreadable, kept as %s; nothing signed before this boot is accepted" % (
-                path, store.aside(path))
+        if self.ctr is None:
+            from lamppost import bootfiles as bf  # loaded while the App boots: reported with its own
+            if bf.exists(path):
+                bf.FOUND.append("%s: unreadable, kept as %s; nothing signed before this boot is accepted"
+                                % (path, bf.aside(path)))
 
     def check(self, cmd, payload, now, boot):
         """(param, None) for a valid signed payload, else (None, reason).

@@ -4,7 +4,7 @@ LittleFS renames atomically, so a power cut leaves either the old or the new
 file, never half of one. A file that cannot be read as a JSON object (missing,
 empty, truncated, not UTF-8, another JSON type, a directory, over MAX bytes,
 nested too deep for the heap) reads as None, so callers fall back and report
-it instead of crashing; `aside` moves such a file out of the way (see
+it instead of crashing (lamppost/bootfiles.py sets such a file aside at boot, see
 docs/persistence.md).
 """
 import json
@@ -22,34 +22,6 @@ def load(path, limit=MAX):
             v = json.load(f)
         return v if isinstance(v, dict) else None
     except Exception:  # OSError, ValueError (UnicodeError), MemoryError, RuntimeError (depth)
-        return None
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def aside(path):
-    """Move an unreadable file (or a directory in its place) to NAME.bad (one kept), so the
-    next save can write a good one; the name loses its extension: config.json -> config.bad.
-    Returns the new name, or None if it could not be moved."""
-    bad = path.rsplit(".", 1)[0] + ".bad"
-    try:
-        os.remove(bad)  # the previous one; a directory there stays and the rename fails
-    except OSError:
-        pass
-    try:
-        os.rename(path, bad)
-        return bad
-    except OSError:
-        try:
-            os.remove(path)
-        except OSError:
-            pass
         return None
 
 

@@ -70,15 +70,19 @@ def test_a_lost_counter_file_accepts_nothing_signed_before_this_boot():
 
 
 def test_an_unreadable_counter_file_is_set_aside_and_named():
+    from lamppost import bootfiles
     for bad in ("[1, 2]", '{"ctr": "x"}', '{"ctr": 1.5}', "", '{"ctr": ', "\xff"):
         with open(PATH, "w") as f:
             f.write(bad)
+        bootfiles.FOUND[:] = []
         v = auth.Verifier("k3y", "NL-1", PATH)
-        assert v.ctr is None and v.bad and PATH in v.bad, (bad, v.bad)
-        assert "lamppost-hmac-window.bad" in v.bad
+        found = bootfiles.FOUND
+        assert v.ctr is None and len(found) == 1 and PATH in found[0], (bad, found)
+        assert "lamppost-hmac-window.bad" in found[0]
         assert v.check("teleperiod", _msg(UNIX - 100), NOW, NOW - 50)[0] is None  # before the boot
         assert v.check("teleperiod", _msg(UNIX), NOW, NOW - 50) == ("60", None)
-    assert auth.Verifier("k3y", "NL-1", PATH).bad is None  # the good one written then
+    bootfiles.FOUND[:] = []
+    assert auth.Verifier("k3y", "NL-1", PATH).ctr == UNIX and bootfiles.FOUND == []  # written then
 
 
 def test_an_unset_clock_refuses_signed_commands():
