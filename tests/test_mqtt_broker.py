@@ -115,7 +115,7 @@ def test_commands_need_a_signature_and_replay_is_refused(broker):
     sent = []
     start = parse_time("2026-01-15T12:00:00Z")
 
-    signed = sign(KEY, "NL-T2", "teleperiod", "60", 1)
+    signed = sign(KEY, "NL-T2", "teleperiod", "60", start + 60)  # Unix time, as collector send signs
     # one burst of 12 in a tick: more replies than the 4 KB send queue holds, so the client
     # must hold back the broker's packets until the queue drains (lamppost/mqtt.py _read)
     bursts = {start + 60: (("Status", ""), ("TelePeriod", "60"), ("TelePeriod", signed),

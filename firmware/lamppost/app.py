@@ -6,22 +6,25 @@ no scheduler allocation. Services (console, network) get a poll each tick.
 """
 import gc
 import sys
-from lamppost import clock, config, detect, report, store, sun
+from lamppost import clock, detect, report, store, sun
 from lamppost.console import Console
 from lamppost.energy import Energy
 from lamppost.meter import Meter
 from lamppost.reading import Reading
 
 STATE = "state.json"
+STATE_B = "state.b.json"  # its backup (lamppost/bootfiles.py)
 FW_VERSION = "0.1.0"
 
 
 class App:
     def __init__(self, hal):
         self.hal = hal
-        self.cfg, problems = config.load()
+        # every file on flash checked once at boot (lamppost/bootfiles.py, dropped after)
+        from lamppost import bootfiles
+        problems = bootfiles.boot(self)  # cfg, state, locked
         cfg = self.cfg
-        self.state = st = store.load(STATE) or {}
+        st = self.state
         st["boots"] = st.get("boots", 0) + 1
         # "run": 1 while a run is going; a last gasp (supplyLoss raised without mains) and
         # a Reboot write 0. Still 1 at a power-on boot: the last run was cut off silently
@@ -29,7 +32,7 @@ class App:
         # boot write and the alarm writes: no extra flash write.
         self.cut = st.get("run") == 1
         st["run"] = 1
-        store.save(STATE, st)
+        self.save_state()
         self.r = Reading()
         self.meter = Meter(cfg["sensor"], cfg["cal_v"], cfg["cal_i"], cfg["v_fs"], cfg["i_fs"],
                            cfg["ct_phase"])
@@ -55,6 +58,16 @@ class App:
             from lamppost.net import Net
             self.net = Net(self)
             self.rep.sinks.append(self.net.sink)
+        # problems is bootfiles.FOUND: the event log and the auth counter added theirs.
+        # Boot-only code costs no heap while the lamp runs: the checks, and the config schema
+        # (~9 KB), which the Config and Status handlers import for one command.
+        pkg = sys.modules["lamppost"]
+        for m in ("bootfiles", "config", "netcfg"):
+            sys.modules.pop("lamppost." + m, None)
+            try:
+                delattr(pkg, m)
+            except (AttributeError, KeyError):  # KeyError: a module's attribute on MicroPython
+                pass
 
     def _serial_sink(self, line, fields):
         self.hal.uart_write(line.encode() + b"\n")
@@ -72,7 +85,12 @@ class App:
         self.state["alarm_counts"] = self.engine.counts()
         self.state["alarms_active"] = self.engine.active()
         self.state["t"] = self.now  # the post was powered then (see _late_loss)
+        self.save_state()
+
+    def save_state(self):
+        """state.json, then the same as state.b.json: one of them is readable after anything."""
         store.save(STATE, self.state)
+        store.save(STATE_B, self.state)
 
     def _late_loss(self, now):
         """supplyLoss after the fact: the mains went and came back with no last gasp.

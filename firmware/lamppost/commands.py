@@ -11,7 +11,6 @@ from every report and performs the deferred Reboot, via tick(now).
 """
 import gc
 import sys
-from lamppost import store
 from lamppost.eventlog import EventLog
 
 # command -> module holding c_<command>(cmds, payload, ok, uart)
@@ -40,7 +39,7 @@ class Commands:
         st = app.state
         self.restart = st.pop("restart", None) or getattr(app.hal, "reset_cause", lambda: "power-on")()
         if self.restart != "power-on":
-            store.save("state.json", st)
+            app.save_state()
         app.rep.sinks.append(self._log_report)
         app.sched.out = self._sched_event
 
@@ -61,12 +60,14 @@ class Commands:
         if self.t_boot is None:
             self.t_boot = now
             if self.app.cfg.get("selftest_boot") and self.restart == "power-on":
+                lock, self.app.locked = self.app.locked, None  # the post's own, not a user's
                 self.execute("selftest", "", True)  # mains is back: prove relay, lamp, driver
+                self.app.locked = lock
         self.log.tick(now)
         if self.reboot_at is not None and now >= self.reboot_at:
             self.app.state["restart"] = "maintenance" if self.maint else "command"
             self.app.state["run"] = 0  # a clean end: the next boot reports no supplyLoss
-            store.save("state.json", self.app.state)
+            self.app.save_state()
             self.log.flush(now)
             if self.maint:
                 self.app.hal.maintenance()
@@ -112,6 +113,11 @@ class Commands:
         now = self.app.now
         uart = authed is None  # the UART's own login; other channels say True/False
         ok = now < self.until if uart else authed is True
+        lock = self.app.locked  # the PIN could not be read: nobody may change anything
+        if lock:
+            ok = False
+            if name == "login":
+                return {"cmd": name, "error": "locked: " + lock}
         if uart and ok:
             self.until = now + self.idle_s  # a login ends after idle_s without a command
         full = "lamppost." + modname
@@ -122,7 +128,7 @@ class Commands:
             mod = __import__(full, None, None, ("x",))
             d = getattr(mod, "c_" + name)(self, payload, ok, uart)
         except NeedLogin:
-            d = {"error": "login required: Login <pin>"}
+            d = {"error": ("locked: " + lock) if lock else "login required: Login <pin>"}
         except ValueError as e:
             d = {"error": str(e)}
         except Exception as e:  # a handler bug or a full heap must not stop the lamp

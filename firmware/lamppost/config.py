@@ -99,7 +99,11 @@ def defaults():
 
 def load(path=PATH):
     """(config, problems): every key present and valid; problems lists 'key: why'."""
-    raw = store.load(path)
+    return parse(store.load(path))
+
+
+def parse(raw):
+    """(config, problems) from the JSON object raw (None: unreadable); see load()."""
     if raw and any(k not in SCHEMA for k in raw):  # network keys, only on posts that have some
         from lamppost.netcfg import SCHEMA as NET
         SCHEMA.update(NET)
@@ -109,6 +113,8 @@ def load(path=PATH):
         problems.append("config: missing or corrupt, using defaults")
         return cfg, problems
     for k, v in raw.items():
+        if v is None and k in SCHEMA and SCHEMA[k][3] is None:
+            continue  # an unset threshold override, as Config saves it
         try:
             cfg[k] = check(k, v)
         except ValueError as e:

@@ -154,7 +154,7 @@ class Net:
             return {"error": "payload not UTF-8 text"}
         authed = False
         if text.lstrip().startswith("{"):
-            text, why = self.auth.check(name, text)
+            text, why = self.auth.check(name, text, self.app.now, self.boot)
             if why:
                 return {"error": why}
             authed = True

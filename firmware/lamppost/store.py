@@ -1,19 +1,27 @@
 """Crash-safe JSON files on flash: write a temporary file, then rename over.
 
 LittleFS renames atomically, so a power cut leaves either the old or the new
-file, never half of one. A corrupt or missing file reads as None so callers
-fall back to defaults and report it instead of crashing.
+file, never half of one. A file that cannot be read as a JSON object (missing,
+empty, truncated, not UTF-8, another JSON type, a directory, over MAX bytes,
+nested too deep for the heap) reads as None, so callers fall back and report
+it instead of crashing (lamppost/bootfiles.py sets such a file aside at boot, see
+docs/persistence.md).
 """
 import json
 import os
+from micropython import const
+
+MAX = const(4096)  # bytes: every JSON file the firmware keeps is far smaller
 
 
-def load(path):
+def load(path, limit=MAX):
     try:
+        if os.stat(path)[6] > limit:  # [6] size; a directory's open fails below
+            return None
         with open(path) as f:
             v = json.load(f)
         return v if isinstance(v, dict) else None
-    except (OSError, ValueError):
+    except Exception:  # OSError, ValueError (UnicodeError), MemoryError, RuntimeError (depth)
         return None
 
 

@@ -49,6 +49,7 @@ def test_fast_power_cycles_during_boot_keep_the_configuration():
 
     class PowerCutOs:
         remove = real_os.remove
+        stat = real_os.stat
     for cut in range(6):
         machine.CAUSE = machine.PWRON_RESET
         board.boot()

@@ -109,12 +109,14 @@ def test_signed_command_accepted_once_replay_refused():
         os.remove("/tmp/lamppost-auth-test.json")
     except OSError:
         pass
+    now = 820000000  # 2025-12-26, seconds since 2000; the counter is Unix time
     v = auth.Verifier("k3y", "NL-1", "/tmp/lamppost-auth-test.json")
-    mac = auth.mac_hex("k3y", "NL-1", "teleperiod", "60", 5)
-    msg = json.dumps({"param": "60", "ctr": 5, "mac": mac})
-    assert v.check("teleperiod", msg) == ("60", None)
-    assert "replay" in v.check("teleperiod", msg)[1]
-    assert "bad mac" in v.check("teleperiod", msg.replace('"60"', '"10"'))[1]
-    assert "not authenticated" in v.check("teleperiod", "60")[1]
+    ctr = now + auth.UNIX_2000 + 5
+    mac = auth.mac_hex("k3y", "NL-1", "teleperiod", "60", ctr)
+    msg = json.dumps({"param": "60", "ctr": ctr, "mac": mac})
+    assert v.check("teleperiod", msg, now, now - 60) == ("60", None)
+    assert "replay" in v.check("teleperiod", msg, now, now - 60)[1]
+    assert "bad mac" in v.check("teleperiod", msg.replace('"60"', '"10"'), now, now - 60)[1]
+    assert "not authenticated" in v.check("teleperiod", "60", now, now - 60)[1]
     v2 = auth.Verifier("k3y", "NL-1", "/tmp/lamppost-auth-test.json")  # after a reboot
-    assert "replay" in v2.check("teleperiod", msg)[1]
+    assert "replay" in v2.check("teleperiod", msg, now + 10, now + 5)[1]
