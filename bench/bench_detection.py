@@ -135,6 +135,12 @@ def fleet_part() -> dict:
           f"stretch) = {r['coverage']:.2%} of {r['lit_seconds']:,} lit seconds")
     print(f"  {r['wall_s']:.0f} s wall, {r['ticks_per_s']:,} ticks/s (world models in CPython -> "
           f"pipe -> firmware meter+detect on MicroPython, 2 processes)")
+    m = r["mix"]
+    print(f"  corners (issue 11): {m['small_led']} small LEDs (10-20 W), {m['deep_dim']} dimmed "
+          f"deep (10-30%), {m['shallow_dim']} shallow (70-90%), {m['low_feeder']} on a steady "
+          f"low feeder (86-90%), {m['not_230v']} at 120 V/60 Hz or 240 V, "
+          f"{m['blips_per_night']:g} mains blips (1-2 s) a night: {r['blip_supply_losses']} "
+          f"supplyLoss raised by them (right, not counted as false)")
     print(f"  false alarms: ours {len(r['false_alarms'])}, baseline {r['baseline_false_alarms']} "
           f"{r['baseline_by_margin']}")
     for a in r["false_alarms"][:10]:
