@@ -277,8 +277,8 @@ class Engine:
         # the power follows another level than the commanded one: full, or the one just left
         # (and did not move with the command). Precedence: this explanation comes before the
         # power alarms, which hold while it stands.
-        at_full = dim < 100 and abs(p - full) <= self.band(full) and \
-            (pb < 0.0 or abs(p - pb) <= self.band(pb))
+        bfull = self.band(full)
+        at_full = dim < 100 and abs(p - full) <= bfull and (pb < 0.0 or abs(pb - full) <= bfull)
         at_prev = pb >= 0.0 and self.dim_prev != dim and abs(p - pb) <= self.band(pb)
         stuck = self.dimmable and off and (at_full or at_prev)
         if self.dimmable:
