@@ -201,11 +201,11 @@ class Engine:
             self.p_before = self.p_ref if self.ref_dim == self.dim_prev else -1.0
         self._u(_LOSS, now, True, not r.mains, out)
         if not r.mains or not r.ok:
-            self.lit_at = -1  # no supply: the lamp is dark, judge nothing else
             if not r.mains:
                 self.v_bad = self.v_since = now
-                if cmd_on:
-                    self.out_at = now  # put out by the supply: restrike wait from its return
+                if cmd_on and self.lit_at >= 0:
+                    self.out_at = now  # put out by the supply: an HID arc cools from here
+            self.lit_at = -1  # no supply: the lamp is dark, judge nothing else
             return
         self._u(_TEMP, now, True, r.temp > (self.temp_max - self.temp_hyst if act[_TEMP]
                                             else self.temp_max), out)
@@ -246,8 +246,6 @@ class Engine:
                             self.period = now - self.last_out
                         self.n_outs += 1
                         self.last_out = now
-                elif not supply_ok:
-                    self.out_at = now  # dark in a disturbance: restrike wait from its end
                 self.lit_at = -1
             # lampFailure: dark past blanking, the HID warm-up, and any restrike wait
             judge = settled and supply_ok and now - self.switched >= self.warmup_s \
