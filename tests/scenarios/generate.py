@@ -82,10 +82,10 @@ DETECT_CORNERS = {
         "a 10 W LED dimmed to 10% all night; dies after the dimming window",
         ["rated_w = 10"], SUPPLY, ["dim_level = 10"], _NIGHT2,
         [("lamp_dead", "2026-01-16T05:30:00Z", "2026-01-16T06:30:00Z", {})]),
-    # 4: dimmed to 85%: the healthy power is inside "full +-15%": no dimmingFailure
+    # 4: dimmed to 88%: the healthy power is inside "full +-15%": no dimmingFailure
     "corpus_led_led_string_open_shallowdim": (
-        "an LED dimmed to 85%; a string opens inside the window",
-        [], SUPPLY, ["dim_level = 85"], _NIGHT2,
+        "an LED dimmed to 88%; a string opens inside the window",
+        [], SUPPLY, ["dim_level = 88"], _NIGHT2,
         [("led_string_open", "2026-01-16T01:00:00Z", "2026-01-16T03:00:00Z", {})]),
     # 5: half the strings open over the morning step-up 50 -> 100%: the power at 100% equals
     # the 50% level's, yet the driver followed the step: lampPowerTooLow, no dimmingFailure
