@@ -55,9 +55,9 @@ class Margins:
         return changes
 
 
-def run(trace: list[tuple], rated_w: float) -> list[dict]:
+def run(trace: list[tuple], rated_w: float, v_nom: float = 230.0) -> list[dict]:
     """Every alarm change the baseline reports over a run's trace (t, relay, dim, V, I, P, PF, temp, mains)."""
-    m = Margins(rated_w)
+    m = Margins(rated_w, v_nom=v_nom)
     alarms: list[dict] = []
     for t, relay, _dim, v, _i, p, _pf, _temp, mains in trace:
         alarms += m.step(t, bool(relay), v, p, bool(mains))

@@ -42,7 +42,7 @@ def run_one(path: str, heap: str = DEFAULT_HEAP, sensor: str | None = None) -> d
         res = sim.run()
     finally:
         sim.close()
-    base_alarms = baseline.run(res.trace, sc.post.rated_w)
+    base_alarms = baseline.run(res.trace, sc.post.rated_w, sc.post.nominal_v)
     bf, bfalse = score(sc.faults, res.observable, base_alarms, sc.end)
     ours = {"scenario": str(path), "faults": [f.to_dict() for f in res.faults],
             "false_alarms": res.false_alarms, "crashes": len(res.crashes),

@@ -67,6 +67,8 @@ def firmware_config(sc: Scenario) -> dict:
            "lon": p.longitude, "sensor": p.sensor, **firmware_keys(sc)}
     if p.photocell:
         cfg["photocell"] = True  # fitted: the firmware reads tick flag bit 1
+    if p.nominal_v != 230.0 or p.hz != 50:  # a 120 V / 60 Hz or 240 V post
+        cfg["nominal_v"], cfg["hz"] = p.nominal_v, p.hz
     cfg.update(getattr(sc, "firmware", {}))  # the scenario's [firmware] config keys
     return cfg
 

@@ -72,6 +72,8 @@ class Post:
     strings: int = 4  # LED strings in the luminaire (led_string_open drops ~1/N)
     ct_a: float = 0.0  # adc front end: CT/shunt full-scale, A peak (0 = sized from rated_w)
     photocell: bool = False  # a photocell is fitted (tick flag bit 1; config `photocell`)
+    nominal_v: float = 230.0  # the post's rated supply (lamp, ballast, firmware `nominal_v`)
+    hz: int = 50  # and frequency (firmware `hz`)
 
 
 @dataclass
@@ -186,6 +188,12 @@ def _bool(v):
     return v
 
 
+def _hz(v):
+    if v not in (50, 60) or isinstance(v, bool):
+        raise ValueError(f"{v!r} is not 50 or 60")
+    return int(v)
+
+
 def _int(v):
     if isinstance(v, bool) or not isinstance(v, int):
         raise ValueError(f"{v!r} is not a whole number")
@@ -219,9 +227,21 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         photocell=rd.get(post_t, "post", "photocell", _bool, False),
     )
     _known(rd, post_t, "post", ("id", "lamp", "rated_w", "latitude", "longitude", "sensor",
-                                "holdup_s", "strings", "ct_a", "photocell"))
+                                "holdup_s", "strings", "ct_a", "photocell", "nominal_v", "hz"))
     _known(rd, run_t, "run", ("start", "duration", "seed"))
-    supply = _supply(rd, doc.get("supply", {}))
+    supply_t = doc.get("supply", {})
+    supply = _supply(rd, supply_t)
+    # the post's rating: [post] nominal_v/hz, else what [supply] names (a 120 V feeder feeds a
+    # 120 V post), else 230 V / 50 Hz; [supply] defaults to the post's when it names none
+    given = supply_t if isinstance(supply_t, dict) else {}
+    feeder_v = supply["nominal_v"] if "nominal_v" in given and 100 <= supply["nominal_v"] <= 277 \
+        else 230.0
+    post.nominal_v = rd.get(post_t, "post", "nominal_v", _number(100, 277), feeder_v)
+    post.hz = rd.get(post_t, "post", "hz", _hz, 60 if supply["hz"] >= 55 else 50)
+    if "nominal_v" not in given:
+        supply["nominal_v"] = post.nominal_v
+    if "hz" not in given:
+        supply["hz"] = float(post.hz)
     start = rd.get(run_t, "run", "start", parse_time)
     duration = rd.get(run_t, "run", "duration", parse_duration)
     if duration <= 0:

@@ -150,10 +150,11 @@ class DetectionMachine(RuleBasedStateMachine):
     def teardown(self):
         if not hasattr(self, "key"):
             return
-        # repair everything; a night (run-up, cycling window), a dimmed spell, a day
+        # repair everything; a night (run-up, a steady burn of 2 x cyc_window_s that clears
+        # cycling), a dimmed spell, a day
         self.world.faults.clear()
         self.fault_seen = self.t
-        for on, dim, secs in ((True, 100, 3700), (True, 50, 600), (True, 100, 600), (False, 100, 600)):
+        for on, dim, secs in ((True, 100, 7300), (True, 50, 600), (True, 100, 600), (False, 100, 600)):
             if on != self.world.cmd_on or (on and dim != self.world.dim):
                 self.changed = self.t
             self.world.cmd_on, self.world.dim = on, dim

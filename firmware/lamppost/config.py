@@ -13,6 +13,8 @@ SCHEMA = {
     "id": ("s", 1, 32, "LP-0000", False),
     "lamp": (("led", "hps"), 0, 0, "led", False),
     "rated_w": ("f", 1.0, 2000.0, 60.0, False),
+    "nominal_v": ("f", 100.0, 277.0, 230.0, False),  # the post's nominal supply, V rms
+    "hz": ("i", 50, 60, 50, False),  # nominal mains frequency, 50 or 60 (adc windows whole cycles)
     "lat": ("f", -90.0, 90.0, 52.0, False),
     "lon": ("f", -180.0, 180.0, 5.0, False),
     "sensor": (("ideal", "adc", "cse7766"), 0, 0, "ideal", False),
@@ -38,11 +40,13 @@ SCHEMA = {
     # detection threshold overrides; None = the lamp type's default (lamppost/lamptypes.py)
     "warmup_s": ("i", 0, 900, None, False),  # power alarms wait this long after a strike
     "power_tol": ("f", 0.05, 0.5, None, False),  # lampPowerTooLow/High band, fraction
+    "power_tol_w": ("f", 0.1, 50.0, None, False),  # ... never narrower than this many W
+    "standby_w": ("f", 0.0, 20.0, None, False),  # the driver's own draw at every dim level
     "fail_frac": ("f", 0.05, 0.5, None, False),  # lampFailure below this fraction of expected
     "pf_min": ("f", 0.1, 0.99, None, False),  # powerFactorTooLow
     "on_w": ("f", 1.0, 100.0, None, False),  # lit while commanded off above this many W
     "temp_max": ("f", 40.0, 120.0, None, False),  # highTemperature, degC
-    "v_low": ("f", 0.5, 0.95, None, False),  # supplyVoltageTooLow, fraction of 230 V
+    "v_low": ("f", 0.5, 0.95, None, False),  # supplyVoltageTooLow, fraction of nominal_v
     "v_high": ("f", 1.05, 1.5, None, False),  # supplyVoltageTooHigh
     "cool_s": ("i", 0, 900, None, False),  # lampFailure waits this long for a hot restrike
     "cyc_outs": ("i", 2, 10, None, False),  # cyclingFailure after this many unexplained outs

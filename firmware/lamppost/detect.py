@@ -66,6 +66,10 @@ class Engine:
     cyc_window_s: int
     cyc_outs: int
     tol: float
+    floor_w: float
+    standby_w: float
+    v_min: float
+    dip_s: int
     dimmable: bool
     pf_min: float
 
@@ -76,6 +80,7 @@ class Engine:
         th = lamptypes.thresholds(cfg)
         lamptypes.apply(self, th)  # thresholds -> attributes; that code is unloaded too
         lr, lc, vr = th["lamp_raise_s"], th["lamp_clear_s"], th["v_raise_s"]
+        self.dip_s = vr  # EN 50160: a dip lasts up to a minute
         # read once at boot: unload the tables (~3 KB of a 64 KB heap)
         sys.modules.pop("lamppost.lamptypes", None)
         try:
@@ -100,7 +105,14 @@ class Engine:
         self.lit_at = -1  # when the lamp last lit (strike), -1 while dark
         self.out_at = _NEVER  # when the lamp last went out while commanded on
         self.v_bad = _NEVER  # last tick the supply was outside the dip band
-        self.outs = []  # times of unexplained lamp outs while commanded on (cycling)
+        self.v_since = _NEVER  # start of that stretch out of band (a dip, or a steady feeder)
+        self.n_outs = 0  # unexplained lamp outs while commanded on, this night (cycling)
+        self.last_out = _NEVER
+        self.period = 0  # s between the last two outs: the lamp's own cycle (0: unknown)
+        self.p_ref = -1.0  # last warm reading, W, and the dim level it was taken at
+        self.ref_dim = -1
+        self.p_before = -1.0  # the power before the last dim change (-1: not measured)
+        self.p_stuck = -1.0  # the power when dimmingFailure was raised
 
     def switch(self, now):
         """Tell the engine the lamp was just switched or dimmed (starts blanking)."""
@@ -117,7 +129,8 @@ class Engine:
             f = pr[0]
         else:
             f = pr[k] + (pr[k + 1] - pr[k]) * (x - k)
-        w = self.rated_w * f
+        sb = self.standby_w
+        w = sb + (self.rated_w - sb) * f  # the driver's own draw is there at every level
         if self.v_exp and v > 0.0:
             w *= (v / self.v_nom) ** self.v_exp
         return w
@@ -153,6 +166,22 @@ class Engine:
         """
         self._set(_LOSS, True, out)
 
+    def band(self, w):
+        """Half-width of the healthy band around expected power w: a fraction, never under
+        the meter's resolution (a fraction of a few watts is noise)."""
+        b = self.tol * w
+        return b if b > self.floor_w else self.floor_w
+
+    def _apart(self, a, b):
+        """Can the sensors tell power a from power b (their healthy bands do not touch)?"""
+        return abs(a - b) > self.band(a) + self.band(b)
+
+    def _bad_supply(self, now):
+        """The supply is out of band this tick: a new stretch unless the last ended < dip_s ago."""
+        if now - self.v_bad > self.dip_s:
+            self.v_since = now
+        self.v_bad = now
+
     def step(self, now, cmd_on, dim, r, out):
         """Judge the alarms; call out(alarm, RAISED|CLEARED) for each change."""
         act = self._act
@@ -161,12 +190,21 @@ class Engine:
             self.switched = now
             self.lit_at = -1
             self.out_at = _NEVER
+            self.p_ref = -1.0
+            if cmd_on and not act[_CYC]:
+                self.n_outs = 0  # cycling is counted per night (a raised alarm keeps its count)
         if dim != self.dim:
             self.dim_prev = self.dim
             self.dim = dim
             self.switched = now
+            # the power at the level just left, if it was measured there: did the lamp follow?
+            self.p_before = self.p_ref if self.ref_dim == self.dim_prev else -1.0
         self._u(_LOSS, now, True, not r.mains, out)
         if not r.mains or not r.ok:
+            if not r.mains:
+                self.v_bad = self.v_since = now
+                if cmd_on and self.lit_at >= 0:
+                    self.out_at = now  # put out by the supply: an HID arc cools from here
             self.lit_at = -1  # no supply: the lamp is dark, judge nothing else
             return
         self._u(_TEMP, now, True, r.temp > (self.temp_max - self.temp_hyst if act[_TEMP]
@@ -178,53 +216,86 @@ class Engine:
         self._u(_VHIGH, now, True, vn > (self.v_high - hy if act[_VHIGH] else self.v_high),
                 out)
         if vn < self.v_dip or vn > self.v_high:
-            self.v_bad = now
+            self._bad_supply(now)
         p = r.P
         settled = now - self.switched >= self.blank_s
-        supply_ok = now - self.v_bad >= self.blank_s
+        # a dip (out of band for at most dip_s) and blank_s after it explain any lamp anomaly;
+        # a low or high supply that lasts longer is steady: lamps are judged at it, down to
+        # the lamp type's v_min (below it the lamp cannot run or restrike)
+        supply_ok = vn >= self.v_min and (now - self.v_bad >= self.blank_s or
+                                          now - self.v_since > self.dip_s)
         if not cmd_on:
             lit = p > self.on_w
             self._u(_UON, now, settled, lit, out)
             self._u(_RELAY, now, settled, lit, out)
             return
         exp = self.expected_w(dim, v)
-        lit = p >= self.fail_frac * exp
-        if lit:
-            if self.lit_at < 0:
-                self.lit_at = now
-        else:
-            if self.lit_at >= 0 and settled:
-                # it was lit and went out: a restrike cycle unless the supply explains it
-                self.out_at = now
-                if supply_ok:
-                    self.outs.append(now)
-                    if len(self.outs) > 4:
-                        self.outs.pop(0)
-            self.lit_at = -1
-        # lampFailure: dark past blanking, the HID warm-up, and any restrike wait
-        judge = settled and supply_ok and now - self.switched >= self.warmup_s \
-            and now - self.out_at >= self.cool_s
-        self._u(_FAIL, now, judge, not lit, out)
-        # cycling: repeated outs within the window (judged while commanded on)
-        n = 0
-        for t in self.outs:
-            if now - t < self.cyc_window_s:
-                n += 1
-        self._u(_CYC, now, True, n >= self.cyc_outs, out)
-        # power level, PF and dimming: only while lit and warmed up, supply in band
+        sb = self.standby_w
+        floor = self.floor_w
+        if exp >= floor + floor:  # dark and lit read apart: judge the lamp's light
+            lit = p - sb >= self.fail_frac * (exp - sb)
+            if lit:
+                if self.lit_at < 0:
+                    self.lit_at = now
+            else:
+                if self.lit_at >= 0 and settled:
+                    # it was lit and went out: a restrike cycle unless the supply explains it
+                    self.out_at = now
+                    if supply_ok:
+                        if self.n_outs:
+                            self.period = now - self.last_out
+                        self.n_outs += 1
+                        self.last_out = now
+                self.lit_at = -1
+            # lampFailure: dark past blanking, the HID warm-up, and any restrike wait
+            judge = settled and supply_ok and now - self.switched >= self.warmup_s \
+                and now - self.out_at >= self.cool_s
+            self._u(_FAIL, now, judge, not lit, out)
+        else:  # too little power to tell lit from dark: lampFailure holds, so does "lit"
+            lit = self.lit_at >= 0
+        # cycling: cyc_outs unexplained outs in one night, with no steady burn between them
+        # as long as the lamp's own cycle (up to 2 x cyc_window_s); clears after such a burn
+        cw = self.cyc_window_s
+        per = self.period + self.period
+        win = cw + cw if not self.period or per > cw + cw else (per if per > cw else cw)
+        if self.lit_at >= 0 and now - self.lit_at >= win:
+            self.n_outs = 0
+            self.period = 0
+        self._u(_CYC, now, supply_ok, self.n_outs >= self.cyc_outs, out)
+        # power level, PF and dimming: only while lit and warmed up, supply judged
         warm = lit and settled and supply_ok and now - self.lit_at >= self.warmup_s
         if not warm:
             return
-        tol = self.tol
+        self.p_ref = p
+        self.ref_dim = dim
+        bexp = self.band(exp)
         full = self.expected_w(100, v)
-        prev = self.expected_w(self.dim_prev, v)
-        stuck = (dim <= 90 and (1.0 - tol) * full <= p <= (1.0 + tol) * full) or \
-            (self.dim_prev < dim - 10 and p <= (1.0 + tol) * prev and p < (1.0 - tol) * exp)
-        if not self.dimmable:
-            stuck = False
-        self._u(_DIM, now, self.dimmable and (dim <= 90 or self.dim_prev < dim - 10), stuck, out)
-        self._u(_PLOW, now, True, p < (1.0 - tol) * exp and not stuck, out)
-        self._u(_PHIGH, now, True, p > (1.0 + tol) * exp and not stuck, out)
+        off = abs(p - exp) > bexp  # not at the commanded level
+        pb = self.p_before
+        # the power follows another level than the commanded one: full, or the one just left
+        # (and did not move with the command). Precedence: this explanation comes before the
+        # power alarms, which hold while it stands.
+        bfull = self.band(full)
+        at_full = dim < 100 and abs(p - full) <= bfull and (pb < 0.0 or abs(pb - full) <= bfull)
+        at_prev = pb >= 0.0 and self.dim_prev != dim and abs(p - pb) <= self.band(pb)
+        stuck = self.dimmable and off and (at_full or at_prev)
+        if self.dimmable:
+            if act[_DIM]:
+                # raised: clears only at a level apart from the stuck power, where the lamp
+                # is seen to follow (at one the stuck driver would also draw, it holds)
+                if self.p_stuck < 0.0:
+                    self.p_stuck = full  # restored after a reboot: stuck at full, most likely
+                self._u(_DIM, now, self._apart(exp, self.p_stuck), off, out)
+            else:
+                seen = (at_full and self._apart(exp, full)) or \
+                    (at_prev and self._apart(exp, self.expected_w(self.dim_prev, v)))
+                self._u(_DIM, now, seen, stuck, out)
+                if act[_DIM]:
+                    self.p_stuck = p
+        # lampPowerTooLow/High: where the band is a fraction (or at full, the rated level)
+        jp = not (stuck or act[_DIM]) and (self.tol * exp >= floor or dim >= 100)
+        self._u(_PLOW, now, jp, p < exp - bexp, out)
+        self._u(_PHIGH, now, jp, p > exp + bexp, out)
         self._u(_PF, now, full * 0.5 <= exp, r.PF < self.pf_min, out)
 
     def persistence(self):

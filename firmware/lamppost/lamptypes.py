@@ -24,6 +24,7 @@ COMMON = {
     "v_raise_s": 60,  # [N] a dip lasts up to 60 s: only longer is a supply fault
     "fail_frac": 0.20,  # [E] lampFailure below 20% of expected power
     "power_tol": 0.15,  # [E] lampPowerTooLow/TooHigh outside +-15% of expected
+    "power_tol_w": 1.0,  # [L] ... but never closer than 1 W (the meter's noise floor, meter.py)
     "pf_min": 0.65,  # [E] powerFactorTooLow, judged only while on
     "on_w": 6.0,  # [E] lit while commanded off: above 6 W (or 10% of rated)
     "temp_max": 65.0,  # [E] highTemperature, degC
@@ -32,7 +33,8 @@ COMMON = {
     "lamp_raise_s": 2,  # [L] lamp alarms persist 2 s (3 s goal, readings every 1 s)
     "lamp_clear_s": 5,  # [L] and clear after 5 s of health
     "cyc_outs": 2,  # [L] cyclingFailure after 2 unexplained outs while on ...
-    "cyc_window_s": 3600,  # [L] ... within an hour (an HPS cycle is 5-15 min)
+    "cyc_window_s": 3600,  # [L] ... in one night without a steady burn of twice the lamp's
+    # own cycle between them (at least this, at most twice this: cycles up to 2 h are followed)
 }
 
 LAMPS = {
@@ -40,6 +42,8 @@ LAMPS = {
         "warmup_s": 0,  # constant-power driver: full power at once
         "cool_s": 0,  # nothing to restrike
         "v_exp": 0.0,  # power does not follow the supply voltage
+        "standby_w": 0.3,  # [L] the driver's own draw (standby, control), at every dim level
+        "v_min": 0.45,  # [L] a driver runs down to ~40% of nominal: judged down to 45%
         # expected power fraction at dim 0/25/50/75/100% (a profile, as controllers use)
         "profile": (0.0, 0.25, 0.5, 0.75, 1.0),
     },
@@ -47,6 +51,8 @@ LAMPS = {
         "warmup_s": 300,  # [D] run-up 3-5 min: power alarms wait for it
         "cool_s": 150,  # [D] a hot HPS lamp that goes out restrikes after ~1 min: wait
         "v_exp": 2.0,  # [D] P ~ V^2 on a reactor ballast
+        "standby_w": 0.0,  # ballast losses are part of the rated system power
+        "v_min": 0.80,  # [D] no restrike below ~80% of nominal: judged from there up
         # a magnetic ballast does not dim: full power at every commanded level
         # (a bi-level ballast would be e.g. (0.5, 0.5, 0.5, 0.75, 1.0))
         "profile": (1.0, 1.0, 1.0, 1.0, 1.0),
@@ -63,6 +69,11 @@ def thresholds(cfg):
         if v is not None:
             th[k] = v
     th["rated_w"] = cfg.get("rated_w", 60.0)
+    nom = cfg.get("nominal_v")
+    if nom:  # the post's nominal supply (230 V Europe, 120 V / 277 V America, 240 V UK/AU)
+        th["v_nom"] = nom
+    if cfg.get("sensor") == "cse7766" and cfg.get("power_tol_w") is None:
+        th["power_tol_w"] = 2.0  # its power channel reads zero below ~2 W (meter.py)
     return th
 
 
@@ -82,4 +93,7 @@ def apply(e, th):
     e.cool_s = th["cool_s"]
     e.tol = th["power_tol"]
     e.fail_frac = th["fail_frac"]
+    e.floor_w = th["power_tol_w"]
+    e.standby_w = min(th["standby_w"], 0.5 * e.rated_w)
+    e.v_min = th["v_min"]
     e.on_w = max(th["on_w"], 0.1 * e.rated_w)

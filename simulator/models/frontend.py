@@ -200,15 +200,22 @@ def make_frontend(sc):
     """The front end the scenario's post is fitted with."""
     p = sc.post
     if p.sensor == "adc":
-        return AdcFrontEnd(sc.seed, p.ct_a or auto_ct_a(p.rated_w))
+        return AdcFrontEnd(sc.seed, p.ct_a or auto_ct_a(p.rated_w, p.nominal_v), _v_fs(p))
     if p.sensor == "cse7766":
         return Cse7766FrontEnd(sc.seed)
     return IdealMeter(sc.seed)
+
+
+def _v_fs(p) -> float:
+    """The divider's full scale: 400 V peak, more for a post above 240 V nominal (a 277 V
+    post swells to 1.2 x 277 x 1.41 = 470 V peak)."""
+    return V_FS if p.nominal_v <= 240.0 else 500.0
 
 
 def firmware_keys(sc) -> dict:
     """Config keys the firmware needs to read this front end (board design constants)."""
     p = sc.post
     if p.sensor == "adc":
-        return {"v_fs": V_FS, "i_fs": p.ct_a or auto_ct_a(p.rated_w), "ct_phase": CT_PHASE_DEG}
+        return {"v_fs": _v_fs(p), "i_fs": p.ct_a or auto_ct_a(p.rated_w, p.nominal_v),
+                "ct_phase": CT_PHASE_DEG}
     return {}

@@ -46,13 +46,14 @@ class LedLamp:
     kind = "led"
 
     def __init__(self, rated_w: float, strings: int = 4, standby_w: float = 0.3,
-                 pf: float = 0.96, x_cap_f: float = 0.06e-6, min_v: float = 90.0):
+                 pf: float = 0.96, x_cap_f: float = 0.06e-6, min_v: float = 90.0,
+                 nominal_v: float = 230.0):
         self.rated_w = rated_w
         self.strings = strings
         self.standby_w = standby_w
         self.pf = pf
         self.x_cap_f = x_cap_f  # EMI X-capacitor across the driver input
-        self.min_v = min_v  # below this the driver drops out
+        self.min_v = min_v * nominal_v / 230.0  # below this the driver drops out (90 V of 230)
         self.powered = False
 
     def pf_at(self, d: float) -> float:
@@ -166,4 +167,4 @@ def make_lamp(kind: str, rated_w: float, strings: int = 4, nominal_v: float = 23
               hz: float = 50.0):
     if kind == "hps":
         return HpsLamp(rated_w, nominal_v, hz)
-    return LedLamp(rated_w, strings)
+    return LedLamp(rated_w, strings, nominal_v=nominal_v)

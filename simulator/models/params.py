@@ -8,8 +8,10 @@ from __future__ import annotations
 
 # key: (lo, hi, default, what it means)
 SUPPLY: dict[str, tuple[float, float, float, str]] = {
-    "nominal_v": (100.0, 260.0, 230.0, "nominal voltage, V rms"),
-    "hz": (45.0, 65.0, 50.0, "nominal frequency, Hz"),
+    # the feeder's own level: defaults to the post's [post] nominal_v / hz; set it apart from
+    # them for a steady low or high feeder (the lamp keeps the post's rating)
+    "nominal_v": (80.0, 310.0, 230.0, "the feeder's mean voltage, V rms"),
+    "hz": (45.0, 65.0, 50.0, "the feeder's mean frequency, Hz"),
     "variation": (0.0, 0.10, 0.02, "slow daily swing, fraction of nominal (EN 50160: within 0.10)"),
     "walk": (0.0, 0.10, 0.02, "bound of the slow random walk, fraction of nominal"),
     "thd": (0.0, 0.08, 0.03, "voltage total harmonic distortion (EN 50160: at most 0.08)"),

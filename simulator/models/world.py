@@ -72,9 +72,9 @@ class Post:
 
     def __init__(self, sc: Scenario, phase: float):
         p = sc.post
-        self.nominal = sc.supply.get("nominal_v", 230.0)
-        hz = sc.supply.get("hz", 50.0)
-        self.lamp = make_lamp(p.lamp, p.rated_w, p.strings, self.nominal, hz)
+        # the lamp is rated for the post's nominal supply, not the feeder's actual level
+        self.nominal = getattr(p, "nominal_v", 230.0)
+        self.lamp = make_lamp(p.lamp, p.rated_w, p.strings, self.nominal, getattr(p, "hz", 50))
         self.thermal = Thermal(p.rated_w, phase)
         self.stuck: float | None = None
 
