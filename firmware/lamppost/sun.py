@@ -111,8 +111,20 @@ def rise_set(n, lat, lon, elev=-0.833):
 
     flag is 0 normally, POLAR_NIGHT when the sun stays below `elev` all day
     (rise == set == true noon), MIDNIGHT_SUN when it stays above (rise and set
-    the true midnights around the day).
+    the true midnights around the day). The last answer is cached: safe mode asks every tick.
     """
+    c = _last
+    if c[0] == n and c[1] == lat and c[2] == lon and c[3] == elev:
+        return c[4]
+    c[4] = _rise_set(n, lat, lon, elev)
+    c[0], c[1], c[2], c[3] = n, lat, lon, elev
+    return c[4]
+
+
+_last = [None, None, None, None, None]
+
+
+def _rise_set(n, lat, lon, elev):
     noon = true_noon(n, lon)
     pa, pb, _, rise = night(noon - 1, lat, lon, elev)
     a, b, set_, _ = night(noon, lat, lon, elev)
