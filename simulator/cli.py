@@ -30,7 +30,8 @@ def table(res: Results) -> str:
             "yes" if f.detected else
             "not reached" if f.at >= res.scenario.start + res.ticks else "MISSED",  # Ctrl-C'd
             "-" if f.latency_s is None else f"{f.latency_s} s",
-            iso(f.cleared_at) if f.until else "(not repaired)",
+            ("CLEARED EARLY " + iso(f.cleared_early_at)) if f.cleared_early_at is not None
+            else iso(f.cleared_at) if f.until else "(not repaired)",
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -40,6 +41,17 @@ def table(res: Results) -> str:
         lines += [f"  {iso(a['time'])} {a['alarm']}" for a in res.false_alarms]
     else:
         lines.append("false alarms: none")
+    if res.wrong_switching:
+        what = {"on": "lamp on, should be off", "off": "lamp off, should be on",
+                "dim": "dimmed at the wrong local time"}
+        lines.append(f"switched when it should not: {len(res.wrong_switching)}")
+        lines += [f"  {iso(w['from'])} {w['seconds']} s {what[w['kind']]} (sun {w['sun_elev']} deg)"
+                  for w in res.wrong_switching]
+    else:
+        lines.append("switched when it should not: never")
+    for x in res.expectations:
+        lines.append(f"{x['alarm']}: " + ("rightly not raised" if x["rightly_not_raised"]
+                                          else f"RAISED at {iso(x['raised_at'])}, expected not"))
     if res.crashes:
         lines.append(f"firmware crashes: {len(res.crashes)}")
     return "\n".join(lines)
@@ -106,7 +118,9 @@ def cmd_run(args) -> int:
     if sim.interrupted and not args.hold:  # cut short: not a complete run of the scenario
         print("lamppost-sim: interrupted (Ctrl-C) before the scenario's end", file=sys.stderr)
         return INTERRUPTED
-    if args.strict and (res.false_alarms or not all(f.detected for f in res.faults)):
+    if args.strict and (res.false_alarms or not all(f.detected for f in res.faults) or res.wrong_switching
+                        or any(f.cleared_early_at is not None for f in res.faults)
+                        or not all(x["rightly_not_raised"] for x in res.expectations)):
         return 1
     return 0
 
@@ -144,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="keep simulating past the scenario's end until Ctrl-C")
     r.add_argument("--broker", help="MQTT broker HOST:PORT (default: start an embedded one)")
     r.add_argument("--no-mqtt", action="store_true", help="no network: serial reports only")
-    r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault or false alarm")
+    r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault, false alarm, early clear, wrong "
+                   "switching or an alarm raised against [expect] not_raised")
     r.set_defaults(func=cmd_run)
     from simulator import corpus  # `score`: the detection scorer and baseline (corpus.py)
     corpus.add_parser(sub)

@@ -16,7 +16,7 @@ from pathlib import Path
 from simulator.firmware_proc import DEFAULT_HEAP
 from simulator import baseline
 from simulator.scenario import ScenarioError, load
-from simulator.score import score, summarize
+from simulator.score import expectations, score, summarize
 
 
 def expand(paths: list[str]) -> list[Path]:
@@ -46,9 +46,11 @@ def run_one(path: str, heap: str = DEFAULT_HEAP, sensor: str | None = None) -> d
     bf, bfalse = score(sc.faults, res.observable, base_alarms, sc.end)
     ours = {"scenario": str(path), "faults": [f.to_dict() for f in res.faults],
             "false_alarms": res.false_alarms, "crashes": len(res.crashes),
-            "supplyLossCount": _loss_count(res.reports)}
+            "supplyLossCount": _loss_count(res.reports), "wrong_switching": res.wrong_switching,
+            "expectations": res.expectations}
     base = {"scenario": str(path), "faults": [f.to_dict() for f in bf],
-            "false_alarms": [{k: a[k] for k in ("alarm", "state", "time")} for a in bfalse]}
+            "false_alarms": [{k: a[k] for k in ("alarm", "state", "time")} for a in bfalse],
+            "expectations": expectations(sc, base_alarms)}  # the baseline does not switch
     return {"scenario": str(path), "ticks": res.ticks, "wall_s": res.wall_s, "ours": ours,
             "baseline": base}
 
@@ -61,7 +63,8 @@ def _loss_count(reports: list[dict]):
 def _from_results(path: Path) -> dict:
     d = json.loads(path.read_text())
     ours = {"scenario": d.get("scenario", str(path)), "faults": d["faults"],
-            "false_alarms": d["false_alarms"], "crashes": len(d.get("crashes", []))}
+            "false_alarms": d["false_alarms"], "crashes": len(d.get("crashes", [])),
+            "wrong_switching": d.get("wrong_switching", []), "expectations": d.get("expectations", [])}
     return {"scenario": ours["scenario"], "ticks": d.get("ticks", 0), "wall_s": d.get("wall_s", 0),
             "ours": ours, "baseline": None}
 
@@ -98,11 +101,12 @@ def table(runs: list[dict]) -> tuple[str, dict]:
     ours = summarize([r["ours"] for r in runs])
     based = [r["baseline"] for r in runs if r["baseline"] is not None]
     base = summarize(based) if based else None
-    rows = [("cause", "n", "detected", "median", "worst", "baseline detected", "median", "worst")]
+    rows = [("cause", "n", "detected", "median", "worst", "cleared early", "baseline detected",
+             "median", "worst")]
     for kind, c in ours["causes"].items():
         b = base["causes"].get(kind) if base else None
         rows.append((kind, str(c["n"]), f"{c['detected']}/{c['n']}", _fmt(c["median_s"]),
-                     _fmt(c["worst_s"]),
+                     _fmt(c["worst_s"]), str(c["cleared_early"]),
                      f"{b['detected']}/{b['n']}" if b else "-", _fmt(b and b["median_s"]),
                      _fmt(b and b["worst_s"])))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -110,7 +114,28 @@ def table(runs: list[dict]) -> tuple[str, dict]:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"false alarms: ours {ours['false_alarms']}"
                  + (f", baseline {base['false_alarms']}" if base else ""))
+    lines.append(f"cleared while the fault is still active: ours {ours['cleared_early']}"
+                 + (f", baseline {base['cleared_early']}" if base else ""))
+    lines.append(f"switched when it should not: ours {ours['wrong_switching']} stretches "
+                 f"({ours['wrong_switching_s']} s)")
+    if ours["not_raised"]:
+        lines.append(f"rightly not raised: ours {ours['rightly_not_raised']}/{ours['not_raised']}"
+                     + (f", baseline {base['rightly_not_raised']}/{base['not_raised']}" if base else ""))
     return "\n".join(lines), {"ours": ours, "baseline": base}
+
+
+def problems(runs: list[dict]) -> dict:
+    """Everything the strict score fails on, per kind: [(scenario, what)]."""
+    ours = [r["ours"] for r in runs]
+    return {
+        "missed": [(o["scenario"], f["kind"]) for o in ours for f in o["faults"] if not f["detected"]],
+        "false": [(o["scenario"], a) for o in ours for a in o["false_alarms"]],
+        "cleared_early": [(o["scenario"], f) for o in ours for f in o["faults"]
+                          if f.get("cleared_early_at") is not None],
+        "wrong_switching": [(o["scenario"], w) for o in ours for w in o.get("wrong_switching") or []],
+        "raised": [(o["scenario"], x) for o in ours for x in o.get("expectations") or []
+                   if not x["rightly_not_raised"]],
+    }
 
 
 def cmd_score(args) -> int:
@@ -128,24 +153,43 @@ def cmd_score(args) -> int:
         print(f"lamppost-sim: cannot score: {e}", file=sys.stderr)
         return 2
     text, summary = table(runs)
-    missed = [(r["scenario"], f["kind"]) for r in runs for f in r["ours"]["faults"] if not f["detected"]]
-    false = [(r["scenario"], a) for r in runs for a in r["ours"]["false_alarms"]]
+    bad = problems(runs)
+    missed = bad["missed"]
     crashes = sum(r["ours"].get("crashes", 0) for r in runs)
     if args.json:
-        print(json.dumps({"runs": runs, "summary": summary, "missed": missed, "crashes": crashes}))
+        print(json.dumps({"runs": runs, "summary": summary, "missed": missed, "crashes": crashes,
+                          "cleared_early": bad["cleared_early"], "wrong_switching": bad["wrong_switching"],
+                          "raised_against_expectation": bad["raised"]}))
     else:
         print(text)
         for s, k in missed:
             print(f"MISSED {k} in {s}")
-        for s, a in false:
-            print(f"FALSE ALARM {a['alarm']} at {a.get('t', a.get('time'))} in {s}")
+        for s, a in bad["false"]:
+            print(f"FALSE ALARM {a['alarm']} at {_iso(a.get('time'))} in {s}")
+        for s, f in bad["cleared_early"]:
+            print(f"CLEARED EARLY {f['alarm']} for {f['kind']} at {_iso(f['cleared_early_at'])} "
+                  f"(fault active until {_iso(f['until'])}) in {s}")
+        for s, w in bad["wrong_switching"]:
+            what = {"on": "lamp on, should be off", "off": "lamp off, should be on",
+                    "dim": "dimmed at the wrong local time"}[w["kind"]]
+            print(f"SWITCHED WRONGLY {what}: {_iso(w['from'])} for {w['seconds']} s "
+                  f"(sun {w['sun_elev']} deg) in {s}")
+        for s, x in bad["raised"]:
+            print(f"RAISED {x['alarm']} at {_iso(x['raised_at'])}, expected not raised, in {s}")
         if crashes:
             print(f"firmware crashes: {crashes}")
     if crashes:
         return 3
-    if args.strict and (missed or false):
+    if args.strict and any(bad.values()):
         return 1
     return 0
+
+
+def _iso(t) -> str:
+    import datetime as dt
+    if t is None:
+        return "-"
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def add_parser(sub) -> None:
@@ -156,5 +200,6 @@ def add_parser(sub) -> None:
                    help="scenarios run in parallel (default 2)")
     s.add_argument("--heap", default=DEFAULT_HEAP, help=f"MicroPython heap (default {DEFAULT_HEAP})")
     s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.add_argument("--strict", action="store_true", help="exit 1 on any missed cause or false alarm")
+    s.add_argument("--strict", action="store_true", help="exit 1 on any missed cause, false alarm, alarm cleared while its fault is "
+                        "active, wrong switching or alarm raised against [expect] not_raised")
     s.set_defaults(func=cmd_score)

@@ -18,9 +18,10 @@ from typing import Callable
 from simulator import link as lk
 from simulator.firmware_proc import DEFAULT_HEAP, FirmwareProcess, provision
 from simulator.models.frontend import firmware_keys, make_frontend
+from simulator.models.power import HoldUp
 from simulator.models.world import World
 from simulator.scenario import Scenario
-from simulator.score import FaultScore, alarm_records, score
+from simulator.score import FaultScore, alarm_records, expectations, score, switching
 from simulator.serial_bridge import SerialBridge
 
 
@@ -40,6 +41,8 @@ class Results:
     observable: dict[int, int] = field(default_factory=dict)
     faults: list[FaultScore] = field(default_factory=list)
     false_alarms: list[dict] = field(default_factory=list)
+    wrong_switching: list[dict] = field(default_factory=list)  # switched when it should not
+    expectations: list[dict] = field(default_factory=list)  # [expect] not_raised: rightly or not
     # per tick (t, relay, dim, V, I, P, PF, temp, mains): what the sensors saw, for baselines
     trace: list[tuple] = field(default_factory=list)
 
@@ -56,6 +59,8 @@ class Results:
             "crashes": self.crashes,
             "faults": [f.to_dict() for f in self.faults],
             "false_alarms": self.false_alarms,
+            "wrong_switching": self.wrong_switching,
+            "expectations": self.expectations,
             "reports": self.reports,
             "serial_garbage": self.garbage,
         }
@@ -95,6 +100,7 @@ class Simulation:
         self.speed = speed
         self.on_line = on_line
         self.world = World(sc)
+        self.power = HoldUp(sc.post.holdup_s)  # the board's hold-up capacitor
         self.frontend = make_frontend(sc)  # ideal | adc | cse7766 ([post] sensor)
         self.bridge = SerialBridge()
         self.results = Results(sc)
@@ -172,7 +178,6 @@ class Simulation:
         wall0 = time.monotonic()
         fw, kind, out = self._boot()
         t = self._t = sc.start
-        down = None  # mains-loss hold-up: when the mains went (None while present)
         try:
             self.ready.set()
             while (t < sc.end or self.hold) and not self._stop.is_set():
@@ -191,11 +196,12 @@ class Simulation:
                     flags |= 4  # F_WIFI: associated
                 fe = self.frontend.frame(truth)
                 mains = self._mains(t, truth.mains)
+                powered = self.power.step(mains)  # recharged whenever the mains is there
                 res.trace.append((t, int(relay), dim, truth.v if mains else 0.0, truth.i if mains else 0.0,
                                   truth.p if mains else 0.0, truth.pf if mains else 0.0, truth.temp,
                                   int(mains)))
                 if not mains or fw is None:
-                    fw, down, kind, out = self._holdup(fw, t, down, mains, truth.temp, fe)
+                    fw, kind, out = self._holdup(fw, t, mains, powered, truth.temp, fe)
                     t += 1
                     res.ticks += 1
                     continue
@@ -227,8 +233,11 @@ class Simulation:
                 self._collect(t, self.bridge.pump())
             self.bridge.close()
             res.wall_s = time.monotonic() - wall0
-        res.faults, false = score(sc.faults, res.observable, alarm_records(res.reports), sc.end)
+        records = alarm_records(res.reports)
+        res.faults, false = score(sc.faults, res.observable, records, sc.end)
         res.false_alarms = false
+        res.wrong_switching = switching(sc, res.trace)
+        res.expectations = expectations(sc, records)
         return res
 
     def _mains(self, t: int, mains: bool) -> bool:
@@ -239,21 +248,19 @@ class Simulation:
                 return False
         return mains
 
-    def _holdup(self, fw, t: int, down, mains: bool, temp: float, fe: bytes):
-        """One tick of a mains interruption: (fw, down, kind, out) afterwards.
+    def _holdup(self, fw, t: int, mains: bool, powered: bool, temp: float, fe: bytes):
+        """One tick of a mains interruption: (fw, kind, out) afterwards.
 
-        For the board's hold-up time the firmware keeps running and sees flags
-        bit 0 = 0 (it may send a last-gasp report); then the power is cut (the
-        process is killed). When the mains returns the board boots again.
+        While the hold-up capacitor lasts (self.power) the firmware keeps running
+        and sees flags bit 0 = 0 (it may send a last-gasp report); then the power
+        is cut (the process is killed). When the mains returns the board boots again.
         """
         kind, out = b"A", b"\x00\x64"
         self._t = t
         if mains:  # power is back: boot
             fw, kind, out = self._boot()
-            return fw, None, kind, out
-        if down is None:
-            down = t
-        if fw is not None and t - down < self.sc.post.holdup_s:
+            return fw, kind, out
+        if fw is not None and powered:
             try:
                 fw.link.send_tick(t, 0, temp, fe)  # the world's own zero-volt frame
                 kind, out = fw.link.recv()
@@ -261,11 +268,11 @@ class Simulation:
                 kind = b""
             self._collect(t, self.bridge.pump())
             if kind == b"A":
-                return fw, down, kind, out
+                return fw, kind, out
         if fw is not None:  # the capacitor is empty: power off
             fw.kill()
             self._collect(t, self.bridge.pump())
-        return None, down, b"A", b"\x00\x64"
+        return None, b"A", b"\x00\x64"
 
     def close(self) -> None:
         if self._tmp:

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator.models.params import CLIMATE as CLIMATE_PARAMS
 from simulator.models.params import FAULT as FAULT_PARAMS
 from simulator.models.params import SUPPLY as SUPPLY_PARAMS
 from simulator.models.params import check_number
@@ -42,6 +43,11 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "photocell_stuck_light": ("photocell",),
 }
 PHOTOCELL_CAUSES = ("photocell_stuck_dark", "photocell_stuck_light")
+# every alarm name the scorer sees: the firmware's twelve TALQ alarms and its photocell event
+ALARM_NAMES = ("lampFailure", "lampUnexpectedOn", "cyclingFailure", "lampPowerTooLow",
+               "lampPowerTooHigh", "powerFactorTooLow", "supplyVoltageTooLow",
+               "supplyVoltageTooHigh", "supplyLoss", "relayFailure", "dimmingFailure",
+               "highTemperature", "photocell")
 
 
 class ScenarioError(ValueError):
@@ -89,6 +95,11 @@ class Scenario:
     # the firmware validates them and reports any it rejects as an `error` report
     firmware: dict = field(default_factory=dict)
     network: list = field(default_factory=list)  # simulator.netsim.NetEvent, from [[network]]
+    # [climate]: mean/daily/seasonal degC (simulator/models/params.py CLIMATE); {} = legacy 10 +- 6
+    climate: dict = field(default_factory=dict)
+    # [expect]: not_raised (alarm names that must never be raised in the run) and timezone
+    # (IANA name: the dimming window is checked against that zone's civil time)
+    expect: dict = field(default_factory=dict)
 
     @property
     def end(self) -> int:
@@ -207,9 +218,9 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
     rd = _Reader(path, text)
     for key in doc:
-        if key not in ("post", "run", "fault", "supply", "firmware", "network"):
-            raise ScenarioError(f"{path}: unknown table [{key}] "
-                                "(expected [post], [run], [supply], [firmware], [[fault]], [[network]])")
+        if key not in ("post", "run", "fault", "supply", "firmware", "network", "climate", "expect"):
+            raise ScenarioError(f"{path}: unknown table [{key}] (expected [post], [run], [supply], "
+                                "[climate], [firmware], [expect], [[fault]], [[network]])")
     post_t = doc.get("post", {})
     run_t = doc.get("run")
     if not isinstance(run_t, dict):
@@ -274,7 +285,10 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{path}: [firmware] must be a table of config keys")
     fw = _firmware(rd, fw)
     network = _network(rd, doc.get("network", []), path)
-    return Scenario(path, post, start, duration, seed, faults, supply, dict(fw), network)
+    climate = _climate(rd, doc.get("climate"))
+    expect = _expect(rd, doc.get("expect", {}))
+    return Scenario(path, post, start, duration, seed, faults, supply, dict(fw), network,
+                    climate, expect)
 
 
 def _known(rd: _Reader, table: dict, section: str, keys) -> None:
@@ -335,6 +349,54 @@ def _network(rd: _Reader, raw, path: str) -> list:
             rd.fail("network", "until", "must be after `at`", i)
         delay = rd.get(nt, "network", "delay", parse_duration, 5, index=i)
         out.append(NetEvent(kind, at, until, delay))
+    return out
+
+
+def _climate(rd: _Reader, table) -> dict:
+    """The validated [climate] keys, defaults filled in; {} without the table (legacy ambient)."""
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{rd.path}: [climate] must be a table")
+    _known(rd, table, "climate", tuple(CLIMATE_PARAMS))
+    return {key: rd.get(table, "climate", key, _number(lo, hi), default)
+            for key, (lo, hi, default, _) in CLIMATE_PARAMS.items()}
+
+
+_ZONE = re.compile(r"^[A-Za-z][A-Za-z_]*(/[A-Za-z0-9_+-]{1,30}){0,2}$")
+
+
+def _zone(v):
+    """An IANA time zone name zoneinfo knows (a strict pattern first: the name becomes a path)."""
+    from zoneinfo import ZoneInfo
+    if not isinstance(v, str) or len(v) > 64 or not _ZONE.match(v):
+        raise ValueError(f"{v!r} is not a time zone name like Europe/Amsterdam")
+    try:
+        ZoneInfo(v)
+    except Exception:
+        raise ValueError(f"{v!r} is not a time zone this machine knows") from None
+    return v
+
+
+def _names(v):
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError("must be a list of alarm names, e.g. [\"photocell\"]")
+    for x in v:
+        if x not in ALARM_NAMES:
+            raise ValueError(f"{x!r} is not an alarm (known: {', '.join(ALARM_NAMES)})")
+    return list(dict.fromkeys(v))
+
+
+def _expect(rd: _Reader, table) -> dict:
+    """[expect]: what the scorer checks besides the faults."""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{rd.path}: [expect] must be a table")
+    _known(rd, table, "expect", ("not_raised", "timezone"))
+    out = {}
+    if "not_raised" in table:
+        out["not_raised"] = rd.get(table, "expect", "not_raised", _names)
+    if "timezone" in table:
+        out["timezone"] = rd.get(table, "expect", "timezone", _zone)
     return out
 
 

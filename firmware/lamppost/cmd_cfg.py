@@ -6,7 +6,7 @@ from lamppost.commands import NeedLogin
 # config keys applied at once; others apply after Reboot
 LIVE = ("id", "lat", "lon", "sun_elev", "cal_v", "cal_i", "pin", "login_s", "photocell",
         "pc_window_min", "dim_level", "dim_from_min", "dim_to_min", "sched_clock",
-        "utc_offset_min", "override_s")
+        "utc_offset_min", "dst", "override_s")
 
 
 def c_config(c, p, ok, s):

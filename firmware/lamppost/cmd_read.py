@@ -81,7 +81,7 @@ def s_schedule(c):
     sun = sc.sun
     return {"by": sc.why, "sunrise": clock.iso(sun.rise), "sunset": clock.iso(sun.set),
             "photocell": ("fault" if sc.pc_fault else "ok") if sc.photocell else "not fitted",
-            "dim_clock": "solar" if sc.solar else "utc%+d min" % (sc.offset_s // 60),
+            "dim_clock": "solar" if sc.solar else "utc%+d min%s" % (sc.offset_s // 60, ("", " dst eu", " dst us")[sc.dst]),
             "local_min": sc.local_minute(a.now), "override": _ovr(sc)}
 
 

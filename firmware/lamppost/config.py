@@ -33,7 +33,8 @@ SCHEMA = {
     "dim_from_min": ("i", 0, 1439, 0, False),  # dimming window, minutes after local midnight
     "dim_to_min": ("i", 0, 1439, 300, False),
     "sched_clock": (("solar", "utc"), 0, 0, "solar", False),  # local mean solar or UTC+offset
-    "utc_offset_min": ("i", -720, 840, 0, False),
+    "utc_offset_min": ("i", -720, 840, 0, False),  # standard time; sched_clock "utc"
+    "dst": (("none", "eu", "us"), 0, 0, "none", False),  # summer time rule for sched_clock "utc"
     "override_s": ("i", 60, 86400, 3600, False),  # Relay/Dim override returns to auto after
     "login_s": ("i", 60, 3600, 600, False),  # console login ends after this long idle
     "selftest_boot": ("b", 0, 0, False, False),  # SelfTest after power-on (mains returned)

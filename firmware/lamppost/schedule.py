@@ -4,19 +4,28 @@ Priority, highest first: a running SelfTest; a manual override (`Relay`,
 `Dim`), which returns to automatic after `override_s`; then automatic.
 Automatic on/off is the astronomical clock (lamppost/sun.py). With a
 photocell fitted (`photocell` true, tick flag bit 1) the photocell decides
-within `pc_window_min` minutes of sunset or sunrise (it sees real darkness:
-clouds, fog); further from them the clock wins, and a photocell that
-disagrees with the clock there for PC_FAULT_S is reported faulty (stuck,
-dirty, covered) and ignored until it reads right for PC_FAULT_S where it
-read wrong (a cell stuck dark agrees every night: that does not clear it).
+where the clock cannot know whether it is dark: within `pc_window_min`
+minutes of a real sunset or sunrise, and while the sun is within
+sun.PC_BAND_DEG of the switching elevation (near the end of polar night the
+sun can skim just below the horizon all day while the sky is bright). Only
+elsewhere is the cell judged: one that disagrees with the clock there for
+PC_FAULT_S is reported faulty (stuck, dirty, covered) and ignored until it
+reads right for PC_FAULT_S where it read wrong (a cell stuck dark agrees
+every night: that does not clear it). A disagreement inside the window
+never counts toward either timer: both restart there.
 
 The dimming schedule runs on local MEAN SOLAR time by default
 (`sched_clock` "solar": clock time shifted by longitude x 4 min/degree, no
-daylight saving to get wrong), or on UTC plus a fixed `utc_offset_min`
-("utc"). Between `dim_from_min` and `dim_to_min` (minutes after midnight,
-may wrap midnight) a lit lamp runs at `dim_level` percent, else at 100.
+daylight saving to get wrong), or on local civil time ("utc"): UTC plus the
+standard `utc_offset_min`, plus one hour while the `dst` rule says summer
+time ("eu": last Sunday of March to last Sunday of October, 01:00 UTC;
+"us": second Sunday of March to first Sunday of November, 02:00 local,
+before 2007 first Sunday of April to last Sunday of October). Between
+`dim_from_min` and `dim_to_min` (minutes after midnight, may wrap
+midnight) a lit lamp runs at `dim_level` percent, else at 100.
 """
 from micropython import const
+from lamppost.clock import civil, days_from_civil
 
 PC_FAULT_S = const(600)
 DAY = const(86400)
@@ -44,6 +53,9 @@ class Schedule:
         self.dim_to = cfg.get("dim_to_min", 300)
         self.solar = cfg.get("sched_clock", "solar") == "solar"
         self.offset_s = cfg.get("utc_offset_min", 0) * 60
+        rule = cfg.get("dst", "none")
+        self.dst = 1 if rule == "eu" else 2 if rule == "us" else 0
+        self.y0 = self.y1 = self.d0 = self.d1 = 0  # the cached UTC year and its summer time
         self.override_s = cfg.get("override_s", 3600)
 
     def _event(self, kind, fields):
@@ -51,9 +63,33 @@ class Schedule:
             self.out(kind, fields)
 
     def local_minute(self, now):
-        """Minutes after local midnight on the schedule's clock (solar or UTC+offset)."""
-        shift = int(self.sun.lon * 240) if self.solar else self.offset_s
+        """Minutes after local midnight on the schedule's clock (solar, or civil with DST)."""
+        if self.solar:
+            shift = int(self.sun.lon * 240)
+        else:
+            shift = self.offset_s
+            if self.dst:
+                if not (self.y0 <= now < self.y1):
+                    self._summer(now)
+                if self.d0 <= now < self.d1:
+                    shift += 3600
         return (now + shift) % DAY // 60
+
+    def _summer(self, now):
+        """Cache the UTC year around now and its summer time [d0, d1) under the dst rule."""
+        y = civil(now // DAY)[0]
+        self.y0 = days_from_civil(y, 1, 1) * DAY
+        self.y1 = days_from_civil(y + 1, 1, 1) * DAY
+        if self.dst == 1:  # EU: last Sunday of March and of October, 01:00 UTC
+            self.d0 = _sunday(y, 3, -1) * DAY + 3600
+            self.d1 = _sunday(y, 10, -1) * DAY + 3600
+        else:  # US: 02:00 local standard time on, 02:00 local summer time (01:00 standard) off
+            if y >= 2007:
+                on, off = _sunday(y, 3, 2), _sunday(y, 11, 1)
+            else:
+                on, off = _sunday(y, 4, 1), _sunday(y, 10, -1)
+            self.d0 = on * DAY + 7200 - self.offset_s
+            self.d1 = off * DAY + 3600 - self.offset_s
 
     def dim_auto(self, now):
         m = self.local_minute(now)
@@ -66,9 +102,10 @@ class Schedule:
         if not self.photocell:
             self.why = "clock"
             return clock
-        s = self.sun
-        near = min(abs(now - s.rise), abs(now - s.set)) <= self.pc_window
-        if not near:
+        near = self.sun.uncertain(now, self.pc_window)
+        if near:
+            self.pc_since = -1  # a disagreement where the clock cannot know never counts
+        else:
             # far from twilight the clock is certain: judge the photocell against it. A faulty
             # cell is trusted again only once it reads right where it read wrong: a cell stuck
             # dark agrees with the clock every night, so agreeing then proves nothing.
@@ -137,3 +174,12 @@ class Schedule:
                     dim = self.dim_ovr
                 self.why = "override"
         return on, (dim if on else 100)
+
+
+def _sunday(y, m, nth):
+    """Day number (since 2000-01-01) of the nth Sunday of month m (nth -1: the last one)."""
+    if nth < 0:
+        d = days_from_civil(y + (m == 12), m % 12 + 1, 1) - 1
+        return d - (d + 6) % 7  # 2000-01-01 (day 0) was a Saturday: Sunday is (d + 6) % 7 == 0
+    d = days_from_civil(y, m, 1)
+    return d + (-(d + 6)) % 7 + 7 * (nth - 1)

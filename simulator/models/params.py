@@ -72,3 +72,12 @@ def check_number(value, lo: float, hi: float) -> float:
 def fault_param(params: dict, kind: str, key: str) -> float:
     """A fault's parameter, or its default."""
     return float(params.get(key, FAULT[kind][key][2]))
+
+# [climate]: the air around the post (simulator/models/world.py Thermal). Without the table the
+# ambient is the legacy 10 +- 6 degC day cycle at a seeded phase, so old scenarios run unchanged.
+CLIMATE: dict[str, tuple[float, float, float, str]] = {
+    "mean": (-40.0, 45.0, 10.0, "yearly mean air temperature, degC"),
+    "daily": (0.0, 20.0, 6.0, "daily swing, degC either side (warmest at 15:00 local solar time)"),
+    "seasonal": (0.0, 30.0, 0.0, "seasonal swing, degC either side (warmest late July in the north, "
+                                 "late January in the south)"),
+}

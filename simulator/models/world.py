@@ -44,17 +44,41 @@ class Truth:
     dark: bool = False  # the photocell reads dark (tick flag bit 1); False when none is fitted
 
 
-class Thermal:
-    """Controller/driver temperature: ambient day cycle + self-heating + an overheat source."""
+YEAR_S = 365.2422 * 86400
+NORTH_PEAK = 964569600  # 2000-07-26T00:00Z: the warmest time of year north of the equator
+WARMEST_S = 15 * 3600  # the warmest time of day, local mean solar time
 
-    def __init__(self, rated_w: float, phase: float):
+
+class Thermal:
+    """Controller/driver temperature: ambient (climate) + enclosure + self-heating + an overheat source.
+
+    Without a climate the ambient is the legacy 10 +- 6 degC day cycle at a seeded phase. With
+    one ([climate] mean, daily, seasonal) it is the mean, plus the daily swing peaking at 15:00
+    local mean solar time, plus the seasonal swing peaking in late July north of the equator
+    and half a year later south of it.
+    """
+
+    def __init__(self, rated_w: float, phase: float, climate: dict | None = None,
+                 lat: float = 0.0, lon: float = 0.0):
         self.rated_w = rated_w
         self.phase = phase
+        self.climate = climate or None
+        self.lon = lon
+        self.peak = NORTH_PEAK if lat >= 0 else NORTH_PEAK + YEAR_S / 2
         self.rise = 0.0
         self.extra = 0.0
 
+    def ambient(self, t: float) -> float:
+        """Air temperature around the post at unix time t, degC."""
+        c = self.climate
+        if c is None:
+            return 10.0 + 6.0 * math.sin(2 * math.pi * t / 86400 + self.phase)
+        solar = (t + self.lon * 240.0 - WARMEST_S) % 86400
+        return (c["mean"] + c["daily"] * math.cos(2 * math.pi * solar / 86400)
+                + c["seasonal"] * math.cos(2 * math.pi * (t - self.peak) / YEAR_S))
+
     def step(self, t: int, dt: float, p: float, overheat: dict | None) -> float:
-        amb = 10.0 + 6.0 * math.sin(2 * math.pi * t / 86400 + self.phase)
+        amb = self.ambient(t)
         k = 1 - math.exp(-dt / 1200.0)
         self.rise += (12.0 * min(2.0, p / self.rated_w) - self.rise) * k
         normal = amb + 15.0 + self.rise  # the enclosure runs warmer than the air
@@ -75,7 +99,7 @@ class Post:
         # the lamp is rated for the post's nominal supply, not the feeder's actual level
         self.nominal = getattr(p, "nominal_v", 230.0)
         self.lamp = make_lamp(p.lamp, p.rated_w, p.strings, self.nominal, getattr(p, "hz", 50))
-        self.thermal = Thermal(p.rated_w, phase)
+        self.thermal = Thermal(p.rated_w, phase, getattr(sc, "climate", None), p.latitude, p.longitude)
         self.stuck: float | None = None
 
     def step(self, t: int, dt: float, v: float, hz: float, vharm, relay: bool, dim: int,

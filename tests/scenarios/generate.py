@@ -150,6 +150,73 @@ def detect_corner(name: str, n: int) -> str:
     return "\n".join(lines)
 
 
+# ---- issue 11, classes 1, 2, 8, 12, 13, 14 (the schedule, the board's power, the climate and
+# ---- the scorer; branch `sched`). Each scenario failed before its fix and passes after it.
+def _sched_post(n: int, lat: float, lon: float, extra: str = "", lamp: str = "led",
+                rated: int = 60) -> list[str]:
+    return ["[post]", f'id = "S-{n:03d}"', f'lamp = "{lamp}"', f"rated_w = {rated}",
+            f"latitude = {lat}", f"longitude = {lon}"] + ([extra] if extra else [])
+
+
+def sched_corners() -> dict[str, str]:
+    """name -> scenario text: far north, the photocell at the end of polar night, repeated
+    blips, a hot climate, local civil time across a DST change, alarms that must not be raised."""
+    out = {}
+
+    def run(start: str, dur: str, seed: int) -> list[str]:
+        return ["", "[run]", f'start = "{start}"', f'duration = "{dur}"', f"seed = {seed}", "", SUPPLY]
+
+    # 1: midnight sun at 69.7 N: the lamp must stay off every second (it lit ~90 s each night)
+    out["corpus_led_midnight_sun_clean"] = "\n".join(
+        ["# issue 11.1: midnight sun at 69.7 N, no fault: the lamp never switches on (generate.py)"]
+        + _sched_post(201, 69.7, 18.9) + run("2026-06-19T12:00:00Z", "2d", 301)
+        + ["[firmware]", "dim_level = 50", ""])
+    # 1 too, in the far south at the date line, across New Year (midnight sun there)
+    out["corpus_led_polar_south_newyear_clean"] = "\n".join(
+        ["# issue 11.1: 77.8 S at the date line over New Year, midnight sun, no fault (generate.py)"]
+        + _sched_post(202, -77.8, 179.9) + run("2026-12-31T06:00:00Z", "1d", 302)
+        + ["[firmware]", "dim_level = 50", ""])
+    # 2: end of polar night: the clock says dark all day, a healthy cell sees twilight at noon
+    out["corpus_led_polar_photocell_clean"] = "\n".join(
+        ["# issue 11.2: 69.7 N, 12-15 January, a healthy photocell: never reported faulty (generate.py)"]
+        + _sched_post(203, 69.7, 18.9, "photocell = true") + run("2026-01-12T00:00:00Z", "3d", 303)
+        + ["[firmware]", "dim_level = 50", "", "[expect]", 'not_raised = ["photocell"]', ""])
+    # 8: a post rides through a 1 s blip; the next interruption still gets its last gasp
+    out["corpus_led_mains_loss_reblip"] = "\n".join(
+        ["# issue 11.8: a 1 s blip ridden through, then a 10 min loss: last gasp both times (generate.py)"]
+        + _sched_post(204, 52.03, 5.56) + run("2026-01-15T15:00:00Z", "8h", 304)
+        + ["[firmware]", "dim_level = 50", "",
+           "[[fault]]", 'kind = "mains_loss"', 'at = "2026-01-15T20:00:00Z"', 'until = "2026-01-15T20:00:01Z"', "",
+           "[[fault]]", 'kind = "mains_loss"', 'at = "2026-01-15T21:00:00Z"', 'until = "2026-01-15T21:10:00Z"', ""])
+    # 12: a hot desert climate in July: the enclosure stays inside the highTemperature margin...
+    hot = ["", "[climate]", "mean = 24", "daily = 8", "seasonal = 10", ""]
+    out["corpus_led_hot_climate_clean"] = "\n".join(
+        ["# issue 11.12: Phoenix in July (ambient 26-42 degC), no fault: no highTemperature (generate.py)"]
+        + _sched_post(205, 33.45, -112.07) + run("2026-07-20T00:00:00Z", "2d", 305) + hot
+        + ["[firmware]", "dim_level = 50", "", "[expect]", 'not_raised = ["highTemperature"]', ""])
+    # ... and an overheating driver there is still told apart from the hot air
+    out["corpus_led_overheat_hotclimate"] = "\n".join(
+        ["# issue 11.12: an overheating driver in a hot climate (generate.py)"]
+        + _sched_post(206, 33.45, -112.07) + run("2026-07-20T00:00:00Z", "1d", 306) + hot
+        + ["[firmware]", "dim_level = 50", "",
+           "[[fault]]", 'kind = "overheat"', 'at = "2026-07-20T06:00:00Z"', 'until = "2026-07-20T09:00:00Z"', ""])
+    # 13: 50 % from 23:00 to 05:00 Amsterdam time across the night the clocks go forward
+    out["corpus_led_dst_spring_clean"] = "\n".join(
+        ["# issue 11.13: dimming on Amsterdam civil time across the March DST change (generate.py)"]
+        + _sched_post(207, 52.37, 4.9) + run("2026-03-28T12:00:00Z", "2d", 307)
+        + ["[firmware]", "dim_level = 50", "dim_from_min = 1380", "dim_to_min = 300",
+           'sched_clock = "utc"', "utc_offset_min = 60", 'dst = "eu"', "",
+           "[expect]", 'timezone = "Europe/Amsterdam"', ""])
+    # 14: an HPS ballast cannot dim: commanding 50 % must raise no power or dimming alarm
+    out["corpus_hps_dimmed_notraised"] = "\n".join(
+        ["# issue 11.14: a dimming schedule on an HPS post: rightly not raised (generate.py)"]
+        + _sched_post(208, 52.03, 5.56, lamp="hps", rated=100) + run("2026-01-15T15:00:00Z", "16h", 308)
+        + ["[firmware]", "dim_level = 50", "",
+           "[expect]", 'not_raised = ["dimmingFailure", "lampPowerTooLow", "lampPowerTooHigh", "lampFailure"]', ""])
+    return out
+# ---- end of the `sched` block
+
+
 def main() -> None:
     for old in HERE.glob("corpus_*.toml"):
         old.unlink()
@@ -168,6 +235,9 @@ def main() -> None:
     for name in DETECT_CORNERS:  # issue 11 detector corners
         n += 1
         (HERE / f"{name}.toml").write_text(detect_corner(name, n))
+    for name, text in sched_corners().items():
+        n += 1
+        (HERE / f"{name}.toml").write_text(text)
     print(f"{n} scenarios written to {HERE}")
 
 
