@@ -67,10 +67,12 @@ class Outbox:
         return "%s/%08d.%s" % (self.path, seq, kind)
 
     def _rm(self, name):
-        try:
-            os.remove(self.path + "/" + name)
-        except OSError:
-            pass
+        for rm in (os.remove, os.rmdir):  # a directory where a file belongs, too
+            try:
+                rm(self.path + "/" + name)
+                return
+            except OSError:
+                pass
 
     def _read_hi(self):
         try:
