@@ -37,12 +37,9 @@ class Hal:
         flash = os.getenv("LAMPPOST_FLASH")
         if flash:
             os.chdir(flash)
-        kb = os.getenv("LAMPPOST_FLASH_KB")  # tests: a small LittleFS in RAM (hal/ramflash.py)
-        self._fill_at = 0
-        if kb:
+        if os.getenv("LAMPPOST_FLASH_KB"):  # tests: a small LittleFS in RAM (hal/ramflash.py)
             from hal import ramflash
-            ramflash.mount(flash or ".", int(kb))
-            self._fill_at = int(os.getenv("LAMPPOST_FLASH_FULL_AT") or 0)
+            ramflash.install(self, flash or ".")
         uart = os.getenv("LAMPPOST_UART")
         self._uart = open(uart, "r+b") if uart else None
         self._hdr = bytearray(HDR)
@@ -83,10 +80,6 @@ class Hal:
         r.temp = temp
         self.wifi = flags & F_WIFI  # associated (lamppost/net.py; sockets: hal/netsock.py)
         self.now = t
-        if self._fill_at and t >= self._fill_at:
-            self._fill_at = 0
-            from hal import ramflash
-            ramflash.fill()
         return t
 
     def set_lamp(self, on, dim):

@@ -79,3 +79,22 @@ def fill():
                 f.write(blk[:300])
         except OSError:
             return
+
+
+def install(hal, src):
+    """Mount LAMPPOST_FLASH_KB of RAM flash with src's files; fill it at the tick
+    LAMPPOST_FLASH_FULL_AT (by wrapping this HAL's wait_tick)."""
+    mount(src, int(os.getenv("LAMPPOST_FLASH_KB")))
+    at = int(os.getenv("LAMPPOST_FLASH_FULL_AT") or 0)
+    if not at:
+        return
+    tick = hal.wait_tick
+
+    def wait_tick(r):
+        t = tick(r)
+        if t >= at and not hal.ramflash_full:
+            hal.ramflash_full = True
+            fill()
+        return t
+    hal.ramflash_full = False
+    hal.wait_tick = wait_tick
