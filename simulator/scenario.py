@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lamppost_common.ids import check_post_id
 from simulator.models.params import CLIMATE as CLIMATE_PARAMS
 from simulator.models.params import FAULT as FAULT_PARAMS
 from simulator.models.params import SUPPLY as SUPPLY_PARAMS
@@ -226,7 +227,7 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
     if not isinstance(run_t, dict):
         raise ScenarioError(f"{path}: missing [run] table")
     post = Post(
-        id=rd.get(post_t, "post", "id", _text, "NL-0001"),
+        id=rd.get(post_t, "post", "id", check_post_id, "NL-0001"),
         lamp=rd.get(post_t, "post", "lamp", _choice(LAMPS), "led"),
         rated_w=rd.get(post_t, "post", "rated_w", _number(1, 2000), 60.0),
         latitude=rd.get(post_t, "post", "latitude", _number(-90, 90), 52.03),

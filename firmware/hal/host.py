@@ -41,6 +41,9 @@ class Hal:
         flash = os.getenv("LAMPPOST_FLASH")
         if flash:
             os.chdir(flash)
+        if os.getenv("LAMPPOST_FLASH_KB"):  # tests: a small LittleFS in RAM (hal/ramflash.py)
+            from hal import ramflash
+            ramflash.install(self, flash or ".")
         uart = os.getenv("LAMPPOST_UART")
         self._uart = open(int(uart) if uart.isdigit() else uart, "r+b") if uart else None
         self.tx_n = 0  # bytes written to the UART this tick

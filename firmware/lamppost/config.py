@@ -80,6 +80,11 @@ def check(key, value, schema=None):
     if kind == "s":
         if not isinstance(value, str) or not lo <= len(value) <= hi:
             raise ValueError("must be text of %d-%d characters" % (lo, hi))
+        if key == "id":  # names topics and files: lamppost_common/ids.py's rule, without re
+            for i in range(len(value)):
+                c = value[i]
+                if not ("0" <= c <= "9" or "a" <= c <= "z" or "A" <= c <= "Z" or i and c in "-_"):
+                    raise ValueError("must be letters, digits, - or _ (not first)")
         return value
     if kind == "b":
         if not isinstance(value, bool):

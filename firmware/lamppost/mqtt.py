@@ -6,6 +6,13 @@ never block, and never allocate a task. umqtt.simple blocks on every call and
 mqtt_as is asyncio on the wall clock; neither fits. The client never raises
 into the caller: any socket error or malformed packet from the broker closes
 the connection and schedules a reconnect with exponential backoff and jitter.
+Every close goes through _close, and the backoff is reset only by a session
+that stayed up _STABLE s, so nothing that drops a session right after its
+CONNACK can make the post reconnect faster than the backoff allows.
+
+A well-framed packet larger than _MAX_PACKET is read past and discarded (a
+QoS 1 PUBLISH is still acknowledged), counted in `big`, and its topic handed
+to on_message with payload None; the session stays up.
 
 QoS 1 publishing is one message in flight at a time (the outbox head), so
 delivery is in order; it is resent with DUP after `retry` s and on reconnect.
@@ -33,12 +40,15 @@ _OPENING = const(1)  # TCP (and TLS) connect under way, _CONNECT queued
 _WAIT_ACK = const(2)  # _CONNECT sent, waiting for _CONNACK
 UP = const(3)
 
-_MAX_PACKET = const(2048)  # larger packets from the broker are refused (protocol error)
+_MAX_PACKET = const(2048)  # larger packets from the broker are read past and discarded
+_PEEK = const(96)  # bytes of an oversize packet kept: its topic and packet id
+_RX_BUDGET = const(4096)  # bytes taken from the socket per poll: a flood costs a bounded tick
+_STABLE = const(120)  # s a session must stay up before the reconnect backoff starts over
 _BACKOFF_MIN = const(2)
 _BACKOFF_MAX = const(300)
 _OPEN_TIMEOUT = const(30)
-_TX_HIGH = const(2048)  # unsent bytes above which no more broker packets are taken this tick
 _TX_MAX = const(4096)  # send() refuses beyond this
+_PUSH = const(256)  # queued bytes written to the socket at once: the queue stays small
 
 
 class ProtocolError(ValueError):
@@ -99,13 +109,26 @@ def subscribe_packet(pid, topic, qos=1):
 
 
 class Parser:
-    """Splits a byte stream into (first byte, body) packets; ProtocolError on bad framing."""
+    """Splits a byte stream into packets; ProtocolError on bad framing.
+
+    next() -> (first byte, body, whole): whole is False for a packet over the
+    limit, whose body is then only its first _PEEK bytes; the rest of it is
+    skipped as it arrives, never buffered.
+    """
 
     def __init__(self, limit=_MAX_PACKET):
         self.buf = b""
         self.limit = limit
+        self.skip = 0  # bytes of a discarded packet still to come
 
     def feed(self, data):
+        k = self.skip
+        if k:
+            if k >= len(data):
+                self.skip = k - len(data)
+                return
+            self.skip = 0
+            data = data[k:]
         self.buf += bytes(data)
 
     def next(self):
@@ -127,14 +150,20 @@ class Parser:
             shift += 7
             if shift > 21:
                 raise ProtocolError("bad remaining length")
+        first = b[0]
         if n > self.limit:
-            raise ProtocolError("packet too large")
+            peek = i + min(n, _PEEK)
+            if len(b) < peek:
+                return None
+            end = i + n
+            self.skip = end - len(b) if end > len(b) else 0
+            self.buf = b[end:]
+            return first, b[i:peek], False
         if len(b) < i + n:
             return None
-        first = b[0]
         body = b[i:i + n]
         self.buf = b[i + n:]
-        return first, body
+        return first, body, True
 
 
 def parse_publish(first, body):
@@ -194,6 +223,7 @@ class Client:
         self.pending: "Any" = None
         self.attempts = 0  # connection attempts since boot
         self.connects = 0  # successful CONNACKs since boot
+        self.big = 0  # oversize packets from the broker read past and discarded
         self.last_error = ""
 
     def up(self):
@@ -213,8 +243,8 @@ class Client:
         self.ping_at = 0
         self.inflight = 0
         self.last_error = why
-        if was_up:
-            self.fails = 0
+        if was_up and now - self.since >= _STABLE:
+            self.fails = 0  # only a session that lasted resets the backoff
         self.fails += 1
         # exponential backoff with jitter (50-100 %): no storm, no herd after an outage
         d = _BACKOFF_MIN << min(self.fails - 1, 10)
@@ -230,15 +260,43 @@ class Client:
         self._close(now, "disconnect")
 
     def send(self, data):
-        """Queue raw packet bytes; False if not connected or the queue is full."""
+        """Queue raw packet bytes; False if not connected, the queue is full or no heap."""
         if self.state != UP or len(self.tx) > _TX_MAX:
             return False
-        self.tx += data
+        try:
+            self._put(data)
+        except MemoryError:
+            return False
         return True
 
+    def _put(self, data):
+        """Append to the send queue and push it to the socket once it holds _PUSH bytes, so a
+        burst of replies never needs one big block of heap for the queue."""
+        if self.tx:
+            self.tx += data
+        else:
+            self.tx = bytes(data)
+        if len(self.tx) >= _PUSH:
+            try:
+                self._flush()
+            except OSError:
+                pass  # the next poll meets the error again and closes the session
+
     def publish(self, topic, payload, retain=False):
-        """QoS 0 publish (telemetry): dropped when not connected."""
-        return self.send(publish_packet(topic, payload, 0, retain))
+        """QoS 0 publish (telemetry, replies): dropped when not connected or out of heap.
+        Header and payload are queued apart (and mostly written at once), so a large reply
+        is never copied into a packet."""
+        if self.state != UP or len(self.tx) > _TX_MAX:
+            return False
+        try:
+            if isinstance(payload, str):
+                payload = payload.encode()
+            t = enc_str(topic)
+            self._put(bytes((0x31 if retain else 0x30,)) + enc_len(len(t) + len(payload)) + t)
+            self._put(payload)
+        except MemoryError:
+            return False
+        return True
 
     def subscribe(self, topic, qos=1):
         self.pid = self.pid % 65535 + 1
@@ -254,7 +312,7 @@ class Client:
                 return
             raise
         if n:
-            self.tx = self.tx[n:]
+            self.tx = self.tx[n:] if n < len(self.tx) else b""
 
     def poll(self, now, link_up=True):
         """Advance the session by one tick; never raises, never blocks."""
@@ -292,7 +350,10 @@ class Client:
         self._read(now)
         if self.state != UP:
             return
-        head = self.pending() if self.pending else None
+        try:
+            head = self.pending() if self.pending else None
+        except MemoryError:  # the head is read from flash again next tick
+            head = None
         if head is not None:
             pid, pkt = head
             if self.inflight != pid:
@@ -312,20 +373,20 @@ class Client:
             self._flush()
 
     def _read(self, now):
-        """Take the broker's packets while the send queue has room (back-pressure).
+        """Take the broker's packets, at most _RX_BUDGET bytes a poll.
 
-        A burst of commands is answered over several ticks instead of having
-        replies dropped from a full queue: packets already parsed wait in the
-        parser, the rest in the socket, until the queue drains below _TX_HIGH.
+        Every packet is handled as it arrives (acks, pings, commands), so a
+        flood never hides a PINGRESP or a PUBACK behind it; what lamppost.net
+        cannot take at once it queues, answers `busy` or drops, and counts.
+        Bytes arriving prove the connection alive, as a PINGRESP would.
         """
-        more = True
+        budget = _RX_BUDGET
         while self.sock is not None:
-            while len(self.tx) < _TX_HIGH:
-                p = self.parser.next()
-                if p is None:
-                    break
-                self._handle(now, p[0], p[1])
-            if not more or len(self.tx) >= _TX_HIGH:
+            p = self.parser.next()
+            if p is not None:
+                self._handle(now, p[0], p[1], p[2])
+                continue
+            if budget <= 0:
                 return
             try:
                 n = self.sock.readinto(self.rbuf)
@@ -337,18 +398,24 @@ class Client:
                 return
             if n == 0:
                 raise OSError("closed by broker")
+            budget -= n
+            self.ping_at = 0
             self.parser.feed(memoryview(self.rbuf)[:n])
-            more = n == len(self.rbuf)
 
-    def _handle(self, now, first, body):
+    def _handle(self, now, first, body, whole=True):
         kind = first >> 4
+        if not whole:
+            self.big += 1
+            if kind == _PUBLISH and self.state == UP:
+                self._big_publish(first, body)
+            return
         if kind == _CONNACK:
             if self.state != _WAIT_ACK or len(body) != 2:
                 raise ProtocolError("unexpected CONNACK")
             if body[1] != 0:
                 raise OSError("broker refused: code %d" % body[1])
             self.state = UP
-            self.fails = 0
+            self.since = now
             self.connects += 1
             self.inflight = 0
             if self.on_up:
@@ -372,8 +439,31 @@ class Client:
             if qos == 2:
                 raise ProtocolError("QoS 2 not subscribed")
             if qos == 1:
-                self.tx += packet(_PUBACK << 4, struct.pack("!H", pid))
-            if self.on_message:
-                self.on_message(topic, bytes(payload))
+                self._put(packet(_PUBACK << 4, struct.pack("!H", pid)))
+            self._deliver(topic, bytes(payload))
         else:
             raise ProtocolError("unexpected packet type %d" % kind)
+
+    def _deliver(self, topic, payload):
+        if self.on_message:
+            try:
+                self.on_message(topic, payload)
+            except Exception:  # e.g. MemoryError in a reply: the owner's fault, not the session's
+                pass
+
+    def _big_publish(self, first, head):
+        """Acknowledge a discarded QoS 1 PUBLISH and tell the owner its topic, if the first
+        _PEEK bytes hold them (a broker resends an unacknowledged one forever)."""
+        qos = (first >> 1) & 3
+        if len(head) < 2:
+            return
+        tl = (head[0] << 8) | head[1]
+        if len(head) < 2 + tl + (2 if qos else 0):
+            return
+        if qos == 1:
+            self._put(packet(_PUBACK << 4, head[2 + tl:4 + tl]))
+        try:
+            topic = head[2:2 + tl].decode()
+        except UnicodeError:
+            return
+        self._deliver(topic, None)

@@ -12,11 +12,23 @@ A command runs unsigned as a console without a login: what only reads works
 (Help, Status, Readings, Alarms, Log, Config [key], Relay/Dim/TelePeriod without
 a value); whatever changes state must be signed (lamppost.hmacauth), so nobody
 on the broker can switch a lamp.
+
+Commands wait in a small queue (_CQ of them, _CQ_BYTES of payload) and run
+while the send queue has room; one beyond it is answered {"error": "busy"}, or
+dropped when even that reply has no room; both are counted (STATE MQTT.Busy,
+MQTT.Dropped). A command over the client's packet limit is discarded (MQTT.Oversize)
+and answered with an error. Outbox problems (a quarantined message, a full
+flash) are reported once each as `ev: error`, on serial and MQTT alike.
 """
 import gc
 import json
+from micropython import const
 from lamppost import clock, hmacauth, mqtt, outbox
 
+_CQ = const(16)  # commands queued at most; more are answered busy
+_CQ_BYTES = const(2048)  # payload bytes queued at most
+_RUN_TX = const(1024)  # a queued command runs only while less than this waits to be sent
+_BUSY_TX = const(2048)  # a busy reply only while less than this waits; else dropped
 NET_S = 60  # the network task must finish a poll this often, or the watchdog is not fed
 
 
@@ -51,6 +63,11 @@ class Net:
         self.down_since = 0
         self.downtime = 0
         self.errors = 0  # outbox writes that failed (flash full)
+        self.said_full = False  # "flash full" reported since the flash last worked
+        self.cq = []  # (name, payload) of commands waiting to run
+        self.cq_bytes = 0
+        self.busy = 0  # commands answered busy
+        self.dropped = 0  # commands (or replies) dropped without an answer
         self.health = getattr(self.hal, "health", None)  # ESP32: the watchdog's task list
         self.opened = -1  # cli.connects when the last connect began: no CONNACK since -> re-resolve
         if hasattr(self.hal, "wifi_start"):  # ESP32: join the AP (hal/esp32_net.py)
@@ -84,9 +101,10 @@ class Net:
             return
         alarm = ev == "alarm"
         topic = "stat/%s/%s" % (self.id, "ALARM" if alarm else "EVENT")
-        try:
-            self.box.put(topic, lambda s: line[:-1] + ', "dseq": %d}' % s, alarm)
-        except OSError:
+        box = self.box
+        full = box.full
+        box.put(topic, lambda s: line[:-1] + ', "dseq": %d}' % s, alarm)
+        if box.full and not full:
             self.errors += 1
         if self.head is not None and (not self.box.items or self.box.items[0][0] != self.head[0]):
             self.head = None  # the head was evicted
@@ -132,16 +150,51 @@ class Net:
                              json.dumps(cfg), True)
 
     def _message(self, topic, payload):
+        """From the client: queue a command, or answer busy / drop it when the queue is full."""
         if not topic.startswith(self.t_cmnd):
             return
-        name = topic[len(self.t_cmnd):].lower()
+        name = topic[len(self.t_cmnd):]
+        if payload is None:  # over the packet limit: discarded by the client
+            self._reply(name, {"error": "message too large (limit 2048 bytes), discarded"})
+        elif len(self.cq) < _CQ and self.cq_bytes + len(payload) <= _CQ_BYTES:
+            self.cq.append((name, payload))
+            self.cq_bytes += len(payload)
+        elif len(self.cli.tx) < _BUSY_TX:
+            self.busy += 1
+            self._reply(name, {"error": "busy"})
+        else:
+            self.dropped += 1
+
+    def _reply(self, name, d):
+        d["cmd"] = name = name.lower()[:32]
+        t = "stat/%s/RESULT" % self.id
         try:
-            text = payload.decode()
-        except UnicodeError:
-            text = None
-        d = self.command(name, text)
-        d["cmd"] = name[:32]
-        self.cli.publish("stat/%s/RESULT" % self.id, json.dumps(d))
+            ok = self.cli.publish(t, json.dumps(d))
+        except MemoryError:
+            ok = False
+        if not ok and self.cli.state == mqtt.UP:
+            d = None
+            gc.collect()
+            ok = self.cli.publish(t, '{"cmd": %s, "error": "no heap for the reply"}'
+                                  % json.dumps(name))
+        if not ok:
+            self.dropped += 1
+
+    def _run_queued(self):
+        cli = self.cli
+        while self.cq and cli.state == mqtt.UP and len(cli.tx) < _RUN_TX:
+            name, payload = self.cq.pop(0)
+            self.cq_bytes -= len(payload)
+            try:
+                text = payload.decode()
+            except UnicodeError:
+                text = None
+            try:
+                d = self.command(name.lower(), text)
+            except Exception as e:  # e.g. MemoryError: the command fails, never the session
+                gc.collect()
+                d = {"error": "internal: %s" % type(e).__name__}
+            self._reply(name, d)
 
     def command(self, name, text):
         """Run a console command received over MQTT (lamppost.commands); the reply dict.
@@ -170,7 +223,10 @@ class Net:
                 "wifi": "up" if self.link else "down", "mqtt": "up" if cli.state == mqtt.UP else "down",
                 "connects": cli.connects, "attempts": cli.attempts, "last_error": cli.last_error,
                 "link_count": self.link_count, "downtime_s": self.downtime,
-                "outbox": len(self.box), "outbox_lost": self.box.lost, "tele_period": self.period}
+                "oversize": cli.big, "busy": self.busy, "cmd_dropped": self.dropped,
+                "outbox": len(self.box), "outbox_lost": self.box.lost, "outbox_ram": self.box.ram(),
+                "outbox_bad": self.box.bad, "flash": "full" if self.box.full else "ok",
+                "tele_period": self.period}
 
     # telemetry
     def state(self, now):
@@ -181,9 +237,22 @@ class Net:
             "Dimmer": self.app.dim,
             "Wifi": {"LinkCount": self.link_count, "Downtime": self.downtime},
             "MQTT": {"Connects": self.cli.connects, "Attempts": self.cli.attempts,
-                     "LastError": self.cli.last_error},
+                     "LastError": self.cli.last_error, "Oversize": self.cli.big,
+                     "Busy": self.busy, "Dropped": self.dropped},
             "Outbox": {"Queued": len(self.box), "Alarms": self.box.alarms(),
-                       "Lost": self.box.lost, "Errors": self.errors}}
+                       "Lost": self.box.lost, "Errors": self.errors, "Ram": self.box.ram(),
+                       "Bad": self.box.bad, "FlashFull": self.box.full}}
+
+    def _problems(self, now):
+        """Report the outbox's news once each (here, not in sink: a report re-enters sink)."""
+        box = self.box
+        if box.full != self.said_full:
+            self.said_full = box.full
+            if box.full:
+                self.app.rep.emit(now, "error", {"error": "flash full: outbox in RAM (at most "
+                                                 "10 messages, lost on a power cut)"})
+        while box.news:
+            self.app.rep.emit(now, "error", {"error": box.news.pop(0)})
 
     def sensor(self, now):
         r = self.app.r
@@ -211,8 +280,10 @@ class Net:
                     self.downtime += now - self.down_since
             else:
                 self.down_since = now
+        self._problems(now)
         cli = self.cli
         cli.poll(now, link)
+        self._run_queued()
         if cli.state == mqtt.UP and now >= self.next_tele:
             self.next_tele = now + self.period
             cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))

@@ -12,6 +12,8 @@ import sqlite3
 import threading
 import time
 
+from lamppost_common.ids import check_post_id
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
     id TEXT PRIMARY KEY, lwt TEXT, state TEXT, sensor TEXT, updated REAL, duplicates INTEGER DEFAULT 0
@@ -43,6 +45,11 @@ class Register:
         if len(parts) != 3:
             return
         prefix, dev, leaf = parts
+        try:
+            check_post_id(dev)  # one id rule everywhere (lamppost_common/ids.py)
+        except ValueError:
+            self.rejected += 1
+            return
         try:
             text = payload.decode()
         except UnicodeDecodeError:

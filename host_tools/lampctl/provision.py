@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
 POSTS = ROOT / "build" / "posts"
-ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+from lamppost_common.ids import ID_RE, check_post_id  # noqa: F401 (ID_RE: re-exported)
 
 TLS_PORT = 8883  # MQTT over TLS
 # command-line / CSV / TOML field -> config key
@@ -111,9 +111,10 @@ def post_config(fields: dict) -> dict:
     pid = str(f.get("id", ""))
     who = f"post {pid!r}" if pid else "post (no id)"
     errors = []
-    if not ID_RE.fullmatch(pid):
-        errors.append(f"id {pid!r}: use 1-32 letters, digits, '-' or '_', starting with a letter or "
-                      "digit (it names the post's MQTT topics and files)")
+    try:
+        check_post_id(pid)
+    except ValueError as e:
+        errors.append(f"id: {e}")
     wifi = f.pop("wifi", None)
     if wifi is not None:
         ssid, sep, pw = str(wifi).partition(":")

@@ -18,4 +18,14 @@ def feed(hex_chunks):
         s.rx += binascii.unhexlify(h)
         c.poll(t)
         t += 1
-    return {"up": c.up(), "closed": s.closed, "messages": len(got), "error": c.last_error}
+    while s.rx and not s.closed and t < 1000:  # what a tick's read budget left in the socket
+        c.poll(t)
+        t += 1
+    acks = []
+    out = bytes(s.out)
+    i = out.find(b"\x40\x02")
+    while i >= 0:
+        acks.append((out[i + 2] << 8) | out[i + 3])
+        i = out.find(b"\x40\x02", i + 4)
+    return {"up": c.up(), "closed": s.closed, "messages": len(got), "error": c.last_error,
+            "big": c.big, "topics": got, "acks": acks}

@@ -8,9 +8,9 @@ def test_packets_round_trip_through_parser():
     p.feed(pub[:3])
     assert p.next() is None  # incomplete
     p.feed(pub[3:] + mqtt.packet(0xD0, b""))
-    first, body = p.next()
-    assert mqtt.parse_publish(first, body) == ("stat/x/ALARM", 77, b"y" * 300, 1)
-    assert p.next() == (0xD0, b"")
+    first, body, whole = p.next()
+    assert whole and mqtt.parse_publish(first, body) == ("stat/x/ALARM", 77, b"y" * 300, 1)
+    assert p.next() == (0xD0, b"", True)
     assert p.next() is None
 
 

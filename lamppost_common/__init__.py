@@ -1,0 +1,1 @@
+"""Rules shared by every host-side tool (lampctl, simulator, collector): one definition each."""
