@@ -85,7 +85,8 @@ class Net:
         alarm = ev == "alarm"
         topic = "stat/%s/%s" % (self.id, "ALARM" if alarm else "EVENT")
         try:
-            self.box.put(topic, lambda s: line[:-1] + ', "dseq": %d}' % s, alarm)
+            self.box.put(topic, lambda s: line[:-1] + ', "inc": "%s", "dseq": %d}' % (self.box.inc, s),
+                         alarm)
         except OSError:
             self.errors += 1
         if self.head is not None and (not self.box.items or self.box.items[0][0] != self.head[0]):
