@@ -39,10 +39,15 @@ class Broker:
     """A broker child process. kind: 'mosquitto', 'amqtt' or 'auto' (mosquitto if installed)."""
 
     def __init__(self, kind: str = "auto", port: int | None = None, tls: bool = False,
-                 users: dict[str, str] | None = None):
+                 users: dict[str, str] | None = None, password_file: Path | None = None,
+                 acl_file: Path | None = None):
+        """password_file/acl_file: mosquitto files as `lampctl provision` writes them (accounts
+        and per-post ACL); users: plain user -> password, hashed here (no ACL)."""
         if kind == "auto":
             kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
-        if (tls or users) and kind != "mosquitto":
+        self.password_file = password_file
+        self.acl_file = acl_file
+        if (tls or users or password_file or acl_file) and kind != "mosquitto":
             raise RuntimeError("TLS and passwords need mosquitto (apt-get install mosquitto)")
         self.tls = tls
         self.users = users or {}
@@ -73,7 +78,11 @@ class Broker:
                     "key": d / "tls" / "server.key"}
                 self.ca_path = d / "tls" / "ca.der"  # what the firmware pins
                 text += f"cafile {p['ca']}\ncertfile {p['cert']}\nkeyfile {p['key']}\n"
-            if self.users:
+            if self.password_file:
+                text += f"allow_anonymous false\npassword_file {self.password_file}\n"
+                if self.acl_file:
+                    text += f"acl_file {self.acl_file}\n"
+            elif self.users:
                 pw = d / "passwd"
                 pw.write_text("".join(f"{u}:{v}\n" for u, v in self.users.items()))
                 subprocess.run([shutil.which("mosquitto_passwd") or "mosquitto_passwd", "-U",

@@ -7,7 +7,6 @@ the end, shows what arrived over MQTT.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 
@@ -33,14 +32,14 @@ class MqttSession:
             handle = self.reg.handle
 
             def tee(topic, payload):
-                handle(topic, payload)
-                if topic.endswith("/ALARM"):
-                    try:
-                        d = json.loads(payload)
-                        self.lines.append(f"  mqtt>   {topic} {d['alarm']} {d['state']} "
-                                          f"(dseq {d['dseq']}, {d['t']})")
-                    except (ValueError, KeyError, TypeError):
-                        self.lines.append(f"  mqtt>   {topic} (malformed)")
+                got = handle(topic, payload)  # validated (host_tools/collector/validate.py)
+                if got is None:
+                    self.lines.append(f"  mqtt>   {str(topic)[:80]} (quarantined)")
+                elif got[0] == "alarm":
+                    d = got[2]
+                    self.lines.append(f"  mqtt>   {topic} {d.get('alarm')} {d.get('state')} "
+                                      f"(dseq {d['dseq']}, {d.get('t')})")
+                return got
             self.reg.handle = tee
         self.listener = Listener(self.reg, host, port)
         if not self.listener.wait_ready(10):

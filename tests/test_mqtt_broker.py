@@ -252,16 +252,17 @@ def test_tls_with_pinned_ca_and_per_device_password(tmp_path):
         assert not wrong_pw["ok"] and "refused" in wrong_pw["error"], wrong_pw
 
 
-def test_collector_send_signs_and_shows_the_reply(broker, capsys):
+def test_collector_send_signs_and_shows_the_reply(broker, capsys, monkeypatch):
     import time
     from host_tools.collector import cli as collector_cli
+    monkeypatch.setenv("LAMPPOST_CMD_KEY", KEY)  # never on the command line (docs/collector.md)
     reg, lis = _collector(broker)  # sees stat/…/RESULT, so we know when the reply went out
     start = parse_time("2026-01-15T12:00:00Z")
     out: dict = {}
 
     def send():
         out["rc"] = collector_cli.main(["send", "--broker", broker.addr, "--post", "NL-T5",
-                                        "--key", KEY, "TelePeriod", "120"])
+                                        "TelePeriod", "120"])
 
     def on_tick(t):
         if t == start + 60:

@@ -153,6 +153,8 @@ def test_provision_writes_a_validated_config_with_credentials(tmp_path, capsys):
     assert rc == 0
     path = tmp_path / "NL-0001" / "config.json"
     cfg = json.loads(path.read_text())
+    broker_pass = cfg.pop("mqtt_pass")  # its own broker account (tests/test_broker_acl.py)
+    assert len(broker_pass) >= 20 and cfg.pop("mqtt_user") == "NL-0001"
     assert cfg == {"id": "NL-0001", "lamp": "hps", "rated_w": 150.0, "lat": 52.03, "lon": 5.56,
                    "wifi_ssid": "Gemeente", "wifi_pass": "s3cretpass", "mqtt_host": "mqtt.example.nl",
                    "mqtt_port": 8883}

@@ -103,7 +103,7 @@ class Net:
         topic = "stat/%s/%s" % (self.id, "ALARM" if alarm else "EVENT")
         box = self.box
         full = box.full
-        box.put(topic, lambda s: line[:-1] + ', "dseq": %d}' % s, alarm)
+        box.put(topic, lambda s: line[:-1] + ', "inc": "%s", "dseq": %d}' % (box.inc, s), alarm)
         if box.full and not full:
             self.errors += 1
         if self.head is not None and (not self.box.items or self.box.items[0][0] != self.head[0]):

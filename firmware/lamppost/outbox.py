@@ -7,6 +7,11 @@ atomically; small files live inline in the directory metadata). The sequence
 number never goes back: before the newest message is deleted its number is
 saved in `hi`, so after a reboot the next number is max(files, hi) + 1.
 
+`inc`, the outbox's incarnation: 8 random hex digits made when the outbox is created (or
+its `hi` is lost), kept in `hi` and sent with every message, so the collector dedupes on
+(post, inc, dseq): a reflashed board, or one that lost its outbox, starts again at dseq 1
+under a new inc and its alarms are not taken for resends of old ones.
+
 Bounded to `cap` messages. When full, the oldest non-alarm event is dropped
 first (telemetry never enters the outbox: it is QoS 0 and dropped while
 offline); only an outbox full of alarms drops its oldest alarm, and counts it
@@ -50,7 +55,10 @@ class Outbox:
             except OSError:
                 names = ()
                 self.full = True
-        hi, self.lost = self._read_hi()
+        hi, self.lost, self.inc = self._read_hi()
+        if not self.inc:  # a new outbox (or its hi lost): a new incarnation, saved at once
+            self.inc = "%02x%02x%02x%02x" % tuple(os.urandom(4))
+            self._write_hi(hi)  # flash full: this boot's inc lives in RAM; the next makes anew
         for name in names:
             seq, kind = _parse(name)
             if seq is None:
@@ -77,19 +85,22 @@ class Outbox:
     def _read_hi(self):
         try:
             with open(self.path + "/" + HI) as f:
-                a, b = f.read(40).split()
-            a, b = int(a), int(b)
+                v = f.read(40).split()
+            a, b = int(v[0]), int(v[1])
+            c = v[2] if len(v) == 3 else ""  # an outbox from before incarnations has none
+            if len(c) != 8 or [x for x in c if x not in "0123456789abcdef"]:
+                c = ""
             if 0 <= a < 99999990 and 0 <= b < 1 << 30:
-                return a, b
-        except (OSError, ValueError, UnicodeError):
+                return a, b, c
+        except (OSError, ValueError, UnicodeError, IndexError):
             pass
-        return 0, 0
+        return 0, 0, ""
 
     def _write_hi(self, hi):
         tmp = self.path + "/hi.tmp"
         try:
             with open(tmp, "w") as f:
-                f.write("%d %d" % (hi, self.lost))
+                f.write("%d %d %s" % (hi, self.lost, self.inc))
             os.rename(tmp, self.path + "/" + HI)
         except OSError:  # full flash: the number is still right in RAM
             self.full = True

@@ -3,14 +3,21 @@
   lamppost-collector listen --broker HOST:PORT --db reg.sqlite [--for SECONDS]
   lamppost-collector posts  --db reg.sqlite [--json | --csv]
   lamppost-collector alarms --db reg.sqlite [--post ID] [--all] [--json | --csv]
-  lamppost-collector send   --broker HOST:PORT --post ID [--key K] COMMAND [PARAM]
+  lamppost-collector quarantine --db reg.sqlite [--json | --csv]
+  lamppost-collector send   --broker HOST:PORT --post ID [--key-file F] COMMAND [PARAM]
+
+Broker account: --user NAME, the password from --password-file FILE or the environment
+(LAMPPOST_MQTT_PASSWORD); --tls [--ca CA.pem]. The command key (send) from --key-file FILE
+or LAMPPOST_CMD_KEY. Secrets are never taken from the command line (every user can read it).
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import logging
 import os
+import sqlite3
 import sys
 import time
 
@@ -31,6 +38,7 @@ def post_rows(reg: Register) -> list[dict]:
         e = p["energy"]
         rows.append({"post": p["id"], "online": p["online"] or "?", "alarms": p["alarms"],
                      "last_dseq": p["last_dseq"], "dups": p["duplicates"],
+                     "conflicts": p["conflicts"],
                      "power_W": e.get("Power", ""), "total_kWh": e.get("Total", ""),
                      "uptime": p["state"].get("Uptime", "")})
     return rows
@@ -49,30 +57,83 @@ def emit(rows: list[dict], cols: list[str], fmt: str, out=None) -> None:
         out.write(_table(rows, cols) + "\n" if rows else "(nothing yet)\n")
 
 
+class SecretError(ValueError):
+    """A secret that could not be read, or was given where everyone can read it."""
+
+
+def read_secret(path: str | None, env: str, what: str) -> str | None:
+    """A secret from a file (its first line) or the environment variable env; None if neither."""
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as e:
+            raise SecretError(f"{what}: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+        if not text:
+            raise SecretError(f"{what}: {path} is empty")
+        return text
+    return os.environ.get(env) or None
+
+
+def _argv_secrets(args) -> None:
+    """Refuse a secret on the command line (every local user sees it in `ps`)."""
+    if getattr(args, "password", None) is not None:
+        raise SecretError("--password on the command line is refused (every user on this machine can "
+                          "read it): put it in a file for --password-file, or in LAMPPOST_MQTT_PASSWORD")
+    if getattr(args, "key", None) is not None:
+        raise SecretError("--key on the command line is refused (every user on this machine can read "
+                          "it): put the post's cmd_key in a file for --key-file, or in LAMPPOST_CMD_KEY")
+
+
+def _broker_login(args) -> dict:
+    """Listener/paho keyword arguments of the broker options: user, password, tls, ca."""
+    _argv_secrets(args)
+    pw = read_secret(args.password_file, "LAMPPOST_MQTT_PASSWORD", "broker password")
+    if pw and not args.user:
+        raise SecretError("a broker password needs --user NAME (MQTT sends a password only with a user)")
+    if args.ca and not os.path.isfile(args.ca):
+        raise SecretError(f"--ca {args.ca}: no such file")
+    return {"user": args.user, "password": pw, "tls": bool(args.tls or args.ca), "ca": args.ca}
+
+
 def cmd_listen(args) -> int:
     from host_tools.collector.listen import Listener
     from simulator.broker import parse_addr
+    logging.basicConfig(level=logging.INFO, format="lamppost-collector: %(message)s")
     try:
         host, port = parse_addr(args.broker)
+        login = _broker_login(args)
     except ValueError as e:
         print(f"lamppost-collector: {e}", file=sys.stderr)
         return 2
-    reg = Register(args.db)
     try:
-        lis = Listener(reg, host, port, client_id=args.client_id)
+        reg = Register(args.db)
+    except sqlite3.Error as e:
+        print(f"lamppost-collector: cannot open the register {args.db}: {e}", file=sys.stderr)
+        return 1
+    try:
+        lis = Listener(reg, host, port, client_id=args.client_id, **login)
     except OSError as e:
         print(f"lamppost-collector: cannot reach broker {args.broker}: {e}", file=sys.stderr)
+        return 1
+    if not lis.wait_ready(10) and lis.refused:
+        lis.close()
+        print(f"lamppost-collector: broker {args.broker} refused the connection: {lis.refused}",
+              file=sys.stderr)
         return 1
     session = (f"client id {lis.client_id}, persistent session" if lis.persistent
                else "clean session: nothing is kept for it while it is down (--client-id keeps one)")
     print(f"lamppost-collector: listening on {args.broker}, register {args.db} ({session})", flush=True)
     try:
         end = time.monotonic() + args.for_s if args.for_s else None
-        while end is None or time.monotonic() < end:
-            time.sleep(0.2)
+        while (end is None or time.monotonic() < end) and not lis.failed.is_set():
+            lis.failed.wait(0.2)
     except KeyboardInterrupt:
         pass
     lis.close()
+    if lis.failed.is_set():  # a supervisor restarts it; the broker keeps what was not acknowledged
+        print(f"lamppost-collector: stopped: {lis.error}", file=sys.stderr)
+        return 1
     emit(post_rows(reg), POST_COLS, "table")
     return 0
 
@@ -87,15 +148,22 @@ def cmd_send(args) -> int:
     from simulator.broker import parse_addr
     try:
         host, port = parse_addr(args.broker)
+        login = _broker_login(args)
+        key = read_secret(args.key_file, "LAMPPOST_CMD_KEY", "command key")
     except ValueError as e:
         print(f"lamppost-collector: {e}", file=sys.stderr)
         return 2
     param = " ".join(args.param)
-    payload = sign(args.key, args.post, args.command, param, args.ctr or int(time.time())) \
-        if args.key else param
+    payload = sign(key, args.post, args.command, param, args.ctr or int(time.time())) \
+        if key else param
     reply: list[str] = []
     got = threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"lamppost-send-{os.getpid()}")
+    if login["user"]:
+        c.username_pw_set(login["user"], login["password"])
+    if login["tls"]:
+        import ssl
+        c.tls_set(ca_certs=login["ca"], cert_reqs=ssl.CERT_REQUIRED)
 
     def on_connect(cl, *a):
         cl.subscribe(f"stat/{args.post}/RESULT", 1)
@@ -120,11 +188,17 @@ def cmd_send(args) -> int:
               file=sys.stderr)
         return 1
     print(reply[0])
-    return 1 if "error" in json.loads(reply[0]) else 0
+    try:
+        d = json.loads(reply[0])
+    except ValueError:
+        return 1  # not a reply the firmware writes
+    return 1 if not isinstance(d, dict) or "error" in d else 0
 
 
-POST_COLS = ["post", "online", "alarms", "last_dseq", "dups", "power_W", "total_kWh", "uptime"]
-ALARM_COLS = ["device", "dseq", "t", "ev", "alarm", "state"]
+POST_COLS = ["post", "online", "alarms", "last_dseq", "dups", "conflicts", "power_W", "total_kWh",
+             "uptime"]
+ALARM_COLS = ["device", "inc", "dseq", "t", "ev", "alarm", "state", "conflict"]
+QUARANTINE_COLS = ["received", "topic", "size", "reason", "payload"]
 
 
 def _open(path: str) -> Register | None:
@@ -132,7 +206,11 @@ def _open(path: str) -> Register | None:
         print(f"lamppost-collector: no register at {path} (run `lamppost-collector listen` first)",
               file=sys.stderr)
         return None
-    return Register(path)
+    try:
+        return Register(path)
+    except sqlite3.Error as e:
+        print(f"lamppost-collector: cannot open the register {path}: {e}", file=sys.stderr)
+        return None
 
 
 def cmd_posts(args) -> int:
@@ -152,11 +230,35 @@ def cmd_alarms(args) -> int:
     return 0
 
 
+def cmd_quarantine(args) -> int:
+    reg = _open(args.db)
+    if reg is None:
+        return 2
+    rows = reg.quarantined(args.limit)
+    if args.fmt == "table":
+        for r in rows:
+            r["received"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["received"] or 0))
+            r["payload"] = r["payload"][:60]
+    emit(rows, QUARANTINE_COLS, args.fmt)
+    return 0
+
+
+def _broker_options(p) -> None:
+    p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
+    p.add_argument("--user", help="broker user name (the collector's account, see docs/collector.md)")
+    p.add_argument("--password-file", metavar="FILE",
+                   help="file whose first line is the broker password (else LAMPPOST_MQTT_PASSWORD)")
+    p.add_argument("--tls", action="store_true", help="MQTT over TLS (port 8883 usually)")
+    p.add_argument("--ca", metavar="CA.pem", help="CA the broker's certificate is checked against "
+                   "(implies --tls; default: the system's CAs)")
+    p.add_argument("--password", help=argparse.SUPPRESS)  # refused with a clear error
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="lamppost-collector", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     p = sub.add_parser("listen", help="subscribe to a broker and record into the register")
-    p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
+    _broker_options(p)
     p.add_argument("--db", default="lamppost-register.sqlite", help="SQLite register file")
     p.add_argument("--for", dest="for_s", type=float, help="stop after this many seconds")
     p.add_argument("--client-id", help="MQTT client id for a persistent session: the broker keeps the "
@@ -165,17 +267,20 @@ def main(argv: list[str] | None = None) -> int:
                    "so two collectors on one broker do not knock each other off, but nothing is "
                    "kept for it while it is down)")
     p.set_defaults(func=cmd_listen)
-    p = sub.add_parser("send", help="send a command to a post (signed with --key) and show the reply")
-    p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
+    p = sub.add_parser("send", help="send a command to a post (signed with its key) and show the reply")
+    _broker_options(p)
     p.add_argument("--post", required=True, help="post id")
-    p.add_argument("--key", help="the post's cmd_key: sign the command (state-changing commands)")
+    p.add_argument("--key-file", metavar="FILE", help="file whose first line is the post's cmd_key "
+                   "(else LAMPPOST_CMD_KEY): sign the command (state-changing commands need it)")
+    p.add_argument("--key", help=argparse.SUPPRESS)  # refused: a secret on the command line
     p.add_argument("--ctr", type=int, help="counter (default: unix time, always increasing)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the reply")
     p.add_argument("command", help="e.g. Status, TelePeriod")
     p.add_argument("param", nargs="*", help="the command's parameter")
     p.set_defaults(func=cmd_send)
     for name, func, hlp in (("posts", cmd_posts, "each post's last state"),
-                            ("alarms", cmd_alarms, "the alarm register, in sequence order")):
+                            ("alarms", cmd_alarms, "the alarm register, in sequence order"),
+                            ("quarantine", cmd_quarantine, "messages refused, newest first, with why")):
         q = sub.add_parser(name, help=hlp)
         q.add_argument("--db", default="lamppost-register.sqlite", help="SQLite register file")
         fmt = q.add_mutually_exclusive_group()
@@ -185,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "alarms":
             q.add_argument("--post", help="only this post")
             q.add_argument("--all", action="store_true", help="every event, not only alarms")
+        if name == "quarantine":
+            q.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     args = ap.parse_args(argv)
     try:
         return args.func(args)

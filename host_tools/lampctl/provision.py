@@ -9,6 +9,10 @@ written unless all are valid. The schema is the firmware's own (lamppost/config.
 the network keys of lamppost/netcfg.py), imported here under CPython, so host and
 board can never disagree. `--tls --ca FILE.der` turns on MQTT over TLS with that CA
 pinned: the file is copied next to config.json and deploy puts it on the board.
+Broker accounts: each post gets its id as MQTT user and a random password (kept on a
+re-provision), and <out>/_broker/ gets the mosquitto password_file and acl_file that let a
+post publish only under its own id (host_tools/lampctl/broker_acl.py, docs/collector.md);
+`--no-broker-auth` leaves them out, `--mqtt-user/--mqtt-pass` set an account by hand.
 """
 from __future__ import annotations
 
@@ -201,8 +205,31 @@ def read_posts(path: Path, defaults: dict) -> list[tuple[str, dict]]:
     return rows
 
 
-def provision(posts: list[tuple[str, dict]], out: Path) -> list[dict]:
-    """Validate every post, then write out/<id>/config.json for each; nothing is written on any error."""
+def _broker_accounts(cfgs: list[dict], out: Path, rotate: bool) -> dict[str, str]:
+    """Give every post without an account its id as user and a password (the one it already has
+    in out/<id>/config.json unless rotate); user -> password of every post."""
+    from host_tools.lampctl import broker_acl
+    accounts = {}
+    for cfg in cfgs:
+        if not cfg.get("mqtt_user"):
+            old = {}
+            try:
+                old = json.loads((out / cfg["id"] / "config.json").read_text())
+            except (OSError, ValueError):
+                pass
+            keep = isinstance(old, dict) and old.get("mqtt_user") == cfg["id"] and \
+                isinstance(old.get("mqtt_pass"), str) and old["mqtt_pass"] and not rotate
+            cfg["mqtt_user"] = cfg["id"]
+            cfg["mqtt_pass"] = old["mqtt_pass"] if keep else broker_acl.new_password()
+        accounts[cfg["mqtt_user"]] = cfg["mqtt_pass"]
+    return accounts
+
+
+def provision(posts: list[tuple[str, dict]], out: Path, broker_auth: bool = True,
+              rotate: bool = False) -> list[dict]:
+    """Validate every post, then write out/<id>/config.json for each; nothing is written on any error.
+    broker_auth: each post gets a broker account (user = its id) and out/_broker/ the
+    mosquitto password_file and acl_file; rotate: new passwords for these posts."""
     cfgs, errors, seen, cas = [], [], {}, {}
     for where, fields in posts:
         try:
@@ -218,6 +245,7 @@ def provision(posts: list[tuple[str, dict]], out: Path) -> list[dict]:
         cfgs.append(cfg)
     if errors:
         raise ProvisionError("\n".join(errors))
+    accounts = _broker_accounts(cfgs, out, rotate) if broker_auth else {}
     for cfg in cfgs:
         d = out / cfg["id"]
         d.mkdir(parents=True, exist_ok=True)
@@ -228,6 +256,9 @@ def provision(posts: list[tuple[str, dict]], out: Path) -> list[dict]:
         os.replace(tmp, d / "config.json")
         if cfg["id"] in cas:  # deploy copies it to the board next to config.json
             (d / cfg["mqtt_ca"]).write_bytes(cas[cfg["id"]].read_bytes())
+    if broker_auth:
+        from host_tools.lampctl import broker_acl
+        broker_acl.write(out, accounts)
     return cfgs
 
 
@@ -243,6 +274,9 @@ def warnings(cfg: dict) -> list[str]:
         w.append(f"port {TLS_PORT} is MQTT over TLS but TLS is off: add --tls --ca FILE.der")
     if "lat" not in cfg and "lon" not in cfg:
         w.append("no --lat/--lon, the board uses its default position and switches at the wrong times")
+    if cfg.get("mqtt_user") and cfg["mqtt_user"] != cfg["id"]:
+        w.append(f"broker user {cfg['mqtt_user']!r} is not the post id: the generated ACL lets a user "
+                 "publish only under its own name, so this post cannot report under its id")
     if cfg.get("pin", firmware_config().SCHEMA["pin"][3]) == "0000":
         w.append("service PIN left at the default 0000: anyone at the pole can log in; "
                  "give --pin PIN (4-12 characters)")
@@ -276,7 +310,8 @@ def cmd_provision(args) -> int:
             if not args.id:
                 raise ProvisionError("give --id POST-ID (or --from posts.csv|posts.toml)")
             posts = [("command line", cli)]
-        cfgs = provision(posts, Path(args.out))
+        cfgs = provision(posts, Path(args.out), broker_auth=not args.no_broker_auth,
+                         rotate=args.rotate_broker_password)
     except ProvisionError as e:
         return _fail(args, str(e))
     out = [{"id": c["id"], "config": str(Path(args.out) / c["id"] / "config.json"), "settings": public(c),
@@ -289,6 +324,12 @@ def cmd_provision(args) -> int:
     for o in out:
         for w in o["warnings"]:
             print(f"{o['id']}: warning: {w}", file=sys.stderr)
+    if not args.no_broker_auth:
+        from host_tools.lampctl import broker_acl
+        d = Path(args.out) / broker_acl.DIR
+        print(f"broker accounts: {d}/password_file and {d}/acl_file (mosquitto); the collector logs in "
+              f"as {broker_acl.COLLECTOR_USER} with the password in {d}/collector.password",
+              file=sys.stderr)
     return 0
 
 
@@ -314,4 +355,9 @@ def register(sub) -> None:
     p.add_argument("--from", dest="from_file", metavar="FILE",
                    help="CSV (header row) or TOML ([[post]] tables) of many posts; other flags are defaults")
     p.add_argument("--out", default=str(POSTS), help="where post configs go (default: build/posts)")
+    p.add_argument("--no-broker-auth", action="store_true",
+                   help="no broker accounts (a broker with anonymous access: anyone can publish as "
+                   "any post; for a closed test bench only)")
+    p.add_argument("--rotate-broker-password", action="store_true",
+                   help="new broker passwords for these posts (default: a re-provision keeps them)")
     p.set_defaults(func=cmd_provision)
