@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,13 @@ class MicroPythonRPC:
     """A persistent `micropython` process that runs firmware functions for CPython tests."""
 
     def __init__(self, heap: str = "256k"):
+        # a directory of this process's own (removed on close), where the harnesses make
+        # their flash directories: two runs on one host never share a path
+        self.dir = tempfile.TemporaryDirectory(prefix="lamppost-mp-")
         self.proc = subprocess.Popen(
             [micropython_path(), "-X", f"heapsize={heap}", str(MP_DIR / "rpc.py")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=mp_env(), text=True,
+            cwd=self.dir.name,
         )
 
     def call(self, module: str, func: str, *args):
@@ -47,7 +52,8 @@ class MicroPythonRPC:
 
     def close(self) -> None:
         self.proc.stdin.close()
-        self.proc.wait(timeout=5)
+        self.proc.wait(timeout=30)
+        self.dir.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -106,15 +106,15 @@ def test_signed_command_accepted_once_replay_refused():
     import json
     import os
     try:
-        os.remove("/tmp/lamppost-auth-test.json")
+        os.remove("auth-test.json")
     except OSError:
         pass
-    v = auth.Verifier("k3y", "NL-1", "/tmp/lamppost-auth-test.json")
+    v = auth.Verifier("k3y", "NL-1", "auth-test.json")
     mac = auth.mac_hex("k3y", "NL-1", "teleperiod", "60", 5)
     msg = json.dumps({"param": "60", "ctr": 5, "mac": mac})
     assert v.check("teleperiod", msg) == ("60", None)
     assert "replay" in v.check("teleperiod", msg)[1]
     assert "bad mac" in v.check("teleperiod", msg.replace('"60"', '"10"'))[1]
     assert "not authenticated" in v.check("teleperiod", "60")[1]
-    v2 = auth.Verifier("k3y", "NL-1", "/tmp/lamppost-auth-test.json")  # after a reboot
+    v2 = auth.Verifier("k3y", "NL-1", "auth-test.json")  # after a reboot
     assert "replay" in v2.check("teleperiod", msg)[1]
