@@ -121,7 +121,7 @@ def test_the_late_supply_loss_reaches_the_collector_over_mqtt(tmp_path):
     reg = Register()
     lis = Listener(reg, b.host, b.port, client_id=f"collector-{threading.get_ident()}-{id(reg)}")
     try:
-        assert lis.wait_ready(10)
+        assert lis.wait_ready()
         _, res, _ = _run(SC.replace("holdup_s = 2", "holdup_s = 0"), tmp_path, broker=b.addr)
         serial_loss = [(r["state"], r["t"]) for r in _loss(res)]
         got = lambda: [(a["state"], a["t"]) for a in reg.events("T-LOSS-1")  # noqa: E731

@@ -63,6 +63,11 @@ def cmd_listen(args) -> int:
     except OSError as e:
         print(f"lamppost-collector: cannot reach broker {args.broker}: {e}", file=sys.stderr)
         return 1
+    if not lis.wait_ready(30):  # subscribed (SUBACK) before it says it listens
+        lis.close()
+        print(f"lamppost-collector: broker {args.broker} did not acknowledge the subscription "
+              "within 30 s", file=sys.stderr)
+        return 1
     session = (f"client id {lis.client_id}, persistent session" if lis.persistent
                else "clean session: nothing is kept for it while it is down (--client-id keeps one)")
     print(f"lamppost-collector: listening on {args.broker}, register {args.db} ({session})", flush=True)

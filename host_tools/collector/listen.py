@@ -35,6 +35,7 @@ class Listener:
         if user:
             self.c.username_pw_set(user, password)
         self.c.on_connect = self._on_connect
+        self.c.on_subscribe = self._on_subscribe
         self.c.on_disconnect = lambda *a: self.ready.clear()
         self.c.on_message = lambda c, u, m: self.reg.handle(m.topic, m.payload)
         self.c.reconnect_delay_set(1, 30)
@@ -42,11 +43,15 @@ class Listener:
         self.c.loop_start()
 
     def _on_connect(self, c, userdata, flags, rc, props=None):
-        for t in TOPICS:
-            c.subscribe(t, 1)  # QoS 1: a persistent session queues these while we are away
+        # QoS 1: a persistent session queues these while we are away
+        c.subscribe([(t, 1) for t in TOPICS])
+
+    def _on_subscribe(self, c, userdata, mid, reason_codes, props=None):
+        """Ready once the broker acknowledged the subscriptions (SUBACK): a message published
+        after that is delivered; one published after CONNECT but before SUBACK may not be."""
         self.ready.set()
 
-    def wait_ready(self, timeout: float = 5.0) -> bool:
+    def wait_ready(self, timeout: float = 30.0) -> bool:
         return self.ready.wait(timeout)
 
     def publish(self, topic: str, payload: str) -> None:
