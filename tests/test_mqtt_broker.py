@@ -272,16 +272,25 @@ def test_collector_send_signs_and_shows_the_reply(broker, capsys):
 
     def send():
         out["rc"] = collector_cli.main(["send", "--broker", broker.addr, "--post", "NL-T5",
-                                        "--key", KEY, "TelePeriod", "120"])
+                                        "--key", KEY, "--timeout", "120", "TelePeriod", "120"])
+
+    box: dict = {}
 
     def on_tick(t):
         if t == start + 60:
+            net = box["sim"].net
+            base = net.publishes_down
             out["th"] = threading.Thread(target=send)
             out["th"].start()
-            time.sleep(1.0)  # let it connect, subscribe and publish (wall time)
+            # virtual time stands still until the command reached the simulated network (an
+            # event the netsim counts): the run cannot end first; the deadline ends a hung run
+            deadline = time.monotonic() + 60
+            while net.publishes_down == base and time.monotonic() < deadline:
+                net.pump(t)
+                time.sleep(0.005)
     try:
-        _run(broker, _scenario("NL-T5", "2026-01-15T12:00:00Z", "2h"), on_tick)
-        out["th"].join(15)
+        _run(broker, _scenario("NL-T5", "2026-01-15T12:00:00Z", "2h"), on_tick, box)
+        out["th"].join(120)
         assert out["rc"] == 0
         assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
             "TelePeriod": 120, "cmd": "teleperiod"}
