@@ -106,7 +106,7 @@ def _retained(b: Broker, topic: str) -> dict:
     c.connect(b.host, b.port)
     c.loop_start()
     try:
-        assert got.wait(5), f"nothing retained on {topic}"
+        assert got.wait(60), f"nothing retained on {topic}"
     finally:
         c.loop_stop()
         c.disconnect()
