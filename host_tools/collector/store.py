@@ -48,32 +48,35 @@ class Register:
         except UnicodeDecodeError:
             self.rejected += 1
             return
-        with self.lock, self.db:
-            now = time.time()
-            if prefix == "tele" and leaf == "LWT":
-                self._post(dev)
-                self.db.execute("UPDATE posts SET lwt=?, updated=? WHERE id=?", (text, now, dev))
-            elif prefix == "tele" and leaf in ("STATE", "SENSOR"):
-                self._post(dev)
-                self.db.execute(f"UPDATE posts SET {leaf.lower()}=?, updated=? WHERE id=?",
-                                (text, now, dev))
-            elif prefix == "stat" and leaf in ("ALARM", "EVENT"):
-                try:
-                    d = json.loads(text)
-                    dseq = int(d["dseq"])
-                except (ValueError, KeyError, TypeError):
-                    self.rejected += 1
-                    return
-                self._post(dev)
-                cur = self.db.execute(
-                    "INSERT OR IGNORE INTO events (device, dseq, ev, alarm, state, t, payload, "
-                    "received) VALUES (?,?,?,?,?,?,?,?)",
-                    (dev, dseq, d.get("ev"), d.get("alarm"), d.get("state"), d.get("t"), text, now))
-                if cur.rowcount == 0:
-                    self.db.execute("UPDATE posts SET duplicates = duplicates + 1 WHERE id=?",
-                                    (dev,))
-            elif prefix == "stat" and leaf == "RESULT":
-                self.db.execute("INSERT INTO results VALUES (?,?,?)", (dev, text, now))
+        try:  # whatever a message holds, it is counted, never raised (the listener lives on)
+            with self.lock, self.db:
+                now = time.time()
+                if prefix == "tele" and leaf == "LWT":
+                    self._post(dev)
+                    self.db.execute("UPDATE posts SET lwt=?, updated=? WHERE id=?", (text, now, dev))
+                elif prefix == "tele" and leaf in ("STATE", "SENSOR"):
+                    self._post(dev)
+                    self.db.execute(f"UPDATE posts SET {leaf.lower()}=?, updated=? WHERE id=?",
+                                    (text, now, dev))
+                elif prefix == "stat" and leaf in ("ALARM", "EVENT"):
+                    try:
+                        d = json.loads(text)
+                        dseq = int(d["dseq"])
+                    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):  # 1e400, deep nesting
+                        self.rejected += 1
+                        return
+                    self._post(dev)
+                    cur = self.db.execute(
+                        "INSERT OR IGNORE INTO events (device, dseq, ev, alarm, state, t, payload, "
+                        "received) VALUES (?,?,?,?,?,?,?,?)",
+                        (dev, dseq, d.get("ev"), d.get("alarm"), d.get("state"), d.get("t"), text, now))
+                    if cur.rowcount == 0:
+                        self.db.execute("UPDATE posts SET duplicates = duplicates + 1 WHERE id=?",
+                                        (dev,))
+                elif prefix == "stat" and leaf == "RESULT":
+                    self.db.execute("INSERT INTO results VALUES (?,?,?)", (dev, text, now))
+        except (ValueError, TypeError, OverflowError, RecursionError, sqlite3.Error):
+            self.rejected += 1
 
     def posts(self) -> list[dict]:
         with self.lock:
