@@ -18,11 +18,15 @@ CHIP ?= esp32
 
 venv: $(STAMP)
 
+# Builds run under one lock (flock): two `make test` at once in one tree build once, and the
+# second finds the stamp newer than its source and builds nothing.
+LOCK := flock .make-build.lock
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $@
+	$(LOCK) sh -c 'test $@ -nt pyproject.toml || { \
+	  $(PYTHON) -m venv $(VENV) && \
+	  $(PY) -m pip install --quiet --upgrade pip && \
+	  $(PY) -m pip install --quiet -e ".[dev]" && touch $@; }'
 
 demo: $(STAMP)
 	$(VENV)/bin/lamppost-sim run
@@ -39,11 +43,10 @@ docs: $(STAMP)
 
 
 $(TC_STAMP): Makefile
-	rm -rf $(TC)
-	$(PYTHON) -m venv $(TC)/venv
-	$(TC)/venv/bin/pip install --quiet $(BASEDPYRIGHT)
-	$(TC)/venv/bin/pip install --quiet --no-deps --target $(TC)/typings $(STUBS)
-	touch $@
+	$(LOCK) sh -c 'test $@ -nt Makefile || { rm -rf $(TC) && \
+	  $(PYTHON) -m venv $(TC)/venv && \
+	  $(TC)/venv/bin/pip install --quiet $(BASEDPYRIGHT) && \
+	  $(TC)/venv/bin/pip install --quiet --no-deps --target $(TC)/typings $(STUBS) && touch $@; }'
 
 typecheck: $(TC_STAMP)
 	$(TC)/venv/bin/basedpyright -p firmware/pyrightconfig.json
@@ -62,4 +65,4 @@ deploy: $(STAMP)
 	$(VENV)/bin/lampctl deploy --port "$(PORT)" --chip $(CHIP) $(if $(POST),--post $(POST),) $(if $(DRY_RUN),--dry-run,)
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .hypothesis
+	rm -rf $(VENV) build .pytest_cache .hypothesis .make-build.lock

@@ -25,6 +25,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class _PortTaken(Exception):
+    """The broker could not have the port it was given."""
+
+
+def _listens(pid: int, port: int) -> bool | None:
+    """Whether process pid holds the listening socket on 127.0.0.1:port (Linux /proc);
+    None where /proc cannot tell."""
+    try:
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            f = line.split()
+            if f[1] == f"0100007F:{port:04X}" and f[3] == "0A":  # LISTEN
+                inodes.add(f"socket:[{f[9]}]")
+        fds = Path(f"/proc/{pid}/fd")
+        return any(os.readlink(fds / fd) in inodes for fd in os.listdir(fds))
+    except OSError:
+        return None
+
+
 def parse_addr(text: str) -> tuple[str, int]:
     """(host, port) of 'host:port' or 'host' (port 1883); ValueError if malformed."""
     host, _, port = text.rpartition(":")
@@ -54,6 +73,7 @@ class Broker:
         self.ca_path: Path | None = None
         self.kind = kind
         self.host = "127.0.0.1"
+        self._auto_port = port is None  # ours to change if another process takes it first
         self.port = port or free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="lamppost-broker-")
         self.proc: subprocess.Popen | None = None
@@ -102,19 +122,36 @@ class Broker:
         amqtt = Path(sys.executable).parent / "amqtt"
         return [str(amqtt) if amqtt.exists() else "amqtt", "-c", str(conf)]
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the broker and wait until it listens. A free port can be taken by another
+        process (another test run on this host) between free_port() and the broker's bind:
+        then the broker exits, or a connect reaches the other process's listener. Either
+        way a port we chose is changed and the start tried again."""
+        for _ in range(5):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                self.stop(kill=True)
+                if not self._auto_port:
+                    break
+                self.port = free_port()
+        raise RuntimeError(f"{self.kind} could not listen on {self.addr}")
+
+    def _start_once(self, timeout: float) -> None:
         self.proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}")
+                raise _PortTaken()  # mosquitto and amqtt exit when the bind fails
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
-                return
+                if _listens(self.proc.pid, self.port) is not False:
+                    return
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.kind} did not listen on {self.addr} within {timeout} s")
 

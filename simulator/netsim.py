@@ -133,6 +133,7 @@ class NetSim:
         self.accepted = 0  # connections the firmware opened
         self.refused = 0  # ... that the network refused or swallowed
         self.unanswered = 0  # ticks on which the broker did not answer within wait_s
+        self.publishes_down = 0  # MQTT PUBLISH packets read from the broker for the firmware
         self.log: list[tuple[int, str]] = []  # (t, what) transitions, for results
         self._bounds = sorted({e.at for e in self.events} | {e.end for e in self.events})
         self._link = True
@@ -234,6 +235,8 @@ class NetSim:
                             c.expect += 1
                         elif not upward and kind in _ANSWERS and c.expect:
                             c.expect -= 1
+                        if not upward and kind == 3:
+                            self.publishes_down += 1
                 q.append((t + self.delay, data))
         for dst, q in ((c.up, c.to_up), (c.down, c.to_down)):
             while q and q[0][0] <= t:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -107,30 +108,63 @@ class Scenario:
         return self.start + self.duration
 
 
-_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DUR = re.compile(r"^\s*(\d+)(\.\d+)?\s*([smhd]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# The simulated clock: the firmware counts from 2000-01-01 and the link carries that count
+# as an unsigned 32-bit number (simulator/link.py), so every time of a scenario lies in
+# [2000-01-01, 2100-01-01) and no run is longer than MAX_DURATION_S.
+TIME_MIN = 946684800  # 2000-01-01T00:00:00Z
+TIME_MAX = 4102444800  # 2100-01-01T00:00:00Z
+MAX_DURATION_S = 3660 * 86400  # ten years and a bit
+SEED_MAX = 2**32 - 1  # numpy's and random's seeds: 0..2^32-1
+
+
+def _show(v) -> str:
+    """A value as a message shows it: repr, cut to 40 characters (files are untrusted)."""
+    r = v.isoformat() if isinstance(v, (dt.date, dt.time)) else repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
 
 
 def parse_duration(text: str) -> int:
-    """Seconds of '90', '90s', '15m', '6h' or '2d'."""
-    m = _DUR.match(str(text))
+    """Seconds of '90', '90s', '15m', '6h' or '2d' (up to MAX_DURATION_S)."""
+    ok = isinstance(text, (str, int, float)) and not isinstance(text, bool)
+    m = _DUR.match(str(text)) if ok else None
     if not m:
-        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 6h or 2d")
-    return int(float(m.group(1)) * _UNIT[m.group(2)])
+        raise ValueError(f"{_show(text)} is not a duration like 30s, 15m, 6h or 2d")
+    whole, frac, unit = m.groups()
+    if len(whole) > 12:  # float() of 400 digits is inf: refuse before converting
+        raise ValueError(f"{_show(text)} is longer than {MAX_DURATION_S // 86400} days")
+    s = int(float(whole + (frac or "")[:10]) * _UNIT[unit])
+    if s > MAX_DURATION_S:
+        raise ValueError(f"{_show(text)} is longer than {MAX_DURATION_S // 86400} days")
+    return s
 
 
 def parse_time(text) -> int:
     """Unix seconds of an ISO 8601 UTC time (a TOML datetime or a string)."""
     if isinstance(text, dt.datetime):
         t = text
-    else:
+    elif isinstance(text, str):
         try:
-            t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+            t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"{text!r} is not an ISO time like 2026-01-15T22:00:00Z") from None
+            raise ValueError(f"{_show(text)} is not an ISO time like 2026-01-15T22:00:00Z") from None
+    else:
+        raise ValueError(f"{_show(text)} is not an ISO time like 2026-01-15T22:00:00Z")
     if t.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone; end it with Z for UTC")
-    return int(t.timestamp())
+        raise ValueError(f"{_show(text)} has no time zone; end it with Z for UTC")
+    try:
+        return int(t.timestamp())
+    except (OverflowError, ValueError):
+        raise ValueError(f"{_show(text)} is outside the years 2000-2099") from None
+
+
+def _when(text) -> int:
+    """A scenario time: parse_time within the simulated clock's range."""
+    t = parse_time(text)
+    if not TIME_MIN <= t < TIME_MAX:
+        raise ValueError(f"{_show(text)} is outside the years 2000-2099 (the firmware's clock)")
+    return t
 
 
 def _line_of(text: str, section: str, key: str, index: int = 0) -> int | None:
@@ -148,6 +182,28 @@ def _line_of(text: str, section: str, key: str, index: int = 0) -> int | None:
     return None
 
 
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _name(key: str) -> str:
+    """A key as TOML writes it: bare if it can be, else quoted (one line, never ambiguous)."""
+    return key if _BARE.match(key) else json.dumps(key)
+
+
+def _top_line(text: str, name: str) -> int | None:
+    """Best-effort line of a top-level `[name]`, `[[name]]` or `name = ...`."""
+    header = re.compile(rf"^\[\[?\s*{re.escape(name)}\s*\]\]?\s*(#.*)?$")
+    key = re.compile(rf"^{re.escape(name)}\s*=")
+    in_table = False
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if header.match(s) or (not in_table and key.match(s)):
+            return n
+        if s.startswith("["):
+            in_table = True
+    return None
+
+
 class _Reader:
     def __init__(self, path: str, text: str):
         self.path, self.text = path, text
@@ -155,9 +211,41 @@ class _Reader:
     def fail(self, section: str, key: str, why: str, index: int = 0):
         line = _line_of(self.text, section, key, index)
         where = f"{self.path}:{line}" if line else self.path
-        label = (f"{section}[{index}].{key}" if section in ("fault", "network")
-                 else f"{section}.{key}")
+        label = (f"{section}[{index}].{_name(key)}" if section in ("fault", "network")
+                 else f"{section}.{_name(key)}")
         raise ScenarioError(f"{where}: {label}: {why}")
+
+    def top(self, name: str, why: str, label: str | None = None):
+        """A whole table is wrong: `file:line: name: why`."""
+        line = _top_line(self.text, name)
+        where = f"{self.path}:{line}" if line else self.path
+        raise ScenarioError(f"{where}: {label or _name(name)}: {why}")
+
+    def table(self, doc: dict, name: str, required: bool = False) -> dict:
+        """The single [name] table; anything else (a value, an array, [[name]]) is named."""
+        if name not in doc:
+            if required:
+                self.top(name, f"missing [{name}] table")
+            return {}
+        t = doc[name]
+        if isinstance(t, list):
+            self.top(name, f"write one [{name}] table, not [[{name}]] or an array")
+        if not isinstance(t, dict):
+            self.top(name, f"{_show(t)} is not a table: write [{name}] with its keys below")
+        return t
+
+    def tables(self, doc: dict, name: str) -> list[dict]:
+        """The [[name]] array of tables; a value or an array holding non-tables is named."""
+        raw = doc.get(name, [])
+        if isinstance(raw, dict):
+            self.top(name, f"{name} entries are written [[{name}]], an array of tables")
+        if not isinstance(raw, list):
+            self.top(name, f"{_show(raw)} is not an array of tables: write [[{name}]]")
+        for i, t in enumerate(raw):
+            if not isinstance(t, dict):
+                self.top(name, f"{_show(t)} is not a table: write [[{name}]] with its keys",
+                         label=f"{name}[{i}]")
+        return raw
 
     def get(self, table: dict, section: str, key: str, conv, default=..., index: int = 0):
         if key not in table:
@@ -166,14 +254,14 @@ class _Reader:
             return default
         try:
             return conv(table[key])
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, OverflowError) as e:
             self.fail(section, key, str(e), index)
 
 
 def _choice(options):
     def conv(v):
         if v not in options:
-            raise ValueError(f"{v!r} is not one of {', '.join(options)}")
+            raise ValueError(f"{_show(v)} is not one of {', '.join(options)}")
         return v
     return conv
 
@@ -181,22 +269,22 @@ def _choice(options):
 def _number(lo, hi):
     def conv(v):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(f"{v!r} is not a number")
+            raise ValueError(f"{_show(v)} is not a number")
         if not lo <= v <= hi:
-            raise ValueError(f"{v} is outside {lo}..{hi}")
+            raise ValueError(f"{_show(v)} is outside {lo}..{hi}")
         return float(v)
     return conv
 
 
 def _text(v):
     if not isinstance(v, str) or not 1 <= len(v) <= 32:
-        raise ValueError(f"{v!r} must be text of 1-32 characters")
+        raise ValueError(f"{_show(v)} must be text of 1-32 characters")
     return v
 
 
 def _bool(v):
     if not isinstance(v, bool):
-        raise ValueError(f"{v!r} is not true or false")
+        raise ValueError(f"{_show(v)} is not true or false")
     return v
 
 
@@ -208,24 +296,42 @@ def _hz(v):
 
 def _int(v):
     if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"{v!r} is not a whole number")
+        raise ValueError(f"{_show(v)} is not a whole number")
     return v
 
 
+def _seed(v):
+    v = _int(v)
+    if not 0 <= v <= SEED_MAX:
+        raise ValueError(f"{_show(v)} is outside 0..{SEED_MAX}")
+    return v
+
+
+_TABLES = ("post", "run", "fault", "supply", "firmware", "network", "climate", "expect")
+
+
 def loads(text: str, path: str = "<scenario>") -> Scenario:
+    """The scenario in text; ScenarioError `file[:line]: field: why` for anything else."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
+        m = re.search(r"at line (\d+)", str(e))
+        raise ScenarioError(f"{path}{':' + m.group(1) if m else ''}: syntax: not valid TOML: {e}") from None
+    except (ValueError, RecursionError, MemoryError) as e:  # an int past Python's digit limit, deep nesting
+        raise ScenarioError(f"{path}: syntax: TOML this loader refuses: {_show(str(e))}") from None
     rd = _Reader(path, text)
     for key in doc:
-        if key not in ("post", "run", "fault", "supply", "firmware", "network", "climate", "expect"):
-            raise ScenarioError(f"{path}: unknown table [{key}] (expected [post], [run], [supply], "
-                                "[climate], [firmware], [expect], [[fault]], [[network]])")
-    post_t = doc.get("post", {})
-    run_t = doc.get("run")
-    if not isinstance(run_t, dict):
-        raise ScenarioError(f"{path}: missing [run] table")
+        if key not in _TABLES:
+            rd.top(key, "unknown table (expected [post], [run], [supply], [climate], "
+                        "[firmware], [expect], [[fault]], [[network]])")
+    post_t = rd.table(doc, "post")
+    run_t = rd.table(doc, "run", required=True)
+    supply_t = rd.table(doc, "supply")
+    fw_t = rd.table(doc, "firmware")
+    raw_faults = rd.tables(doc, "fault")
+    raw_network = rd.tables(doc, "network")
+    climate_t = rd.table(doc, "climate") if "climate" in doc else None
+    expect_t = rd.table(doc, "expect")
     post = Post(
         id=rd.get(post_t, "post", "id", check_post_id, "NL-0001"),
         lamp=rd.get(post_t, "post", "lamp", _choice(LAMPS), "led"),
@@ -241,7 +347,6 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
     _known(rd, post_t, "post", ("id", "lamp", "rated_w", "latitude", "longitude", "sensor",
                                 "holdup_s", "strings", "ct_a", "photocell", "nominal_v", "hz"))
     _known(rd, run_t, "run", ("start", "duration", "seed"))
-    supply_t = doc.get("supply", {})
     supply = _supply(rd, supply_t)
     # the post's rating: [post] nominal_v/hz, else what [supply] names (a 120 V feeder feeds a
     # 120 V post), else 230 V / 50 Hz; [supply] defaults to the post's when it names none
@@ -254,21 +359,20 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         supply["nominal_v"] = post.nominal_v
     if "hz" not in given:
         supply["hz"] = float(post.hz)
-    start = rd.get(run_t, "run", "start", parse_time)
+    start = rd.get(run_t, "run", "start", _when)
     duration = rd.get(run_t, "run", "duration", parse_duration)
     if duration <= 0:
         rd.fail("run", "duration", "must be longer than zero")
-    seed = rd.get(run_t, "run", "seed", _int, 1)
+    if start + duration > TIME_MAX:
+        rd.fail("run", "duration", "the run would end after 2099 (the firmware's clock)")
+    seed = rd.get(run_t, "run", "seed", _seed, 1)
     faults = []
-    raw_faults = doc.get("fault", [])
-    if not isinstance(raw_faults, list):
-        raise ScenarioError(f"{path}: faults are written [[fault]], an array of tables")
     for i, ft in enumerate(raw_faults):
         kind = rd.get(ft, "fault", "kind", _choice(tuple(CAUSES)), index=i)
         if kind in PHOTOCELL_CAUSES and not post.photocell:
             rd.fail("fault", "kind", f"{kind} needs a photocell: set [post] photocell = true", i)
-        at = rd.get(ft, "fault", "at", parse_time, index=i)
-        until = rd.get(ft, "fault", "until", parse_time, None, index=i)
+        at = rd.get(ft, "fault", "at", _when, index=i)
+        until = rd.get(ft, "fault", "until", _when, None, index=i)
         if until is not None and until <= at:
             rd.fail("fault", "until", "must be after `at`", i)
         params = {k: v for k, v in ft.items() if k not in ("kind", "at", "until")}
@@ -278,16 +382,13 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
                 rd.fail("fault", k, f"not a parameter of {kind} (known: {', '.join(known) or 'none'})", i)
             try:
                 params[k] = check_number(v, known[k][0], known[k][1])
-            except ValueError as e:
+            except (ValueError, OverflowError) as e:
                 rd.fail("fault", k, str(e), i)
         faults.append(Fault(kind, at, until, params))
-    fw = doc.get("firmware", {})
-    if not isinstance(fw, dict):
-        raise ScenarioError(f"{path}: [firmware] must be a table of config keys")
-    fw = _firmware(rd, fw)
-    network = _network(rd, doc.get("network", []), path)
-    climate = _climate(rd, doc.get("climate"))
-    expect = _expect(rd, doc.get("expect", {}))
+    fw = _firmware(rd, fw_t)
+    network = _network(rd, raw_network)
+    climate = _climate(rd, climate_t)
+    expect = _expect(rd, expect_t)
     return Scenario(path, post, start, duration, seed, faults, supply, dict(fw), network,
                     climate, expect)
 
@@ -311,15 +412,13 @@ def _firmware(rd: _Reader, table: dict) -> dict:
             rd.fail("firmware", key, "not a firmware config key (firmware/lamppost/config.py)")
         try:
             out[key] = cfg.check(key, value, schema)
-        except ValueError as e:
+        except (ValueError, TypeError, OverflowError) as e:
             rd.fail("firmware", key, str(e))
     return out
 
 
 def _supply(rd: _Reader, table) -> dict:
     """The validated [supply] keys (EN 50160 behaviour of the mains), defaults filled in."""
-    if not isinstance(table, dict):
-        raise ScenarioError(f"{rd.path}: [supply] must be a table")
     out = {}
     for key, (lo, hi, default, _) in SUPPLY_PARAMS.items():
         out[key] = rd.get(table, "supply", key, _number(lo, hi), default)
@@ -333,19 +432,17 @@ def _supply(rd: _Reader, table) -> dict:
     return out
 
 
-def _network(rd: _Reader, raw, path: str) -> list:
+def _network(rd: _Reader, raw: list) -> list:
     """[[network]] events: at, kind, optional until, and delay for `slow`."""
     from simulator.netsim import KINDS, NetEvent
-    if not isinstance(raw, list):
-        raise ScenarioError(f"{path}: network events are written [[network]], an array of tables")
     out = []
     for i, nt in enumerate(raw):
         for k in nt:
             if k not in ("at", "until", "kind", "delay"):
                 rd.fail("network", k, "unknown field (expected at, until, kind, delay)", i)
         kind = rd.get(nt, "network", "kind", _choice(KINDS), index=i)
-        at = rd.get(nt, "network", "at", parse_time, index=i)
-        until = rd.get(nt, "network", "until", parse_time, None, index=i)
+        at = rd.get(nt, "network", "at", _when, index=i)
+        until = rd.get(nt, "network", "until", _when, None, index=i)
         if until is not None and until <= at:
             rd.fail("network", "until", "must be after `at`", i)
         delay = rd.get(nt, "network", "delay", parse_duration, 5, index=i)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,13 @@ class MicroPythonRPC:
     """A persistent `micropython` process that runs firmware functions for CPython tests."""
 
     def __init__(self, heap: str = "256k"):
+        # a directory of this process's own (removed on close), where the harnesses make
+        # their flash directories: two runs on one host never share a path
+        self.dir = tempfile.TemporaryDirectory(prefix="lamppost-mp-")
         self.proc = subprocess.Popen(
             [micropython_path(), "-X", f"heapsize={heap}", str(MP_DIR / "rpc.py")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=mp_env(), text=True,
+            cwd=self.dir.name,
         )
 
     def call(self, module: str, func: str, *args):
@@ -47,7 +52,8 @@ class MicroPythonRPC:
 
     def close(self) -> None:
         self.proc.stdin.close()
-        self.proc.wait(timeout=5)
+        self.proc.wait(timeout=30)
+        self.dir.cleanup()
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +61,39 @@ def mp():
     rpc = MicroPythonRPC()
     yield rpc
     rpc.close()
+
+
+# --- skips: a missing real part is a failure in CI -------------------------------------
+# Elsewhere a test may skip when a real part (mosquitto, PostgreSQL, Chromium) is not
+# installed, and its reason names what to install. With CI=true (.ci/run installs every
+# part) such a skip is a failure: a green CI run never hides a test that did not run.
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(binary: str, package: str, why: str = "") -> str:
+    """The path of binary, or skip naming the Debian package that provides it."""
+    import shutil
+    path = shutil.which(binary)  # as simulator/broker.py finds it
+    if path is None:
+        pytest.skip(f"needs {binary}{' (' + why + ')' if why else ''}: "
+                    f"apt-get install {package} (.ci/run installs it)")
+    return path
+
+
+def _fail_skip_in_ci(rep) -> None:
+    if IN_CI and rep.skipped and not hasattr(rep, "wasxfail"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"CI=true: a skip is a failure here ({reason})"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())

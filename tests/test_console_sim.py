@@ -231,27 +231,67 @@ def test_network_keys_can_be_set_on_a_post_provisioned_without_a_broker(tmp_path
 
 
 def test_console_login_ends_after_login_s_without_a_command(tmp_path):
-    """A technician who walks away is logged out: after login_s (600 s) idle a change needs the PIN."""
+    """A technician who walks away is logged out: after login_s (600 s) idle a change needs the PIN.
+
+    Virtual time runs only as far as the test grants (on_tick blocks at the limit), so each
+    command is handled inside a known window of virtual seconds however slow the machine is:
+    no wall-clock margin decides the outcome."""
+    import threading
     import time
 
-    def wait_until(t):
-        end = time.monotonic() + 60
-        while now.get("t", 0) < t:
-            assert time.monotonic() < end, "simulation stalled"
-            time.sleep(0.05)
+    lock = threading.Condition()
+    grant = {"limit": 0, "t": 0}
 
-    now: dict = {}
+    def on_tick(t):
+        with lock:
+            grant["t"] = t
+            lock.notify_all()
+            while t >= grant["limit"]:
+                lock.wait()
+
+    def run_to(limit):
+        """Let virtual time run up to `limit` and wait until it stands there."""
+        with lock:
+            grant["limit"] = limit
+            lock.notify_all()
+            assert lock.wait_for(lambda: grant["t"] >= limit, timeout=120), "simulation stalled"
+
+    def allow(limit):
+        with lock:
+            grant["limit"] = limit
+            lock.notify_all()
+
+    def ask(dev, cmd, arg=""):
+        """Send while virtual time stands at the limit, then grant 10 s: the firmware handles
+        the line inside those 10 virtual seconds however long the reply takes in wall time."""
+        limit = grant["limit"]
+        dev.send(f"{cmd} {arg}".strip())  # in the pty before the next tick reads it
+        allow(limit + 10)
+        for obj in dev.objects(time.monotonic() + 120):
+            if obj.get("cmd") == cmd.lower():
+                return obj
+        raise AssertionError(f"no answer to {cmd}")
+
     with running(tmp_path, scenario_text(), SPEED) as sim:
-        sim.on_tick = lambda t: now.__setitem__("t", t)  # the firmware's virtual time
-        with sl.Device(sim.serial_path) as dev:
-            r = dev.request("Login", "0000")
-            assert r["login"] == "yes" and r["idle_logout_s"] == 600
-            assert dev.request("Relay", "off")["relay"] == "off"
-            wait_until(now["t"] + 500)  # a command within login_s keeps the login
-            assert dev.request("Relay", "auto")["relay"] == "auto"
-            wait_until(now["t"] + 600 + 3)  # then 600 s of silence
-            r = dev.request("Relay", "on")
-            assert "login required" in r["error"]
-            assert dev.request("Relay")["relay"] == "auto"  # nothing changed
-            assert "error" not in dev.request("Login", "0000")  # the PIN logs in again
-            assert dev.request("Relay", "on")["relay"] == "on"
+        sim.on_tick = on_tick
+        try:
+            with lock:
+                assert lock.wait_for(lambda: grant["t"] > 0, timeout=120)
+                base = grant["t"] + 5
+            run_to(base)
+            with sl.Device(sim.serial_path) as dev:
+                r = ask(dev, "Login", "0000")
+                assert r["login"] == "yes" and r["idle_logout_s"] == 600
+                run_to(base + 10)
+                assert ask(dev, "Relay", "off")["relay"] == "off"  # handled in (base+10, base+20]
+                run_to(base + 20 + 500)
+                assert ask(dev, "Relay", "auto")["relay"] == "auto"  # 500-510 s idle: kept
+                run_to(base + 530 + 610)  # more than 600 s of silence
+                r = ask(dev, "Relay", "on")
+                assert "login required" in r["error"]
+                allow(1 << 62)
+                assert dev.request("Relay")["relay"] == "auto"  # nothing changed
+                assert "error" not in dev.request("Login", "0000")  # the PIN logs in again
+                assert dev.request("Relay", "on")["relay"] == "on"
+        finally:
+            allow(1 << 62)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 
+import documented
+
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -18,7 +20,7 @@ LAMP_ALARMS = {"lampFailure", "lampUnexpectedOn", "relayFailure", "lampPowerTooL
 FAULTS = ("lamp_dead", "relay_welded", "relay_open", "string_open", "overdrive", "cap_failed",
           "dim_stuck", "sag", "swell", "mains_off", "overheat")
 LED_ONLY = {"string_open", "overdrive", "dim_stuck"}
-BLANK_S = 2  # lamptypes.COMMON["blank_s"]
+BLANK_S = documented.blank_s()  # README: "blanking 2 s instead of 120 s"
 QUIET_S = 400  # after the last fault: HPS restrike and run-up are over
 _keys = itertools.count()
 

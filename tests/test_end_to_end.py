@@ -76,16 +76,27 @@ kind = "lamp_dead"
 """
 
 
+def _lines(port: serial.Serial, run: threading.Thread):
+    """Lines from the pty until the run has ended and nothing is left: the end of the run is
+    the event that says no more is coming (a readline timeout alone is a wall-clock guess)."""
+    while True:
+        line = port.readline()
+        if line:
+            yield line
+        elif not run.is_alive():
+            yield from iter(port.readline, b"")  # what the bridge handed over at the end
+            return
+
+
 def test_pyserial_reads_reports_from_the_firmware_pty():
     sim = Simulation(loads(SHORT), speed=None)
     got: list[dict] = []
     try:
-        port = serial.Serial(sim.serial_path, 115200, timeout=10)  # generous: CI machines stall
+        port = serial.Serial(sim.serial_path, 115200, timeout=1)
         t = threading.Thread(target=sim.run)
         t.start()
-        while len(got) < 20:
-            line = port.readline()
-            if not line:
+        for line in _lines(port, t):
+            if len(got) >= 20:
                 break
             got.append(json.loads(line))
             if got[-1].get("alarm") == "lampFailure":
@@ -103,14 +114,11 @@ def test_console_answers_status_over_the_pty():
     sim = Simulation(loads(SHORT.replace('"3h"', '"2m"')), speed=60.0)
     replies = []
     try:
-        port = serial.Serial(sim.serial_path, 115200, timeout=3)
+        port = serial.Serial(sim.serial_path, 115200, timeout=1)
         t = threading.Thread(target=sim.run)
         t.start()
         port.write(b"Status\n")
-        for _ in range(50):
-            line = port.readline()
-            if not line:
-                break
+        for line in _lines(port, t):
             msg = json.loads(line)
             if "cmd" in msg:
                 replies.append(msg)

@@ -20,9 +20,11 @@ def _cases():
 
 
 @pytest.mark.parametrize("module,func", list(_cases()))
-def test_on_micropython(module, func):
+def test_on_micropython(module, func, tmp_path):
+    # each test runs in its own directory (pytest's tmp_path) and writes only relative
+    # paths there: two runs on one host never share a file
     p = subprocess.run(
         [micropython_path(), "-X", "heapsize=128k", str(MP_DIR / "runner.py"), module, func],
-        env=mp_env(), capture_output=True, text=True, timeout=60,
+        env=mp_env(), capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )
     assert p.returncode == 0 and f"PASS {func}" in p.stdout, p.stdout + p.stderr

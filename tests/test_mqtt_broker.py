@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from conftest import need
 from host_tools.collector.listen import Listener
 from host_tools.collector.store import Register
 from simulator.broker import Broker, kind_from_env
@@ -29,7 +30,7 @@ def broker():
 def _collector(b: Broker) -> tuple[Register, Listener]:
     reg = Register()
     lis = Listener(reg, b.host, b.port, client_id=f"collector-{threading.get_ident()}-{id(reg)}")
-    assert lis.wait_ready(10)
+    assert lis.wait_ready()
     return reg, lis
 
 
@@ -38,9 +39,11 @@ def _scenario(post: str, start: str, duration: str, extra: str = "") -> str:
             + extra)
 
 
-def _run(b: Broker, text: str, on_tick=None, **kw):
+def _run(b: Broker, text: str, on_tick=None, box: dict | None = None, **kw):
     sc = loads(text)
     sim = Simulation(sc, broker=b.addr, net_config={"cmd_key": KEY}, on_tick=on_tick, **kw)
+    if box is not None:
+        box["sim"] = sim  # for an on_tick that waits on the simulator's network
     try:
         res = sim.run()
     finally:
@@ -53,7 +56,8 @@ def _post(reg: Register, pid: str) -> dict:
     return next((p for p in reg.posts() if p["id"] == pid), {"online": None, "state": {}})
 
 
-def _settle(reg: Register, cond, timeout=5.0):
+def _settle(reg: Register, cond, timeout=60.0):
+    """Wait until cond() holds: an event; the timeout is only a safety net for a hung run."""
     import time
     end = time.monotonic() + timeout
     while time.monotonic() < end and not cond():
@@ -78,8 +82,9 @@ def test_telemetry_alarm_qos1_and_will_on_killed_firmware(broker):
         assert [(a["alarm"], a["state"]) for a in alarms] == [("lampFailure", "raised")]
         serial = [r for r in res.alarms()]
         assert alarms[0]["t"] == serial[0]["t"]
-        if broker.kind != "mosquitto":
-            return  # amqtt 0.12.1 files the will under the last retained topic: not checkable
+        if broker.kind != "mosquitto":  # amqtt 0.12.1 files the will under the last retained topic
+            need("mosquitto", "mosquitto", "Home Assistant discovery is checked on mosquitto")
+            pytest.skip("Home Assistant discovery is checked on mosquitto (LAMPPOST_BROKER=amqtt)")
         disc = _retained(broker, "homeassistant/sensor/NL-T1_total/config")
         assert disc["device_class"] == "energy" and disc["state_class"] == "total_increasing"
         assert disc["availability_topic"] == "tele/NL-T1/LWT"
@@ -102,7 +107,7 @@ def _retained(b: Broker, topic: str) -> dict:
     c.connect(b.host, b.port)
     c.loop_start()
     try:
-        assert got.wait(5), f"nothing retained on {topic}"
+        assert got.wait(60), f"nothing retained on {topic}"
     finally:
         c.loop_stop()
         c.disconnect()
@@ -123,15 +128,24 @@ def test_commands_need_a_signature_and_replay_is_refused(broker):
                            ("Readings", ""), ("Alarms", ""), ("Log", "3"), ("Config", "dim_level"),
                            ("Config", "dim_level 50"), ("Relay", ""), ("Relay", "off"))}
 
+    box = {}
+
     def on_tick(t):
         if t in bursts and t not in sent:
+            import time
+            net = box["sim"].net
+            base = net.publishes_down
             for cmd, payload in bursts[t]:
                 lis.publish(f"cmnd/NL-T2/{cmd}", payload)
             sent.append(t)
-            import time
-            time.sleep(0.5)  # virtual time waits while the broker delivers (wall time)
+            # virtual time stands still until the broker has handed all 12 to the simulated
+            # network (an event the netsim counts); the deadline only ends a hung run
+            deadline = time.monotonic() + 60
+            while net.publishes_down - base < len(bursts[t]) and time.monotonic() < deadline:
+                net.pump(t)
+                time.sleep(0.005)
     try:
-        _run(broker, _scenario("NL-T2", "2026-01-15T12:00:00Z", "1h"), on_tick)
+        _run(broker, _scenario("NL-T2", "2026-01-15T12:00:00Z", "1h"), on_tick, box)
         _settle(reg, lambda: len(reg.results()) >= 12)
         res = reg.results()
         assert [r["cmd"] for r in res] == ["status", "teleperiod", "teleperiod", "teleperiod",
@@ -210,7 +224,7 @@ def test_real_broker_restart_is_survived():
         if t == start + 1800 and not restarted:
             b.restart()
             restarted.append(t)
-            lis.wait_ready(10)  # the collector reconnects before the story goes on
+            lis.wait_ready()  # the collector reconnects before the story goes on
     try:
         _, _, res = _run(b, _scenario(
             "NL-T4", "2026-01-15T21:00:00Z", "2h",
@@ -238,9 +252,7 @@ def _session(b: Broker, ca: str, user: str, pw: str) -> dict:
 
 
 def test_tls_with_pinned_ca_and_per_device_password(tmp_path):
-    import shutil
-    if not shutil.which("mosquitto"):
-        pytest.skip("TLS and passwords are tested against mosquitto (apt-get install mosquitto)")
+    need("mosquitto", "mosquitto", "TLS and passwords")
     from simulator.tls_certs import make
     other = make(tmp_path / "other")  # a CA the broker's certificate was not signed by
     with Broker("mosquitto", tls=True, users={"NL-1": "s3cret"}) as b:
@@ -262,16 +274,25 @@ def test_collector_send_signs_and_shows_the_reply(broker, capsys, monkeypatch):
 
     def send():
         out["rc"] = collector_cli.main(["send", "--broker", broker.addr, "--post", "NL-T5",
-                                        "TelePeriod", "120"])
+                                        "--timeout", "120", "TelePeriod", "120"])
+
+    box: dict = {}
 
     def on_tick(t):
         if t == start + 60:
+            net = box["sim"].net
+            base = net.publishes_down
             out["th"] = threading.Thread(target=send)
             out["th"].start()
-            time.sleep(1.0)  # let it connect, subscribe and publish (wall time)
+            # virtual time stands still until the command reached the simulated network (an
+            # event the netsim counts): the run cannot end first; the deadline ends a hung run
+            deadline = time.monotonic() + 60
+            while net.publishes_down == base and time.monotonic() < deadline:
+                net.pump(t)
+                time.sleep(0.005)
     try:
-        _run(broker, _scenario("NL-T5", "2026-01-15T12:00:00Z", "2h"), on_tick)
-        out["th"].join(15)
+        _run(broker, _scenario("NL-T5", "2026-01-15T12:00:00Z", "2h"), on_tick, box)
+        out["th"].join(120)
         assert out["rc"] == 0
         assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
             "TelePeriod": 120, "cmd": "teleperiod"}
@@ -306,7 +327,7 @@ def test_two_collectors_on_one_broker_both_keep_every_alarm(broker):
     liss = [Listener(r, broker.host, broker.port) for r in regs]
     try:
         for lis in liss:
-            assert lis.wait_ready(10)
+            assert lis.wait_ready()
         for n in range(1, 4):
             liss[1].publish("stat/TWO-COLL/ALARM", json.dumps({"dseq": n, "ev": "set", "alarm": "lampFailure"}))
         for r in regs:
@@ -351,15 +372,17 @@ def _publish_qos1(b: Broker, msgs: list[tuple[str, str]]) -> None:
     c.loop_start()
     try:
         for topic, payload in msgs:
-            c.publish(topic, payload, qos=1).wait_for_publish(5)
+            info = c.publish(topic, payload, qos=1)
+            info.wait_for_publish(60)
+            assert info.is_published(), topic
     finally:
         c.disconnect()
         c.loop_stop()
 
 
-@pytest.mark.skipif(not __import__("shutil").which("mosquitto"), reason="needs mosquitto")
 def test_collector_with_client_id_gets_the_alarms_sent_while_it_was_down(tmp_path, capsys):
     """`listen --client-id ID` is a persistent session: the broker queues QoS 1 alarms for it."""
+    need("mosquitto", "mosquitto", "persistent sessions")
     from host_tools.collector import cli as collector_cli
     db = str(tmp_path / "reg.sqlite")
     with Broker("mosquitto") as b:
@@ -369,7 +392,14 @@ def test_collector_with_client_id_gets_the_alarms_sent_while_it_was_down(tmp_pat
         down = [(f"stat/DOWN-1/ALARM", json.dumps({"dseq": n, "ev": "alarm", "alarm": "lampFailure",
                                                    "state": "raised"})) for n in (1, 2, 3)]
         _publish_qos1(b, down)  # the collector is down: only the broker holds these
-        assert collector_cli.main(listen + ["--client-id", "depot-1"]) == 0
+        # back with the same id: wait for the three queued alarms in the register (an event,
+        # not a listening window that a loaded machine may not fill)
+        lis = Listener(Register(db), b.host, b.port, client_id="depot-1")
+        try:
+            assert lis.wait_ready()
+            _settle(lis.reg, lambda: len(lis.reg.events("DOWN-1")) == 3, timeout=60)
+        finally:
+            lis.close()
         capsys.readouterr()
         assert collector_cli.main(["alarms", "--db", db, "--post", "DOWN-1", "--json"]) == 0
         got = json.loads(capsys.readouterr().out)
@@ -387,8 +417,7 @@ def test_the_whole_firmware_reports_over_tls_with_a_pinned_ca(tmp_path):
     with a dead lamp: one connect, `Status net` shows the TLS session up. The simulator's
     network cannot read TLS frames, so this also runs its pump on traffic it cannot parse."""
     import shutil
-    if not shutil.which("mosquitto"):
-        pytest.skip("TLS is tested against mosquitto (apt-get install mosquitto)")
+    need("mosquitto", "mosquitto", "TLS")
     start = parse_time("2026-01-15T15:00:00Z")
     holder = {}
 

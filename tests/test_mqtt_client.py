@@ -90,27 +90,44 @@ def test_sim_and_collector_cli_say_what_is_wrong_with_a_broker_address(tmp_path,
     assert "not host:port" in capsys.readouterr().err
 
 
-def test_collector_listen_records_what_a_broker_carries(tmp_path, capsys):
-    import threading
+def test_collector_listen_records_what_a_broker_carries(tmp_path):
+    """`lamppost-collector listen` as a user runs it: it says it listens once subscribed, stores
+    what arrives, and Ctrl-C ends it with a table. Every wait is on an event (its line, the
+    PUBACK, the row in the register), never on a sleep."""
+    import signal
+    import subprocess
+    import sys
     import time
     import paho.mqtt.client as mqtt
     from simulator.broker import Broker, kind_from_env
     db = str(tmp_path / "r.sqlite")
     with Broker(kind_from_env()) as b:
-        def publish():
-            time.sleep(0.8)
-            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub")
+        proc = subprocess.Popen([sys.executable, "-m", "host_tools.collector.cli", "listen",
+                                 "--broker", b.addr, "--db", db],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "listening on" in proc.stdout.readline()  # printed after the SUBACK
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{id(proc)}")
             c.connect(b.host, b.port)
             c.loop_start()
-            c.publish("stat/NL-7/ALARM", json.dumps({"dseq": 1, "ev": "alarm", "alarm": "lampFailure",
-                                                     "state": "raised", "t": "x"}), qos=1).wait_for_publish()
+            info = c.publish("stat/NL-7/ALARM", json.dumps({
+                "dseq": 1, "ev": "alarm", "alarm": "lampFailure", "state": "raised",
+                "t": "2026-01-15T22:00:02Z"}), qos=1)
+            info.wait_for_publish(timeout=60)
+            assert info.is_published()
             c.loop_stop()
             c.disconnect()
-        th = threading.Thread(target=publish)
-        th.start()
-        assert collector_cli.main(["listen", "--broker", b.addr, "--db", db, "--for", "2"]) == 0
-        th.join()
-    assert "NL-7" in capsys.readouterr().out
+            deadline = time.monotonic() + 60  # a safety net: the row comes within milliseconds
+            while not Register(db).events("NL-7") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, err
+    assert "NL-7" in out
     assert [r["alarm"] for r in Register(db).events("NL-7")] == ["lampFailure"]
 
 

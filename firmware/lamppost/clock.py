@@ -42,11 +42,20 @@ def iso(t):
 
 
 def parse_iso(text):
-    """2000-epoch seconds of 'YYYY-MM-DDTHH:MM:SSZ'; ValueError on anything else."""
-    if len(text) != 20 or text[4] != "-" or text[7] != "-" or text[10] != "T" or text[19] != "Z":
+    """2000-epoch seconds of 'YYYY-MM-DDTHH:MM:SSZ'; ValueError on anything else.
+
+    Exactly that form: digits only where digits belong (int() alone would take ' 1', '+1'
+    or '1_0') and a day that exists in its month, so iso(parse_iso(s)) == s always."""
+    if not isinstance(text, str) or len(text) != 20 or text[4] != "-" or text[7] != "-" \
+            or text[10] != "T" or text[13] != ":" or text[16] != ":" or text[19] != "Z":
         raise ValueError("expected YYYY-MM-DDTHH:MM:SSZ")
+    for i in (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18):
+        if not "0" <= text[i] <= "9":
+            raise ValueError("expected YYYY-MM-DDTHH:MM:SSZ")
     y, mo, d = int(text[0:4]), int(text[5:7]), int(text[8:10])
     hh, mi, ss = int(text[11:13]), int(text[14:16]), int(text[17:19])
     if not (1 <= mo <= 12 and 1 <= d <= 31 and hh < 24 and mi < 60 and ss < 60):
+        raise ValueError("date or time out of range")
+    if d > 28 and civil(days_from_civil(y, mo, d))[1] != mo:  # 31 April, 29 February 2026
         raise ValueError("date or time out of range")
     return days_from_civil(y, mo, d) * DAY + hh * 3600 + mi * 60 + ss

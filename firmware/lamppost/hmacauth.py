@@ -38,7 +38,9 @@ def hmac_sha256(key, msg):
 
 
 def mac_hex(key, dev_id, cmd, param, ctr):
-    return binascii.hexlify(hmac_sha256(key, "%s|%s|%s|%d" % (dev_id, cmd, param, ctr))).decode()
+    """The MAC of one command. Command names are case-insensitive, so the MAC covers the name
+    in lower case (ASCII letters only, as MicroPython's str.lower does; the host agrees)."""
+    return binascii.hexlify(hmac_sha256(key, "%s|%s|%s|%d" % (dev_id, cmd.lower(), param, ctr))).decode()
 
 
 def _same(a, b):

@@ -116,10 +116,11 @@ def cmd_listen(args) -> int:
     except OSError as e:
         print(f"lamppost-collector: cannot reach broker {args.broker}: {e}", file=sys.stderr)
         return 1
-    if not lis.wait_ready(10) and lis.refused:
+    if not lis.wait_ready(30):  # subscribed (SUBACK) before it says it listens
         lis.close()
-        print(f"lamppost-collector: broker {args.broker} refused the connection: {lis.refused}",
-              file=sys.stderr)
+        why = (f"refused the connection: {lis.refused}" if lis.refused else
+               "did not acknowledge the subscription within 30 s")
+        print(f"lamppost-collector: broker {args.broker} {why}", file=sys.stderr)
         return 1
     session = (f"client id {lis.client_id}, persistent session" if lis.persistent
                else "clean session: nothing is kept for it while it is down (--client-id keeps one)")

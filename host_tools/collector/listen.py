@@ -55,6 +55,7 @@ class Listener:
         if tls or ca:
             self.c.tls_set(ca_certs=ca, cert_reqs=ssl.CERT_REQUIRED)
         self.c.on_connect = self._on_connect
+        self.c.on_subscribe = self._on_subscribe
         self.c.on_disconnect = lambda *a: self.ready.clear()
         self.c.on_message = self._on_message
         self.c.reconnect_delay_set(1, 30)
@@ -83,8 +84,12 @@ class Listener:
             self.refused = str(rc)
             return
         self.refused = None
-        for t in TOPICS:
-            c.subscribe(t, 1)  # QoS 1: a persistent session queues these while we are away
+        # QoS 1: a persistent session queues these while we are away
+        c.subscribe([(t, 1) for t in TOPICS])
+
+    def _on_subscribe(self, c, userdata, mid, reason_codes, props=None):
+        """Ready once the broker acknowledged the subscriptions (SUBACK): a message published
+        after that is delivered; one published after CONNECT but before SUBACK may not be."""
         self.ready.set()
 
     def _on_message(self, c, userdata, m) -> None:
@@ -104,7 +109,7 @@ class Listener:
     def alive(self) -> bool:
         return self._thread.is_alive() and not self.failed.is_set()
 
-    def wait_ready(self, timeout: float = 5.0) -> bool:
+    def wait_ready(self, timeout: float = 30.0) -> bool:
         return self.ready.wait(timeout)
 
     def publish(self, topic: str, payload: str) -> None:

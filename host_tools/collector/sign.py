@@ -6,8 +6,14 @@ import hmac
 import json
 
 
+def ascii_lower(text: str) -> str:
+    """Lower case of ASCII letters only, as MicroPython's str.lower (the firmware's MAC)."""
+    return "".join(c.lower() if c < "\x80" else c for c in text)
+
+
 def mac_hex(key: str, dev_id: str, cmd: str, param: str, ctr: int) -> str:
-    msg = f"{dev_id}|{cmd.lower()}|{param}|{ctr}".encode()
+    """The MAC the firmware checks (lamppost/hmacauth.py): the command name in lower case."""
+    msg = f"{dev_id}|{ascii_lower(cmd)}|{param}|{ctr}".encode()
     return hmac.new(key.encode(), msg, hashlib.sha256).hexdigest()
 
 

@@ -3,7 +3,7 @@ import os
 
 from lamppost import config, store
 
-PATH = "/tmp/lamppost-test-config.json"
+PATH = "config-test.json"  # relative: the runner starts each test in its own directory
 
 
 def write(text):

@@ -6,8 +6,8 @@ from lamppost.reading import Reading
 
 
 def _fresh():
-    """A flash directory of our own: tests run in parallel processes."""
-    d = "/tmp/lamppost-fw-energy-%d-%d" % (time.ticks_us(), id(_fresh) & 0xFFFF)
+    """An empty flash directory inside this test's own directory (the runner's cwd)."""
+    d = "energy-%d" % time.ticks_us()
     os.mkdir(d)
     os.chdir(d)
 
@@ -16,7 +16,7 @@ def _done():
     d = os.getcwd()
     for f in os.listdir():
         os.remove(f)
-    os.chdir("/tmp")
+    os.chdir("..")
     os.rmdir(d)
 
 

@@ -106,11 +106,11 @@ def test_signed_command_accepted_once_replay_refused():
     import json
     import os
     try:
-        os.remove("/tmp/lamppost-auth-test.json")
+        os.remove("auth-test.json")
     except OSError:
         pass
     now = 820000000  # 2025-12-26, seconds since 2000; the counter is Unix time
-    v = auth.Verifier("k3y", "NL-1", "/tmp/lamppost-auth-test.json")
+    v = auth.Verifier("k3y", "NL-1", "auth-test.json")
     ctr = now + auth.UNIX_2000 + 5
     mac = auth.mac_hex("k3y", "NL-1", "teleperiod", "60", ctr)
     msg = json.dumps({"param": "60", "ctr": ctr, "mac": mac})
@@ -118,5 +118,5 @@ def test_signed_command_accepted_once_replay_refused():
     assert "replay" in v.check("teleperiod", msg, now, now - 60)[1]
     assert "bad mac" in v.check("teleperiod", msg.replace('"60"', '"10"'), now, now - 60)[1]
     assert "not authenticated" in v.check("teleperiod", "60", now, now - 60)[1]
-    v2 = auth.Verifier("k3y", "NL-1", "/tmp/lamppost-auth-test.json")  # after a reboot
+    v2 = auth.Verifier("k3y", "NL-1", "auth-test.json")  # after a reboot
     assert "replay" in v2.check("teleperiod", msg, now + 10, now + 5)[1]

@@ -42,10 +42,10 @@ def cse_frames(hexes):
 
 
 def _fresh_flash(name):
-    """An empty flash directory of our own (tests run in parallel processes)."""
+    """An empty flash directory inside the RPC process's own directory (conftest.py's mp)."""
     import os
     import time
-    d = "/tmp/%s-%d" % (name, time.ticks_us())
+    d = "%s-%d" % (name, time.ticks_us())
     os.mkdir(d)
     os.chdir(d)
 
@@ -55,7 +55,7 @@ def _done():
     d = os.getcwd()
     for f in os.listdir():
         os.remove(f)
-    os.chdir("/tmp")
+    os.chdir("..")
     os.rmdir(d)
 
 
