@@ -116,7 +116,8 @@ def cmd_listen(args) -> int:
     except OSError as e:
         print(f"lamppost-collector: cannot reach broker {args.broker}: {e}", file=sys.stderr)
         return 1
-    if not lis.wait_ready(10) and lis.refused:
+    lis.answered.wait(10)
+    if not lis.ready.is_set() and lis.refused:
         lis.close()
         print(f"lamppost-collector: broker {args.broker} refused the connection: {lis.refused}",
               file=sys.stderr)

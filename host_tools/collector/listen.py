@@ -45,6 +45,7 @@ class Listener:
         self.persistent = client_id is not None
         self.ready = threading.Event()
         self.failed = threading.Event()
+        self.answered = threading.Event()  # the broker answered a CONNECT (accepted or refused)
         self.error: str | None = None  # why the listener stopped, once failed is set
         self.refused: str | None = None  # the broker's reason when it refuses the connection
         self._closing = False
@@ -81,11 +82,13 @@ class Listener:
     def _on_connect(self, c, userdata, flags, rc, props=None):
         if rc.is_failure:
             self.refused = str(rc)
+            self.answered.set()
             return
         self.refused = None
         for t in TOPICS:
             c.subscribe(t, 1)  # QoS 1: a persistent session queues these while we are away
         self.ready.set()
+        self.answered.set()
 
     def _on_message(self, c, userdata, m) -> None:
         try:
