@@ -200,3 +200,24 @@ def test_the_firmware_reports_with_its_provisioned_account_and_the_collector_com
         assert reply["cmd"] == "status"
     finally:
         lis.close()
+
+
+def test_collector_takes_secrets_from_a_file_or_the_environment_never_argv(acl_broker, tmp_path,
+                                                                           monkeypatch, capsys):
+    b, out, _ = acl_broker
+    db = str(tmp_path / "reg.sqlite")
+    base = ["listen", "--broker", b.addr, "--db", db, "--user", broker_acl.COLLECTOR_USER]
+    assert collector_cli.main(base + ["--password", "x", "--for", "0.1"]) == 2
+    assert "--password-file" in capsys.readouterr().err
+    assert collector_cli.main(["send", "--broker", b.addr, "--post", "NL-A1", "--key", "k", "Status"]) == 2
+    assert "LAMPPOST_CMD_KEY" in capsys.readouterr().err
+    pwfile = out / broker_acl.DIR / "collector.password"
+    assert collector_cli.main(base + ["--password-file", str(pwfile), "--for", "0.2"]) == 0
+    assert "listening on" in capsys.readouterr().out
+    monkeypatch.setenv("LAMPPOST_MQTT_PASSWORD", _collector_pw(out))
+    assert collector_cli.main(base + ["--for", "0.2"]) == 0
+    monkeypatch.setenv("LAMPPOST_MQTT_PASSWORD", "wrong")
+    assert collector_cli.main(base + ["--for", "0.2"]) == 1  # refused: a supervisor sees it fail
+    assert "refused" in capsys.readouterr().err
+    assert collector_cli.main(base + ["--password-file", str(tmp_path / "none"), "--for", "0.2"]) == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -116,7 +116,8 @@ def cmd_listen(args) -> int:
     except OSError as e:
         print(f"lamppost-collector: cannot reach broker {args.broker}: {e}", file=sys.stderr)
         return 1
-    if not lis.wait_ready(30):  # subscribed (SUBACK) before it says it listens
+    lis.answered.wait(30)  # a refused login ends it at once
+    if lis.refused or not lis.wait_ready(30):  # subscribed (SUBACK) before it says it listens
         lis.close()
         why = (f"refused the connection: {lis.refused}" if lis.refused else
                "did not acknowledge the subscription within 30 s")

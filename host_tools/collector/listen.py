@@ -45,6 +45,7 @@ class Listener:
         self.persistent = client_id is not None
         self.ready = threading.Event()
         self.failed = threading.Event()
+        self.answered = threading.Event()  # the broker answered a CONNECT (accepted or refused)
         self.error: str | None = None  # why the listener stopped, once failed is set
         self.refused: str | None = None  # the broker's reason when it refuses the connection
         self._closing = False
@@ -82,6 +83,7 @@ class Listener:
     def _on_connect(self, c, userdata, flags, rc, props=None):
         if rc.is_failure:
             self.refused = str(rc)
+            self.answered.set()
             return
         self.refused = None
         # QoS 1: a persistent session queues these while we are away
@@ -91,6 +93,7 @@ class Listener:
         """Ready once the broker acknowledged the subscriptions (SUBACK): a message published
         after that is delivered; one published after CONNECT but before SUBACK may not be."""
         self.ready.set()
+        self.answered.set()
 
     def _on_message(self, c, userdata, m) -> None:
         try:
