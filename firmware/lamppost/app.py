@@ -58,16 +58,7 @@ class App:
             from lamppost.net import Net
             self.net = Net(self)
             self.rep.sinks.append(self.net.sink)
-        # problems is bootfiles.FOUND: the event log and the auth counter added theirs.
-        # Boot-only code costs no heap while the lamp runs: the checks, and the config schema
-        # (~9 KB), which the Config and Status handlers import for one command.
-        pkg = sys.modules["lamppost"]
-        for m in ("bootfiles", "config", "netcfg"):
-            sys.modules.pop("lamppost." + m, None)
-            try:
-                delattr(pkg, m)
-            except (AttributeError, KeyError):  # KeyError: a module's attribute on MicroPython
-                pass
+        bootfiles.done()  # problems now holds the event log's and the auth counter's findings too
 
     def _serial_sink(self, line, fields):
         self.hal.uart_write(line.encode() + b"\n")

@@ -13,8 +13,7 @@ GOOD = "config.good"  # the last config.json that booted readable with a readabl
 BAD = "config.bad"
 STATE = "state.json"
 STATE_B = "state.b.json"  # the same state written right after state.json: its backup
-LOCKED = ("commands that change state are refused until the post is re-provisioned "
-          "(docs/persistence.md)")
+LOCKED = "changes refused until re-provisioned"
 
 
 def exists(path):
@@ -48,6 +47,24 @@ def aside(path):
 FOUND = []  # the problems of this boot; the event log and the auth counter add theirs
 
 
+def report(path):
+    """Set an unusable file aside and note it once for the boot's error reports."""
+    FOUND.append("%s: unreadable, set aside as %s" % (path, aside(path)))
+
+
+def done():
+    """Unload the boot-only code: these checks, and the config schema (~9 KB), which the
+    Config and Status handlers import for one command. No heap for them while the lamp runs."""
+    import sys
+    pkg = sys.modules["lamppost"]
+    for m in ("bootfiles", "config", "netcfg"):
+        sys.modules.pop("lamppost." + m, None)
+        try:
+            delattr(pkg, m)
+        except (AttributeError, KeyError):  # KeyError: a module's attribute on MicroPython
+            pass
+
+
 def boot(app):
     """Set app.cfg, app.state and app.locked from flash; returns FOUND, the problems to report."""
     app.cfg, problems, app.locked = config_boot()
@@ -55,12 +72,12 @@ def boot(app):
     app.state, why = state_boot()
     if why:
         FOUND.append(why)
-    FOUND.extend(energy_boot())
+    energy_boot()
     return FOUND
 
 
 def config_boot():
-    """(cfg, problems, locked): locked is the refusal text when the PIN cannot be read.
+    """(cfg, problems, locked): locked is the refusal text ("locked: ...") when the PIN cannot be read.
 
     A readable config.json runs as is (bad keys fall back one by one) and becomes
     config.good. An unreadable one is kept as config.bad and the post runs on
@@ -75,18 +92,17 @@ def config_boot():
     lock = None
     if raw is None:
         if exists(path):
-            aside(path)
-            lock = "config.json: unreadable, kept as config.bad"
+            lock = "locked: config.json unreadable, set aside as %s" % aside(path)
         elif exists(GOOD) or exists(BAD):
-            lock = "config.json: missing"
+            lock = "locked: config.json missing"
         if lock:
             raw = store.load(GOOD)
-            lock += "; lighting on %s; %s" % ("config.good" if raw else "defaults", LOCKED)
+            lock += "; on %s; %s" % ("config.good" if raw else "defaults", LOCKED)
     elif "pin" in raw:
         try:
             config.check("pin", raw["pin"])
         except ValueError as e:
-            lock = "config.json: pin %s; %s" % (e, LOCKED)
+            lock = "locked: config.json pin %s; %s" % (e, LOCKED)
     if raw is not None and lock is None and store.load(GOOD) != raw:
         store.save(GOOD, raw)
     cfg, problems = config.parse(raw)
@@ -130,7 +146,7 @@ def _read_state(path):
         return {}, "missing"
     st = store.load(path)
     if st is None:
-        return {}, "unreadable, kept as " + (aside(path) or "nothing")
+        return {}, "unreadable, set aside as %s" % aside(path)
     bad = _bad_fields(st)
     return st, ("bad " + ", ".join(bad)) if bad else None
 
@@ -145,7 +161,7 @@ def state_boot():
             return st, None
         return st, "state.b.json: " + why_b  # the backup alone: rewritten at this boot
     if why_b is None:
-        return bk, "state.json: %s; restored from state.b.json" % why
+        return bk, "state.json: %s; used state.b.json" % why
     if why == "missing" and why_b == "missing":
         return {}, None  # a new post
     return st, "state.json: " + why
@@ -165,13 +181,10 @@ def _record(d):
 
 
 def energy_boot():
-    """Problems of the energy records: an unusable one is set aside (the other one counts)."""
+    """An unusable energy record is set aside and reported (the other one counts)."""
     from lamppost.energy import FILES
-    out = []
     for name in FILES:
         if exists(name):
             d = store.load(name)
             if d is None or not _record(d):
-                out.append("%s: unreadable, kept as %s; the other record counts" % (
-                    name, aside(name)))
-    return out
+                report(name)

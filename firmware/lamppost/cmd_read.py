@@ -1,6 +1,6 @@
 """Console read commands (open to all): Help, Status, Log. Loaded per command."""
 import gc
-from lamppost import clock, config
+from lamppost import clock
 from lamppost.cmd_now import s_alarms, s_readings  # noqa: F401 (Status sections)
 from lamppost.commands import parse_int
 
@@ -63,6 +63,7 @@ def s_mem(c):
 
 
 def s_config(c):
+    from lamppost import config  # the schema is not resident (lamppost/bootfiles.py done())
     return config.public(c.app.cfg)
 
 

@@ -117,7 +117,7 @@ class Commands:
         if lock:
             ok = False
             if name == "login":
-                return {"cmd": name, "error": "locked: " + lock}
+                return {"cmd": name, "error": lock}
         if uart and ok:
             self.until = now + self.idle_s  # a login ends after idle_s without a command
         full = "lamppost." + modname
@@ -128,7 +128,7 @@ class Commands:
             mod = __import__(full, None, None, ("x",))
             d = getattr(mod, "c_" + name)(self, payload, ok, uart)
         except NeedLogin:
-            d = {"error": ("locked: " + lock) if lock else "login required: Login <pin>"}
+            d = {"error": lock or "login required: Login <pin>"}
         except ValueError as e:
             d = {"error": str(e)}
         except Exception as e:  # a handler bug or a full heap must not stop the lamp

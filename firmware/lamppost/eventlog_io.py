@@ -55,8 +55,8 @@ def _usable(path, top):
     except Exception:
         n.append(1)
     if n:
-        from lamppost import bootfiles as bf  # loaded while the App boots: reported with its own
-        bf.FOUND.append("%s: unreadable, kept as %s; the log goes on" % (path, bf.aside(path)))
+        from lamppost.bootfiles import report  # loaded while the App boots
+        report(path)
         return False
     return True
 

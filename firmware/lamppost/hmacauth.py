@@ -61,11 +61,10 @@ class Verifier:
         st = store.load(path)
         c = st.get("ctr") if st else None
         self.ctr = c if type(c) is int and c >= 0 else None  # None: lost, see check()
-        if self.ctr is None:
-            from lamppost import bootfiles as bf  # loaded while the App boots: reported with its own
+        if self.ctr is None:  # nothing signed before this boot is accepted (check())
+            from lamppost import bootfiles as bf  # loaded while the App boots
             if bf.exists(path):
-                bf.FOUND.append("%s: unreadable, kept as %s; nothing signed before this boot is accepted"
-                                % (path, bf.aside(path)))
+                bf.report(path)
 
     def check(self, cmd, payload, now, boot):
         """(param, None) for a valid signed payload, else (None, reason).

@@ -14,9 +14,9 @@ from micropython import const
 MAX = const(4096)  # bytes: every JSON file the firmware keeps is far smaller
 
 
-def load(path, limit=MAX):
+def load(path):
     try:
-        if os.stat(path)[6] > limit:  # [6] size; a directory's open fails below
+        if os.stat(path)[6] > MAX:  # [6] size; a directory's open fails below
             return None
         with open(path) as f:
             v = json.load(f)
