@@ -5,8 +5,12 @@ while the lamp is commanded on, past the blanking after a switch and, for HID
 lamps, past the warm-up); otherwise the alarm holds its state. A condition
 must persist `raise_s` seconds to raise and be absent `clear_s` seconds to
 clear, which filters restrikes, inrush and single noisy samples. Expected
-power comes from the lamp type's dim profile (lamptypes.py), so dimming never
-looks like a fault. Each alarm counts its raises (DALI-2 Part 253 style); the
+power comes from the lamp type's dim profile and the driver's own draw
+(lamptypes.py), so dimming never looks like a fault. Where the sensors cannot
+tell a fault from health (levels whose healthy bands touch, too little power, a
+dip) an alarm holds, so none clears while its cause is still there; overlapping
+explanations go supply, lampFailure, dimmingFailure, then the power alarms
+(docs/detection.md). Each alarm counts its raises (DALI-2 Part 253 style); the
 caller persists counts and active alarms so both survive a reboot.
 """
 import sys
