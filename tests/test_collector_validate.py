@@ -142,7 +142,7 @@ TOPIC = (st.builds(lambda pre, post, leaf: f"{pre}/{post}/{leaf}",
          | st.text(max_size=60))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(msgs=st.lists(st.tuples(TOPIC, _payload()), min_size=1, max_size=6))
 def test_any_message_is_stored_valid_or_quarantined_and_readers_never_fail(msgs):
     reg = Register()

@@ -240,7 +240,8 @@ def cmd_quarantine(args) -> int:
     if args.fmt == "table":
         for r in rows:
             r["received"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["received"] or 0))
-            r["payload"] = r["payload"][:60]
+            for k in ("topic", "payload"):  # no control characters reach the terminal
+                r[k] = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(r[k]))[:60]
     emit(rows, QUARANTINE_COLS, args.fmt)
     return 0
 
