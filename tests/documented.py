@@ -1,4 +1,4 @@
-"""Figures the README documents, read from the README itself, for tests that check the code
+"""Figures the README and docs/ document, read from those files themselves, for tests that check the code
 against what users were told rather than against the code's own constants (issue 18 item 6).
 
 Each figure is found by a pattern in the README's wording; a rewrite that drops the figure
@@ -9,14 +9,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+
+def _docs() -> str:
+    """The README and every reference page in docs/, as one text (the README is the tour,
+    the figures may stand in either)."""
+    return "\n".join(p.read_text(encoding="utf-8") for p in [README, *sorted((ROOT / "docs").glob("*.md"))])
 
 
 def figure(pattern: str, group: int = 1) -> float:
     """The number the README states where `pattern` (whitespace-insensitive) matches."""
-    text = " ".join(README.read_text(encoding="utf-8").split())
+    text = " ".join(_docs().split())
     m = re.search(pattern, text)
-    assert m, f"README.md no longer states: {pattern}"
+    assert m, f"README.md and docs/ no longer state: {pattern}"
     return float(m.group(group))
 
 
@@ -40,7 +47,7 @@ def photocell_elevations() -> tuple[float, float, float]:
 
 def photocell_skies() -> dict[str, tuple[float, float, float]]:
     """sky -> (share, least, most darkening in degrees), as the README lists them."""
-    text = " ".join(README.read_text(encoding="utf-8").split())
+    text = " ".join(_docs().split())
     out = {"clear": (figure(r"clear (\d+) %") / 100, 0.0, 0.0)}
     for name in ("cloudy", "overcast", "fog"):
         m = re.search(rf"{name} (\d+) % \(\+([\d.]+)-([\d.]+)°\)", text)
