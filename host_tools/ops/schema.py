@@ -96,6 +96,7 @@ orders = Table(
     Column("first_t", BigInteger, nullable=False),    # post time of the first alarm
     Column("opened_at", Float, nullable=False),
     Column("repaired_t", BigInteger),                 # post time when the repair was reported
+    Column("closed_t", BigInteger),                   # post time of verification (recurrence window)
     Column("remote_id", Text),
     Column("description", Text, nullable=False),
 )
