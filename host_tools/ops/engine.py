@@ -341,8 +341,14 @@ class Engine:
         slot = f"{subject}|{cls}"
         oid = c.execute(select(O.c.id).where(O.c.open_slot == slot).with_for_update()).scalar()
         if oid is None and cls in ("lamp", "dayburning") and not group:
-            # a relay fault explains the lamp out or burning by day on the same post
+            # a relay fault explains the lamp out or burning by day on the same post: one
+            # relay order (priority 1) takes them, opened now if relayFailure is raised too
             oid = c.execute(select(O.c.id).where(O.c.open_slot == f"{subject}|relay")).scalar()
+            if oid is None and c.execute(select(S.alarms.c.post_id).where(
+                    S.alarms.c.post_id == post["id"], S.alarms.c.alarm == "relayFailure",
+                    S.alarms.c.raised.is_(True))).first():
+                cls, slot = "relay", f"{subject}|relay"
+                oid = c.execute(select(O.c.id).where(O.c.open_slot == slot)).scalar()
         new = 0
         if oid is None:
             first = min(t for _, _, t in alarms)

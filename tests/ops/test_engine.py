@@ -117,6 +117,21 @@ def test_priority_safety_first_and_day_burning_last(db_url, tmp_path):
     assert {o["post_id"]: o["priority"] for o in e.orders()} == {"HT-0000": 1, "HT-0004": 4, "HT-0005": 1}
 
 
+def test_welded_relay_is_one_relay_order_for_both_alarms(db_url, tmp_path):
+    """A welded relay raises lampUnexpectedOn and relayFailure together: one order, safety first."""
+    e = make_engine(db_url, tmp_path)
+    p = Post(e, "HT-0005")
+    p.alarm("lampUnexpectedOn", "raised", T0)
+    p.alarm("relayFailure", "raised", T0)
+    p.state(T0 + 900)
+    e.tick()
+    [o] = e.orders()
+    assert (o["fault_class"], o["priority"]) == ("relay", 1)
+    with e.db.connect() as c:
+        got = {r.alarm for r in c.execute(schema.order_alarms.select())}
+    assert got == {"lampUnexpectedOn", "relayFailure"}
+
+
 def test_judged_on_post_time_not_arrival(db_url, tmp_path):
     """A 24 h outbox backlog arrives in one burst: the raise happened long ago, so it is due at
     once; a raise-and-clear inside the backlog opens nothing."""
