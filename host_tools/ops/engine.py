@@ -254,6 +254,9 @@ class Engine:
         cls = FAULT_CLASS.get(alarm)
         with self.db.begin() as c:
             A = S.alarms
+            key = self._group_key(c, pid) if alarm in GROUPABLE else None
+            if key:
+                self._lock(c, key)  # the group lock first, then rows: no lock-order deadlock
             cur = c.execute(select(A).where(A.c.post_id == pid, A.c.alarm == alarm)
                             .with_for_update()).mappings().first()
             if cur is None or not cur["raised"] or cur["handled"] or cur["since_t"] != since:
@@ -268,6 +271,15 @@ class Engine:
                 if n is not None:
                     return n
             return self._open_or_attach(c, post, f"post:{pid}", cls, [(pid, alarm, since)], now)[1]
+
+    def _group_key(self, c, pid) -> str | None:
+        p = c.execute(select(S.posts.c.municipality, S.posts.c.cabinet, S.posts.c.lat)
+                      .where(S.posts.c.id == pid)).first()
+        if p is None:
+            return None
+        if p.cabinet:
+            return f"cabinet:{p.municipality}:{p.cabinet}"
+        return f"area:{p.municipality}" if p.lat is not None else None
 
     def _lock(self, c, key):
         _insert_ignore(c, S.group_locks, key=key)
