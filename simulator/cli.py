@@ -79,8 +79,20 @@ def cmd_run(args) -> int:
         except (OSError, RuntimeError, ValueError) as e:
             print(f"lamppost-sim: broker: {e}", file=sys.stderr)
             return 1
+    ops = None
+    if mq and not args.no_ops:  # the alarms also become work orders (host_tools/ops/demo.py)
+        from host_tools.ops.demo import OpsDemo
+        ops = OpsDemo(sc)
+        collect = mq.reg.handle
+        mq.reg.handle = lambda topic, payload: (collect(topic, payload), ops.handle(topic, payload))
+
+    def on_tick(t: int) -> None:
+        if mq and not args.quiet:
+            mq.drain(t)
+        if ops:
+            ops.on_tick(t)
     sim = Simulation(sc, heap=args.heap, speed=speed, on_line=show, hold=args.hold,
-                     broker=mq.addr if mq else None, on_tick=mq.drain if mq and not args.quiet else None)
+                     broker=mq.addr if mq else None, on_tick=on_tick if mq else None)
     try:
         if mq:
             print(f"lamppost-sim: MQTT broker {mq.label}")
@@ -106,6 +118,10 @@ def cmd_run(args) -> int:
     if mq:
         print()
         print(mq.summary(sim.net, iso))
+    if ops:
+        print()
+        print(ops.summary())
+        ops.close()
     rate = res.ticks / res.wall_s if res.wall_s else 0
     print(f"\n{res.ticks} simulated seconds in {res.wall_s:.1f} s wall ({rate:,.0f}x real time), "
           f"{res.boots} boot(s)")
@@ -158,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="keep simulating past the scenario's end until Ctrl-C")
     r.add_argument("--broker", help="MQTT broker HOST:PORT (default: start an embedded one)")
     r.add_argument("--no-mqtt", action="store_true", help="no network: serial reports only")
+    r.add_argument("--no-ops", action="store_true",
+                   help="no operations service (work orders at the demo contractor)")
     r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault, false alarm, early clear, wrong "
                    "switching or an alarm raised against [expect] not_raised")
     r.set_defaults(func=cmd_run)

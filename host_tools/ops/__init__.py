@@ -1,0 +1,1 @@
+"""lamppost-ops: the operations service that turns alarms from posts into work orders at contractors."""

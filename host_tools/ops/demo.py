@@ -1,0 +1,132 @@
+"""The operations service inside `make demo`: the post's alarms become work orders at a
+local demo contractor (a signed webhook), whose crew "repairs" at the scenario's repair
+time; the post verifies the repair at dusk. Runs on the simulation's virtual clock."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from sqlalchemy import event
+
+from host_tools.ops import config, db, register
+from host_tools.ops.dispatch import Dispatcher
+from host_tools.ops.engine import Engine, iso
+from host_tools.ops.ingest import Reject, parse
+
+SECRET = "demo-secret"
+ROUND_S = 900  # simulated seconds between judging rounds (serve: 5 s of real time)
+
+
+class DemoContractor:
+    """A contractor's webhook endpoint: checks the signature and the Idempotency-Key, keeps tickets."""
+
+    def __init__(self):
+        self.tickets: dict[str, dict] = {}
+        me = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                want = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                key = self.headers.get("Idempotency-Key")
+                if not hmac.compare_digest(want, self.headers.get("X-Lamppost-Signature", "")) or not key:
+                    code, ans = 401, {"error": "bad signature or no Idempotency-Key"}
+                else:
+                    me.tickets.setdefault(key, {"id": f"DEMO-{len(me.tickets) + 1}",
+                                                "order": json.loads(body)["order"]})
+                    code, ans = 200, {"id": me.tickets[key]["id"]}
+                data = json.dumps(ans).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/orders"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class OpsDemo:
+    def __init__(self, scenario):
+        self.sc = scenario
+        self.t = scenario.start
+        self.dir = tempfile.TemporaryDirectory(prefix="lamppost-ops-demo-")
+        d = Path(self.dir.name)
+        self.contractor = DemoContractor()
+        p = scenario.post
+        (d / "reg.csv").write_text(
+            "id,municipality,street,light_point,cabinet,contractor,lat,lon\n"
+            f"{p.id},demo,Demo Street,LP-001,K1,democrew,{p.latitude},{p.longitude}\n")
+        cfg = config.parse({"municipality": {"demo": {"name": "Demo", "contractor": {"democrew": {
+            "adapter": "webhook", "url": self.contractor.url, "secret": SECRET}}}}})
+        eng = db.open_db(str(d / "ops.sqlite"))
+        # a throwaway demo database: no fsync per commit (the service keeps SQLite's default)
+        event.listen(eng, "connect", lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"))
+        eng.dispose()
+        register.import_file(eng, d / "reg.csv")
+        self.e = Engine(eng, cfg, clock=lambda: float(self.t))
+        self.d = Dispatcher(self.e, cfg)
+        self.lock = threading.Lock()
+        self.lines: list[str] = []
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """Feed one MQTT message (called from the collector's MQTT thread)."""
+        try:
+            kind, pid, data = parse(topic, payload)
+        except Reject:
+            return
+        with self.lock:
+            self.e.ingest(kind, pid, data)
+
+    def on_tick(self, t: int) -> None:
+        self.t = t
+        if (t - self.sc.start) % ROUND_S:
+            return
+        with self.lock:
+            self.e.tick()
+            self.d.run()
+            for o in self.e.orders(status="dispatched") + self.e.orders(status="acknowledged"):
+                if o["status"] == "dispatched":
+                    self.e.contractor_update(o["id"], "acknowledged", "demo crew: ticket accepted")
+                elif o["status"] == "acknowledged":
+                    fix = self._repair_time(o)
+                    if fix is not None and t >= fix:
+                        self.e.contractor_update(o["id"], "repaired",
+                                                 f"demo crew: repaired at {iso(fix)}")
+
+    def _repair_time(self, o) -> int | None:
+        """The scenario's repair (`until`) of the fault that began before this order."""
+        cands = [f.until for f in self.sc.faults if f.until and f.at <= o["first_t"] + 60]
+        return max(cands) if cands else None
+
+    def summary(self) -> str:
+        from host_tools.ops.cli import _table, timeline_rows
+        self.on_tick(self.t - (self.t - self.sc.start) % ROUND_S + ROUND_S)  # a last round
+        out = ["work orders (lamppost-ops, demo contractor webhook "
+               f"{self.contractor.url}, {len(self.contractor.tickets)} ticket(s) received):"]
+        for o in self.e.orders():
+            out.append(f"  order {o['id']}: {o['description']} -> {o['status']} "
+                       f"({o['fault_class']} order, priority {o['priority']}, {o['category']}, ticket {o['remote_id'] or '-'})")
+            rows = timeline_rows(self.e, o["id"])
+            out += ["    " + line for line in _table(
+                [{"post time": r["post_t"] or r["at"], "status": r["to"], "cause": r["cause"]}
+                 for r in rows], ["post time", "status", "cause"]).splitlines()]
+        return "\n".join(out)
+
+    def close(self):
+        self.contractor.close()
+        self.e.db.dispose()
+        self.dir.cleanup()

@@ -1,0 +1,377 @@
+"""Dispatch: the persisted queue (table `dispatch`) to contractors' systems, with retries.
+
+Each queue row is one action (create | escalate) for one order, with an idempotency key
+made when the row was queued. A worker claims a due row by pushing its `next_at` a lease
+ahead (so a crashed worker's row comes back), sends, and records the answer:
+- delivered: the order becomes `dispatched` with the contractor's ticket id;
+- a transient failure (network, timeout, 5xx, 429, 408): retried after
+  retry_base_s * 2^(attempts-1), at most retry_max_s, for ever (a contractor down for a
+  day gets every order when it is back);
+- a permanent refusal (other 4xx: bad service code, bad request): the row is held as
+  `rejected` with the answer, for the operator (`lamppost-ops dispatch retry`).
+A retry never makes a second ticket: the webhook gets the same Idempotency-Key; Open311
+and Signalen have no such header, so before re-sending a row that was sent before the
+adapter looks for a ticket carrying the key (in the description / extra_properties).
+
+HTTP through urllib (standard library): a handful of requests a minute, no connection
+pool or async needed, and one dependency fewer to pin and audit.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
+from email.message import EmailMessage
+
+from sqlalchemy import select, update
+
+from host_tools.ops import schema as S
+from host_tools.ops.config import Config, Contractor
+from host_tools.ops.engine import Engine, iso
+
+LEASE_S = 120
+TIMEOUT_S = 20
+
+
+class Transient(Exception):
+    """Try again later."""
+
+
+class Refused(Exception):
+    """The contractor's system refuses this request; retrying the same will not help."""
+
+
+def _http(method: str, url: str, *, data: bytes | None = None, headers: dict | None = None,
+          ctx: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT_S, context=ctx) as r:
+            return r.status, r.read(1 << 20)
+    except urllib.error.HTTPError as e:
+        body = e.read(4096)
+        if e.code >= 500 or e.code in (408, 429):
+            raise Transient(f"HTTP {e.code} from {url}: {body[:200]!r}") from None
+        raise Refused(f"HTTP {e.code} from {url}: {body[:300].decode(errors='replace')}") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        raise Transient(f"{url}: {getattr(e, 'reason', e)}") from None
+
+
+def _json(body: bytes, what: str):
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise Transient(f"{what}: answer is not JSON: {body[:100]!r}") from None
+
+
+class Adapter:
+    def __init__(self, c: Contractor):
+        self.c = c
+        self.o = c.options
+        self.url = str(self.o.get("url", "")).rstrip("/")
+        self.ctx = ssl.create_default_context(cafile=self.o["ca_file"]) if self.o.get("ca_file") else None
+
+    def find(self, key: str, order: dict) -> str | None:
+        """The ticket an earlier attempt made with this key, if the system shows one."""
+        return None
+
+    def send(self, order: dict, action: str, key: str) -> str:
+        raise NotImplementedError
+
+    def updates(self, tickets: list[str]) -> list[tuple[str, str, str]]:
+        """(ticket id, acknowledged | repaired, what the contractor said) since last asked."""
+        return []
+
+
+def _text(order: dict, action: str, key: str) -> str:
+    head = "ESCALATED, repair not verified by the post: " if action == "escalate" else ""
+    return f"{head}{order['description']} [order {order['id']}, ref {key}]"
+
+
+class Open311(Adapter):
+    """Open311 GeoReport v2: POST requests.json (form-encoded), status by GET requests/{id}.json
+    and, where the server offers it, servicerequestupdates.json."""
+
+    def _code(self, order):
+        codes = self.o.get("service_codes", {})
+        code = codes.get(order["fault_class"]) or self.o.get("service_code")
+        if not code:
+            raise Refused(f"no Open311 service_code for fault class {order['fault_class']}")
+        return str(code)
+
+    def find(self, key, order):
+        q = {"start_date": iso(int(order["opened_at"]) - 3600)}
+        if self.o.get("jurisdiction_id"):
+            q["jurisdiction_id"] = self.o["jurisdiction_id"]
+        _, body = _http("GET", f"{self.url}/requests.json?{urllib.parse.urlencode(q)}", ctx=self.ctx)
+        for r in _json(body, "Open311 GET requests"):
+            if key in str(r.get("description", "")):
+                return str(r.get("service_request_id"))
+        return None
+
+    def send(self, order, action, key):
+        f = [("api_key", self.c.secret("api_key") or ""), ("service_code", self._code(order)),
+             ("description", _text(order, action, key))]
+        if self.o.get("jurisdiction_id"):
+            f.append(("jurisdiction_id", self.o["jurisdiction_id"]))
+        if order.get("lat") is not None:
+            f += [("lat", f"{order['lat']:.6f}"), ("long", f"{order['lon']:.6f}")]
+        else:
+            f.append(("address_string", order.get("street") or order["subject"]))
+        if order.get("light_point"):
+            f.append((f"attribute[{self.o.get('light_point_attribute', 'light_point')}]",
+                      order["light_point"]))
+        _, body = _http("POST", f"{self.url}/requests.json", data=urllib.parse.urlencode(f).encode(),
+                        headers={"Content-Type": "application/x-www-form-urlencoded"}, ctx=self.ctx)
+        ans = _json(body, "Open311 POST requests")
+        if not isinstance(ans, list) or not ans:
+            raise Transient(f"Open311 answer without a request: {body[:200]!r}")
+        rid = ans[0].get("service_request_id") or ans[0].get("token")
+        if not rid:
+            raise Transient("Open311 answer without service_request_id or token")
+        return str(rid)
+
+    def updates(self, tickets):
+        out = []
+        for rid in tickets:
+            _, body = _http("GET", f"{self.url}/requests/{urllib.parse.quote(rid)}.json", ctx=self.ctx)
+            ans = _json(body, "Open311 GET request")
+            if isinstance(ans, list) and ans and ans[0].get("status") == "closed":
+                out.append((rid, "repaired", f"Open311 status closed: {ans[0].get('status_notes') or ''}"))
+        return out
+
+
+SIGNALEN_CAT = "{base}/signals/v1/public/terms/categories/{main}/sub_categories/{sub}"
+
+
+class Signalen(Adapter):
+    """Signalen: POST /signals/v1/private/signals/ with a Bearer token; status back from the
+    status-updates feed."""
+
+    def _auth(self):
+        return {"Authorization": f"Bearer {self.c.secret('token') or ''}"}
+
+    def find(self, key, order):
+        q = urllib.parse.urlencode({"source": self.o.get("source", "lamppost"),
+                                    "created_after": iso(int(order["opened_at"]) - 3600)})
+        _, body = _http("GET", f"{self.url}/signals/v1/private/signals/?{q}", headers=self._auth(),
+                        ctx=self.ctx)
+        for s in _json(body, "Signalen list").get("results", []):
+            if (s.get("extra_properties") or {}).get("lamppost_ref") == key:
+                return str(s.get("signal_id") or s.get("id"))
+        return None
+
+    def send(self, order, action, key):
+        sub = order["category"]
+        main = self.o.get("main_category", "wegen-verkeer-straatmeubilair")
+        body = {
+            "text": _text(order, action, key)[:3000],
+            "location": {"geometrie": {"type": "Point", "coordinates": [order["lon"], order["lat"]]}},
+            "category": {"sub_category": SIGNALEN_CAT.format(base=self.url, main=main, sub=sub)},
+            "reporter": {"email": self.o.get("reporter_email", ""), "sharing_allowed": False},
+            "incident_date_start": iso(order["first_t"]),
+            "source": self.o.get("source", "lamppost"),
+            "priority": "high" if order["priority"] <= 1 else "normal",
+            "type": "SIG",
+            "extra_properties": {"lamppost_ref": key,
+                                 "extra_straatverlichting_nummer": order.get("light_point") or "",
+                                 "extra_straatverlichting_hoeveel":
+                                     "meerdere_lichtpunten" if len(order["posts"]) > 1 else "1_lichtpunt",
+                                 "extra_straatverlichting_probleem":
+                                     "lamp_brandt_overdag" if order["fault_class"] == "dayburning"
+                                     else "lamp_doet_het_niet"},
+        }
+        if order.get("lat") is None:
+            raise Refused("Signalen needs the post's coordinates (lat/lon in the register)")
+        _, ans = _http("POST", f"{self.url}/signals/v1/private/signals/",
+                       data=json.dumps(body).encode(),
+                       headers={**self._auth(), "Content-Type": "application/json"}, ctx=self.ctx)
+        a = _json(ans, "Signalen POST")
+        sid = a.get("signal_id") or a.get("id")
+        if not sid:
+            raise Transient("Signalen answer without an id")
+        return str(sid)
+
+    cursor: str | None = None
+
+    def updates(self, tickets):
+        want, out = set(tickets), []
+        while True:
+            q = {"source": self.o.get("source", "lamppost"), "limit": 500}
+            if self.cursor:
+                q["after"] = self.cursor
+            _, body = _http("GET", f"{self.url}/signals/v1/private/status-updates?"
+                            f"{urllib.parse.urlencode(q)}", headers=self._auth(), ctx=self.ctx)
+            page = _json(body, "Signalen status-updates")
+            for it in page.get("items", []):
+                sid = str(it.get("signal_id"))
+                st = {"IN_PROGRESS": "acknowledged", "RESOLVED": "repaired"}.get(it.get("status"))
+                if sid in want and st:
+                    out.append((sid, st, f"Signalen {it.get('status')} at {it.get('changed_at')}"))
+            if not page.get("next_cursor") or not page.get("items"):
+                break
+            self.cursor = page["next_cursor"]
+        return out
+
+
+class Webhook(Adapter):
+    """A generic webhook: the order as JSON, signed X-Lamppost-Signature: sha256=HMAC(secret,
+    body), and an Idempotency-Key the receiver dedupes on."""
+
+    def send(self, order, action, key):
+        body = json.dumps({"action": action, "idempotency_key": key, "order": {
+            k: order.get(k) for k in ("id", "municipality", "fault_class", "category", "priority",
+                                      "description", "post_id", "posts", "cabinet", "light_point",
+                                      "street", "lat", "lon")} | {"first_t": iso(order["first_t"])}},
+            sort_keys=True).encode()
+        sig = hmac.new((self.c.secret("secret") or "").encode(), body, hashlib.sha256).hexdigest()
+        _, ans = _http("POST", self.url, data=body, ctx=self.ctx, headers={
+            "Content-Type": "application/json", "Idempotency-Key": key,
+            "X-Lamppost-Signature": f"sha256={sig}"})
+        a = _json(ans, "webhook")
+        return str(a.get("id") or key) if isinstance(a, dict) else key
+
+
+class Email(Adapter):
+    """E-mail for a contractor without a system: SMTP with STARTTLS (required), login if set."""
+
+    def send(self, order, action, key):
+        m = EmailMessage()
+        m["From"] = self.o.get("from", "lamppost-ops@localhost")
+        m["To"] = self.o["to"]
+        m["Subject"] = (f"[lamppost order {order['id']}] " + ("ESCALATED " if action == "escalate" else "")
+                        + f"{order['fault_class']} priority {order['priority']}: {order['post_id']}")
+        m["Message-ID"] = f"<{key}@lamppost-ops>"
+        m.set_content(_text(order, action, key) + "\n\n" + "\n".join(
+            f"{k}: {order.get(k)}" for k in ("municipality", "posts", "light_point", "street",
+                                              "cabinet", "lat", "lon", "category")))
+        ctx = self.ctx or ssl.create_default_context()
+        try:
+            with smtplib.SMTP(self.o.get("host", "localhost"), int(self.o.get("port", 587)),
+                              timeout=TIMEOUT_S) as s:
+                s.starttls(context=ctx)
+                if self.o.get("user"):
+                    s.login(self.o["user"], self.c.secret("password") or "")
+                s.send_message(m)
+        except smtplib.SMTPResponseException as e:
+            if 500 <= e.smtp_code < 600:
+                raise Refused(f"SMTP {e.smtp_code}: {e.smtp_error!r}") from None
+            raise Transient(f"SMTP {e.smtp_code}: {e.smtp_error!r}") from None
+        except (smtplib.SMTPException, OSError) as e:
+            raise Transient(f"SMTP: {e}") from None
+        return m["Message-ID"]
+
+
+ADAPTERS = {"open311": Open311, "signalen": Signalen, "webhook": Webhook, "email": Email}
+
+
+class Dispatcher:
+    """Works the dispatch queue and polls contractors for status, on the engine's clock."""
+
+    def __init__(self, engine: Engine, cfg: Config):
+        self.e = engine
+        self.cfg = cfg
+        self.adapters: dict[tuple[str, str], Adapter] = {}
+
+    def adapter(self, muni: str, name: str) -> Adapter | None:
+        if (muni, name) not in self.adapters:
+            c = self.cfg.municipality(muni).contractors.get(name)
+            self.adapters[(muni, name)] = ADAPTERS[c.adapter](c) if c else None
+        return self.adapters[(muni, name)]
+
+    def _order(self, c, oid) -> dict:
+        o = dict(c.execute(select(S.orders).where(S.orders.c.id == oid)).mappings().one())
+        post = c.execute(select(S.posts).where(S.posts.c.id == o["post_id"])).mappings().first() or {}
+        for k in ("lat", "lon", "light_point", "street"):
+            o[k] = post.get(k)
+        o["posts"] = self.e._order_posts(c, oid)
+        return o
+
+    def run(self) -> dict:
+        """Send every due row once; {'sent', 'retry', 'rejected'} counts."""
+        n = {"sent": 0, "retry": 0, "rejected": 0}
+        D = S.dispatch
+        while True:
+            now = self.e.clock()
+            with self.e.db.begin() as c:  # claim one due row (a lease, not a lock held over HTTP)
+                row = c.execute(select(D).where(D.c.state == "pending", D.c.next_at <= now)
+                                .order_by(D.c.next_at, D.c.id).limit(1)
+                                .with_for_update(skip_locked=True)).mappings().first()
+                if row is None:
+                    return n
+                c.execute(update(D).where(D.c.id == row["id"]).values(
+                    next_at=now + LEASE_S, attempts=row["attempts"] + 1))
+                order = self._order(c, row["order_id"])
+            muni = order["municipality"]
+            ad = self.adapter(muni, row["contractor"])
+            rid, err, refused = None, None, False
+            try:
+                if ad is None:
+                    raise Refused(f"contractor {row['contractor']} is not in the config of {muni}")
+                if row["attempts"] > 0:
+                    rid = ad.find(row["idem_key"], order)
+                if rid is None:
+                    rid = ad.send(order, row["action"], row["idem_key"])
+            except Refused as e:
+                err, refused = str(e), True
+            except Transient as e:
+                err = str(e)
+            r = self.cfg.rules(muni)
+            with self.e.db.begin() as c:
+                if err is None:
+                    c.execute(update(D).where(D.c.id == row["id"]).values(
+                        state="sent", remote_id=rid, sent_at=now, last_error=None))
+                    if row["action"] == "create":
+                        c.execute(update(S.orders).where(S.orders.c.id == order["id"])
+                                  .values(remote_id=rid))
+                    self.e._set_status(c, order["id"], "dispatched",
+                                       f"{row['action']} delivered to {row['contractor']} as {rid} "
+                                       f"(attempt {row['attempts'] + 1})", now) \
+                        or self.e._audit(c, order["id"], None, None,
+                                         f"{row['action']} delivered to {row['contractor']} as {rid}", now)
+                    if row["action"] == "escalate":
+                        c.execute(update(S.orders).where(S.orders.c.id == order["id"])
+                                  .values(escalated=True))
+                    n["sent"] += 1
+                elif refused:
+                    c.execute(update(D).where(D.c.id == row["id"]).values(state="rejected", last_error=err))
+                    self.e._audit(c, order["id"], None, None, f"dispatch refused: {err}", now)
+                    n["rejected"] += 1
+                else:
+                    delay = min(r["retry_base_s"] * 2 ** row["attempts"], r["retry_max_s"])
+                    c.execute(update(D).where(D.c.id == row["id"]).values(
+                        next_at=now + delay, last_error=err))
+                    n["retry"] += 1
+
+    def poll(self) -> int:
+        """Ask every contractor system for status changes of its open tickets."""
+        O = S.orders
+        with self.e.db.connect() as c:
+            rows = c.execute(select(O.c.id, O.c.municipality, O.c.contractor, O.c.remote_id, O.c.status)
+                             .where(O.c.open_slot.is_not(None), O.c.remote_id.is_not(None))).all()
+        by: dict = {}
+        for r in rows:
+            by.setdefault((r.municipality, r.contractor), []).append(r)
+        n = 0
+        for (muni, name), orders in by.items():
+            ad = self.adapter(muni, name)
+            if ad is None:
+                continue
+            ids = {o.remote_id: o.id for o in orders}
+            try:
+                ups = ad.updates(list(ids))
+            except (Transient, Refused):
+                continue  # asked again next round
+            for rid, status, why in ups:
+                if rid in ids and self.e.contractor_update(ids[rid], status, why):
+                    n += 1
+        return n
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

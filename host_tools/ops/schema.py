@@ -1,0 +1,148 @@
+"""The operations database as SQLAlchemy Core tables: what the queries use.
+
+The schema itself is created and changed only by the Alembic migrations in
+migrations/versions/; tests/ops/test_storage.py checks that the migrated database
+and these tables agree, so a change here without a migration fails the suite.
+Times: `*_t` columns are the POST's clock (seconds since the Unix epoch, from the
+report's `t`), `*_at` columns are the service's clock (epoch seconds, float).
+"""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Integer, MetaData, String,
+                        Table, Text, UniqueConstraint)
+
+metadata = MetaData()
+
+municipalities = Table(
+    "municipalities", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+)
+
+posts = Table(
+    "posts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("municipality", String(64), ForeignKey("municipalities.id"), nullable=False),
+    Column("street", Text),
+    Column("light_point", String(64)),
+    Column("cabinet", String(64)),
+    Column("luminaire", Text),
+    Column("contractor", String(64)),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("lamp", String(16)),
+    Column("rated_w", Float),
+    Column("imported_at", Float, nullable=False),
+    # what the service knows from the post itself
+    Column("last_t", BigInteger),        # newest post time seen from this post
+    Column("last_seen_at", Float),       # service time of the newest message (silence rule)
+    Column("lwt", String(16)),
+    Column("lwt_at", Float),
+    Column("lamp_on_t", BigInteger),     # post time of the last switch to on (dusk)
+)
+
+post_history = Table(
+    "post_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("post_id", String(32), nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("old", Text),
+    Column("new", Text),
+    Column("source", Text),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("post_id", String(32), nullable=False),
+    Column("inc", BigInteger, nullable=False),  # outbox incarnation (0 before posts sent one)
+    Column("dseq", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("alarm", String(40)),
+    Column("state", String(16)),
+    Column("t", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+    UniqueConstraint("post_id", "inc", "dseq", name="uq_messages_post_inc_dseq"),
+)
+
+alarms = Table(  # each post's current state per alarm
+    "alarms", metadata,
+    Column("post_id", String(32), primary_key=True),
+    Column("alarm", String(40), primary_key=True),
+    Column("raised", Boolean, nullable=False),
+    Column("since_t", BigInteger, nullable=False),   # post time of the last raise / clear
+    Column("handled", Boolean, nullable=False),      # the engine has judged this raise
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("municipality", String(64), nullable=False, index=True),
+    Column("subject", String(80), nullable=False),   # post:<id> or cabinet:<id> or area:<post id>
+    Column("post_id", String(32)),                    # the post (or first post of a group)
+    Column("cabinet", String(64)),
+    Column("fault_class", String(24), nullable=False),
+    Column("category", Text, nullable=False),
+    Column("priority", Integer, nullable=False),     # 1 safety ... 4 energy waste
+    Column("contractor", String(64)),
+    Column("status", String(16), nullable=False),
+    # "subject|class" while the order is open, NULL once closed: the database enforces
+    # one open order per subject and fault class, also between several workers
+    Column("open_slot", String(120), unique=True),
+    Column("repeat_of", Integer),
+    Column("escalated", Boolean, nullable=False, default=False),
+    Column("first_t", BigInteger, nullable=False),    # post time of the first alarm
+    Column("opened_at", Float, nullable=False),
+    Column("repaired_t", BigInteger),                 # post time when the repair was reported
+    Column("closed_t", BigInteger),                   # post time of verification (recurrence window)
+    Column("remote_id", Text),
+    Column("description", Text, nullable=False),
+)
+
+order_alarms = Table(  # every alarm attached to an order (repeats attach here)
+    "order_alarms", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("post_id", String(32), nullable=False),
+    Column("alarm", String(40), nullable=False),
+    Column("t", BigInteger, nullable=False),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("at", Float, nullable=False),       # service clock
+    Column("t", BigInteger),                   # post clock where the cause came from a post
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("cause", Text, nullable=False),
+)
+
+dispatch = Table(  # the persisted dispatch queue
+    "dispatch", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("contractor", String(64), nullable=False),
+    Column("action", String(16), nullable=False),        # create | escalate
+    Column("idem_key", String(80), nullable=False, unique=True),
+    Column("state", String(12), nullable=False),         # pending | sent | rejected
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("remote_id", Text),
+    Column("sent_at", Float),
+)
+
+group_locks = Table(  # one row per grouping key, locked while a group is decided
+    "group_locks", metadata,
+    Column("key", String(80), primary_key=True),
+)
+
+counters = Table(  # rejected input and the like, for reports and /healthz
+    "counters", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

@@ -1,0 +1,156 @@
+"""Dispatch adapters against local servers of each API (Open311, Signalen, webhook, SMTP with
+STARTTLS), the persisted queue with backoff, a contractor down for 24 h, and no double tickets."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from host_tools.ops import config, schema
+from host_tools.ops.dispatch import Dispatcher
+from tests.ops_servers.open311 import Open311Server
+from tests.ops_servers.signalen import SignalenServer
+from tests.ops_servers.smtp import SmtpServer
+from tests.ops_servers.webhook import WebhookServer
+
+from .helpers import T0, Clock, Post, make_engine, town
+
+
+@pytest.fixture
+def servers(tmp_path):
+    s = {"open311": Open311Server(), "signalen": SignalenServer(), "webhook": WebhookServer(),
+         "email": SmtpServer(tmp_path)}
+    yield s
+    for v in s.values():
+        v.close()
+
+
+def cfg_for(servers, which: str, **over) -> dict:
+    opts = {
+        "open311": {"adapter": "open311", "url": servers["open311"].url, "api_key": "k3y",
+                    "jurisdiction_id": "houten.nl", "service_codes": {"lamp": "001", "supply": "002"}},
+        "signalen": {"adapter": "signalen", "url": servers["signalen"].url, "token": "t0ken",
+                     "source": "lamppost"},
+        "webhook": {"adapter": "webhook", "url": servers["webhook"].url + "/orders", "secret": "s3cret"},
+        "email": {"adapter": "email", "host": "127.0.0.1", "port": servers["email"].port,
+                  "to": "storingen@aannemer.example", "ca_file": str(servers["email"].certs["ca"])},
+    }[which]
+    opts.update(over)
+    return {"municipality": {"houten": {"name": "Houten", "contractor": {"citytec": opts}}}}
+
+
+def open_orders(db_url, tmp_path, cfg, clock, posts=("HT-0005",)):
+    e = make_engine(db_url, tmp_path, cfg=cfg, clock=clock)
+    for pid in posts:
+        p = Post(e, pid)
+        p.switch(True, T0)
+        p.alarm("lampFailure", "raised", T0 + 60)
+        p.state(T0 + 1000)
+    e.tick()
+    return e, Dispatcher(e, config.parse(cfg))
+
+
+def queue(e):
+    with e.db.connect() as c:
+        return c.execute(select(schema.dispatch)).mappings().all()
+
+
+@pytest.mark.parametrize("which", ["open311", "signalen", "webhook", "email"])
+def test_adapter_delivers_one_ticket_with_pole_and_location(db_url, tmp_path, servers, which):
+    clock = Clock()
+    e, d = open_orders(db_url, tmp_path, cfg_for(servers, which), clock)
+    assert d.run() == {"sent": 1, "retry": 0, "rejected": 0}
+    [o] = e.orders()
+    assert o["status"] == "dispatched" and o["remote_id"]
+    if which == "open311":
+        [r] = servers["open311"].requests
+        assert r["service_code"] == "001" and r["attributes"] == {"light_point": "LP005"}
+        assert abs(r["lat"] - 52.03135) < 1e-6 and r["long"] == 5.16 and "HT-0005" in r["description"]
+    elif which == "signalen":
+        [s] = servers["signalen"].signals
+        assert s["location"]["geometrie"]["coordinates"] == [5.16, 52.03135]
+        assert s["category"]["sub_category"].endswith("/sub_categories/lantaarnpaal-straatverlichting")
+        assert s["extra_properties"]["extra_straatverlichting_nummer"] == "LP005"
+        assert s["incident_date_start"] == "2026-01-15T18:01:00Z"
+    elif which == "webhook":
+        [t] = servers["webhook"].tickets.values()
+        assert t["body"]["order"]["light_point"] == "LP005" and t["body"]["action"] == "create"
+    else:
+        [(tls, m)] = servers["email"].messages
+        assert tls and "HT-0005" in m["Subject"] and "LP005" in m.get_payload()
+    assert d.run()["sent"] == 0  # nothing sent twice
+
+
+@pytest.mark.parametrize("which", ["open311", "signalen", "webhook"])
+def test_wrong_credentials_are_refused_and_held_not_retried(db_url, tmp_path, servers, which):
+    bad = {"open311": {"api_key": "nope"}, "signalen": {"token": "nope"}, "webhook": {"secret": "nope"}}
+    e, d = open_orders(db_url, tmp_path, cfg_for(servers, which, **bad[which]), Clock())
+    assert d.run() == {"sent": 0, "retry": 0, "rejected": 1}
+    [row] = queue(e)
+    assert row["state"] == "rejected" and ("403" in row["last_error"] or "401" in row["last_error"])
+    assert e.orders()[0]["status"] == "opened"
+
+
+def test_contractors_down_for_a_day_get_every_order_once(db_url, tmp_path, servers):
+    """Open311, Signalen and the webhook are all down for 24 h (virtual clock), two orders each;
+    when they are back every order is delivered, once, though each server loses the answer to
+    its first ticket (the retry finds the ticket instead of making a second)."""
+    clock = Clock(T0 + 1000)
+    kinds = ["open311", "signalen", "webhook"]
+    contractors = {k: cfg_for(servers, k)["municipality"]["houten"]["contractor"]["citytec"] for k in kinds}
+    cfg = {"municipality": {"houten": {"name": "Houten", "contractor": contractors}}}
+    posts = town(6, cabinet_of=lambda i: f"K{i}")  # a cabinet each: no grouping
+    for i, p in enumerate(posts):
+        p["contractor"] = kinds[i % 3]
+    for k in kinds:
+        servers[k].down = True
+    e = make_engine(db_url, tmp_path, posts=posts, cfg=cfg, clock=clock)
+    for p in posts:
+        q = Post(e, p["id"])
+        q.alarm("lampFailure", "raised", T0)
+        q.state(T0 + 1000)
+    e.tick()
+    d = Dispatcher(e, config.parse(cfg))
+    tries = 0
+    while clock.t < T0 + 1000 + 86400:  # jump the virtual clock to the next due retry
+        tries += d.run()["retry"]
+        clock.t = max(clock.t + 1, min(r["next_at"] for r in queue(e)))
+    assert tries < 6 * 40  # backoff: ~30 attempts each over a day, not one a minute
+    for k in kinds:
+        servers[k].down = False
+        servers[k].lose_next_answer = True
+    back = clock.t
+    while clock.t < back + 3 * 3600 and {r["state"] for r in queue(e)} != {"sent"}:
+        d.run()  # every order within 3 h of its return (retry_max_s 1 h)
+        clock.t = max(clock.t + 1, min(r["next_at"] for r in queue(e)))
+    assert len(servers["open311"].requests) == 2
+    assert len(servers["signalen"].signals) == 2
+    assert len(servers["webhook"].tickets) == 2
+    assert [o["status"] for o in e.orders()] == ["dispatched"] * 6
+    assert {r["state"] for r in queue(e)} == {"sent"}
+
+
+def test_status_back_from_open311_and_verification(db_url, tmp_path, servers):
+    clock = Clock()
+    e, d = open_orders(db_url, tmp_path, cfg_for(servers, "open311"), clock)
+    d.run()
+    [o] = e.orders()
+    servers["open311"].close_request(o["remote_id"], "driver replaced")
+    assert d.poll() == 1
+    assert e.orders()[0]["status"] == "repaired"
+    p = Post(e, "HT-0005")
+    p.dseq = 10
+    p.alarm("lampFailure", "cleared", T0 + 86400)
+    e.tick()
+    assert e.orders()[0]["status"] == "verified"
+
+
+def test_status_back_from_signalen_feed(db_url, tmp_path, servers):
+    e, d = open_orders(db_url, tmp_path, cfg_for(servers, "signalen"), Clock())
+    d.run()
+    sid = e.orders()[0]["remote_id"]
+    servers["signalen"].set_status("someone-else", "RESOLVED")
+    servers["signalen"].set_status(sid, "IN_PROGRESS")
+    assert d.poll() == 1 and e.orders()[0]["status"] == "acknowledged"
+    servers["signalen"].set_status(sid, "RESOLVED")
+    assert d.poll() == 1 and e.orders()[0]["status"] == "repaired"
+    assert d.poll() == 0  # the cursor moved on: nothing twice

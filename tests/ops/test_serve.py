@@ -1,0 +1,74 @@
+"""`lamppost-ops serve` against a real broker: MQTT in, an order out, /healthz, JSON logs."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from simulator.broker import Broker, free_port, kind_from_env
+
+from .helpers import T0, iso, town, write_register
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def wait_for(cond, timeout=60.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def health(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+    except OSError:
+        return None
+
+
+def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
+    reg = write_register(tmp_path / "reg.csv", town(6))
+    cli = [sys.executable, "-m", "host_tools.ops", "--db", db_url]
+    assert subprocess.run([*cli, "register", "import", str(reg)], cwd=ROOT).returncode == 0
+    with Broker(kind_from_env()) as b:
+        hp = free_port()
+        svc = subprocess.Popen([*cli, "serve", "--broker", b.addr, "--health", f"127.0.0.1:{hp}",
+                                "--interval", "0.3", "--client-id", f"ops-{hp}", "--for", "120"],
+                               cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        try:
+            code, h = wait_for(lambda: (r := health(hp)) and r[0] == 200 and r, what="healthz 200")
+            assert h["broker"] and h["database"]
+            pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"post-{hp}")
+            pub.connect(b.host, b.port)
+            pub.loop_start()
+            alarm = {"t": iso(T0), "id": "HT-0005", "seq": 4, "ev": "alarm", "alarm": "lampFailure",
+                     "state": "raised", "count": 1, "dseq": 7, "inc": 1}
+            for payload in (alarm, alarm):  # a resend after a lost PUBACK
+                pub.publish("stat/HT-0005/ALARM", json.dumps(payload), qos=1).wait_for_publish(10)
+            pub.publish("stat/HT-0005/ALARM", b"{not json", qos=1).wait_for_publish(10)
+            pub.publish("tele/HT-0005/STATE", json.dumps({"Time": iso(T0 + 1000)}), qos=1).wait_for_publish(10)
+            code, h = wait_for(lambda: (r := health(hp)) and r[1]["open_orders"] == 1 and r, what="an order")
+            assert h["rejected"] == 1 and h["duplicates"] == 1
+            pub.loop_stop()
+            pub.disconnect()
+        finally:
+            svc.terminate()
+            _, err = svc.communicate(timeout=30)
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(l["msg"] == "message rejected" and "not JSON" in l["why"] for l in logs)
+    assert any(l["msg"] == "round" and l.get("opened") == 1 for l in logs)
+    out = subprocess.run([*cli, "--json", "orders"], cwd=ROOT, capture_output=True, text=True)
+    [o] = json.loads(out.stdout)
+    assert (o["post_id"], o["fault_class"], o["first_t"]) == ("HT-0005", "lamp", T0)
