@@ -1,18 +1,18 @@
 """MQTT messages from posts into the engine: one parsing function, and the subscriber.
 
-`parse(topic, payload)` is the ONE place that reads a post's MQTT message; the lead
-can switch it to host_tools/collector/validate.py (same contract: (kind, post_id, data)
-or Reject) without touching the rest.
+`parse(topic, payload)` is the ONE place that reads a post's MQTT message; it checks it
+with the collector's validator (host_tools/collector/validate.py) first, so the service
+and the collector take in exactly the same messages.
 """
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 
-POST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+from host_tools.collector.validate import Reject as VReject
+from host_tools.collector.validate import validate
+
 ALARM_RE = re.compile(r"[A-Za-z]{1,40}")
-MAX_PAYLOAD = 4096
 TOPICS = ("stat/+/ALARM", "stat/+/EVENT", "tele/+/STATE", "tele/+/LWT")
 
 
@@ -42,36 +42,25 @@ def parse(topic: str, payload: bytes) -> tuple[str, str, dict]:
     """(kind, post_id, data) of one message, kind alarm | event | state | lwt; Reject otherwise.
 
     alarm: {alarm, state raised|cleared, t, dseq, inc}; event: {ev, t, dseq, inc, lamp?};
-    state: {t}; lwt: {online: bool}. `t` is the post's own clock (Unix seconds)."""
-    parts = topic.split("/")
-    if len(parts) != 3 or (parts[0], parts[2]) not in (("stat", "ALARM"), ("stat", "EVENT"),
-                                                       ("tele", "STATE"), ("tele", "LWT")):
-        raise Reject(f"topic {topic[:80]!r} is not one the service reads")
-    pid = parts[1]
-    if not POST_RE.fullmatch(pid):
-        raise Reject(f"post id {pid[:40]!r} must match {POST_RE.pattern}")
-    if len(payload) > MAX_PAYLOAD:
-        raise Reject(f"payload of {len(payload)} bytes (at most {MAX_PAYLOAD})")
+    state: {t}; lwt: {online: bool}. `t` is the post's own clock (Unix seconds), `inc` the
+    outbox's incarnation as a number (0 from a post that sends none). The message is first
+    checked by the collector's validator (host_tools/collector/validate.py), the one set of
+    payload rules for every consumer; this only picks what the engine reads."""
     try:
-        text = payload.decode()
-    except UnicodeDecodeError:
-        raise Reject("payload is not UTF-8") from None
-    if parts[2] == "LWT":
-        if text not in ("Online", "Offline"):
-            raise Reject(f"LWT must be Online or Offline, not {text[:20]!r}")
-        return "lwt", pid, {"online": text == "Online"}
-    try:
-        d = json.loads(text)
-    except ValueError:
-        raise Reject("payload is not JSON") from None
-    if not isinstance(d, dict):
-        raise Reject("payload is not a JSON object")
-    if parts[2] == "STATE":
+        kind, pid, d = validate(topic, payload)
+    except VReject as e:
+        raise Reject(e.reason) from None
+    if kind == "lwt":
+        return "lwt", pid, {"online": d == "Online"}
+    if kind == "state":
         return "state", pid, {"t": post_time(d.get("Time"))}
+    if kind not in ("alarm", "event"):
+        raise Reject(f"{kind} messages are not read by the service")
     if "id" in d and d["id"] != pid:
         raise Reject(f"payload id {str(d['id'])[:40]!r} differs from the topic's {pid}")
-    out = {"t": post_time(d.get("t")), "dseq": _int(d, "dseq"), "inc": _int(d, "inc", 0)}
-    if parts[2] == "ALARM":
+    out = {"t": post_time(d.get("t")), "dseq": _int(d, "dseq"),
+           "inc": int(d["inc"], 16) if "inc" in d else 0}  # 8 hex digits (validate.INC_RE)
+    if kind == "alarm":
         if d.get("ev") != "alarm" or not isinstance(d.get("alarm"), str) \
                 or not ALARM_RE.fullmatch(d["alarm"]) or d.get("state") not in ("raised", "cleared"):
             raise Reject("an ALARM needs ev alarm, an alarm name and state raised|cleared")

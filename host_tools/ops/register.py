@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import re
+
+from lamppost_common.ids import check_post_id
 import time
 import tomllib
 from pathlib import Path
@@ -20,7 +22,6 @@ from sqlalchemy import Engine, insert, select, update
 from host_tools.ops import schema
 from host_tools.ops.config import ID_RE as MUNI_RE
 
-POST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 FIELDS = ("municipality", "street", "light_point", "cabinet", "luminaire", "contractor",
           "lat", "lon", "lamp", "rated_w")
 ALIASES = {"post": "id", "post_id": "id", "latitude": "lat", "longitude": "lon", "pole": "light_point",
@@ -83,8 +84,10 @@ def clean_row(where: str, raw: dict) -> dict:
             raise RegisterError(f"{where}: unknown column {k!r} (known: id, {', '.join(FIELDS)})")
         row[k] = v
     pid = row.get("id")
-    if not isinstance(pid, str) or not POST_RE.fullmatch(pid):
-        raise RegisterError(f"{where}: id {pid!r} must match {POST_RE.pattern}")
+    try:
+        check_post_id(pid)  # one post-id rule everywhere (lamppost_common/ids.py)
+    except ValueError as e:
+        raise RegisterError(f"{where}: {e}") from None
     muni = row.get("municipality")
     if not isinstance(muni, str) or not MUNI_RE.fullmatch(muni):
         raise RegisterError(f"{where}: post {pid}: municipality is required "

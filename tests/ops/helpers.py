@@ -70,12 +70,12 @@ class Post:
     def alarm(self, name: str, state: str, t: int):
         self.dseq += 1
         return self._send(f"stat/{self.id}/ALARM", {"t": iso(t), "id": self.id, "ev": "alarm",
-                          "alarm": name, "state": state, "dseq": self.dseq, "inc": self.inc})
+                          "alarm": name, "state": state, "dseq": self.dseq, "inc": "%08x" % self.inc})
 
     def switch(self, on: bool, t: int):
         self.dseq += 1
         return self._send(f"stat/{self.id}/EVENT", {"t": iso(t), "id": self.id, "ev": "switch",
-                          "lamp": "on" if on else "off", "dseq": self.dseq, "inc": self.inc})
+                          "lamp": "on" if on else "off", "dseq": self.dseq, "inc": "%08x" % self.inc})
 
     def state(self, t: int):
         return self._send(f"tele/{self.id}/STATE", {"Time": iso(t), "UptimeSec": 1})

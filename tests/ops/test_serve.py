@@ -54,7 +54,7 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
             pub.connect(b.host, b.port)
             pub.loop_start()
             alarm = {"t": iso(T0), "id": "HT-0005", "seq": 4, "ev": "alarm", "alarm": "lampFailure",
-                     "state": "raised", "count": 1, "dseq": 7, "inc": 1}
+                     "state": "raised", "count": 1, "dseq": 7, "inc": "00000001"}
             for payload in (alarm, alarm):  # a resend after a lost PUBACK
                 pub.publish("stat/HT-0005/ALARM", json.dumps(payload), qos=1).wait_for_publish(10)
             pub.publish("stat/HT-0005/ALARM", b"{not json", qos=1).wait_for_publish(10)
