@@ -2,9 +2,9 @@
 
 The simulator starts `micropython` with two inherited pipe descriptors
 (LAMPPOST_LINK="<read fd>,<write fd>"), the pty that plays the UART
-(LAMPPOST_UART: an inherited non-blocking descriptor, or a path), a directory that plays the flash (LAMPPOST_FLASH) and
-the reset cause a board would read from machine.reset_cause() (LAMPPOST_RESET:
-power-on, software or watchdog).
+(LAMPPOST_UART: an inherited non-blocking descriptor, or a path), a directory
+that plays the flash (LAMPPOST_FLASH) and the reset cause a board would read
+from machine.reset_cause() (LAMPPOST_RESET: power-on, software or watchdog).
 
 Link framing, both directions: kind (1 byte), payload length (u16 LE), payload.
   firmware -> simulator  b"H" <B version>            once, when ready

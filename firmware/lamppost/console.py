@@ -62,7 +62,6 @@ class Console:
         self.n = 0
         self.overflow = False
         self.esc = 0  # in an ESC sequence: 1 after ESC, 2 in its parameters ([ or O seen)
-        self.refused = 0  # lines answered `busy`
         self.commands = {}  # lower-case name -> handler(payload) -> dict
 
     def add(self, name, handler):
@@ -169,7 +168,6 @@ class Console:
         if not text:
             return
         if self.busy is not None and self.busy():  # the UART is saturated: refuse, run nothing
-            self.refused += 1
             self.reply({"cmd": text.partition(" ")[0].lower()[:32], "error": "busy"})
             return
         if self.execute is not None:
