@@ -16,41 +16,18 @@ from micropython import const
 MAX_LINE = const(160)
 
 
-def utf8(b):
-    """True if b is UTF-8 as RFC 3629 has it (MicroPython's decode() lets overlong forms,
-    surrogates and code points above U+10FFFF through)."""
-    i = 0
-    n = len(b)
-    while i < n:
-        c = b[i]
-        if c < 0x80:
-            i += 1
-            continue
-        lo = 0x80
-        hi = 0xBF
-        if 0xC2 <= c <= 0xDF:
-            k = 1
-        elif 0xE0 <= c <= 0xEF:
-            k = 2
-            if c == 0xE0:
-                lo = 0xA0  # below: overlong
-            elif c == 0xED:
-                hi = 0x9F  # above: surrogates
-        elif 0xF0 <= c <= 0xF4:
-            k = 3
-            if c == 0xF0:
-                lo = 0x90  # below: overlong
-            elif c == 0xF4:
-                hi = 0x8F  # above: beyond U+10FFFF
-        else:
-            return False  # 80-C1 (continuation or overlong lead), F5-FF
-        if i + k >= n or not lo <= b[i + 1] <= hi:
-            return False
-        for j in range(i + 2, i + k + 1):
-            if not 0x80 <= b[j] <= 0xBF:
-                return False
-        i += k + 1
-    return True
+def _strict(raw):
+    """lamppost.utf8.ok(raw), the module loaded for this line only (it costs no heap otherwise)."""
+    import sys
+    import lamppost.utf8 as u
+    try:
+        return u.ok(raw)
+    finally:
+        sys.modules.pop("lamppost.utf8", None)
+        try:
+            delattr(sys.modules["lamppost"], "utf8")
+        except AttributeError:
+            pass
 
 
 class Console:
@@ -161,7 +138,7 @@ class Console:
                 self.overflow = True
 
     def line(self, raw):
-        if not utf8(raw):
+        if max(raw) > 0x7F and not _strict(raw):
             self.reply({"cmd": "?", "error": "not UTF-8 text"})
             return
         text = raw.decode().strip()
