@@ -41,7 +41,6 @@ class Hal:
         uart = os.getenv("LAMPPOST_UART")
         self._uart = open(int(uart) if uart.isdigit() else uart, "r+b") if uart else None
         self.tx_n = 0  # bytes written to the UART this tick
-        self.tx_lost = 0  # bytes dropped: the line was full (nobody drained it)
         self._hdr = bytearray(HDR)
         self._frame = bytearray(2048)
         self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
@@ -89,16 +88,11 @@ class Hal:
 
     def uart_write(self, data):
         """Send data; never blocks. The descriptor is non-blocking: what a full pty (~18 KB
-        nobody read; the simulator drains it all through a tick) has no room for is dropped
-        and counted in tx_lost, like a UART overrun, and the console answers `busy` for the
-        rest of the tick."""
+        nobody read; the simulator drains it all through a tick) has no room for is dropped,
+        like a UART overrun, and the console answers `busy` for the rest of the tick."""
         self.tx_n += len(data)
-        u = self._uart
-        if u:
-            n = u.write(data) or 0
-            if n < len(data):
-                self.tx_lost += len(data) - n
-                self.tx_n += TX_TICK
+        if self._uart and (self._uart.write(data) or 0) < len(data):
+            self.tx_n += TX_TICK
 
     def uart_busy(self):
         """True once this tick sent TX_TICK bytes or found the line full: the console then

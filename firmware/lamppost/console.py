@@ -5,9 +5,9 @@ Bytes are gathered into a fixed buffer; an overlong line or one that is not
 strict UTF-8 (RFC 3629: no overlong forms, no surrogates) is answered with an
 error and dropped, never a crash. Control bytes never reach the next line:
 Ctrl-A..Ctrl-E (mpremote's raw-REPL requests, Ctrl-C) drop the line typed so
-far, an ESC sequence (ESC x, ESC [ ... final, ESC O x) is dropped whole, and
-BS/DEL erase the last character. A line that arrives once this tick's UART
-budget is spent (the HAL's uart_busy) is answered `busy` and not run.
+far and an ESC sequence (ESC x, ESC [ ... final, ESC O x) is dropped whole.
+A line that arrives once this tick's UART budget is spent (the HAL's
+uart_busy) is answered `busy` and not run.
 """
 import gc
 import json
@@ -126,11 +126,6 @@ class Console:
                     self.esc = 2
                 elif self.esc == 1 or b >= 0x40 or b < 0x20:
                     self.esc = 0
-            elif b == 8 or b == 127:  # backspace: erase the last character (all its bytes)
-                while self.n and self.buf[self.n - 1] & 0xC0 == 0x80:
-                    self.n -= 1
-                if self.n:
-                    self.n -= 1
             elif self.n < MAX_LINE:
                 self.buf[self.n] = b
                 self.n += 1
