@@ -36,10 +36,6 @@ def test_escape_sequences_are_dropped_whole(mp):
     assert _replies(mp, b"ec\x1b[A\x1b[1;5Dho\x1bOP ok\n") == [{"cmd": "echo", "echo": "ok"}]
 
 
-def test_backspace_erases_the_last_character(mp):
-    assert _replies(mp, "echo oké\x7f\x08k\n".encode()) == [{"cmd": "echo", "echo": "ok"}]
-
-
 def test_overlong_utf8_and_surrogates_are_not_text(mp):
     for bad in (b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe0\x80\xaf", b"\xf0\x80\x80\xaf"):
         r = _replies(mp, b"echo " + bad + b"\n")

@@ -2,7 +2,7 @@
 
 Before: the terminal's SIGINT reached the firmware process too (same process
 group), so the summary counted `firmware crashes: 1`, and the simulator died
-with a KeyboardInterrupt traceback. Now the firmware runs in its own session
+with a KeyboardInterrupt traceback. Now the firmware runs in its own process group
 (a board has no keyboard), the first Ctrl-C ends the run after the current
 tick and scores what ran: exit 0 with --hold (the normal end of a held run),
 130 without (the scenario was cut short).

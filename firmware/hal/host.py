@@ -2,9 +2,9 @@
 
 The simulator starts `micropython` with two inherited pipe descriptors
 (LAMPPOST_LINK="<read fd>,<write fd>"), the pty that plays the UART
-(LAMPPOST_UART: an inherited non-blocking descriptor, or a path), a directory that plays the flash (LAMPPOST_FLASH) and
-the reset cause a board would read from machine.reset_cause() (LAMPPOST_RESET:
-power-on, software or watchdog).
+(LAMPPOST_UART: an inherited non-blocking descriptor, or a path), a directory
+that plays the flash (LAMPPOST_FLASH) and the reset cause a board would read
+from machine.reset_cause() (LAMPPOST_RESET: power-on, software or watchdog).
 
 Link framing, both directions: kind (1 byte), payload length (u16 LE), payload.
   firmware -> simulator  b"H" <B version>            once, when ready
@@ -16,10 +16,8 @@ with the next "T", computed with those outputs; the firmware owns the time
 between a "T" and its next "A": that is lockstep virtual time.
 """
 import os
-import select
 import struct
 import sys
-import time
 from micropython import const
 
 VERSION = const(1)
@@ -28,7 +26,6 @@ F_MAINS = const(1)
 F_DARK = const(2)
 F_WIFI = const(4)
 TX_TICK = const(1024)  # bytes a tick sends before the console answers `busy` (as hal/esp32.py)
-TX_WAIT_MS = const(200)  # wall time a tick may wait for a full UART to drain, then bytes drop
 
 
 class Hal:
@@ -47,8 +44,6 @@ class Hal:
         uart = os.getenv("LAMPPOST_UART")
         self._uart = open(int(uart) if uart.isdigit() else uart, "r+b") if uart else None
         self.tx_n = 0  # bytes written to the UART this tick
-        self.tx_lost = 0  # bytes dropped because nobody drained the line in time
-        self._tx_wait = TX_WAIT_MS  # wall ms this tick may still wait for room
         self._hdr = bytearray(HDR)
         self._frame = bytearray(2048)
         self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
@@ -77,7 +72,6 @@ class Hal:
         a[3] = 1 if self.relay else 0
         a[4] = self.dim
         self.tx_n = 0
-        self._tx_wait = TX_WAIT_MS
         self._tx.write(a)
         self._read_exact(self._hdr, HDR)
         n = self._hdr[1] | (self._hdr[2] << 8)
@@ -96,33 +90,17 @@ class Hal:
         self.dim = dim
 
     def uart_write(self, data):
-        """Send data; blocks at most TX_WAIT_MS (wall) a tick in all, then drops (tx_lost).
-
-        The UART descriptor is non-blocking: a full pty gives a short write, and
-        the rest waits for room only while this tick's wait budget lasts.
-        """
+        """Send data; never blocks. The descriptor is non-blocking: what a full pty (~18 KB
+        nobody read; the simulator drains it all through a tick) has no room for is dropped,
+        like a UART overrun, and the console answers `busy` for the rest of the tick."""
         self.tx_n += len(data)
-        u = self._uart
-        if u:
-            n = u.write(data) or 0
-            if n < len(data):
-                self._tx_rest(u, data, n)
-
-    def _tx_rest(self, u, data, n):
-        mv = memoryview(data)
-        p = select.poll()
-        p.register(u, select.POLLOUT)
-        while n < len(data) and self._tx_wait > 0:
-            t0 = time.ticks_ms()
-            p.poll(self._tx_wait)
-            self._tx_wait -= max(1, time.ticks_diff(time.ticks_ms(), t0))
-            n += u.write(mv[n:]) or 0
-        self.tx_lost += len(data) - n
+        if self._uart and (self._uart.write(data) or 0) < len(data):
+            self.tx_n += TX_TICK
 
     def uart_busy(self):
-        """True once this tick sent TX_TICK bytes or had to wait for the line: the console
-        then answers further commands `busy` instead of running them."""
-        return self.tx_n >= TX_TICK or self._tx_wait < TX_WAIT_MS
+        """True once this tick sent TX_TICK bytes or found the line full: the console then
+        answers further commands `busy` instead of running them."""
+        return self.tx_n >= TX_TICK
 
     def uart_read(self):
         """Bytes waiting on the UART, or None; never blocks (the pty has VMIN=0, VTIME=0)."""

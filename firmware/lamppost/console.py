@@ -5,9 +5,9 @@ Bytes are gathered into a fixed buffer; an overlong line or one that is not
 strict UTF-8 (RFC 3629: no overlong forms, no surrogates) is answered with an
 error and dropped, never a crash. Control bytes never reach the next line:
 Ctrl-A..Ctrl-E (mpremote's raw-REPL requests, Ctrl-C) drop the line typed so
-far, an ESC sequence (ESC x, ESC [ ... final, ESC O x) is dropped whole, and
-BS/DEL erase the last character. A line that arrives once this tick's UART
-budget is spent (the HAL's uart_busy) is answered `busy` and not run.
+far and an ESC sequence (ESC x, ESC [ ... final, ESC O x) is dropped whole.
+A line that arrives once this tick's UART budget is spent (the HAL's
+uart_busy) is answered `busy` and not run.
 """
 import gc
 import json
@@ -16,41 +16,18 @@ from micropython import const
 MAX_LINE = const(160)
 
 
-def utf8(b):
-    """True if b is UTF-8 as RFC 3629 has it (MicroPython's decode() lets overlong forms,
-    surrogates and code points above U+10FFFF through)."""
-    i = 0
-    n = len(b)
-    while i < n:
-        c = b[i]
-        if c < 0x80:
-            i += 1
-            continue
-        lo = 0x80
-        hi = 0xBF
-        if 0xC2 <= c <= 0xDF:
-            k = 1
-        elif 0xE0 <= c <= 0xEF:
-            k = 2
-            if c == 0xE0:
-                lo = 0xA0  # below: overlong
-            elif c == 0xED:
-                hi = 0x9F  # above: surrogates
-        elif 0xF0 <= c <= 0xF4:
-            k = 3
-            if c == 0xF0:
-                lo = 0x90  # below: overlong
-            elif c == 0xF4:
-                hi = 0x8F  # above: beyond U+10FFFF
-        else:
-            return False  # 80-C1 (continuation or overlong lead), F5-FF
-        if i + k >= n or not lo <= b[i + 1] <= hi:
-            return False
-        for j in range(i + 2, i + k + 1):
-            if not 0x80 <= b[j] <= 0xBF:
-                return False
-        i += k + 1
-    return True
+def _strict(raw):
+    """lamppost.utf8.ok(raw), the module loaded for this line only (it costs no heap otherwise)."""
+    import sys
+    import lamppost.utf8 as u
+    try:
+        return u.ok(raw)
+    finally:
+        sys.modules.pop("lamppost.utf8", None)
+        try:
+            delattr(sys.modules["lamppost"], "utf8")
+        except AttributeError:
+            pass
 
 
 class Console:
@@ -62,7 +39,6 @@ class Console:
         self.n = 0
         self.overflow = False
         self.esc = 0  # in an ESC sequence: 1 after ESC, 2 in its parameters ([ or O seen)
-        self.refused = 0  # lines answered `busy`
         self.commands = {}  # lower-case name -> handler(payload) -> dict
 
     def add(self, name, handler):
@@ -150,11 +126,6 @@ class Console:
                     self.esc = 2
                 elif self.esc == 1 or b >= 0x40 or b < 0x20:
                     self.esc = 0
-            elif b == 8 or b == 127:  # backspace: erase the last character (all its bytes)
-                while self.n and self.buf[self.n - 1] & 0xC0 == 0x80:
-                    self.n -= 1
-                if self.n:
-                    self.n -= 1
             elif self.n < MAX_LINE:
                 self.buf[self.n] = b
                 self.n += 1
@@ -162,14 +133,13 @@ class Console:
                 self.overflow = True
 
     def line(self, raw):
-        if not utf8(raw):
+        if max(raw) > 0x7F and not _strict(raw):
             self.reply({"cmd": "?", "error": "not UTF-8 text"})
             return
         text = raw.decode().strip()
         if not text:
             return
         if self.busy is not None and self.busy():  # the UART is saturated: refuse, run nothing
-            self.refused += 1
             self.reply({"cmd": text.partition(" ")[0].lower()[:32], "error": "busy"})
             return
         if self.execute is not None:

@@ -19,9 +19,9 @@ def feed(chunks):
 
 
 def strict(h):
-    """lamppost.console.utf8 on the hex bytes."""
-    from lamppost.console import utf8
-    return utf8(unhexlify(h))
+    """lamppost.utf8.ok on the hex bytes."""
+    from lamppost.utf8 import ok
+    return ok(unhexlify(h))
 
 
 class _Uart:
