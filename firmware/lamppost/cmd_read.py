@@ -14,6 +14,7 @@ HELP = (
     ("Backlog", "<cmd>; <cmd>; ... up to 10, in turn (Tasmota)"),
     ("Calibrate", "voltage|power|current <true value> (resistive load; login)"),
     ("Config", "[key [value]] (set: login)"),
+    ("Decommission", "remove the post from Home Assistant, keep it out (login)"),
     ("Dim", "[0-100|auto] (login)"),
     ("Dimmer", "[0-100|auto] = Dim (Tasmota)"),
     ("Help", ""),

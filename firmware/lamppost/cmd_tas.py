@@ -118,3 +118,28 @@ def c_unknown(c, name, ok, s):
     if best is not None and bd <= max(1, len(name) // 3):
         raise ValueError("unknown command, did you mean %s? try Help" % best)
     raise ValueError("unknown command, try Help")
+
+
+def c_decommission(c, p, ok, s):
+    """Decommission: remove this post from Home Assistant (an empty retained config for each
+    discovery entry) and keep it out (ha_discovery off, saved). Needs a login or a signature."""
+    from lamppost.commands import NeedLogin
+    from lamppost import config, store
+    net = c.app.net
+    if net is None:
+        raise ValueError("no MQTT broker configured (mqtt_host): nothing announced")
+    if p:
+        raise ValueError("Decommission takes no value")
+    if not ok:
+        raise NeedLogin()
+    cfg = c.app.cfg
+    old = cfg.get("ha_discovery", True)
+    cfg["ha_discovery"] = False
+    if not store.save(config.PATH, cfg):
+        cfg["ha_discovery"] = old
+        raise ValueError("flash full: not saved")
+    net.removing = True
+    net.disc = 0
+    c.log.add(c.app.now, "config", "decommission: HA discovery removed")
+    return {"decommission": "removing Home Assistant discovery (empty retained configs)",
+            "ha_discovery": False}

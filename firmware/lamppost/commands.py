@@ -20,7 +20,7 @@ TABLE = {"help": "cmd_read", "status": "cmd_read", "readings": "cmd_now", "alarm
          "logout": "cmd_ctl", "teleperiod": "cmd_cfg", "maintenance": "cmd_ctl",
          # Tasmota's names (lamppost/cmd_tas.py maps them onto the commands above)
          "power": "cmd_tas", "power1": "cmd_tas", "dimmer": "cmd_tas", "state": "cmd_tas",
-         "backlog": "cmd_tas"}
+         "backlog": "cmd_tas", "decommission": "cmd_tas"}
 
 
 class NeedLogin(Exception):
