@@ -312,11 +312,11 @@ class Net:
         cli = self.cli
         cli.poll(now, link)
         self._run_queued()
-        if self.disc >= 0 and cli.state == mqtt.UP and len(cli.tx) < _RUN_TX:
-            self._disc_step()
         if cli.state == mqtt.UP and now >= self.next_tele:
             self.next_tele = now + self.period
             cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))
             cli.publish("tele/%s/SENSOR" % self.id, json.dumps(self.sensor(now)))
+        if self.disc >= 0 and cli.state == mqtt.UP and len(cli.tx) < _RUN_TX:
+            self._disc_step()  # after STATE: the first one's Heap is not lowered by hadisc
         if hh is not None:
             hh.beat("net", now)  # a poll that never ends or stops being called starves the watchdog

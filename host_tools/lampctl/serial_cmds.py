@@ -77,6 +77,9 @@ def register(sub) -> None:
                                     'logs in first when a PIN is given)')
     p.add_argument("line", help="the command and its value, as typed on the console")
     p.set_defaults(func=_wrap(cmd_send, auth=True))
+    p = sub.add_parser("shell", help="interactive console: history, completion, reports as they "
+                                     "arrive, login kept alive")
+    p.set_defaults(func=_wrap(cmd_shell, auth=True))
     p = sub.add_parser("logout", help="end the console's login")
     p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Logout"))))
 
@@ -104,7 +107,7 @@ def _wrap(fn, port: bool = True, auth: bool = False):
 
 
 def _changes_state(args) -> bool:
-    if args.cmd == "send":
+    if args.cmd in ("send", "shell"):
         return True  # a raw line may change state: log in when a PIN is given
     return not (args.cmd in ("relay", "dim") and not (getattr(args, "state", None)
                                                        or getattr(args, "level", None)))
@@ -207,6 +210,14 @@ def cmd_config_set(args, dev) -> int:
         value = getpass.getpass(f"{args.key}: ") if sys.stdin.isatty() else sys.stdin.readline()
         value = value.strip()
     return _show(args, dev.request("Config", f"{args.key} {value}"))
+
+
+def cmd_shell(args, dev) -> int:
+    """`lampctl shell` (host_tools/lampctl/shell.py); with a PIN the console is logged in."""
+    from host_tools.lampctl.shell import Shell
+    sh = Shell(dev, lambda r: _show(args, r))
+    sh.logged_in = bool(getattr(args, "pin", None) or os.environ.get("LAMPCTL_PIN"))
+    return sh.loop()
 
 
 def cmd_send(args, dev) -> int:
