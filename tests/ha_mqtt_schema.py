@@ -10,7 +10,8 @@ STR, INT, BOOL, LIST, DICT, NONE = str, int, bool, list, dict, type(None)
 
 # keys every MQTT entity accepts (mqtt#discovery-messages, the entity's "Configuration Variables")
 COMMON = {
-    "unique_id": (STR,), "object_id": (STR,), "name": (STR, NONE), "icon": (STR,),
+    # (object_id is left out: HA deprecated it in 2025.10 for default_entity_id)
+    "unique_id": (STR,), "name": (STR, NONE), "icon": (STR,),
     "availability_topic": (STR,), "payload_available": (STR,), "payload_not_available": (STR,),
     "availability_mode": (STR,), "device": (DICT,), "origin": (DICT,), "qos": (INT,),
     "enabled_by_default": (BOOL,), "entity_category": (STR,), "encoding": (STR,),

@@ -47,8 +47,7 @@ def entry(net, i):
     site = cfg.get("site") or "-"
     uid = "lp_%s_%s" % (site, pid)
     tele = "tele/%s/" % pid
-    d = {"unique_id": "%s_%s" % (uid, obj), "object_id": "%s_%s" % (pid, obj),
-         "availability_topic": net.t_lwt, "payload_available": "Online",
+    d = {"unique_id": "%s_%s" % (uid, obj), "availability_topic": net.t_lwt, "payload_available": "Online",
          "payload_not_available": "Offline"}
     if comp == "sensor":
         key, name, unit, dc, sc = SENSORS[i]
