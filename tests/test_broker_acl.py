@@ -98,7 +98,7 @@ def test_provision_writes_mosquitto_files_and_keeps_passwords_on_a_reprovision(t
     cfgs = _provision(tmp_path, "NL-A1", "NL-B1")
     d = tmp_path / broker_acl.DIR
     users = broker_acl.read_password_file(d / "password_file")
-    assert set(users) == {"NL-A1", "NL-B1", broker_acl.COLLECTOR_USER}
+    assert set(users) == {"NL-A1", "NL-B1", broker_acl.COLLECTOR_USER, broker_acl.HA_USER}
     assert broker_acl.check_password(cfgs["NL-A1"]["mqtt_pass"], users["NL-A1"])
     assert cfgs["NL-A1"]["mqtt_pass"] != cfgs["NL-B1"]["mqtt_pass"]
     assert (d / "password_file").stat().st_mode & 0o077 == 0

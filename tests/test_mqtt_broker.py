@@ -85,7 +85,7 @@ def test_telemetry_alarm_qos1_and_will_on_killed_firmware(broker):
         if broker.kind != "mosquitto":  # amqtt 0.12.1 files the will under the last retained topic
             need("mosquitto", "mosquitto", "Home Assistant discovery is checked on mosquitto")
             pytest.skip("Home Assistant discovery is checked on mosquitto (LAMPPOST_BROKER=amqtt)")
-        disc = _retained(broker, "homeassistant/sensor/NL-T1_total/config")
+        disc = _retained(broker, "homeassistant/sensor/NL-T1/total/config")
         assert disc["device_class"] == "energy" and disc["state_class"] == "total_increasing"
         assert disc["availability_topic"] == "tele/NL-T1/LWT"
     finally:

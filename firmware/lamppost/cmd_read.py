@@ -8,22 +8,42 @@ LOG_MAX = 20  # entries per Log reply: one reply line stays a few KB in a 64 KB 
 SECTIONS = ("fw", "readings", "alarms", "energy", "net", "mem", "config", "thresholds", "schedule")
 
 
+# (command, what it takes), sorted: Help lists them in this order, one a line
+HELP = (
+    ("Alarms", ""),
+    ("Backlog", "<cmd>; <cmd>; ... up to 10, in turn (Tasmota)"),
+    ("Calibrate", "voltage|power|current <true value> (resistive load; login)"),
+    ("Config", "[key [value]] (set: login)"),
+    ("Decommission", "remove the post from Home Assistant, keep it out (login)"),
+    ("Dim", "[0-100|auto] (login)"),
+    ("Dimmer", "[0-100|auto] = Dim (Tasmota)"),
+    ("Help", ""),
+    ("Log", "[n] newest last, n <= %d" % LOG_MAX),
+    ("Login", "<pin>"),
+    ("Logout", ""),
+    ("Maintenance", "(login; serial) safe mode + REPL for a deploy"),
+    ("Power", "[ON|OFF|TOGGLE|AUTO] = Relay (Tasmota; login)"),
+    ("Power1", "= Power"),
+    ("Readings", ""),
+    ("Reboot", "(login)"),
+    ("Relay", "[on|off|auto] (login)"),
+    ("SelfTest", "(off, on, dim 50%, off; result as ev selftest; login)"),
+    ("State", "the tele STATE report, now (Tasmota)"),
+    ("Status", "[" + "|".join(SECTIONS) + "|0|1|2|4|5|8|9|10|11]"),
+    ("TelePeriod", "[10-86400] s between MQTT telemetry (set: login)"),
+)
+
+
 def c_help(c, p, ok, s):
-    return {"commands": {
-        "Help": "", "Status": "[" + "|".join(SECTIONS) + "]", "Readings": "", "Alarms": "",
-        "Log": "[n] newest last, n <= %d" % LOG_MAX,
-        "Config": "[key [value]] (set: login)",
-        "Calibrate": "voltage|power|current <true value> (resistive load; login)",
-        "SelfTest": "(off, on, dim 50%, off; result as ev selftest; login)",
-        "Relay": "[on|off|auto] (login)", "Dim": "[0-100|auto] (login)",
-        "Reboot": "(login)", "Maintenance": "(login; serial) safe mode + REPL for a deploy",
-        "Login": "<pin>", "Logout": "",
-        "TelePeriod": "[10-86400] s between MQTT telemetry (set: login)"},
-        "login": "yes" if ok else "no"}
+    return {"commands": [(n + " " + a) if a else n for n, a in HELP],
+            "login": "yes" if ok else "no"}
 
 
 def c_status(c, p, ok, s):
     p = p.lower()
+    if p.isdigit():  # Tasmota's Status <n> (lamppost/cmd_tas.py)
+        from lamppost.cmd_tas import status_n
+        return status_n(c, p)
     if p and p not in SECTIONS:
         raise ValueError("no such section; one of " + "|".join(SECTIONS))
     out = {}

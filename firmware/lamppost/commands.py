@@ -17,7 +17,10 @@ from lamppost.eventlog import EventLog
 TABLE = {"help": "cmd_read", "status": "cmd_read", "readings": "cmd_now", "alarms": "cmd_now",
          "log": "cmd_read", "config": "cmd_cfg", "calibrate": "cmd_cfg", "selftest": "cmd_ctl",
          "relay": "cmd_ctl", "dim": "cmd_ctl", "reboot": "cmd_ctl", "login": "cmd_ctl",
-         "logout": "cmd_ctl", "teleperiod": "cmd_cfg", "maintenance": "cmd_ctl"}
+         "logout": "cmd_ctl", "teleperiod": "cmd_cfg", "maintenance": "cmd_ctl",
+         # Tasmota's names (lamppost/cmd_tas.py maps them onto the commands above)
+         "power": "cmd_tas", "power1": "cmd_tas", "dimmer": "cmd_tas", "state": "cmd_tas",
+         "backlog": "cmd_tas", "decommission": "cmd_tas"}
 
 
 class NeedLogin(Exception):
@@ -36,6 +39,7 @@ class Commands:
         self.maint = False  # the pending reboot is Maintenance: into safe mode, REPL on
         self.lazy = False  # may handlers return callables for Console.reply to expand?
         self.t_boot = None  # time of the first tick, for Status uptime
+        self.in_backlog = False  # a Backlog runs its commands through execute(); no nesting
         st = app.state
         self.restart = st.pop("restart", None) or getattr(app.hal, "reset_cause", lambda: "power-on")()
         if self.restart != "power-on":
@@ -108,8 +112,10 @@ class Commands:
         name = name.strip().lower()
         payload = payload.strip()
         modname = TABLE.get(name)
-        if modname is None:
-            return {"cmd": name[:32], "error": "unknown command, try Help"}
+        fn = name
+        if modname is None:  # the error suggests the closest known name (cmd_tas.c_unknown)
+            modname, fn, payload = "cmd_tas", "unknown", name
+            name = name[:32]
         now = self.app.now
         uart = authed is None  # the UART's own login; other channels say True/False
         ok = now < self.until if uart else authed is True
@@ -126,7 +132,7 @@ class Commands:
         try:
             loaded = list(sys.modules)
             mod = __import__(full, None, None, ("x",))
-            d = getattr(mod, "c_" + name)(self, payload, ok, uart)
+            d = getattr(mod, "c_" + fn)(self, payload, ok, uart)
         except NeedLogin:
             d = {"error": lock or "login required: Login <pin>"}
         except ValueError as e:

@@ -73,6 +73,7 @@ class Energy:
             self.wh = int(legacy_kwh * 1000)
             self.frac = legacy_kwh * 1000 - self.wh
         self.restored = best is not None
+        self.saved = (self.wh, self.on_s, self.starts)  # as on flash: what a power cut keeps
         self.saved_at = -1  # time of the last save (-1: none this boot)
         self.dirty = False
         self.writes = 0  # writes this boot
@@ -91,6 +92,14 @@ class Energy:
         """Tasmota/TALQ names for reports."""
         return {"Total": round(self.total_kwh(), 4), "operatingHours": round(self.hours(), 2),
                 "switchOnCounter": self.starts}
+
+    def stored(self):
+        """The counters as last saved to flash, which a power cut cannot take back: Home
+        Assistant's total_increasing sensors read these, so they never go down (a drop
+        reads as a meter reset there). They lag the live ones by at most one save."""
+        wh, on_s, starts = self.saved
+        return {"Total": round(wh / 1000.0, 3), "operatingHours": round(on_s / 3600.0, 2),
+                "switchOnCounter": starts}
 
     def tick(self, now, dt, r):
         """Count dt seconds of the present reading; save when the policy says so."""
@@ -145,6 +154,7 @@ class Energy:
         if not store.save(FILES[seq & 1], rec):
             return False
         self.seq = seq
+        self.saved = (self.wh, self.on_s, self.starts)
         self.saved_at = now
         self.dirty = False
         self.writes += 1

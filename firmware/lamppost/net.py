@@ -6,12 +6,14 @@
   stat/<id>/ALARM    alarm reports, QoS 1 from the outbox, with "dseq"
   stat/<id>/EVENT    boot, switch, error reports, QoS 1 from the outbox
   cmnd/<id>/<Cmd>    console commands; answered on stat/<id>/RESULT
-  homeassistant/...  discovery, retained, once per boot
+  homeassistant/...  discovery, retained, once per boot, one entity per poll (hadisc.py)
 
 A command runs unsigned as a console without a login: what only reads works
 (Help, Status, Readings, Alarms, Log, Config [key], Relay/Dim/TelePeriod without
 a value); whatever changes state must be signed (lamppost.hmacauth), so nobody
-on the broker can switch a lamp.
+on the broker can switch a lamp. The one exception is opt-in: with config
+ha_control on, an unsigned Power/Power1/Dimmer runs (Home Assistant's light), and
+the post trusts its broker's ACL for who may write cmnd/<id>/, as Tasmota does.
 
 Commands wait in a small queue (_CQ of them, _CQ_BYTES of payload) and run
 while the send queue has room; one beyond it is answered {"error": "busy"}, or
@@ -29,6 +31,7 @@ _CQ = const(16)  # commands queued at most; more are answered busy
 _CQ_BYTES = const(2048)  # payload bytes queued at most
 _RUN_TX = const(1024)  # a queued command runs only while less than this waits to be sent
 _BUSY_TX = const(2048)  # a busy reply only while less than this waits; else dropped
+_SWITCH = ("power", "power1", "dimmer", "relay", "dim")  # commands after which STATE goes out
 NET_S = 60  # the network task must finish a poll this often, or the watchdog is not fed
 
 
@@ -57,7 +60,8 @@ class Net:
         self.head = None  # (seq, pid, packet) of the outbox head, read once
         self.next_tele = 0
         self.boot = 0
-        self.announced = False
+        self.disc = 0 if cfg.get("ha_discovery", True) else -1  # next discovery entry; -1 none
+        self.removing = False  # Decommission: the entries go out empty, removing them
         self.link = False
         self.link_count = 0
         self.down_since = 0
@@ -77,6 +81,8 @@ class Net:
         """TelePeriod: seconds between STATE/SENSOR reports, from now on."""
         self.period = v
         self.next_tele = 0
+        if self.disc < 0 and self.app.cfg.get("ha_discovery", True):
+            self.disc = 0  # HA's expire_after follows the period: announce again
 
     def _open(self):
         """Start a connect (the client calls this once per backoff attempt). The broker's
@@ -100,6 +106,8 @@ class Net:
         if ev is None or ev == "tele":
             return
         alarm = ev == "alarm"
+        if alarm:
+            self.next_tele = 0  # STATE's Alarms (HA's binary_sensors) follow at the next poll
         topic = "stat/%s/%s" % (self.id, "ALARM" if alarm else "EVENT")
         box = self.box
         full = box.full
@@ -129,25 +137,25 @@ class Net:
         cli = self.cli
         cli.publish(self.t_lwt, "Online", True)
         cli.subscribe(self.t_cmnd + "+", 1)
-        if not self.announced:
-            self.announced = True
-            self._discovery()
         self.next_tele = 0  # fresh STATE/SENSOR right after (re)connecting
 
-    def _discovery(self):
-        i = self.id
-        dev = {"identifiers": [i], "name": "lamppost " + i, "manufacturer": "lamppost"}
-        for key, name, unit, dc, sc in (
-                ("Total", "Energy", "kWh", "energy", "total_increasing"),
-                ("Power", "Power", "W", "power", "measurement"),
-                ("Voltage", "Voltage", "V", "voltage", "measurement")):
-            cfg = {"name": name, "unique_id": "%s_%s" % (i, key.lower()),
-                   "state_topic": "tele/%s/SENSOR" % i, "device_class": dc, "state_class": sc,
-                   "unit_of_measurement": unit, "availability_topic": self.t_lwt,
-                   "payload_available": "Online", "payload_not_available": "Offline",
-                   "value_template": "{{ value_json.ENERGY.%s }}" % key, "device": dev}
-            self.cli.publish("homeassistant/sensor/%s_%s/config" % (i, key.lower()),
-                             json.dumps(cfg), True)
+    def _disc_step(self):
+        """Publish discovery entry self.disc (lamppost/hadisc.py), or end discovery and drop
+        the module when all are out; an entry that cannot be sent now is tried next poll."""
+        import sys
+        from lamppost import hadisc
+        if self.disc >= hadisc.count():
+            self.disc = -1
+            self.removing = False
+            sys.modules.pop("lamppost.hadisc", None)
+            try:
+                delattr(sys.modules["lamppost"], "hadisc")
+            except (AttributeError, KeyError):
+                pass
+            return
+        topic, payload = hadisc.entry(self, self.disc)
+        if self.cli.publish(topic, payload, True):
+            self.disc += 1
 
     def _message(self, topic, payload):
         """From the client: queue a command, or answer busy / drop it when the queue is full."""
@@ -195,6 +203,8 @@ class Net:
                 gc.collect()
                 d = {"error": "internal: %s" % type(e).__name__}
             self._reply(name, d)
+            if name.lower() in _SWITCH and "error" not in d:
+                self.next_tele = self.app.now + 1  # HA's light reads the new state from STATE
 
     def command(self, name, text):
         """Run a console command received over MQTT (lamppost.commands); the reply dict.
@@ -211,6 +221,8 @@ class Net:
             if why:
                 return {"error": why}
             authed = True
+        elif name in ("power", "power1", "dimmer") and self.app.cfg.get("ha_control"):
+            authed = True  # opt-in: Home Assistant's light; the broker's ACL decides who
         d = self.app.cmds.execute(name, text, authed)
         if d.get("error", "").startswith("login required"):
             d["error"] = "not authenticated: sign state-changing commands (HMAC, see README)"
@@ -229,13 +241,28 @@ class Net:
                 "tele_period": self.period}
 
     # telemetry
+    def wifi(self):
+        """STATE's Wifi, as Tasmota's: what the HAL knows (hal.wifi_info() -> {"rssi",
+        "channel", "ssid"}), null where it knows nothing; Signal is RSSI as 0..100 %."""
+        f = getattr(self.hal, "wifi_info", None)
+        w = f() if f is not None else None
+        w = w if isinstance(w, dict) else {}
+        rssi = w.get("rssi")
+        return {"RSSI": rssi, "Signal": None if rssi is None else max(0, min(100, 2 * (rssi + 100))),
+                "SSId": w.get("ssid") or self.app.cfg.get("wifi_ssid") or None,
+                "Channel": w.get("channel"), "LinkCount": self.link_count,
+                "Downtime": "%dT%02d:%02d:%02d" % (self.downtime // 86400, self.downtime // 3600 % 24,
+                                                   self.downtime // 60 % 60, self.downtime % 60),
+                "DowntimeSec": self.downtime}
+
     def state(self, now):
         up = now - self.boot
+        gc.collect()  # Heap says what is free, not what garbage has not yet been collected
         return {"Time": clock.iso(now), "Uptime": "%dT%02d:%02d:%02d" % (
             up // 86400, up // 3600 % 24, up // 60 % 60, up % 60), "UptimeSec": up,
             "Heap": gc.mem_free() // 1024, "POWER": "ON" if self.app.cmd_on else "OFF",
-            "Dimmer": self.app.dim,
-            "Wifi": {"LinkCount": self.link_count, "Downtime": self.downtime},
+            "Dimmer": self.app.dim, "Alarms": self.app.engine.active(),
+            "Wifi": self.wifi(),
             "MQTT": {"Connects": self.cli.connects, "Attempts": self.cli.attempts,
                      "LastError": self.cli.last_error, "Oversize": self.cli.big,
                      "Busy": self.busy, "Dropped": self.dropped},
@@ -262,7 +289,8 @@ class Net:
         e["Factor"] = round(r.PF, 2)
         e["Voltage"] = round(r.V, 1)
         e["Current"] = round(r.I, 3)
-        return {"Time": clock.iso(now), "ENERGY": e}
+        return {"Time": clock.iso(now), "ENERGY": e, "Stored": self.app.energy.stored(),
+                "Temperature": round(r.temp, 1), "TempUnit": "C"}
 
     def poll(self, now):
         """One tick of the network task; it beats the watchdog's health list when done."""
@@ -288,5 +316,7 @@ class Net:
             self.next_tele = now + self.period
             cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))
             cli.publish("tele/%s/SENSOR" % self.id, json.dumps(self.sensor(now)))
+        if self.disc >= 0 and cli.state == mqtt.UP and len(cli.tx) < _RUN_TX:
+            self._disc_step()  # after STATE: the first one's Heap is not lowered by hadisc
         if hh is not None:
             hh.beat("net", now)  # a poll that never ends or stops being called starves the watchdog

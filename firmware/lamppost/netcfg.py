@@ -16,4 +16,9 @@ SCHEMA = {
     "mqtt_keepalive": ("i", 10, 1200, 60, False),
     "cmd_key": ("s", 0, 64, "", True),  # HMAC key for state-changing remote commands
     "outbox_max": ("i", 8, 1000, 200, False),
+    # Home Assistant (lamppost/hadisc.py, docs/tasmota-ha.md)
+    "site": ("s", 0, 32, "", False),  # municipality/site: namespaces HA unique_ids and device
+    "ha_discovery": ("b", 0, 0, True, False),  # announce entities under homeassistant/ at boot
+    "ha_control": ("b", 0, 0, False, False),  # unsigned Power/Dimmer from the broker (trust its ACL)
+    "ha_url": ("s", 0, 96, "", False),  # configuration_url of the HA device (e.g. the register)
 }

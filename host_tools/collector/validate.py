@@ -163,12 +163,36 @@ def _state(d: dict) -> None:
     _str(d, "Uptime", maxlen=32)
     _str(d, "Time", maxlen=32)
     _str(d, "POWER", choices=("ON", "OFF"))
-    for sect in ("Wifi", "MQTT", "Outbox"):
+    _wifi(_obj(d, "Wifi"))
+    for sect in ("MQTT", "Outbox"):
         s = _obj(d, sect)
         for k, v in s.items():
-            if k != "LastError":
+            if k == "FlashFull":  # the firmware's outbox reports it as true/false
+                if not isinstance(v, bool):
+                    raise Reject(f"{sect}.{k}: {type(v).__name__} where true/false belongs")
+            elif k != "LastError":
                 _num(s, k, sect + ".", lo=0, hi=MAX_INT, integer=True)
     _str(_obj(d, "MQTT"), "LastError", "MQTT.", maxlen=64)
+
+
+def _wifi(w: dict) -> None:
+    """STATE's Wifi, Tasmota's fields; RSSI, Signal, SSId, Channel are null where the
+    board's HAL cannot tell (docs/tasmota-ha.md)."""
+    for k, v in w.items():
+        if v is None and k in ("RSSI", "Signal", "SSId", "Channel"):
+            continue
+        if k == "RSSI":
+            _num(w, k, "Wifi.", lo=-127, hi=0, integer=True)
+        elif k == "Signal":
+            _num(w, k, "Wifi.", lo=0, hi=100, integer=True)
+        elif k == "Channel":
+            _num(w, k, "Wifi.", lo=1, hi=196, integer=True)
+        elif k == "SSId":
+            _str(w, k, "Wifi.", maxlen=32)
+        elif k == "Downtime" and isinstance(v, str):  # "0T00:00:03" as Tasmota; firmware
+            _str(w, k, "Wifi.", maxlen=32)  # before issue 17 sent seconds (checked below)
+        else:
+            _num(w, k, "Wifi.", lo=0, hi=MAX_INT, integer=True)
 
 
 def _sensor(d: dict) -> None:

@@ -7,7 +7,8 @@ another or read its commands. The collector has its own account (COLLECTOR_USER,
 post id can take): it reads `tele/` and `stat/` and writes `cmnd/`. The files go to
 `<out>/_broker/` (`_` cannot start a post id): password_file (mosquitto_passwd's format,
 PBKDF2-SHA512 as mosquitto 2 hashes), acl_file, collector.password and a mosquitto.conf
-snippet. The set-up is in docs/collector.md.
+snippet. The set-up is in docs/collector.md. Home Assistant gets an account too (HA_USER,
+homeassistant.password): it reads discovery and telemetry and may send Power/Dimmer only.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import secrets
 from pathlib import Path
 
 COLLECTOR_USER = "lamppost.collector"  # '.' is not allowed in a post id: no post can be it
+HA_USER = "lamppost.homeassistant"  # Home Assistant's account (docs/tasmota-ha.md)
 DIR = "_broker"
 ITERATIONS = 101  # mosquitto_passwd's default; passwords are random 144-bit tokens
 SALT_BYTES = 12  # as mosquitto_passwd
@@ -34,9 +36,20 @@ topic write cmnd/#
 pattern write tele/%u/+
 pattern write stat/%u/+
 pattern read cmnd/%u/+
-pattern write homeassistant/sensor/%u_total/config
-pattern write homeassistant/sensor/%u_power/config
-pattern write homeassistant/sensor/%u_voltage/config
+# Home Assistant discovery: a post announces (and on Decommission removes) only its own
+# entities, homeassistant/<component>/<id>/<object>/config.
+pattern write homeassistant/+/%u/+/config
+
+# Home Assistant: reads discovery and telemetry; may send only the light's commands
+# (Power, Dimmer), which a post obeys unsigned only when its config says ha_control.
+user {HA_USER}
+topic read homeassistant/#
+topic readwrite homeassistant/status
+topic read tele/+/+
+topic read stat/+/RESULT
+topic write cmnd/+/Power
+topic write cmnd/+/Power1
+topic write cmnd/+/Dimmer
 """
 
 
@@ -83,9 +96,10 @@ def read_password_file(path: Path) -> dict[str, str]:
     return out
 
 
-def collector_password(out: Path) -> str:
-    """The collector account's password, made on first use and kept in collector.password."""
-    f = out / DIR / "collector.password"
+def collector_password(out: Path, name: str = "collector") -> str:
+    """The collector's (or Home Assistant's, name "homeassistant") account password, made on
+    first use and kept in <name>.password."""
+    f = out / DIR / f"{name}.password"
     if f.exists():
         pw = f.read_text().strip()
         if pw:
@@ -103,7 +117,8 @@ def write(out: Path, accounts: dict[str, str]) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     pwfile = d / "password_file"
     users = read_password_file(pwfile)
-    accounts = {COLLECTOR_USER: collector_password(out), **accounts}
+    accounts = {COLLECTOR_USER: collector_password(out),
+                HA_USER: collector_password(out, "homeassistant"), **accounts}
     for user, pw in accounts.items():
         if not check_password(pw, users.get(user, "")):
             users[user] = hash_password(pw)

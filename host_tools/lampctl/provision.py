@@ -328,7 +328,8 @@ def cmd_provision(args) -> int:
         from host_tools.lampctl import broker_acl
         d = Path(args.out) / broker_acl.DIR
         print(f"broker accounts: {d}/password_file and {d}/acl_file (mosquitto); the collector logs in "
-              f"as {broker_acl.COLLECTOR_USER} with the password in {d}/collector.password",
+              f"as {broker_acl.COLLECTOR_USER} with the password in {d}/collector.password; "
+              f"Home Assistant as {broker_acl.HA_USER} with {d}/homeassistant.password",
               file=sys.stderr)
     return 0
 

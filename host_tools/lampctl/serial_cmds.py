@@ -73,6 +73,13 @@ def register(sub) -> None:
     p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Reboot")), auth=True))
     p = sub.add_parser("login", help="log the console in with the service PIN (prompts)")
     p.set_defaults(func=_wrap(cmd_login))
+    p = sub.add_parser("send", help='one raw console command, e.g. "Power ON" or "Status 5" (for scripts; '
+                                    'logs in first when a PIN is given)')
+    p.add_argument("line", help="the command and its value, as typed on the console")
+    p.set_defaults(func=_wrap(cmd_send, auth=True))
+    p = sub.add_parser("shell", help="interactive console: history, completion, reports as they "
+                                     "arrive, login kept alive")
+    p.set_defaults(func=_wrap(cmd_shell, auth=True))
     p = sub.add_parser("logout", help="end the console's login")
     p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Logout"))))
 
@@ -100,12 +107,16 @@ def _wrap(fn, port: bool = True, auth: bool = False):
 
 
 def _changes_state(args) -> bool:
+    if args.cmd in ("send", "shell"):
+        return True  # a raw line may change state: log in when a PIN is given
     return not (args.cmd in ("relay", "dim") and not (getattr(args, "state", None)
                                                        or getattr(args, "level", None)))
 
 
 def _show(args, reply: dict) -> int:
     """Print a reply (JSON or plain) and return its exit code."""
+    if str(reply.get("error", "")).startswith("login required"):
+        reply = {**reply, "error": reply["error"] + " (give lampctl --pin PIN or set LAMPCTL_PIN)"}
     if args.json:
         print(json.dumps(reply))
     else:
@@ -123,6 +134,26 @@ def _show(args, reply: dict) -> int:
 ORDER = ("fw", "readings", "alarms", "energy", "net", "mem", "schedule", "config", "thresholds",
          "lamp", "dim", "Voltage", "Current", "Power", "ApparentPower", "Factor", "active", "counts")
 ENTRY = ("t", "ev", "msg")
+# units of the board's fields, shown after the value for people (`Voltage: 230.2 V`)
+UNITS = {"Voltage": "V", "Current": "A", "Power": "W", "ApparentPower": "VA", "Frequency": "Hz",
+         "Temperature": "°C", "Total": "kWh", "operatingHours": "h", "rated_w": "W",
+         "uptime_s": "s", "heap_free": "B", "heap_used": "B", "TelePeriod": "s", "tele_period": "s",
+         "downtime_s": "s", "idle_logout_s": "s", "takes_s": "s", "override_s": "s", "login_s": "s",
+         "Heap": "kB", "UptimeSec": "s", "DowntimeSec": "s", "RSSI": "dBm", "Signal": "%",
+         "dim": "%", "level": "%", "Dimmer": "%", "dim_level": "%", "temp_max": "°C",
+         "nominal_v": "V", "on_w": "W", "standby_w": "W", "warmup_s": "s", "blank_s": "s"}
+
+
+def _value(k: str, v) -> str:
+    """One value for people: yes/no for booleans, a unit where the field has one."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    unit = UNITS.get(k)
+    if unit and isinstance(v, (int, float)):
+        return f"{v} {unit}"
+    return str(v)
 
 
 def _plain(d, indent: int = 0) -> str:
@@ -141,6 +172,9 @@ def _plain(d, indent: int = 0) -> str:
                       and len(e) == 4] or [f"{pad}  (empty)"]
         elif k == "fields":
             continue
+        elif k == "commands" and isinstance(v, list):  # Help: one command a line
+            lines.append(f"{pad}{k}:")
+            lines += [f"{pad}  {c}" for c in v]
         elif isinstance(v, list) and v and isinstance(v[0], dict):
             lines.append(f"{pad}{k}:")
             for e in v:
@@ -149,7 +183,7 @@ def _plain(d, indent: int = 0) -> str:
         elif isinstance(v, list):
             lines.append(f"{pad}{k}: {', '.join(map(str, v)) if v else '(none)'}")
         else:
-            lines.append(f"{pad}{k}: {'-' if v is None else v}")
+            lines.append(f"{pad}{k}: {_value(k, v)}")
     return "\n".join(lines)
 
 
@@ -176,6 +210,22 @@ def cmd_config_set(args, dev) -> int:
         value = getpass.getpass(f"{args.key}: ") if sys.stdin.isatty() else sys.stdin.readline()
         value = value.strip()
     return _show(args, dev.request("Config", f"{args.key} {value}"))
+
+
+def cmd_shell(args, dev) -> int:
+    """`lampctl shell` (host_tools/lampctl/shell.py); with a PIN the console is logged in."""
+    from host_tools.lampctl.shell import Shell
+    sh = Shell(dev, lambda r: _show(args, r))
+    sh.logged_in = bool(getattr(args, "pin", None) or os.environ.get("LAMPCTL_PIN"))
+    return sh.loop()
+
+
+def cmd_send(args, dev) -> int:
+    """A raw console line (`lampctl send "Backlog Dimmer 40; Power ON"`): its reply, exit code."""
+    name, _, value = args.line.strip().partition(" ")
+    if not name:
+        raise sl.LampctlError("send: give a command, e.g. \"Status 0\"", sl.USAGE)
+    return _show(args, dev.request(name, value.strip()))
 
 
 def cmd_status(args, dev) -> int:
