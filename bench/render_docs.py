@@ -21,7 +21,8 @@ def _body(out_dir: Path, name: str) -> str | None:
     if not src.is_file():
         return None
     stamp = time.strftime("%Y-%m-%d", time.gmtime(src.stat().st_mtime))
-    text = src.read_text().rstrip("\n")
+    with open(src, encoding="utf-8", newline="") as f:  # as printed, line ends untouched
+        text = f.read().rstrip("\n")
     return f"Measured {stamp} by `make bench` ({name}):\n\n```text\n{text}\n```\n"
 
 
@@ -41,10 +42,12 @@ def render(out_dir: Path, docs: list[Path] = DOCS) -> list[Path]:
     for path in docs:
         if not path.is_file():
             continue
-        old = path.read_text()
+        with open(path, encoding="utf-8", newline="") as f:
+            old = f.read()
         new = render_text(old, out_dir)
         if new != old:
-            path.write_text(new)
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(new)
             changed.append(path)
     return changed
 

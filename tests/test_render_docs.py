@@ -23,7 +23,8 @@ def test_a_block_without_output_is_left_alone(tmp_path):
 @given(before=prose, after=prose, measured=prose)
 def test_rendering_keeps_the_prose_and_is_idempotent(tmp_path_factory, before, after, measured):
     out_dir = tmp_path_factory.mktemp("bench")
-    (out_dir / "bench_x.txt").write_text(measured)
+    with open(out_dir / "bench_x.txt", "w", encoding="utf-8", newline="") as f:
+        f.write(measured)
     doc = f"{before}\n<!-- bench:bench_x -->\nstale\n<!-- /bench:bench_x -->\n{after}"
     once = render_docs.render_text(doc, out_dir)
     assert once.startswith(before + "\n") and once.endswith(after)
