@@ -13,7 +13,7 @@ loads it before anything else can fail.
 """
 from micropython import const
 
-CRASH_LIMIT = const(3)  # this many crash resets in a row -> safe mode
+_CRASH_LIMIT = const(3)  # this many crash resets in a row -> safe mode
 
 MAINT = b"LPMAINT"  # written by `lampctl deploy` or Maintenance before a reset: next boot is for deploying
 
@@ -69,6 +69,6 @@ def on_boot(mem, cause):
         n += 1
     elif cause != _DEEPSLEEP and cause != _HARD and cause != _SOFT:
         n = 0
-    if n >= CRASH_LIMIT:
+    if n >= _CRASH_LIMIT:
         return record(n, RUN), True, "crashes", n
     return record(n, RUN), False, "", n

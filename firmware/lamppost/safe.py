@@ -1,7 +1,7 @@
 """Safe mode: a broken firmware must still light the street at night.
 
 boot.py keeps a crash counter in RTC memory (hal/bootrec.py). After
-CRASH_LIMIT consecutive crash resets without a stable run in between, or when
+3 consecutive crash resets without a stable run in between, or when
 a deploy asked for maintenance, the board starts in safe mode: no watchdog, no
 network, a serial console (and the REPL for deploys), and the lamp on a
 fallback schedule that needs only the RTC and the config (sun times with a
