@@ -19,6 +19,9 @@ FW_VERSION = "0.1.0"
 
 
 class App:
+    cfg: dict  # set by bootfiles.boot (annotations only: nothing at run time)
+    state: dict
+
     def __init__(self, hal):
         self.hal = hal
         # every file on flash checked once at boot (lamppost/bootfiles.py, dropped after)
