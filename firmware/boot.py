@@ -1,30 +1,36 @@
-"""Runs first at every boot of a board: the boot-loop guard (see lamppost.safe).
+"""Runs first at every boot of a board: the boot-loop guard (hal/bootrec.py, lamppost.safe).
 
 Reads the crash counter from RTC memory and the reset cause, stores the new
 count with this boot marked running (a reset it does not announce, a panic, then
-counts as a crash: see lamppost.safe), and sets lamppost.SAFE for main.py (and lamppost.safe.MODE, REASON,
-CRASHES for safe mode; in normal mode the guard module is unloaded again). In safe mode the lamp relay is
-switched on at once, before anything else can fail: a dark street is worse
-than a lamp burning by day. Never touches the filesystem, so brownouts and
-fast power cycles cannot wear or wipe the configuration.
+counts as a crash: see hal/bootrec.py), and sets lamppost.SAFE for main.py (and
+lamppost.safe.MODE, REASON, CRASHES for safe mode; in normal mode the record
+module is unloaded again). In safe mode the lamp relay is switched on at once,
+before anything else can fail: a dark street is worse than a lamp burning by
+day. Never touches the filesystem except to read board.json in safe mode, so
+brownouts and fast power cycles cannot wear or wipe the configuration.
 """
 import machine
 
 try:
-    from lamppost import safe
+    from hal import bootrec
 
     import lamppost
 
     _rtc = machine.RTC()
-    _mem, safe.MODE, safe.REASON, safe.CRASHES = safe.on_boot(_rtc.memory(), machine.reset_cause())
+    _mem, _safe, _reason, _n = bootrec.on_boot(_rtc.memory(), machine.reset_cause())
     _rtc.memory(_mem)
-    lamppost.SAFE = safe.MODE  # what main.py and the HAL look at
-    if not safe.MODE:  # normal boot: free the guard's ~6 KB of heap for the app
-        import sys
+    if _safe:
+        from lamppost import safe
 
-        del sys.modules["lamppost.safe"]
-        delattr(lamppost, "safe")
-        del safe
+        safe.MODE, safe.REASON, safe.CRASHES = True, _reason, _n
+    lamppost.SAFE = _safe  # what main.py looks at
+    if not _safe:  # normal boot: free the record module's heap for the app
+        import sys
+        import hal
+
+        del sys.modules["hal.bootrec"]
+        delattr(hal, "bootrec")
+        del bootrec
     else:
         try:
             from lamppost import store

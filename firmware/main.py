@@ -1,34 +1,54 @@
-"""Board entry point, kept thin: everything lives in the lamppost package.
+"""Board entry point, kept thin: it picks the HAL once and hands it to the firmware.
 
+The core (lamppost/) never imports hal.*: the host HAL on the unix port (the
+simulator), the ESP32 HAL on a board, built here from the board's files
+(config.json's sensor, board.json's pins) and passed into app.main or safe.main.
 boot.py sets lamppost.SAFE after repeated crashes or for a deploy; the
 simulator runs this file without boot.py, so it starts the normal firmware.
 Anything that escapes the app, its import included (a bad .mpy, a MemoryError),
 resets a board, marked as a crash, so boot.py counts it and repeated failures
 end in safe mode, never a dark street.
 """
+import sys
+import machine
 import lamppost
+
+_BOARD = hasattr(machine, "reset_cause")  # the unix port's machine (the simulator) has none
+
+
+def _hal(safe):
+    """The platform's HAL; in safe mode without metering or watchdog (fewer parts that can fail)."""
+    if not _BOARD:
+        from hal.host import Hal
+
+        return Hal()
+    from hal.esp32 import Hal
+    from lamppost import store
+
+    pins = store.load("board.json")
+    if safe:
+        return Hal("none", pins, False)
+    return Hal((store.load("config.json") or {}).get("sensor", "ideal"), pins, True)
+
 
 if lamppost.SAFE:
     from lamppost import safe
 
-    safe.main()
+    safe.main(_hal(True))
 else:
     try:
         from lamppost import app
 
-        app.main()
+        app.main(_hal(False))
     except Exception as e:
-        import sys
-        import machine
-
         sys.print_exception(e)
-        if not hasattr(machine, "reset_cause"):  # the unix port (simulator): let the process end
+        if not _BOARD:  # the unix port (simulator): let the process end
             raise
         try:  # say it was a crash; if even this fails, boot.py's RUN record counts it anyway
-            from lamppost import safe
+            from hal import bootrec
 
             _rtc = machine.RTC()
-            _rtc.memory(safe.mark(_rtc.memory(), safe.CRASH))
+            _rtc.memory(bootrec.mark(_rtc.memory(), bootrec.CRASH))
         except Exception:
             pass
         machine.reset()

@@ -75,8 +75,9 @@ def test_compiled_firmware_runs_on_micropython(tmp_path):
     build.build(tmp_path, requirements=tmp_path / "none.txt", arch="host")
     code = ("from lamppost import app, safe, clock, health, config, adc\n"
             "import hal.esp32\n"
+            "from hal import bootrec\n"
             "assert clock.iso(0) == '2000-01-01T00:00:00Z'\n"
-            "assert safe.on_boot(safe.record(2), safe.WDT)[1]\n"
+            "assert bootrec.on_boot(bootrec.record(2), bootrec.WDT)[1]\n"
             "print('ok', app.__file__, adc.__file__)\n")
     env = mp_env()
     env["MICROPYPATH"] = f"{tmp_path / 'mpy'}:{ROOT / 'tests' / 'fakes'}"

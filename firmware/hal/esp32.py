@@ -1,17 +1,19 @@
-"""ESP32 HAL: the same interface as hal.host.Hal, on the real peripherals.
+"""ESP32 HAL: the contract of hal/contract.py on the real peripherals (a driver layer).
 
-Once a second `wait_tick` samples the sensor front end, reads the inputs into
-the Reading, sleeps to the next RTC second while polling, and feeds the
-watchdog only when every task in `health` beat in time. Pins come from PINS,
-overridable per board by a `board.json` on flash ({"relay": 26, ...}). While the
-normal firmware runs, Ctrl-C on the console is an ordinary byte (kbd_intr(-1)):
-a stray 0x03 must not stop the lamp; the console's Maintenance command (login)
-restarts into safe mode, where the REPL and Ctrl-C work for mpremote.
+Once a second `wait_tick` sleeps to the next RTC second while polling, samples
+the sensor front end and reads the inputs into the Reading. It knows nothing of
+the application: main.py passes the sensor kind (from config.json), the pins
+(PINS, overridden by a `board.json` on flash: {"relay": 26, ...}) and whether
+the hardware watchdog runs; the feeding policy is lamppost/health.py's Watchdog,
+the RTC boot record hal/bootrec.py. With the watchdog on (normal mode), Ctrl-C on
+the console is an ordinary byte (kbd_intr(-1)): a stray 0x03 must not stop the
+lamp; the console's Maintenance command (login) restarts into safe mode, where
+the REPL and Ctrl-C work for mpremote.
 
 Front-end bytes in `raw` (decoded by lamppost.meter):
   "adc":     the window lamppost/adc.py decodes: b"W" <H pairs><H period us>
              <B conversions per sample>, then pairs of little-endian u16 code sums
-             (V, then I half a period later), each the sum of OSR conversions.
+             (V, then I half a period later), each the sum of _OSR conversions.
              Conversions are eFuse-calibrated read_uv() mapped onto the decoder's
              code scale (1321 codes per 1000 mV), sampled on a fixed schedule
              (400 pairs every 500 us: ten 50 Hz cycles) into a preallocated array.
@@ -26,18 +28,16 @@ import micropython
 import uctypes
 from array import array
 from micropython import const
-import lamppost
-from lamppost import health, store
+from hal import bootrec
 from hal.esp32_net import Esp32Net
 
-TX_TICK = const(1024)  # console bytes a tick sends before further commands get `busy` (~90 ms)
-WDT_MS = const(30000)  # a pass of the main loop may block this long before a reset
-STABLE_S = const(600)  # = lamppost.safe.STABLE_S: a run this long clears the crash counter
-PAIRS = const(400)  # sample pairs per window: 10 mains cycles at 50 Hz
-PERIOD_US = const(500)  # V to V; I is sampled half a period after its V
-OSR = const(4)  # conversions summed per sample
-UV_PER_CODE = const(757)  # 1e6 / 1321: read_uv onto the decoder's code scale, small ints only
-WIN = const(6 + 4 * PAIRS)  # window bytes
+_TX_TICK = const(1024)  # console bytes a tick sends before further commands get `busy` (~90 ms)
+_WDT_MS = const(30000)  # a pass of the main loop may block this long before a reset
+_PAIRS = const(400)  # sample pairs per window: 10 mains cycles at 50 Hz
+_PERIOD_US = const(500)  # V to V; I is sampled half a period after its V
+_OSR = const(4)  # conversions summed per sample
+_UV_PER_CODE = const(757)  # 1e6 / 1321: read_uv onto the decoder's code scale, small ints only
+_WIN = const(6 + 4 * _PAIRS)  # window bytes
 
 PINS = {
     "relay": 26,  # lamp relay driver, high = on
@@ -95,13 +95,15 @@ class Stdio:
 
 
 class Hal(Esp32Net):
+    """sensor: "adc", "cse7766" or anything else for none; pins: overrides of PINS;
+    watchdog: start the hardware watchdog and make Ctrl-C a byte (normal mode)."""
     name = "esp32"
+    repl = True  # Maintenance can hand the REPL over for a deploy
 
-    def __init__(self, sensor=None):
-        pins = dict(PINS)
-        pins.update(store.load("board.json") or {})
-        if sensor is None:
-            sensor = (store.load("config.json") or {}).get("sensor", "ideal")
+    def __init__(self, sensor="ideal", pins=None, watchdog=False):
+        p = dict(PINS)
+        p.update(pins or {})
+        pins = p
         self.sensor = sensor
         self._off = epoch_offset()
         self._relay = machine.Pin(pins["relay"], machine.Pin.OUT, value=0)
@@ -118,12 +120,12 @@ class Hal(Esp32Net):
             self._adc_i = machine.ADC(machine.Pin(pins["adc_i"]), atten=machine.ADC.ATTN_11DB)
             # samples in a u16 array, header and all seen as bytes through one view of the
             # same memory: raw needs no copy per tick (sample k at byte 6 + 4k = item 3 + 2k)
-            self._win = array("H", bytes(WIN))
-            b = uctypes.bytearray_at(uctypes.addressof(self._win), WIN)
+            self._win = array("H", bytes(_WIN))
+            b = uctypes.bytearray_at(uctypes.addressof(self._win), _WIN)
             b[0] = 0x57  # "W"
-            b[1] = PAIRS & 0xFF
-            b[2] = PAIRS >> 8
-            b[5] = OSR
+            b[1] = _PAIRS & 0xFF
+            b[2] = _PAIRS >> 8
+            b[5] = _OSR
             self._win_bytes = b
             self._win_raw = memoryview(b)
         elif sensor == "cse7766":
@@ -135,13 +137,11 @@ class Hal(Esp32Net):
         self.relay = False
         self.dim = 100
         self.now = 0
-        self.health = health.Health()
+        self.watchdog = watchdog
         self.wdt = None
-        self.ticks = 0
-        self.stable = False
-        if not lamppost.SAFE:  # safe mode keeps the REPL usable for deploys: no watchdog
+        if watchdog:  # safe mode keeps the REPL usable for deploys: no watchdog
             micropython.kbd_intr(-1)  # a stray Ctrl-C on the console must not stop the lamp
-            self.wdt = machine.WDT(timeout=WDT_MS)
+            self.wdt = machine.WDT(timeout=_WDT_MS)
 
     def now2000(self):
         return time.time() - self._off
@@ -157,19 +157,19 @@ class Hal(Esp32Net):
         t0 = us()
         t_last = t0
         k = 3
-        for n in range(PAIRS):  # OSR = 4 conversions per sample, spelled out: no inner loop
-            due = add(t0, n * PERIOD_US)
+        for n in range(_PAIRS):  # _OSR = 4 conversions per sample, spelled out: no inner loop
+            due = add(t0, n * _PERIOD_US)
             while diff(due, us()) > 0:
                 pass
-            if n == PAIRS - 1:
+            if n == _PAIRS - 1:
                 t_last = us()
-            w[k] = (rv() + rv() + rv() + rv()) // UV_PER_CODE
-            due = add(due, PERIOD_US // 2)
+            w[k] = (rv() + rv() + rv() + rv()) // _UV_PER_CODE
+            due = add(due, _PERIOD_US // 2)
             while diff(due, us()) > 0:
                 pass
-            w[k + 1] = (ri() + ri() + ri() + ri()) // UV_PER_CODE
+            w[k + 1] = (ri() + ri() + ri() + ri()) // _UV_PER_CODE
             k += 2
-        per = diff(t_last, t0) // (PAIRS - 1)  # the period achieved (late starts show here)
+        per = diff(t_last, t0) // (_PAIRS - 1)  # the period achieved (late starts show here)
         b = self._win_bytes
         b[3] = per & 0xFF
         b[4] = (per >> 8) & 0xFF
@@ -195,11 +195,7 @@ class Hal(Esp32Net):
         r.temp = self.temperature()
 
     def wait_tick(self, r):
-        """Sleep to the next RTC second, then sample and fill r; returns 2000-epoch seconds.
-
-        Feeds the watchdog only while every task in self.health is healthy; after
-        STABLE_S seconds of normal running, clears the boot-loop counter.
-        """
+        """Sleep to the next RTC second, then sample and fill r; returns 2000-epoch seconds."""
         last = self.now
         now = self.now2000()
         while now == last:
@@ -207,15 +203,6 @@ class Hal(Esp32Net):
             now = self.now2000()
         self.now = now
         self.tx_n = 0  # a new tick's console budget (uart_busy)
-        if self.ticks == 0:
-            self.health.watch("loop", 10, now)
-        self.ticks += 1
-        self.health.beat("loop", now)
-        if self.health.ok(now) and self.wdt is not None:
-            self.wdt.feed()
-        if not self.stable and self.ticks > STABLE_S:  # ticks, not the clock: NTP may jump it
-            self.stable = True
-            self.clear_crashes()
         if self.sensor == "adc":
             self._sample_adc()
         elif self.sensor == "cse7766":
@@ -229,14 +216,17 @@ class Hal(Esp32Net):
         """Why the board restarted, in words ("power-on" also covers brownouts)."""
         return CAUSES.get(machine.reset_cause(), "unknown")
 
+    def feed(self):
+        """Feed the hardware watchdog (lamppost/health.py Watchdog decides when)."""
+        if self.wdt is not None:
+            self.wdt.feed()
+
     def clear_crashes(self):
         """Zero the boot-loop counter: the run is stable, or a technician asked for normal mode.
 
         The record keeps saying RUN: a later panic still counts (as the first of a new series).
         """
-        from lamppost import safe  # once a boot: the guard module stays out of RAM otherwise
-
-        machine.RTC().memory(safe.record(0, safe.RUN))
+        machine.RTC().memory(bootrec.record(0, bootrec.RUN))
 
     def set_lamp(self, on, dim):
         self.relay = on
@@ -247,15 +237,15 @@ class Hal(Esp32Net):
     def uart_write(self, data):
         """Send on the console; blocks while the UART drains (115200 baud: ~87 us a byte).
 
-        The bound is the console's: after TX_TICK bytes in a tick it answers `busy`
+        The bound is the console's: after _TX_TICK bytes in a tick it answers `busy`
         instead of running commands (uart_busy), so a burst costs a tick at most
-        about (TX_TICK + one reply + short `busy` lines) / 11.5 KB/s.
+        about (_TX_TICK + one reply + short `busy` lines) / 11.5 KB/s.
         """
         self.tx_n += len(data)
         self._console.write(data)
 
     def uart_busy(self):
-        return self.tx_n >= TX_TICK
+        return self.tx_n >= _TX_TICK
 
     def uart_read(self):
         """Bytes waiting on the console UART, or None; never blocks."""
@@ -269,10 +259,8 @@ class Hal(Esp32Net):
         """Reset the board: code 0 is a deliberate restart (Reboot, Normal), which boot.py does
         not count; anything else is a crash restart, which it counts towards safe mode."""
         try:
-            from lamppost import safe
-
             rtc = machine.RTC()
-            rtc.memory(safe.mark(rtc.memory(), safe.CLEAN if code == 0 else safe.CRASH))
+            rtc.memory(bootrec.mark(rtc.memory(), bootrec.CLEAN if code == 0 else bootrec.CRASH))
         except Exception:  # out of heap: boot.py's RUN record counts the reset as a crash anyway
             pass
         machine.reset()
@@ -280,8 +268,6 @@ class Hal(Esp32Net):
     def maintenance(self):
         """Restart into safe mode for a deploy (console Maintenance): no watchdog, Ctrl-C and
         the REPL work for mpremote until the deploy's final reset."""
-        from lamppost import safe
-
-        machine.RTC().memory(safe.MAINT)
+        machine.RTC().memory(bootrec.MAINT)
         micropython.kbd_intr(3)
         machine.reset()

@@ -1,4 +1,6 @@
-"""Host HAL: the board as the simulator shows it, over a lockstep link.
+"""Host HAL: the board as the simulator shows it, over a lockstep link (contract: hal/contract.py).
+
+No watchdog, no RTC memory and no REPL to hand over: those members are no-ops.
 
 The simulator starts `micropython` with two inherited pipe descriptors
 (LAMPPOST_LINK="<read fd>,<write fd>"), the pty that plays the UART
@@ -20,16 +22,18 @@ import struct
 import sys
 from micropython import const
 
-VERSION = const(1)
-HDR = const(3)
-F_MAINS = const(1)
-F_DARK = const(2)
-F_WIFI = const(4)
-TX_TICK = const(1024)  # bytes a tick sends before the console answers `busy` (as hal/esp32.py)
+_VERSION = const(1)
+_HDR = const(3)
+_F_MAINS = const(1)
+_F_DARK = const(2)
+_F_WIFI = const(4)
+_TX_TICK = const(1024)  # bytes a tick sends before the console answers `busy` (as hal/esp32.py)
 
 
 class Hal:
     name = "host"
+    repl = False  # no REPL to hand over: Maintenance is refused
+    watchdog = False  # no hardware watchdog to feed
 
     def __init__(self):
         fds = (os.getenv("LAMPPOST_LINK") or "3,4").split(",")
@@ -44,7 +48,7 @@ class Hal:
         uart = os.getenv("LAMPPOST_UART")
         self._uart = open(int(uart) if uart.isdigit() else uart, "r+b") if uart else None
         self.tx_n = 0  # bytes written to the UART this tick
-        self._hdr = bytearray(HDR)
+        self._hdr = bytearray(_HDR)
         self._frame = bytearray(2048)
         self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
         self._act = bytearray(b"A\x02\x00\x00\x00")
@@ -52,7 +56,8 @@ class Hal:
         self.relay = False
         self.dim = 100
         self.now = 0
-        self._send(b"H", bytes((VERSION,)))
+        self.wifi = 0  # associated, as the last tick's flags say
+        self._send(b"H", bytes((_VERSION,)))
 
     def _send(self, kind, payload):
         self._tx.write(kind + struct.pack("<H", len(payload)) + payload)
@@ -73,15 +78,15 @@ class Hal:
         a[4] = self.dim
         self.tx_n = 0
         self._tx.write(a)
-        self._read_exact(self._hdr, HDR)
+        self._read_exact(self._hdr, _HDR)
         n = self._hdr[1] | (self._hdr[2] << 8)
         self._read_exact(self._frame, n)
         t, flags, temp = struct.unpack_from("<IBf", self._frame, 0)
         self.raw = memoryview(self._frame)[9:n]
-        r.mains = bool(flags & F_MAINS)
-        r.dark = bool(flags & F_DARK)
+        r.mains = bool(flags & _F_MAINS)
+        r.dark = bool(flags & _F_DARK)
         r.temp = temp
-        self.wifi = flags & F_WIFI  # associated (lamppost/net.py; sockets: hal/netsock.py)
+        self.wifi = flags & _F_WIFI  # associated (lamppost/net.py; sockets: hal/netsock.py)
         self.now = t
         return t
 
@@ -95,12 +100,12 @@ class Hal:
         like a UART overrun, and the console answers `busy` for the rest of the tick."""
         self.tx_n += len(data)
         if self._uart and (self._uart.write(data) or 0) < len(data):
-            self.tx_n += TX_TICK
+            self.tx_n += _TX_TICK
 
     def uart_busy(self):
-        """True once this tick sent TX_TICK bytes or found the line full: the console then
+        """True once this tick sent _TX_TICK bytes or found the line full: the console then
         answers further commands `busy` instead of running them."""
-        return self.tx_n >= TX_TICK
+        return self.tx_n >= _TX_TICK
 
     def uart_read(self):
         """Bytes waiting on the UART, or None; never blocks (the pty has VMIN=0, VTIME=0)."""
@@ -113,6 +118,27 @@ class Hal:
     def reset_cause(self):
         """Why the board restarted, in the ESP32 HAL's words, as the simulator says."""
         return os.getenv("LAMPPOST_RESET") or "power-on"
+
+    def feed(self):
+        """No hardware watchdog on the host."""
+
+    def clear_crashes(self):
+        """No RTC boot record on the host: the simulator counts boots itself."""
+
+    def maintenance(self):
+        """No REPL to hand over (repl is False): the core never asks."""
+
+    def wifi_start(self, cfg):
+        """The simulator associates the WiFi itself (flag bit 2 of each tick)."""
+
+    def net_up(self):
+        return bool(self.wifi)
+
+    def net_open(self, host, port, tls=False, ca=None, fresh=False):
+        """A TCP/TLS socket to host:port (real sockets; the simulator's proxy behind them)."""
+        from hal import netsock  # loaded only with MQTT configured, as on the board
+
+        return netsock.open_socket(host, port, tls, ca, fresh)
 
     def reset(self, code=1):
         self._send(b"X", bytes((code,)))

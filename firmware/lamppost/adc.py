@@ -19,10 +19,10 @@ import math
 import micropython
 from micropython import const
 
-FS_COUNTS = const(1321)  # codes for the nominal full-scale swing (v_fs volts, i_fs amps)
-HEAD = const(6)
-MAX_PAIRS = const(500)
-HYST = const(24)  # codes below the mean that re-arm the zero-crossing detector
+_FS_COUNTS = const(1321)  # codes for the nominal full-scale swing (v_fs volts, i_fs amps)
+_HEAD = const(6)
+_MAX_PAIRS = const(500)
+_HYST = const(24)  # codes below the mean that re-arm the zero-crossing detector
 
 # result slots of the viper pass
 _N = const(0)
@@ -59,7 +59,7 @@ def sums(buf, n: int, o, hyst: int):
     r = ptr32(o)
     sv = 0
     si = 0
-    j = HEAD
+    j = _HEAD
     for k in range(n):
         sv += p[j] | (p[j + 1] << 8)
         si += p[j + 2] | (p[j + 3] << 8)
@@ -77,7 +77,7 @@ def sums(buf, n: int, o, hyst: int):
     prev = 0
     clip = 0
     top = 4095 * p[5]
-    j = HEAD
+    j = _HEAD
     for k in range(n):
         x = (p[j] | (p[j + 1] << 8)) - mv
         c = p[j + 2] | (p[j + 3] << 8)
@@ -102,7 +102,7 @@ def sums(buf, n: int, o, hyst: int):
     if nc < 2:  # no usable mains cycle: use the whole window
         first = 0
         last = n - 1
-    j = HEAD + 4 * last  # the samples at the end, to correct for a fractional sample
+    j = _HEAD + 4 * last  # the samples at the end, to correct for a fractional sample
     r[_IL] = (p[j + 2] | (p[j + 3] << 8)) - mi
     if last + 1 < n:
         r[_VL1] = (p[j + 4] | (p[j + 5] << 8)) - mv
@@ -118,7 +118,7 @@ def sums(buf, n: int, o, hyst: int):
     h_ii = 0
     h_vi = 0
     h_vi2 = 0
-    j = HEAD + 4 * first
+    j = _HEAD + 4 * first
     k = first
     while k < last:
         x = (p[j] | (p[j + 1] << 8)) - mv
@@ -175,8 +175,8 @@ class AdcWindow:
     """Decodes windows with a preallocated result array; scales from the board's config."""
 
     def __init__(self, v_fs, i_fs, ct_phase=0.0):
-        self.kv = v_fs / FS_COUNTS  # volts per code
-        self.ki = i_fs / FS_COUNTS  # amps per code
+        self.kv = v_fs / _FS_COUNTS  # volts per code
+        self.ki = i_fs / _FS_COUNTS  # amps per code
         self.ct_phase = ct_phase * math.pi / 180.0  # the CT's phase lead, rad
         self.o = array.array("i", bytes(4 * 24))
         self.clipped = 0  # clipped current samples in the last window
@@ -184,16 +184,16 @@ class AdcWindow:
     def decode(self, raw, cal_v, cal_i, r):
         """Fill r.V, r.I, r.P, r.S, r.Hz (uncalibrated floor applied by the caller); False if bad."""
         n = len(raw)
-        if n < HEAD or raw[0] != 0x57:
+        if n < _HEAD or raw[0] != 0x57:
             return False
         pairs = raw[1] | (raw[2] << 8)
         per = raw[3] | (raw[4] << 8)
         osr = raw[5]
-        if pairs < 8 or pairs > MAX_PAIRS or per == 0 or not 1 <= osr <= 16 \
-                or HEAD + 4 * pairs > n:
+        if pairs < 8 or pairs > _MAX_PAIRS or per == 0 or not 1 <= osr <= 16 \
+                or _HEAD + 4 * pairs > n:
             return False
         o = self.o
-        sums(raw, pairs, o, HYST * osr)
+        sums(raw, pairs, o, _HYST * osr)
         m = o[_N]
         if m <= 0:
             return False

@@ -3,6 +3,7 @@
 A plain polled loop rather than asyncio tasks: time comes from the HAL, so on
 the host the simulator's virtual clock drives every timer, and a tick costs
 no scheduler allocation. Services (console, network) get a poll each tick.
+The HAL (hal/contract.py) comes from main.py: the core never imports hal.*.
 """
 import gc
 import sys
@@ -18,6 +19,9 @@ FW_VERSION = "0.1.0"
 
 
 class App:
+    cfg: dict  # set by bootfiles.boot (annotations only: nothing at run time)
+    state: dict
+
     def __init__(self, hal):
         self.hal = hal
         # every file on flash checked once at boot (lamppost/bootfiles.py, dropped after)
@@ -50,9 +54,13 @@ class App:
         gc.collect()
         from lamppost.commands import Commands
         self.cmds = Commands(self)  # console command set, login, event log
-        self.console = Console(hal.uart_write, self.cmds.console, getattr(hal, "uart_busy", None))
+        self.console = Console(hal.uart_write, self.cmds.console, hal.uart_busy)
         self.last_tele = 0
         self._problems = problems
+        self.health = None  # the watchdog's task list, on a HAL with a hardware watchdog
+        if hal.watchdog:
+            from lamppost.health import Watchdog
+            self.health = Watchdog(hal)
         self.net = None
         if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/net.py)
             from lamppost.net import Net
@@ -104,8 +112,11 @@ class App:
 
     def run(self):
         hal, r = self.hal, self.r
+        wd = self.health
         now = hal.wait_tick(r)
         self.now = now
+        if wd:
+            wd.tick(now)
         self.rep.emit(now, "boot", {"fw": FW_VERSION, "boots": self.state["boots"],
                                     "restart": self.cmds.restart})
         for p in self._problems:
@@ -137,14 +148,12 @@ class App:
             last = now
             now = hal.wait_tick(r)
             self.now = now
+            if wd:
+                wd.tick(now)
 
 
-def main():
-    if sys.platform in ("linux", "darwin"):
-        from hal.host import Hal
-    else:
-        from hal.esp32 import Hal
-    hal = Hal()
+def main(hal):
+    """Run the firmware on hal (main.py picks it); a crash flushes energy and resets, counted."""
     try:
         a = App(hal)
         try:

@@ -1,16 +1,16 @@
 """Service PIN check with lockout, imported only for a Login (it costs no heap otherwise).
 
 The state lives in the resident lamppost.commands.Commands: `fails` and
-`locked_until`. After MAX_FAILS wrong PINs further attempts are refused for a
+`locked_until`. After _MAX_FAILS wrong PINs further attempts are refused for a
 lockout that doubles with each further failure (60 s, 120 s, ... up to an
 hour), whatever channel they come from. The lockout lives in RAM: clearing
 it needs a power cycle at the pole, which is physical access anyway.
 """
 from micropython import const
 
-MAX_FAILS = const(3)
-LOCK_S = const(60)
-LOCK_MAX_S = const(3600)
+_MAX_FAILS = const(3)
+_LOCK_S = const(60)
+_LOCK_MAX_S = const(3600)
 
 
 def check(st, now, pin, expected):
@@ -21,11 +21,11 @@ def check(st, now, pin, expected):
         st.fails = 0
         return None
     st.fails += 1
-    if st.fails >= MAX_FAILS:
-        lock = min(LOCK_MAX_S, LOCK_S << min(st.fails - MAX_FAILS, 6))
+    if st.fails >= _MAX_FAILS:
+        lock = min(_LOCK_MAX_S, _LOCK_S << min(st.fails - _MAX_FAILS, 6))
         st.locked_until = now + lock
         return "wrong PIN; locked out for %d s" % lock
-    return "wrong PIN (%d of %d tries before lockout)" % (st.fails, MAX_FAILS)
+    return "wrong PIN (%d of %d tries before lockout)" % (st.fails, _MAX_FAILS)
 
 
 def same(a, b):

@@ -68,7 +68,7 @@ def c_maintenance(c, p, ok, uart):
     again for mpremote, no watchdog; the deploy's final reset starts the firmware again."""
     if not uart:
         raise ValueError("Maintenance applies to the serial console")
-    if not hasattr(c.app.hal, "maintenance"):
+    if not c.app.hal.repl:
         raise ValueError("Maintenance needs a board (this HAL has no REPL to hand over)")
     if not ok:
         raise NeedLogin()

@@ -41,7 +41,7 @@ class Commands:
         self.t_boot = None  # time of the first tick, for Status uptime
         self.in_backlog = False  # a Backlog runs its commands through execute(); no nesting
         st = app.state
-        self.restart = st.pop("restart", None) or getattr(app.hal, "reset_cause", lambda: "power-on")()
+        self.restart = st.pop("restart", None) or app.hal.reset_cause()
         if self.restart != "power-on":
             app.save_state()
         app.rep.sinks.append(self._log_report)

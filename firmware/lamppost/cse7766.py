@@ -19,7 +19,7 @@ readings. Nothing is allocated per byte.
 """
 from micropython import const
 
-FRAME = const(24)
+_FRAME = const(24)
 _V_PAR = const(190000)  # datasheet defaults when the chip says "not calibrated"
 _I_PAR = const(16000)
 _P_PAR = const(5000000)
@@ -31,9 +31,9 @@ def header_ok(b):
 
 class Cse7766:
     def __init__(self):
-        self.buf = bytearray(FRAME)
-        self.scratch = bytearray(FRAME)
-        self.last = bytearray(FRAME)  # checksum-good frame waiting for the next one to start
+        self.buf = bytearray(_FRAME)
+        self.scratch = bytearray(_FRAME)
+        self.last = bytearray(_FRAME)  # checksum-good frame waiting for the next one to start
         self.pend = False
         self.n = 0
         self.good = 0  # frames accepted (lifetime)
@@ -93,24 +93,24 @@ class Cse7766:
             return
         buf[n] = b
         n += 1
-        if n < FRAME:
+        if n < _FRAME:
             self.n = n
             return
         self.n = 0
         s = 0
-        for k in range(2, FRAME - 1):
+        for k in range(2, _FRAME - 1):
             s += buf[k]
-        if (s & 0xFF) == buf[FRAME - 1]:
+        if (s & 0xFF) == buf[_FRAME - 1]:
             last = self.last
-            for k in range(FRAME):
+            for k in range(_FRAME):
                 last[k] = buf[k]
             self.pend = True
             return
         self.bad += 1
         sc = self.scratch  # rescan after the false header (at most 23 bytes: no recursion)
-        for k in range(1, FRAME):
+        for k in range(1, _FRAME):
             sc[k - 1] = buf[k]
-        for k in range(FRAME - 1):
+        for k in range(_FRAME - 1):
             self._byte(sc[k])
 
     def _frame(self, f):

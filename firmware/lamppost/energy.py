@@ -1,12 +1,12 @@
 """Energy (`Total` kWh), operatingHours and switchOnCounter, kept across power cuts.
 
 Save policy (flash wear vs. loss on a power cut):
-- every SAVE_S (1 h) while something changed, so a hard power cut loses at
+- every _SAVE_S (1 h) while something changed, so a hard power cut loses at
   most one save interval of energy;
 - at switch-off and on mains loss (the last gasp the hold-up capacitor
-  allows), if the last save is at least MIN_GAP_S old, so the usual nightly
+  allows), if the last save is at least _MIN_GAP_S old, so the usual nightly
   switch-off or contactor cut loses nothing;
-- never more than BUDGET (48) writes in any uptime day, of which events take
+- never more than _BUDGET (48) writes in any uptime day, of which events take
   at most 23, so the hourly saves always fit: over 10 years at most 175,200
   small atomic writes (see README, "Metering").
 Records alternate between two files, each with a sequence number, the time
@@ -25,10 +25,10 @@ import binascii
 from micropython import const
 from lamppost import store
 
-SAVE_S = const(3600)
-MIN_GAP_S = const(300)
-BUDGET = const(48)
-MAX_DT = const(10)  # a longer gap between ticks is a clock jump, not energy
+_SAVE_S = const(3600)
+_MIN_GAP_S = const(300)
+_BUDGET = const(48)
+_MAX_DT = const(10)  # a longer gap between ticks is a clock jump, not energy
 FILES = ("energy.a.json", "energy.b.json")
 
 
@@ -47,7 +47,7 @@ def _valid(d):
 
 
 class Energy:
-    def __init__(self, legacy_kwh=0.0, lit_w=2.0, save_s=SAVE_S, budget=BUDGET):
+    def __init__(self, legacy_kwh=0.0, lit_w=2.0, save_s=_SAVE_S, budget=_BUDGET):
         self.lit_w = lit_w  # above this many watts the lamp is burning (operatingHours)
         self.save_s = save_s
         self.budget = budget
@@ -106,7 +106,7 @@ class Energy:
         if self.saved_at < 0:
             self.saved_at = now  # the boot counts as fresh: the record on flash is current
             self.day_start = now
-        if 0 < dt <= MAX_DT and r.ok:
+        if 0 < dt <= _MAX_DT and r.ok:
             p = r.P
             if p > 0.0:
                 f = self.frac + p * dt / 3600.0
@@ -135,7 +135,7 @@ class Energy:
 
     def save_soon(self, now):
         """An event save: only half the day's budget, so the hourly saves always fit."""
-        if self.dirty and now - self.saved_at >= MIN_GAP_S and self.day_events < self.budget // 2 - 1:
+        if self.dirty and now - self.saved_at >= _MIN_GAP_S and self.day_events < self.budget // 2 - 1:
             if self.save(now):
                 self.day_events += 1
 

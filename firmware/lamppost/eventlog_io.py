@@ -3,7 +3,7 @@ import json
 import os
 from micropython import const
 
-MAX_BYTES = const(16384)  # a full file of 64 entries is ~10 KB: anything larger is not ours
+_MAX_BYTES = const(16384)  # a full file of 64 entries is ~10 KB: anything larger is not ours
 
 
 def _entry(line):
@@ -22,7 +22,7 @@ def read(path, bad=None):
     """The valid entries of one file. A torn last line (power cut) is skipped silently;
     bad (a list) gets one more item per other unusable line."""
     try:
-        if os.stat(path)[6] > MAX_BYTES:
+        if os.stat(path)[6] > _MAX_BYTES:
             raise OSError(27)  # EFBIG
         f = open(path, "rb")
     except OSError:
@@ -47,7 +47,7 @@ def _usable(path, top):
         return True  # missing: a new log
     n = []
     try:
-        if st[0] & 0x4000 or st[6] > MAX_BYTES:
+        if st[0] & 0x4000 or st[6] > _MAX_BYTES:
             raise OSError(21)
         for e in read(path, n):
             if e[0] > top[0]:

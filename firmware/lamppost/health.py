@@ -3,8 +3,12 @@
 A task (the main loop, the network task in net.py) registers with the longest
 silence it may keep and beats whenever it makes progress. One stalled task
 stops the feeding, so the board resets instead of running half-alive; the
-boot-loop guard (lamppost.safe) turns repeated resets into safe mode.
+boot-loop guard (hal/bootrec.py, boot.py) turns repeated resets into safe mode.
+`Watchdog` is that policy for a HAL whose `watchdog` is on; the HAL only feeds.
 """
+from micropython import const
+
+STABLE_S = const(600)  # ticks of normal running that clear the boot-loop counter
 
 
 class Health:
@@ -44,3 +48,28 @@ class Health:
                 return False
         self.stale = None
         return True
+
+
+class Watchdog(Health):
+    """The feeding policy over a HAL with a hardware watchdog (hal.watchdog, ESP32 normal mode).
+
+    App calls tick(now) after every hal.wait_tick: the main loop is a task that
+    must beat every 10 s; the HAL's watchdog is fed only while every task is
+    healthy; after STABLE_S ticks (ticks, not the clock: NTP may jump it) the
+    boot-loop counter is cleared once (hal.clear_crashes).
+    """
+
+    def __init__(self, hal):
+        super().__init__()
+        self.hal = hal
+        self.ticks = 0
+
+    def tick(self, now):
+        if self.ticks == 0:
+            self.watch("loop", 10, now)
+        self.ticks += 1
+        self.beat("loop", now)
+        if self.ok(now):
+            self.hal.feed()
+        if self.ticks == STABLE_S + 1:
+            self.hal.clear_crashes()

@@ -19,7 +19,7 @@ from lamppost import store
 PATH = "auth.json"
 SKEW_S = const(300)  # a counter is Unix seconds within this of the post's clock
 UNIX_2000 = const(946684800)  # Unix time of 2000-01-01, the post's epoch
-VALID_T = const(788918400)  # 2025-01-01 since 2000: a clock below this was never set
+_VALID_T = const(788918400)  # 2025-01-01 since 2000: a clock below this was never set
 
 
 def hmac_sha256(key, msg):
@@ -81,7 +81,7 @@ class Verifier:
             return None, "not authenticated: bad field types"
         if not _same(mac, mac_hex(self.key, self.id, cmd, param, ctr)):
             return None, "not authenticated: bad mac"
-        if now < VALID_T:
+        if now < _VALID_T:
             return None, "refused: the post's clock is not set, counters cannot be checked"
         unix = now + UNIX_2000
         if not unix - SKEW_S <= ctr <= unix + SKEW_S:

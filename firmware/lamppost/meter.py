@@ -10,9 +10,9 @@ read zero, never garbage. Energy lives in lamppost/energy.py.
 import struct
 from micropython import const
 
-NOISE_W = const(1)  # below this many watts a reading is noise and reads zero
-NOISE_W_CSE = const(2)  # the CSE7766's power channel creeps below ~2 W: garbage
-NOISE_V = const(5)  # below this many volts there is no mains
+_NOISE_W = const(1)  # below this many watts a reading is noise and reads zero
+_NOISE_W_CSE = const(2)  # the CSE7766's power channel creeps below ~2 W: garbage
+_NOISE_V = const(5)  # below this many volts there is no mains
 
 
 class Meter:
@@ -20,10 +20,9 @@ class Meter:
         self.kind = kind
         self.cal_v = cal_v  # gains from calibration against a reference load
         self.cal_i = cal_i
-        self.wh = 0.0  # kept for callers of integrate()/total(); see energy.py
         self.total_kwh = 0.0
         self.fe = None
-        self.noise_w = NOISE_W_CSE if kind == "cse7766" else NOISE_W
+        self.noise_w = _NOISE_W_CSE if kind == "cse7766" else _NOISE_W
         if kind in ("adc", "cse7766"):  # import only the front end fitted: RAM
             import gc
             gc.collect()
@@ -54,7 +53,7 @@ class Meter:
 
     def _floor(self, r):
         """Zero what is below the noise floor; derive S and PF."""
-        if r.V < NOISE_V:
+        if r.V < _NOISE_V:
             r.V = 0.0
         p = r.P
         if p < self.noise_w:
@@ -69,10 +68,6 @@ class Meter:
         else:
             r.PF = 0.0
 
-    def integrate(self, r, dt):
-        """Add dt seconds at the present power to the energy total."""
-        if r.ok and r.P > 0.0:
-            self.wh += r.P * dt / 3600.0
-
     def total(self):
-        return self.total_kwh + self.wh / 1000.0
+        """kWh for Status without an energy counter (lamppost/energy.py counts the real total)."""
+        return self.total_kwh

@@ -72,10 +72,9 @@ class Net:
         self.cq_bytes = 0
         self.busy = 0  # commands answered busy
         self.dropped = 0  # commands (or replies) dropped without an answer
-        self.health = getattr(self.hal, "health", None)  # ESP32: the watchdog's task list
+        self.health = app.health  # the watchdog's task list, or None (no hardware watchdog)
         self.opened = -1  # cli.connects when the last connect began: no CONNACK since -> re-resolve
-        if hasattr(self.hal, "wifi_start"):  # ESP32: join the AP (hal/esp32_net.py)
-            self.hal.wifi_start(cfg)
+        self.hal.wifi_start(cfg)  # ESP32: join the AP (hal/esp32_net.py); host: a no-op
 
     def set_period(self, v):
         """TelePeriod: seconds between STATE/SENSOR reports, from now on."""
@@ -90,14 +89,10 @@ class Net:
         h = self.hal
         fresh = self.cli.connects == self.opened
         self.opened = self.cli.connects
-        if hasattr(h, "net_open"):  # ESP32 (hal/esp32_net.py)
-            return h.net_open(self.host, self.port, self.tls, self.ca, fresh)
-        from hal import netsock  # host HAL: real sockets, the simulator's proxy behind them
-        return netsock.open_socket(self.host, self.port, self.tls, self.ca, fresh)
+        return h.net_open(self.host, self.port, self.tls, self.ca, fresh)
 
     def _link(self):
-        h = self.hal
-        return h.net_up() if hasattr(h, "net_up") else bool(h.wifi)
+        return self.hal.net_up()
 
     # outbox -> broker
     def sink(self, line, fields):

@@ -19,7 +19,7 @@ from math import sin, cos, radians, pi
 from micropython import const
 
 DAY = const(86400)
-HALF_DAY = const(43200)
+_HALF_DAY = const(43200)
 POLAR_NIGHT = const(1)
 MIDNIGHT_SUN = const(2)
 PC_BAND_DEG = 3.0  # the photocell decides while the sun is this close to the switching elevation
@@ -33,7 +33,7 @@ def solar_day(t, lon):
 
 def _pos(t, lon):
     """(sin decl, cos decl, hour angle rad) of the sun at 2000-epoch t (NOAA formulas)."""
-    s = t - HALF_DAY  # seconds since J2000.0 (2000-01-01T12:00Z; TT-UT is below a second's worth)
+    s = t - _HALF_DAY  # seconds since J2000.0 (2000-01-01T12:00Z; TT-UT is below a second's worth)
     n = s // DAY
     f = (s - n * DAY) / DAY
     jc = (n + f) / 36525.0
@@ -63,7 +63,7 @@ def sin_elev(t, lat, lon):
 
 def true_noon(k, lon):
     """2000-epoch second of true solar noon on local mean day k (mean noon minus the equation of time)."""
-    mean = k * DAY + HALF_DAY - int(lon * 240)
+    mean = k * DAY + _HALF_DAY - int(lon * 240)
     ha = _pos(mean, lon)[2]
     while ha > pi:
         ha -= 2 * pi
@@ -93,7 +93,7 @@ def first(a, b, lat, lon, s, below):
 
 def night(t, lat, lon, elev=-0.833):
     """(noon, next noon, set, rise) of the night around t: dark is set <= t < rise."""
-    k = (t + int(lon * 240) - HALF_DAY) // DAY
+    k = (t + int(lon * 240) - _HALF_DAY) // DAY
     a = true_noon(k, lon)
     if t < a:
         k -= 1
@@ -121,7 +121,7 @@ def rise_set(n, lat, lon, elev=-0.833):
     return c[4]
 
 
-_last = [None, None, None, None, None]
+_last: list = [None, None, None, None, None]  # n, lat, lon, elev, answer
 
 
 def _rise_set(n, lat, lon, elev):
@@ -131,7 +131,7 @@ def _rise_set(n, lat, lon, elev):
     if set_ == a:
         return noon, noon, POLAR_NIGHT
     if set_ == (a + b) // 2 and rise == (pa + pb) // 2:
-        return noon - HALF_DAY, noon + HALF_DAY, MIDNIGHT_SUN
+        return noon - _HALF_DAY, noon + _HALF_DAY, MIDNIGHT_SUN
     return rise, set_, 0
 
 

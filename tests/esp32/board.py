@@ -83,10 +83,21 @@ def fresh(cause=machine.PWRON_RESET, mem=b"", files=None):
 def boot():
     """Run boot.py as a board does at every reset; returns lamppost.safe as boot.py left it
     (in normal mode boot.py unloads it, so this is a fresh import with MODE False)."""
-    sys.modules.pop("boot", None)
+    forget_ram()
     import boot  # noqa: F401
     from lamppost import safe
     return safe
+
+
+def forget_ram():
+    """What a reset does to the interpreter: boot.py and the guard modules load afresh."""
+    import lamppost
+    import hal
+    for m, pkg, leaf in (("boot", None, None), ("lamppost.safe", lamppost, "safe"),
+                         ("hal.bootrec", hal, "bootrec")):
+        sys.modules.pop(m, None)
+        if pkg is not None and leaf in pkg.__dict__:
+            delattr(pkg, leaf)
 
 
 def hal(t2000, sensor="ideal", until=None, before_wrap=None):
@@ -95,7 +106,8 @@ def hal(t2000, sensor="ideal", until=None, before_wrap=None):
     before_wrap: make ticks_us wrap (as on the board) that many microseconds in.
     """
     import hal.esp32 as h
+    import lamppost
     h.time = FakeTime(t2000, until) if before_wrap is None else WrappingTime(t2000, before_wrap, until)
-    hal = h.Hal(sensor)
+    hal = h.Hal(sensor, None, not lamppost.SAFE)  # as main.py builds it (watchdog in normal mode)
     hal._console = machine.UART(0)  # the REPL console, as a fake stream (tests read UARTS[0])
     return hal

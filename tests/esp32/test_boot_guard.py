@@ -2,7 +2,8 @@
 import json
 import machine
 import board
-from lamppost import safe
+from hal import bootrec
+from lamppost import health, safe
 from lamppost.reading import Reading
 
 NIGHT = 821822400  # 2026-01-15T20:00:00Z, 2000-epoch: dark in the Netherlands
@@ -14,7 +15,7 @@ def test_power_on_starts_normal_even_with_garbage_in_rtc_memory():
     board.fresh(machine.PWRON_RESET, b"\xff\x13garbage")
     s = board.boot()
     assert not s.MODE
-    assert safe.count(machine.RTC_MEM) == 0
+    assert bootrec.count(machine.RTC_MEM) == 0
 
 
 def test_repeated_crash_resets_enter_safe_mode_and_light_the_lamp():
@@ -161,7 +162,7 @@ def test_the_power_cut_check_catches_a_non_atomic_save():
 
 
 def test_maintenance_request_gives_one_safe_boot_for_a_deploy():
-    board.fresh(machine.SOFT_RESET, safe.MAINT)
+    board.fresh(machine.SOFT_RESET, bootrec.MAINT)
     s = board.boot()
     assert s.MODE and s.REASON == "maintenance"
     h = board.hal(NOON)
@@ -177,43 +178,50 @@ def test_normal_boot_unloads_the_guard_to_free_heap():
     board.fresh(machine.PWRON_RESET)
     board.boot()
     assert "lamppost.safe" not in sys.modules or sys.modules["lamppost.safe"] is not None
-    sys.modules.pop("boot", None)
+    board.forget_ram()  # the next reset
     import boot  # noqa: F401
     assert "lamppost.safe" not in sys.modules and lamppost.SAFE is False
-    import hal.esp32
-    assert hal.esp32.STABLE_S == safe.STABLE_S
+    assert "hal.bootrec" not in sys.modules  # the boot record is unloaded as well
 
 
 def test_stable_run_clears_the_crash_counter():
-    board.fresh(machine.WDT_RESET, safe.record(1), files={"config.json": CFG})
+    board.fresh(machine.WDT_RESET, bootrec.record(1), files={"config.json": CFG})
     assert not board.boot().MODE
-    assert safe.count(machine.RTC_MEM) == 2
+    assert bootrec.count(machine.RTC_MEM) == 2
     h = board.hal(NIGHT)
+    wd = health.Watchdog(h)  # the policy App runs after every tick on this HAL
     r = Reading()
     t0 = h.wait_tick(r)
-    while h.wait_tick(r) - t0 < safe.STABLE_S - 1:
-        pass
-    assert safe.count(machine.RTC_MEM) == 2  # not yet stable
-    h.wait_tick(r)
-    assert safe.count(machine.RTC_MEM) == 0
+    wd.tick(t0)
+    while True:
+        t = h.wait_tick(r)
+        wd.tick(t)
+        if t - t0 >= health.STABLE_S - 1:
+            break
+    assert bootrec.count(machine.RTC_MEM) == 2  # not yet stable
+    wd.tick(h.wait_tick(r))
+    assert bootrec.count(machine.RTC_MEM) == 0
 
 
 def test_watchdog_is_fed_only_while_every_task_is_healthy():
     board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
     board.boot()
     h = board.hal(NIGHT)
+    wd = health.Watchdog(h)
     r = Reading()
     wdt = machine.WDTS[0]
     assert wdt.timeout == 30000
     now = h.wait_tick(r)
-    h.health.watch("net", 60, now)
+    wd.tick(now)
+    wd.watch("net", 60, now)
     fed = []
     for i in range(120):
         now = h.wait_tick(r)
+        wd.tick(now)
         if i == 90:
-            h.health.beat("net", now)
+            wd.beat("net", now)
         if i == 80:
-            stale = h.health.stale
+            stale = wd.stale
         fed.append(wdt.feeds)
     # fed every tick for 60 s, then starved while "net" is silent, then fed again after its beat
     assert fed[58] - fed[0] == 58
@@ -222,7 +230,7 @@ def test_watchdog_is_fed_only_while_every_task_is_healthy():
 
 
 def test_safe_mode_switches_the_lamp_by_the_fallback_schedule():
-    board.fresh(machine.WDT_RESET, safe.record(2), files={"config.json": CFG})
+    board.fresh(machine.WDT_RESET, bootrec.record(2), files={"config.json": CFG})
     s = board.boot()
     assert s.MODE
     h = board.hal(NIGHT)
@@ -254,7 +262,7 @@ def test_safe_schedule_errs_towards_light():
 
 
 def test_safe_console_answers_and_normal_resets():
-    board.fresh(machine.WDT_RESET, safe.record(2), files={"config.json": CFG})
+    board.fresh(machine.WDT_RESET, bootrec.record(2), files={"config.json": CFG})
     s = board.boot()
     h = board.hal(NIGHT)
     sm = s.SafeMode(h)
@@ -278,7 +286,7 @@ def test_safe_console_answers_and_normal_resets():
 
 
 def test_safe_mode_survives_a_missing_or_corrupt_config():
-    board.fresh(machine.WDT_RESET, safe.record(2), files={"config.json": "{not json"})
+    board.fresh(machine.WDT_RESET, bootrec.record(2), files={"config.json": "{not json"})
     s = board.boot()
     sm = s.SafeMode(board.hal(NIGHT))
     sm.step(Reading())
@@ -291,8 +299,8 @@ def _run_main():
     from lamppost import app, safe as s  # the module boot.py left (or a fresh one)
     called = []
     real = s.main, app.main
-    s.main = lambda: called.append("safe")
-    app.main = lambda: called.append("app")
+    s.main = lambda hal: called.append("safe")
+    app.main = lambda hal: called.append("app")
     sys.modules.pop("main", None)
     try:
         import main  # noqa: F401
@@ -302,7 +310,7 @@ def _run_main():
 
 
 def test_main_starts_safe_mode_only_when_boot_asked_for_it():
-    board.fresh(machine.WDT_RESET, safe.record(1), files={"config.json": CFG})
+    board.fresh(machine.WDT_RESET, bootrec.record(1), files={"config.json": CFG})
     board.boot()
     assert _run_main() == ["app"]
     machine.CAUSE = machine.WDT_RESET
@@ -310,22 +318,31 @@ def test_main_starts_safe_mode_only_when_boot_asked_for_it():
     assert _run_main() == ["safe"]
 
 
-def test_a_broken_safe_module_still_lights_the_lamp():
+def _boot_with_broken(name, cause, mem=b""):
+    """boot.py with module name missing or corrupt (a bad deploy); returns the relay pin's level."""
     import sys
-    board.fresh(machine.PWRON_RESET)
-    real = sys.modules.pop("lamppost.safe")
-    sys.modules["lamppost.safe"] = None  # as if safe.mpy were missing or corrupt after a bad deploy
-    import lamppost
-    had = lamppost.__dict__.pop("safe", None)
+    board.fresh(cause, mem)
+    pkg, _, leaf = name.rpartition(".")
+    real = sys.modules.pop(name, None)
+    parent = __import__(pkg)
+    had = parent.__dict__.pop(leaf, None)
+    sys.modules[name] = None  # as if the .mpy were missing or corrupt: the import raises
     try:
-        board.boot()
-    except ImportError:
-        pass  # board.boot() re-imports safe after boot.py: that may fail too
+        sys.modules.pop("boot", None)
+        import boot  # noqa: F401
     finally:
-        sys.modules["lamppost.safe"] = real
+        sys.modules.pop(name, None)
+        if real is not None:
+            sys.modules[name] = real
         if had is not None:
-            lamppost.safe = had
-    assert machine.PINS[26].value() == 1
+            setattr(parent, leaf, had)
+    return machine.PINS[26].value()
+
+
+def test_a_broken_guard_module_still_lights_the_lamp():
+    """A broken boot record module at any boot, or a broken safe mode at a safe boot: lamp on."""
+    assert _boot_with_broken("hal.bootrec", machine.PWRON_RESET) == 1
+    assert _boot_with_broken("lamppost.safe", machine.WDT_RESET, bootrec.record(2)) == 1
 
 
 def test_a_firmware_that_cannot_start_resets_and_ends_in_safe_mode():
@@ -334,7 +351,7 @@ def test_a_firmware_that_cannot_start_resets_and_ends_in_safe_mode():
     board.fresh(machine.PWRON_RESET, files={"config.json": CFG})
     real = app.main
 
-    def broken():
+    def broken(hal):
         raise OSError(19)  # e.g. a HAL pin that does not exist on this board
     app.main = broken
     try:
@@ -348,14 +365,14 @@ def test_a_firmware_that_cannot_start_resets_and_ends_in_safe_mode():
             try:
                 import main  # noqa: F401
             except machine.ResetCalled:  # the fake reports HARD_RESET next, as an ESP32 does
-                assert safe.parse(machine.RTC_MEM)[1] == safe.CRASH
+                assert bootrec.parse(machine.RTC_MEM)[1] == bootrec.CRASH
     finally:
         app.main = real
     assert modes == [False, False, False, True], modes
 
 
 def _crashes():
-    return safe.count(machine.RTC_MEM)
+    return bootrec.count(machine.RTC_MEM)
 
 
 def _reset(h, code):
@@ -388,14 +405,15 @@ def test_crash_restarts_and_panics_count_a_reboot_does_not():
 
 
 def test_a_panic_after_a_stable_run_starts_a_new_count():
-    board.fresh(machine.WDT_RESET, safe.record(1, safe.RUN), files={"config.json": CFG})
+    board.fresh(machine.WDT_RESET, bootrec.record(1, bootrec.RUN), files={"config.json": CFG})
     board.boot()
     assert _crashes() == 2
     h = board.hal(NIGHT)
+    wd = health.Watchdog(h)
     r = Reading()
-    for _ in range(safe.STABLE_S + 2):
-        h.wait_tick(r)
-    assert safe.parse(machine.RTC_MEM) == (0, safe.RUN)  # stable: cleared, still running
+    for _ in range(health.STABLE_S + 2):
+        wd.tick(h.wait_tick(r))
+    assert bootrec.parse(machine.RTC_MEM) == (0, bootrec.RUN)  # stable: cleared, still running
     machine.reset_fakes(machine.HARD_RESET, machine.RTC_MEM)  # a panic days later
     assert not board.boot().MODE and _crashes() == 1
 
@@ -419,7 +437,7 @@ def test_a_firmware_that_cannot_be_imported_resets_and_ends_in_safe_mode():
             try:
                 import main  # noqa: F401
             except machine.ResetCalled:
-                assert safe.parse(machine.RTC_MEM)[1] == safe.CRASH
+                assert bootrec.parse(machine.RTC_MEM)[1] == bootrec.CRASH
             else:
                 raise AssertionError("main.py returned to the REPL instead of resetting")
     finally:

@@ -3,6 +3,7 @@ import json
 import struct
 import machine
 import board
+from hal import bootrec
 from lamppost.reading import Reading
 
 NIGHT = 821822400
@@ -123,11 +124,30 @@ def test_reset_cause_names_why_the_board_restarted():
         assert board.hal(NIGHT).reset_cause() == name
 
 
+def _main_hal():
+    """Run main.py as the board does after boot.py; returns the HAL it passed to app.main."""
+    import sys
+    from lamppost import app
+    got = []
+    real = app.main
+    app.main = got.append
+    sys.modules.pop("main", None)
+    try:
+        import main  # noqa: F401
+    finally:
+        app.main = real
+    return got[0]
+
+
 def test_board_json_moves_pins():
-    board.fresh(files={"config.json": CFG, "board.json": json.dumps({"relay": 4})})
-    h = board.hal(NIGHT)
+    """main.py builds the HAL from board.json's pins and config.json's sensor."""
+    cfg = json.dumps({"id": "NL-0001", "lat": 52.03, "lon": 5.56, "sensor": "cse7766"})
+    board.fresh(files={"config.json": cfg, "board.json": json.dumps({"relay": 4})})
+    board.boot()
+    h = _main_hal()
     h.set_lamp(True, 100)
     assert machine.PINS[4].value() == 1
+    assert h.sensor == "cse7766" and h.watchdog and len(machine.WDTS) == 1
 
 
 def test_whole_firmware_runs_on_the_esp32_hal():
@@ -226,7 +246,7 @@ def test_ctrl_c_is_an_ordinary_byte_while_the_firmware_runs():
 
 def test_safe_mode_keeps_ctrl_c_for_mpremote():
     from lamppost import safe
-    board.fresh(machine.WDT_RESET, safe.record(2, safe.RUN), files={"config.json": CFG})
+    board.fresh(machine.WDT_RESET, bootrec.record(2, bootrec.RUN), files={"config.json": CFG})
     assert board.boot().MODE
     k = _kbd()
     board.hal(NIGHT)
@@ -251,7 +271,7 @@ def test_maintenance_command_restarts_into_safe_mode_with_the_repl():
     replies = [json.loads(x) for x in bytes(u.tx).decode().splitlines() if '"cmd"' in x]
     m = [d for d in replies if d["cmd"] == "maintenance"]
     assert m[0]["error"].startswith("login required") and "error" not in m[1], m
-    assert machine.RTC_MEM == safe.MAINT and k.calls == [-1, 3]
+    assert machine.RTC_MEM == bootrec.MAINT and k.calls == [-1, 3]
     s = board.boot()
     assert s.MODE and s.REASON == "maintenance"
     k = _kbd()
