@@ -64,6 +64,11 @@ class Hal:
 
     def net_up(self):
         """True while the network is associated; never blocks."""
+
+    def wifi_info(self):
+        """{"rssi": dBm, "channel": n, "ssid": name} of the link, or None where there is no
+        radio to ask (STATE's Wifi, lamppost/net.py); never blocks."""
+        return None
         return False
 
     def net_open(self, host, port, tls=False, ca=None, fresh=False):

@@ -27,5 +27,15 @@ class Esp32Net:
     def net_up(self):
         return self.wlan is not None and self.wlan.isconnected()
 
+    def wifi_info(self):
+        w = self.wlan
+        if w is None or not w.isconnected():
+            return None
+        try:
+            return {"rssi": w.status("rssi"), "channel": w.config("channel"),
+                    "ssid": w.config("essid")}
+        except (ValueError, OSError):
+            return None
+
     def net_open(self, host, port, tls=False, ca=None, fresh=False):
         return netsock.open_socket(host, port, tls, ca, fresh)

@@ -134,6 +134,9 @@ class Hal:
     def net_up(self):
         return bool(self.wifi)
 
+    def wifi_info(self):
+        return None  # the simulator plays the link, not a radio: STATE's RSSI is null
+
     def net_open(self, host, port, tls=False, ca=None, fresh=False):
         """A TCP/TLS socket to host:port (real sockets; the simulator's proxy behind them)."""
         from hal import netsock  # loaded only with MQTT configured, as on the board

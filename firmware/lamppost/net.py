@@ -239,9 +239,7 @@ class Net:
     def wifi(self):
         """STATE's Wifi, as Tasmota's: what the HAL knows (hal.wifi_info() -> {"rssi",
         "channel", "ssid"}), null where it knows nothing; Signal is RSSI as 0..100 %."""
-        f = getattr(self.hal, "wifi_info", None)
-        w = f() if f is not None else None
-        w = w if isinstance(w, dict) else {}
+        w = self.hal.wifi_info() or {}
         rssi = w.get("rssi")
         return {"RSSI": rssi, "Signal": None if rssi is None else max(0, min(100, 2 * (rssi + 100))),
                 "SSId": w.get("ssid") or self.app.cfg.get("wifi_ssid") or None,
