@@ -166,7 +166,10 @@ def _state(d: dict) -> None:
     for sect in ("Wifi", "MQTT", "Outbox"):
         s = _obj(d, sect)
         for k, v in s.items():
-            if k != "LastError":
+            if sect == "Outbox" and k == "FlashFull":  # the firmware's flag (net.py): true | false
+                if not isinstance(v, bool):
+                    raise Reject(f"Outbox.FlashFull: {type(v).__name__} where true or false belongs")
+            elif k != "LastError":
                 _num(s, k, sect + ".", lo=0, hi=MAX_INT, integer=True)
     _str(_obj(d, "MQTT"), "LastError", "MQTT.", maxlen=64)
 
