@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 
+from simulator import link as lk
 from simulator.firmware_proc import DEFAULT_HEAP
 from simulator.models.supply import Supply
 from simulator.runner import Results, Simulation
@@ -53,7 +54,25 @@ class _Member(Simulation):
             ts.barrier.wait()
 
     def _holdup(self, fw, t, mains, powered, temp, fe):
-        got = super()._holdup(fw, t, mains, powered, temp, fe)
+        """runner.Simulation._holdup, with the radio on while the capacitor lasts (a board's
+        WiFi runs on it too) and the network pumped, so a last gasp reaches the broker."""
+        if mains or fw is None or not powered:
+            got = super()._holdup(fw, t, mains, powered, temp, fe)
+        else:
+            self._t = t
+            flags = 4 if self.net and self.net.link_up(t) else 0  # F_WIFI; no F_MAINS
+            try:
+                fw.link.send_tick(t, flags, temp, fe)
+                kind, out = fw.link.recv()
+            except (lk.LinkClosed, BrokenPipeError):
+                kind, out = b"", b""
+            if self.net:
+                self.net.pump(t)
+            self._collect(t, self.bridge.pump())
+            if kind == b"A":
+                got = fw, kind, out
+            else:
+                got = super()._holdup(fw, t, mains, False, temp, fe)  # the capacitor is empty
         self._tick(t)  # a post without mains still keeps the town's clock
         return got
 
