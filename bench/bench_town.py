@@ -20,8 +20,8 @@ from simulator.town import TownSim, table
 from simulator.town_scenario import loads
 
 DAY0 = datetime(2026, 1, 15, tzinfo=timezone.utc)
-# night faults (the lamp is on): from 16:30 UTC, one every 16 min (apart more than the
-# engine's 15 min group window, so two posts on one cabinet are not one supply event), 90 min
+# night faults (the lamp is on): from 16:30 UTC, one every 20 min (apart more than the
+# engine's 15 min group window plus detection time, so two posts on one cabinet are not one supply event), 90 min
 # each; by day (before dusk, 15:50 UTC) a welded relay burns the lamp and a photocell reads dark
 NIGHT = ["lamp_dead", "relay_open", "hid_end_of_life", "led_string_open", "driver_fault_high",
          "capacitor_failed", "supply_sag", "supply_swell", "mains_loss", "overheat",
@@ -42,14 +42,14 @@ def town_text(posts: int, cabinets: int, nights: int) -> str:
     free = [tp for tp in fleet.posts if tp.cabinet != last]
     faults: list[tuple[str, str, float, float]] = []  # kind, post, from h, until h (after DAY0)
     for k, kind in enumerate(NIGHT):
-        faults.append((kind, free[k].id, 16.5 + k * 16 / 60, 18 + k * 16 / 60))
+        faults.append((kind, free[k].id, 16.5 + k / 3, 18 + k / 3))
     faults.append(("dimming_stuck", free[len(NIGHT)].id, 20.5, 25.5))  # over the dimmed hours
     faults.append(("relay_welded", free[len(NIGHT) + 1].id, 13.75, 15.25))  # burns by day
     faults.append(("photocell_stuck_dark", free[len(NIGHT) + 2].id, 14, 15.25))
     assert {f[0] for f in faults} == set(CAUSES), "every catalogue cause once"
     kinds = {p: k for k, p, _, _ in faults}
     out = ["version = 2", "", "[run]", 'start = "2026-01-15T13:30:00Z"',
-           f'duration = "{12.5 + 24 * (nights - 1)}h"', "seed = 3", "", "[firmware]", "dim_level = 50", ""]
+           f'duration = "{13.5 + 24 * (nights - 1)}h"', "seed = 3", "", "[firmware]", "dim_level = 50", ""]
     for tp in fleet.posts:
         p = tp.scenario.post
         out += ["[[post]]", f'id = "{p.id}"', f'cabinet = "{tp.cabinet}"',
