@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault, false alarm, early clear, wrong "
                    "switching or an alarm raised against [expect] not_raised")
     r.set_defaults(func=cmd_run)
+    from simulator import town_cli  # `town`: many posts and the operations service (docs/town.md)
+    town_cli.add_parser(sub)
     from simulator import corpus  # `score`: the detection scorer and baseline (corpus.py)
     corpus.add_parser(sub)
     args = ap.parse_args(argv)

@@ -167,9 +167,9 @@ def _state(d: dict) -> None:
     for sect in ("MQTT", "Outbox"):
         s = _obj(d, sect)
         for k, v in s.items():
-            if k == "FlashFull":  # the firmware's outbox reports it as true/false
+            if sect == "Outbox" and k == "FlashFull":  # the firmware's flag (net.py): true | false
                 if not isinstance(v, bool):
-                    raise Reject(f"{sect}.{k}: {type(v).__name__} where true/false belongs")
+                    raise Reject(f"Outbox.FlashFull: {type(v).__name__} where true or false belongs")
             elif k != "LastError":
                 _num(s, k, sect + ".", lo=0, hi=MAX_INT, integer=True)
     _str(_obj(d, "MQTT"), "LastError", "MQTT.", maxlen=64)

@@ -240,7 +240,10 @@ class Engine:
                             .join(P, P.c.id == A.c.post_id)
                             .where(A.c.raised.is_(True), A.c.handled.is_(False))).all()
         for pid, alarm, since, muni, last in due:
-            if (last or 0) >= since + self.cfg.rules(muni)["persist_s"]:
+            persist = self.cfg.rules(muni)["persist_s"]
+            # a last-gasp supplyLoss: the post is dead and has no clock to persist on, so
+            # the service's clock counts (a post whose power came back reports the clear)
+            if (last or 0) >= since + persist or (alarm == "supplyLoss" and now >= since + persist):
                 opened += self._judge(pid, alarm, since, now)
         opened += self._silence(now)
         with self.db.connect() as c:
