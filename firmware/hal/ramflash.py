@@ -49,8 +49,10 @@ def _copy(src, dst):
 def mount(src, kb):
     """Make the RAM flash, copy src's files into it, and chdir there."""
     bdev = RamBlocks(kb * 2)
-    vfs.VfsLfs2.mkfs(bdev)
-    vfs.mount(vfs.VfsLfs2(bdev), MNT)
+    # RamBlocks follows the block device protocol by duck typing (MicroPython has no
+    # AbstractBlockDev class to subclass); the ESP32 stubs declare a nominal one
+    vfs.VfsLfs2.mkfs(bdev)  # pyright: ignore[reportArgumentType]
+    vfs.mount(vfs.VfsLfs2(bdev), MNT)  # pyright: ignore[reportArgumentType]
     for name, typ, *_ in os.ilistdir(src):
         if typ == 0x4000:
             os.mkdir(MNT + "/" + name)
@@ -84,7 +86,7 @@ def fill():
 def install(hal, src):
     """Mount LAMPPOST_FLASH_KB of RAM flash with src's files; fill it at the tick
     LAMPPOST_FLASH_FULL_AT (by wrapping this HAL's wait_tick)."""
-    mount(src, int(os.getenv("LAMPPOST_FLASH_KB")))
+    mount(src, int(os.getenv("LAMPPOST_FLASH_KB") or 0))
     at = int(os.getenv("LAMPPOST_FLASH_FULL_AT") or 0)
     if not at:
         return

@@ -18,6 +18,10 @@ FW_VERSION = "0.1.0"
 
 
 class App:
+    # set by bootfiles.boot (annotations only: MicroPython compiles them to nothing)
+    cfg: dict
+    state: dict
+
     def __init__(self, hal):
         self.hal = hal
         # every file on flash checked once at boot (lamppost/bootfiles.py, dropped after)

@@ -198,6 +198,7 @@ class Outbox:
             seq, kind = it[0], it[1]
             name = self._file(seq, kind)
             why = None
+            data = b""
             try:
                 if len(it) > 2:
                     data = it[2]

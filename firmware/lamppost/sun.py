@@ -121,7 +121,7 @@ def rise_set(n, lat, lon, elev=-0.833):
     return c[4]
 
 
-_last = [None, None, None, None, None]
+_last: list = [None, None, None, None, None]
 
 
 def _rise_set(n, lat, lon, elev):
