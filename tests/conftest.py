@@ -26,33 +26,77 @@ def mp_env(*extra: Path) -> dict:
 
 
 class MicroPythonRPC:
-    """A persistent `micropython` process that runs firmware functions for CPython tests."""
+    """A persistent `micropython` process that runs firmware functions for CPython tests.
+
+    A call that kills the process (a crash, a fatal heap error, stray output on stdout)
+    fails with what the process said on stderr and its exit status; the next call starts
+    a fresh process, so one test's crash never fails the tests after it."""
 
     def __init__(self, heap: str = "256k"):
+        self.heap = heap
         # a directory of this process's own (removed on close), where the harnesses make
         # their flash directories: two runs on one host never share a path
         self.dir = tempfile.TemporaryDirectory(prefix="lamppost-mp-")
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
+        self.err = tempfile.TemporaryFile()  # the process's stderr: the reason when it dies
         self.proc = subprocess.Popen(
-            [micropython_path(), "-X", f"heapsize={heap}", str(MP_DIR / "rpc.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=mp_env(), text=True,
-            cwd=self.dir.name,
+            [micropython_path(), "-X", f"heapsize={self.heap}", str(MP_DIR / "rpc.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, env=mp_env(),
+            text=True, cwd=self.dir.name,
         )
+
+    def _stop(self) -> int | None:
+        """End the process (it may be dead already); its exit status."""
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=30)
+
+    def _died(self, what: str, why: str):
+        rc = self._stop()
+        self.err.seek(0)
+        said = self.err.read().decode(errors="replace").strip()[-3000:]
+        self.err.close()
+        raise RuntimeError(f"micropython RPC died in {what} ({why}; exit status {rc}); "
+                           f"its stderr: {said or '(nothing)'}")
 
     def call(self, module: str, func: str, *args):
         """Result of module.func(*args) computed on MicroPython; RuntimeError if it raised."""
-        self.proc.stdin.write(json.dumps({"m": module, "f": func, "a": list(args)}) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
+        if self.proc.poll() is not None or self.proc.stdin.closed:  # died in an earlier call
+            if not self.proc.stdin.closed:
+                self._stop()
+            self._start()
+            self.restarts += 1
+        what = f"{module}.{func}"
+        try:
+            self.proc.stdin.write(json.dumps({"m": module, "f": func, "a": list(args)}) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except BrokenPipeError:
+            self._died(what, "broken pipe")
         if not line:
-            raise RuntimeError("micropython exited")
-        out = json.loads(line)
+            self._died(what, "exited")
+        try:
+            out = json.loads(line)
+        except ValueError:  # not a reply: the stream is out of step, start afresh next call
+            self._died(what, f"stray output {line[:200]!r}")
         if "e" in out:
             raise RuntimeError(out["e"])
         return out["r"]
 
     def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
+        if not self.proc.stdin.closed:
+            self._stop()
+        self.err.close()
         self.dir.cleanup()
 
 
