@@ -32,7 +32,11 @@ class MicroPythonRPC:
     fails with what the process said on stderr and its exit status; the next call starts
     a fresh process, so one test's crash never fails the tests after it."""
 
-    def __init__(self, heap: str = "256k"):
+    # 1m: the harness's heap, not a board's (the firmware's budget is tested in its own
+    # processes, tests/test_heap.py): a property's request line is tens of KB (the MQTT
+    # stream fuzzer's hex), read, decoded and copied while the compiled firmware modules stay
+    # loaded; in 256k such a line sometimes found no room and MemoryError ended the process
+    def __init__(self, heap: str = "1m"):
         self.heap = heap
         # a directory of this process's own (removed on close), where the harnesses make
         # their flash directories: two runs on one host never share a path
@@ -48,26 +52,32 @@ class MicroPythonRPC:
             text=True, cwd=self.dir.name,
         )
 
-    def _stop(self) -> int | None:
-        """End the process (it may be dead already); its exit status."""
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
+    def _stop(self) -> tuple[int | None, str]:
+        """End the process (it may be dead already): its exit status and what it still wrote
+        on stdout (MicroPython's unix port prints an uncaught exception's traceback there)."""
         try:
-            return self.proc.wait(timeout=30)
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            rest = self.proc.stdout.read()[-3000:]  # EOF: stdin closed ends the RPC loop
+        except (OSError, ValueError):
+            rest = ""
+        self.proc.stdout.close()
+        try:
+            return self.proc.wait(timeout=30), rest
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait(timeout=30)
+            return self.proc.wait(timeout=30), rest
 
     def _died(self, what: str, why: str):
-        rc = self._stop()
+        rc, rest = self._stop()
         self.err.seek(0)
         said = self.err.read().decode(errors="replace").strip()[-3000:]
         self.err.close()
         raise RuntimeError(f"micropython RPC died in {what} ({why}; exit status {rc}); "
-                           f"its stderr: {said or '(nothing)'}")
+                           f"then on stdout: {rest.strip() or '(nothing)'}; "
+                           f"on stderr: {said or '(nothing)'}")
 
     def call(self, module: str, func: str, *args):
         """Result of module.func(*args) computed on MicroPython; RuntimeError if it raised."""

@@ -20,5 +20,11 @@ def test_a_call_that_kills_micropython_says_why_and_the_next_call_works():
         with pytest.raises(RuntimeError, match=r"stray output 'hello"):
             rpc.call("builtins", "print", "hello")
         assert rpc.call("lamppost.clock", "iso", 0) == "2000-01-01T00:00:00Z"
+        # a request line larger than the heap is refused, and the process stays in step
+        restarts = rpc.restarts
+        with pytest.raises(RuntimeError, match=r"MemoryError: the request line does not fit"):
+            rpc.call("lamppost.clock", "iso", "x" * 1_500_000)
+        assert rpc.call("lamppost.clock", "iso", 0) == "2000-01-01T00:00:00Z"
+        assert rpc.restarts == restarts
     finally:
         rpc.close()
