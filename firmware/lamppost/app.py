@@ -21,6 +21,7 @@ class App:
     # set by bootfiles.boot (annotations only: MicroPython compiles them to nothing)
     cfg: dict
     state: dict
+    secret: tuple
 
     def __init__(self, hal):
         self.hal = hal
