@@ -26,33 +26,87 @@ def mp_env(*extra: Path) -> dict:
 
 
 class MicroPythonRPC:
-    """A persistent `micropython` process that runs firmware functions for CPython tests."""
+    """A persistent `micropython` process that runs firmware functions for CPython tests.
 
-    def __init__(self, heap: str = "256k"):
+    A call that kills the process (a crash, a fatal heap error, stray output on stdout)
+    fails with what the process said on stderr and its exit status; the next call starts
+    a fresh process, so one test's crash never fails the tests after it."""
+
+    # 1m: the harness's heap, not a board's (the firmware's budget is tested in its own
+    # processes, tests/test_heap.py): a property's request line is tens of KB (the MQTT
+    # stream fuzzer's hex), read, decoded and copied while the compiled firmware modules stay
+    # loaded; in 256k such a line sometimes found no room and MemoryError ended the process
+    def __init__(self, heap: str = "1m"):
+        self.heap = heap
         # a directory of this process's own (removed on close), where the harnesses make
         # their flash directories: two runs on one host never share a path
         self.dir = tempfile.TemporaryDirectory(prefix="lamppost-mp-")
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
+        self.err = tempfile.TemporaryFile()  # the process's stderr: the reason when it dies
         self.proc = subprocess.Popen(
-            [micropython_path(), "-X", f"heapsize={heap}", str(MP_DIR / "rpc.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=mp_env(), text=True,
-            cwd=self.dir.name,
+            [micropython_path(), "-X", f"heapsize={self.heap}", str(MP_DIR / "rpc.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, env=mp_env(),
+            text=True, cwd=self.dir.name,
         )
+
+    def _stop(self) -> tuple[int | None, str]:
+        """End the process (it may be dead already): its exit status and what it still wrote
+        on stdout (MicroPython's unix port prints an uncaught exception's traceback there)."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            rest = self.proc.stdout.read()[-3000:]  # EOF: stdin closed ends the RPC loop
+        except (OSError, ValueError):
+            rest = ""
+        self.proc.stdout.close()
+        try:
+            return self.proc.wait(timeout=30), rest
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=30), rest
+
+    def _died(self, what: str, why: str):
+        rc, rest = self._stop()
+        self.err.seek(0)
+        said = self.err.read().decode(errors="replace").strip()[-3000:]
+        self.err.close()
+        raise RuntimeError(f"micropython RPC died in {what} ({why}; exit status {rc}); "
+                           f"then on stdout: {rest.strip() or '(nothing)'}; "
+                           f"on stderr: {said or '(nothing)'}")
 
     def call(self, module: str, func: str, *args):
         """Result of module.func(*args) computed on MicroPython; RuntimeError if it raised."""
-        self.proc.stdin.write(json.dumps({"m": module, "f": func, "a": list(args)}) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
+        if self.proc.poll() is not None or self.proc.stdin.closed:  # died in an earlier call
+            if not self.proc.stdin.closed:
+                self._stop()
+            self._start()
+            self.restarts += 1
+        what = f"{module}.{func}"
+        try:
+            self.proc.stdin.write(json.dumps({"m": module, "f": func, "a": list(args)}) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except BrokenPipeError:
+            self._died(what, "broken pipe")
         if not line:
-            raise RuntimeError("micropython exited")
-        out = json.loads(line)
+            self._died(what, "exited")
+        try:
+            out = json.loads(line)
+        except ValueError:  # not a reply: the stream is out of step, start afresh next call
+            self._died(what, f"stray output {line[:200]!r}")
         if "e" in out:
             raise RuntimeError(out["e"])
         return out["r"]
 
     def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
+        if not self.proc.stdin.closed:
+            self._stop()
+        self.err.close()
         self.dir.cleanup()
 
 

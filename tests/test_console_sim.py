@@ -11,8 +11,21 @@ from host_tools.lampctl import serial_link as sl
 SPEED = 200.0  # virtual seconds per wall second: login timeout 600 s = 3 s wall
 
 
+def _after_boot(sim, seconds: int) -> None:
+    """Wait until the simulation's virtual clock is `seconds` past the scenario's start
+    (the deadline only ends a hung run)."""
+    import time
+    deadline = time.monotonic() + 120
+    while sim._t < sim.sc.start + seconds and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sim._t >= sim.sc.start + seconds, "virtual time did not advance"
+
+
 def test_status_shows_every_section_and_no_secret(tmp_path, capsys):
     with running(tmp_path, scenario_text(), SPEED) as sim:
+        # the boot tick's reading precedes the switch-on (Power 0 W, lamp "on"): ask once
+        # the lamp has been burning a few virtual seconds, however slow the machine
+        _after_boot(sim, 5)
         code, st = lampctl(capsys, "--port", sim.serial_path, "status")
         for section in ("config", "thresholds"):
             st.update(lampctl(capsys, "--port", sim.serial_path, "status", section)[1])

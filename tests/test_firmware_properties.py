@@ -106,13 +106,33 @@ def test_host_and_firmware_sign_the_same_command_the_same_way(mp, key, dev, cmd,
         "lamppost.hmacauth", "mac_hex", key, dev, cmd, param, ctr)
 
 
+SKEW_S = 300  # a counter is Unix seconds within this of the post's clock (docs/persistence.md)
+VALID_T = 788918400  # 2025-01-01 in seconds since 2000: a clock below it was never set
+post_now = st.integers(VALID_T, VALID_T + 80 * 365 * 86400)  # the post's clock, seconds since 2000
+
+
 @SETTINGS
-@given(key=text_.filter(bool), cmd=cmds, param=text_, ctr=st.integers(1, 2**40),
-       last=st.integers(0, 2**40))
-def test_a_host_signed_command_verifies_once_and_only_above_the_counter(mp, key, cmd, param, ctr, last):
-    got, why, after = mp.call("props", "verify", key, "NL-1", last, cmd, sign(key, "NL-1", cmd, param, ctr))
-    if ctr > last:
+@given(key=text_.filter(bool), cmd=cmds, param=text_, now=post_now, up=st.integers(0, 10**7),
+       off=st.integers(-2 * SKEW_S, 2 * SKEW_S),
+       last_off=st.none() | st.integers(-3 * SKEW_S, 2 * SKEW_S))
+def test_a_host_signed_command_verifies_once_and_only_above_the_counter(
+        mp, key, cmd, param, now, up, off, last_off):
+    """A counter (the sender's Unix time) is accepted only within SKEW_S of the post's clock and
+    above the last accepted one; a lost counter (None) or one beyond the window stands for the
+    boot time, so nothing signed before this boot verifies. Accepted once: the same payload again
+    is a replay."""
+    unix, boot = now + EPOCH2000, now - up
+    ctr = unix + off
+    last = None if last_off is None else unix + last_off
+    payload = sign(key, "NL-1", cmd, param, ctr)
+    got, why, after = mp.call("props", "verify", key, "NL-1", last, cmd, payload, now, boot)
+    floor = boot + EPOCH2000 if last is None or last > unix + SKEW_S else last
+    if abs(off) > SKEW_S:
+        assert got is None and "within 300 s" in why and after == last
+    elif ctr > floor:
         assert (got, why, after) == (param, None, ctr)
+        again = mp.call("props", "verify", key, "NL-1", ctr, cmd, payload, now, boot)
+        assert again[0] is None and "replay" in again[1] and again[2] == ctr
     else:
         assert got is None and "replay" in why and after == last
 
@@ -122,8 +142,10 @@ def test_a_host_signed_command_verifies_once_and_only_above_the_counter(mp, key,
                          st.fixed_dictionaries({"param": json_values, "ctr": json_values,
                                                 "mac": json_values}).map(json.dumps)))
 def test_any_payload_is_verified_or_refused_with_a_reason(mp, payload):
-    got, why, after = mp.call("props", "verify", "k3y", "NL-1", 5, "relay", payload)
-    assert got is None and isinstance(why, str) and why and after == 5
+    now = VALID_T + 40 * 365 * 86400
+    got, why, after = mp.call("props", "verify", "k3y", "NL-1", now + EPOCH2000 - 5, "relay", payload,
+                              now, now - 3600)
+    assert got is None and isinstance(why, str) and why and after == now + EPOCH2000 - 5
 
 
 # --- the safe-mode fallback schedule ------------------------------------------------------

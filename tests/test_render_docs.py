@@ -1,5 +1,5 @@
 """The docs' measured blocks are pasted from the bench output, never hand-edited."""
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from bench import render_docs
 
@@ -20,6 +20,7 @@ def test_a_block_without_output_is_left_alone(tmp_path):
     assert render_docs.render_text(doc, tmp_path) == doc
 
 
+@settings(deadline=None)  # files written and read: no wall-clock limit on a loaded machine
 @given(before=prose, after=prose, measured=prose)
 def test_rendering_keeps_the_prose_and_is_idempotent(tmp_path_factory, before, after, measured):
     out_dir = tmp_path_factory.mktemp("bench")

@@ -102,7 +102,7 @@ def test_durations_parse_in_every_unit(n, unit):
             parse_duration(f"{n}{unit}")
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # a whole scenario load: no wall-clock limit on a loaded machine
 @given(st.text(max_size=300))
 def test_arbitrary_text_is_a_scenario_or_a_scenario_error(text):
     try:
@@ -111,7 +111,7 @@ def test_arbitrary_text_is_a_scenario_or_a_scenario_error(text):
         assert str(e).startswith("fuzz.toml")
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)  # a whole scenario load: no wall-clock limit on a loaded machine
 @given(kind=st.text(max_size=20), at=st.text(max_size=25))
 def test_arbitrary_fault_fields_fail_cleanly(kind, at):
     text = GOOD.replace('kind = "lamp_dead"', f"kind = {kind!r}".replace("'", '"') if '"' not in kind and "\\" not in kind else 'kind = "x"')

@@ -154,6 +154,7 @@ def test_not_raised_expectations_and_the_baselines_margins():
     assert [x["rightly_not_raised"] for x in expectations(sc, base)] == [True, False]
 
 
+@settings(deadline=None)  # scenario loads with zone lookups: no wall-clock limit on a loaded machine
 @given(name=st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=40))
 def test_a_bad_expectation_is_a_clear_scenario_error(name):
     from simulator.scenario import ScenarioError

@@ -19,8 +19,10 @@ FW_VERSION = "0.1.0"
 
 
 class App:
-    cfg: dict  # set by bootfiles.boot (annotations only: nothing at run time)
+    # set by bootfiles.boot (annotations only: MicroPython compiles them to nothing)
+    cfg: dict
     state: dict
+    secret: tuple
 
     def __init__(self, hal):
         self.hal = hal

@@ -68,6 +68,7 @@ def done():
 def boot(app):
     """Set app.cfg, app.state and app.locked from flash; returns FOUND, the problems to report."""
     app.cfg, problems, app.locked = config_boot()
+    app.secret = config.secrets()  # Status's config section without the schema (cmd_read)
     FOUND[:] = problems
     app.state, why = state_boot()
     if why:

@@ -83,8 +83,17 @@ def s_mem(c):
 
 
 def s_config(c):
-    from lamppost import config  # the schema is not resident (lamppost/bootfiles.py done())
-    return config.public(c.app.cfg)
+    """The config without its secrets (names kept from boot: App.secret). The schema is not
+    resident (bootfiles.done()) and importing it for a Status built in RAM over MQTT found
+    no heap; cfg holds only keys the schema checked at boot or a Config set checked since."""
+    sec = getattr(c.app, "secret", None)
+    if sec is None:  # an app that did not boot through bootfiles
+        from lamppost import config
+        return config.public(c.app.cfg)
+    d = dict(c.app.cfg)
+    for k in sec:
+        d.pop(k, None)
+    return d
 
 
 def s_thresholds(c):

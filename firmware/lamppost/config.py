@@ -132,6 +132,14 @@ def parse(raw):
     return cfg, problems
 
 
+def secrets():
+    """The names of every secret key (config and network schema), kept by the App from boot
+    so Status can show the config without importing this schema (~9 KB) beside an MQTT
+    client's buffers, where the import found no heap."""
+    from lamppost.netcfg import SCHEMA as NET
+    return tuple(k for sch in (SCHEMA, NET) for k in sch if sch[k][4])
+
+
 def public(cfg):
     """A copy of cfg without secrets, safe to print."""
     d = {}

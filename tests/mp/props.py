@@ -41,8 +41,9 @@ def config_check(key, value):
         return ["ValueError", str(e)]
 
 
-def verify(key, dev_id, last_ctr, cmd, payload):
-    """hmacauth.Verifier.check of payload for cmd, the counter last accepted being last_ctr:
+def verify(key, dev_id, last_ctr, cmd, payload, now, boot):
+    """hmacauth.Verifier.check of payload for cmd at the post's time now (booted at boot,
+    both seconds since 2000), the counter last accepted being last_ctr (None: lost):
     [param or None, reason or None, counter after]."""
     from lamppost import hmacauth
     try:
@@ -51,7 +52,7 @@ def verify(key, dev_id, last_ctr, cmd, payload):
         pass
     v = hmacauth.Verifier(key, dev_id, "prop-auth.json")
     v.ctr = last_ctr
-    param, why = v.check(cmd, payload)
+    param, why = v.check(cmd, payload, now, boot)
     return [param, why, v.ctr]
 
 

@@ -4,12 +4,22 @@ One JSON request a line on stdin: {"m": module, "f": function, "a": [args]};
 one JSON reply a line on stdout: {"r": result} or {"e": "error text"}. Lets
 hypothesis (CPython) generate inputs while the firmware code runs where it ships.
 """
+import gc
 import json
 import sys
 
 mods = {}
 while True:
-    line = sys.stdin.readline()
+    # a request line can be tens of KB (hex of MQTT streams): read it into a collected heap,
+    # and a line that still does not fit is refused, never an exception out of this loop
+    gc.collect()
+    try:
+        line = sys.stdin.readline()
+    except MemoryError:
+        while sys.stdin.read(1) not in ("\n", ""):  # the rest of the line: stay in step
+            pass
+        sys.stdout.write('{"e": "MemoryError: the request line does not fit the RPC heap"}\n')
+        continue
     if not line:
         break
     try:
