@@ -41,6 +41,8 @@ POISON = [
     ("tele/X/STATE", b'["a list"]'),
     ("tele/X/STATE", b'{"UptimeSec":1e400}'),
     ("tele/X/STATE", b'{"Outbox":7}'),
+    ("tele/X/STATE", b'{"Outbox":{"FlashFull":"yes"}}'),
+    ("tele/X/STATE", b'{"Outbox":{"Queued":true}}'),
     ("tele/X/SENSOR", b'{"ENERGY":7}'),
     ("tele/X/SENSOR", b'{"ENERGY":{"Power":"lots"}}'),
     ("tele/X/SENSOR", b'{"Time":"x"}'),
@@ -96,8 +98,10 @@ def test_the_real_firmware_messages_pass():
     reg = Register()
     state = {"Time": "2026-01-15T22:00:00Z", "Uptime": "0T01:00:00", "UptimeSec": 3600, "Heap": 40,
              "POWER": "ON", "Dimmer": 100, "Wifi": {"LinkCount": 1, "Downtime": 0},
-             "MQTT": {"Connects": 1, "Attempts": 1, "LastError": ""},
-             "Outbox": {"Queued": 0, "Alarms": 0, "Lost": 0, "Errors": 0}}
+             "MQTT": {"Connects": 1, "Attempts": 1, "LastError": "", "Oversize": 0, "Busy": 0,
+                      "Dropped": 0},
+             "Outbox": {"Queued": 0, "Alarms": 0, "Lost": 0, "Errors": 0, "Ram": 0, "Bad": 0,
+                        "FlashFull": False}}
     sensor = {"Time": "2026-01-15T22:00:00Z", "ENERGY": {"Total": 1.234, "operatingHours": 3,
               "switchOnCounter": 2, "Power": 60.1, "ApparentPower": 62.0, "Factor": 0.97,
               "Voltage": 230.1, "Current": 0.27}}

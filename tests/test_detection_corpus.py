@@ -3,6 +3,7 @@ corpus runs in `make bench`), the scorer's verdicts, and the threshold baseline.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import random
@@ -19,23 +20,35 @@ from simulator.score import score
 SCEN = Path(__file__).resolve().parent / "scenarios"
 
 
+CLEAN = "clean"  # the stratum of scenarios with no fault to detect ([expect] not_raised, corners)
+
+
+@functools.cache  # parsed once per session: the sampler asks for it per seed
 def _corpus() -> dict[tuple[str, str], list[str]]:
-    """(cause, lamp) -> the corpus scenarios of that pair, from the files' names
-    corpus_<lamp>_<cause>_<variant>.toml (tests/scenarios/generate.py)."""
+    """(cause, lamp) -> the corpus scenarios of that pair. The lamp is the scenario's own; the
+    cause is the one its name says (corpus_<lamp>_<cause>_<variant>.toml, tests/scenarios/
+    generate.py) and one of its faults, or CLEAN when none of its faults is a detection cause
+    (fault-free corners such as corpus_hps_dimmed_notraised: nothing may be raised)."""
     out: dict[tuple[str, str], list[str]] = {}
     for p in sorted(SCEN.glob("corpus_*.toml")):
+        sc = loads(p.read_text(), str(p))
         lamp, rest = p.stem[len("corpus_"):].split("_", 1)
+        assert lamp == sc.post.lamp and lamp in LAMPS, p.name
+        kinds = {f.kind for f in sc.faults} & set(CAUSES)
         cause = rest.rsplit("_", 1)[0]
-        assert cause in CAUSES and lamp in LAMPS, p.name
+        if not kinds:
+            cause = CLEAN
+        assert cause == CLEAN or cause in kinds, f"{p.name}: name says {cause}, faults are {kinds}"
         out.setdefault((cause, lamp), []).append(p.stem)
     return out
 
 
 def sample(seed: int) -> list[str]:
     """A stratified sample of the corpus: every cause once, on a lamp type and in a variant
-    (day, night, dimmed) chosen by seed, and every lamp type at least once. The seed rotates
-    daily (UTC date), so over days the whole corpus runs; LAMPPOST_CORPUS_SEED=N repeats a
-    day's sample, LAMPPOST_CORPUS=all runs all of it."""
+    (day, night, dimmed) chosen by seed, one scenario without a fault to detect (nothing may be
+    raised), and every lamp type at least once. The seed rotates daily (UTC date), so over days
+    the whole corpus runs; LAMPPOST_CORPUS_SEED=N repeats a day's sample, LAMPPOST_CORPUS=all
+    runs all of it."""
     rng = random.Random(seed)
     corpus_ = _corpus()
     picked = []
@@ -55,10 +68,11 @@ SAMPLE = (sorted(p for ps in _corpus().values() for p in ps)
 
 def test_every_sample_covers_every_cause_and_lamp_type():
     pair = {n: key for key, names in _corpus().items() for n in names}  # name -> (cause, lamp)
-    assert {c for c, _ in pair.values()} == set(CAUSES)  # the corpus has every cause
+    assert {c for c, _ in pair.values()} == {*CAUSES, CLEAN}  # every cause, and fault-free ones
     for seed in range(200):
         names = sample(seed)
-        assert {pair[n][0] for n in names} == set(CAUSES)
+        assert {pair[n][0] for n in names} == {*CAUSES, CLEAN}
+        assert len(names) == len(set(names))
         assert {pair[n][1] for n in names} == set(LAMPS)
     assert len({tuple(sample(s)) for s in range(30)}) > 20  # it rotates
 

@@ -273,8 +273,11 @@ def test_collector_send_signs_and_shows_the_reply(broker, capsys, monkeypatch):
     out: dict = {}
 
     def send():
+        # the post runs on the simulated clock (2026-01-15), and a signed counter must be within
+        # 300 s of the post's clock (docs/persistence.md): sign with the simulated time
         out["rc"] = collector_cli.main(["send", "--broker", broker.addr, "--post", "NL-T5",
-                                        "--timeout", "120", "TelePeriod", "120"])
+                                        "--ctr", str(start + 60), "--timeout", "120",
+                                        "TelePeriod", "120"])
 
     box: dict = {}
 

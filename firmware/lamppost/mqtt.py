@@ -208,6 +208,7 @@ class Client:
         self.sock = None
         self.parser = Parser()
         self.tx = b""
+        self.wrote = 0  # bytes written to the socket: publish knows if a packet went out
         self.rbuf = bytearray(256)
         self.next_try = 0
         self.fails = 0
@@ -276,7 +277,7 @@ class Client:
             self.tx += data
         else:
             self.tx = bytes(data)
-        if len(self.tx) >= _PUSH:
+        if len(self.tx) >= _PUSH or (self.tx and not data):
             try:
                 self._flush()
             except OSError:
@@ -288,13 +289,21 @@ class Client:
         is never copied into a packet."""
         if self.state != UP or len(self.tx) > _TX_MAX:
             return False
+        mark, wrote = len(self.tx), self.wrote
         try:
             if isinstance(payload, str):
                 payload = payload.encode()
             t = enc_str(topic)
             self._put(bytes((0x31 if retain else 0x30,)) + enc_len(len(t) + len(payload)) + t)
+            if len(payload) >= _PUSH:  # header out first: the payload is then sent, not copied
+                self._put(b"")
             self._put(payload)
         except MemoryError:
+            # never leave half a packet queued: the broker would take what follows as its payload
+            if self.wrote == wrote:
+                self.tx = self.tx[:mark]
+            else:  # part of it is on the wire: only a new session resyncs the stream
+                self._close(self.last_tx, "no heap for a reply")
             return False
         return True
 
@@ -312,6 +321,7 @@ class Client:
                 return
             raise
         if n:
+            self.wrote += n
             self.tx = self.tx[n:] if n < len(self.tx) else b""
 
     def poll(self, now, link_up=True):

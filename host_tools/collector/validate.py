@@ -167,12 +167,17 @@ def _state(d: dict) -> None:
     for sect in ("MQTT", "Outbox"):
         s = _obj(d, sect)
         for k, v in s.items():
-            if sect == "Outbox" and k == "FlashFull":  # the firmware's flag (net.py): true | false
-                if not isinstance(v, bool):
-                    raise Reject(f"Outbox.FlashFull: {type(v).__name__} where true or false belongs")
-            elif k != "LastError":
+            if (sect, k) not in _STATE_NOT_COUNTERS:
                 _num(s, k, sect + ".", lo=0, hi=MAX_INT, integer=True)
     _str(_obj(d, "MQTT"), "LastError", "MQTT.", maxlen=64)
+    out = _obj(d, "Outbox")
+    if "FlashFull" in out and not isinstance(out["FlashFull"], bool):
+        raise Reject(f"Outbox.FlashFull: {type(out['FlashFull']).__name__} where true/false belongs")
+
+
+# STATE fields in the counter sections that are not counters: the last MQTT error (text) and
+# whether the last outbox write failed (true/false; firmware/lamppost/net.py, docs/mqtt.md)
+_STATE_NOT_COUNTERS = (("MQTT", "LastError"), ("Outbox", "FlashFull"))
 
 
 def _wifi(w: dict) -> None:
