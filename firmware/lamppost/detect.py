@@ -94,7 +94,9 @@ class Engine:
             pass
         # per alarm: raise/clear persistence (s), raised?, since when disagreeing, count
         self._rs = (lr, lr, 0, lr, lr, 5, vr, vr, 0, lr, lr, 10)
-        self._cs = (lc, lc, 60, lc, lc, 10, 10, 10, 2, lc, lc, 60)
+        # supply alarms clear only after as long back in limits as they need to raise (and as
+        # the longest EN 50160 swell or dip): a swell on top of a sag never flaps the alarm
+        self._cs = (lc, lc, 60, lc, lc, 10, vr, vr, 2, lc, lc, 60)
         self._act = bytearray(len(NAMES))
         self._since = array("i", [-1] * len(NAMES))
         self._cnt = [counts.get(n, 0) for n in NAMES]
