@@ -85,6 +85,7 @@ def test_corpus_scenario_is_detected_without_false_alarms(name):
     assert ours["crashes"] == 0, f"LAMPPOST_CORPUS_SEED={SEED}"
     assert [f["kind"] for f in ours["faults"] if not f["detected"]] == [], f"LAMPPOST_CORPUS_SEED={SEED}"
     assert ours["false_alarms"] == [], f"LAMPPOST_CORPUS_SEED={SEED}"
+    assert [f for f in ours["faults"] if f.get("cleared_early_at") is not None] == [], f"LAMPPOST_CORPUS_SEED={SEED}"
 
 
 def test_mains_loss_sends_last_gasp_and_clears_after_reboot(tmp_path):

@@ -94,7 +94,9 @@ class Engine:
             pass
         # per alarm: raise/clear persistence (s), raised?, since when disagreeing, count
         self._rs = (lr, lr, 0, lr, lr, 5, vr, vr, 0, lr, lr, 10)
-        self._cs = (lc, lc, 60, lc, lc, 10, 10, 10, 2, lc, lc, 60)
+        # supply alarms clear only after as long back in limits as they need to raise (and as
+        # the longest EN 50160 swell or dip): a swell on top of a sag never flaps the alarm
+        self._cs = (lc, lc, 60, lc, lc, 10, vr, vr, 2, lc, lc, 60)
         self._act = bytearray(len(NAMES))
         self._since = array("i", [-1] * len(NAMES))
         self._cnt = [counts.get(n, 0) for n in NAMES]
@@ -110,6 +112,7 @@ class Engine:
         self.out_at = _NEVER  # when the lamp last went out while commanded on
         self.v_bad = _NEVER  # last tick the supply was outside the dip band
         self.v_since = _NEVER  # start of that stretch out of band (a dip, or a steady feeder)
+        self.v_out = _NEVER  # last tick the supply could put a lamp out (loss, dip, boot)
         self.n_outs = 0  # unexplained lamp outs while commanded on, this night (cycling)
         self.last_out = _NEVER
         self.period = 0  # s between the last two outs: the lamp's own cycle (0: unknown)
@@ -189,6 +192,8 @@ class Engine:
     def step(self, now, cmd_on, dim, r, out):
         """Judge the alarms; call out(alarm, RAISED|CLEARED) for each change."""
         act = self._act
+        if self.cmd is None:
+            self.v_out = now  # booted: maybe after an outage, a hot HID lamp may be cooling
         if cmd_on != self.cmd:
             self.cmd = cmd_on
             self.switched = now
@@ -206,7 +211,7 @@ class Engine:
         self._u(_LOSS, now, True, not r.mains, out)
         if not r.mains or not r.ok:
             if not r.mains:
-                self.v_bad = self.v_since = now
+                self.v_bad = self.v_since = self.v_out = now
                 if cmd_on and self.lit_at >= 0:
                     self.out_at = now  # put out by the supply: an HID arc cools from here
             self.lit_at = -1  # no supply: the lamp is dark, judge nothing else
@@ -221,6 +226,8 @@ class Engine:
                 out)
         if vn < self.v_dip or vn > self.v_high:
             self._bad_supply(now)
+            if vn < self.v_dip:
+                self.v_out = now
         p = r.P
         settled = now - self.switched >= self.blank_s
         # a dip (out of band for at most dip_s) and blank_s after it explain any lamp anomaly;
@@ -230,8 +237,11 @@ class Engine:
                                           now - self.v_since > self.dip_s)
         if not cmd_on:
             lit = p > self.on_w
-            self._u(_UON, now, settled, lit, out)
-            self._u(_RELAY, now, settled, lit, out)
+            # a lamp the supply put out is no evidence the relay opened: dark is judged only
+            # cool_s (an HID restrike) and blank_s after the supply last could put it out
+            seen = settled and (lit or now - self.v_out >= self.cool_s + self.blank_s)
+            self._u(_UON, now, seen, lit, out)
+            self._u(_RELAY, now, seen, lit, out)
             return
         exp = self.expected_w(dim, v)
         sb = self.standby_w
