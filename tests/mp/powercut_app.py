@@ -17,6 +17,7 @@ import os
 import struct
 import sys
 import vfs
+from hal.contract import Hal as Contract
 
 MNT = "/flash"
 T0 = 821807640  # 2026-01-15T15:54:00Z in seconds since 2000 (sunset at the post 15:55)
@@ -74,8 +75,9 @@ class RamBlocks:
         return None
 
 
-class Hal:
-    """The board as the App sees it: a tick every STEP s, an ideal meter, a UART in lists."""
+class Hal(Contract):
+    """The board as the App sees it: a tick every STEP s, an ideal meter, a UART in lists;
+    every other member of the HAL contract as its documented no-op (hal/contract.py)."""
     name = "host"
 
     def __init__(self, hook, t0):
