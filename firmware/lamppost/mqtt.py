@@ -286,18 +286,29 @@ class Client:
     def publish(self, topic, payload, retain=False):
         """QoS 0 publish (telemetry, replies): dropped when not connected or out of heap.
         Header and payload are queued apart (and mostly written at once), so a large reply
-        is never copied into a packet."""
+        is never copied into a packet; payload may be a list of bytes pieces (a big reply
+        built piece by piece needs no large contiguous block)."""
         if self.state != UP or len(self.tx) > _TX_MAX:
             return False
         mark, wrote = len(self.tx), self.wrote
         try:
             if isinstance(payload, str):
                 payload = payload.encode()
+            if isinstance(payload, list):  # a payload in pieces (bytes): sent one after another
+                n = 0
+                for p in payload:
+                    n += len(p)
+            else:
+                n = len(payload)
             t = enc_str(topic)
-            self._put(bytes((0x31 if retain else 0x30,)) + enc_len(len(t) + len(payload)) + t)
-            if len(payload) >= _PUSH:  # header out first: the payload is then sent, not copied
+            self._put(bytes((0x31 if retain else 0x30,)) + enc_len(len(t) + n) + t)
+            if n >= _PUSH:  # header out first: the payload is then sent, not copied
                 self._put(b"")
-            self._put(payload)
+            if isinstance(payload, list):
+                for p in payload:
+                    self._put(p)
+            else:
+                self._put(payload)
         except MemoryError:
             # never leave half a packet queued: the broker would take what follows as its payload
             if self.wrote == wrote:

@@ -32,7 +32,46 @@ _CQ_BYTES = const(2048)  # payload bytes queued at most
 _RUN_TX = const(1024)  # a queued command runs only while less than this waits to be sent
 _BUSY_TX = const(2048)  # a busy reply only while less than this waits; else dropped
 _SWITCH = ("power", "power1", "dimmer", "relay", "dim")  # commands after which STATE goes out
+_PIECE = const(128)  # bytes per piece of a reply built for publish
 NET_S = 60  # the network task must finish a poll this often, or the watchdog is not fed
+
+
+class _Pieces:
+    """JSON (as json.dumps writes it) in bytes pieces of about _PIECE bytes for
+    Client.publish: dicts and lists are written item by item."""
+
+    def __init__(self):
+        self.parts = []
+        self.cur = ""
+
+    def add(self, s):
+        self.cur += s
+        if len(self.cur) >= _PIECE:
+            self.parts.append(self.cur.encode())
+            self.cur = ""
+
+    def dump(self, v):
+        if isinstance(v, dict):
+            sep = "{"
+            for k in v:
+                self.add(sep + json.dumps(k) + ": ")
+                self.dump(v[k])
+                sep = ", "
+            self.add("{}" if sep == "{" else "}")
+        elif isinstance(v, (list, tuple)):
+            sep = "["
+            for x in v:
+                self.add(sep)
+                self.dump(x)
+                sep = ", "
+            self.add("[]" if sep == "[" else "]")
+        else:
+            self.add(json.dumps(v))
+
+    def done(self):
+        if self.cur:
+            self.parts.append(self.cur.encode())
+        return self.parts
 
 
 class Net:
@@ -172,8 +211,15 @@ class Net:
         d["cmd"] = name = name.lower()[:32]
         t = "stat/%s/RESULT" % self.id
         try:
-            ok = self.cli.publish(t, json.dumps(d))
+            # the reply as a list of small JSON pieces, never one string: a full Status
+            # (~3 KB) then needs no large contiguous block on a fragmented heap
+            w = _Pieces()
+            w.dump(d)
+            d = None
+            ok = self.cli.publish(t, w.done())
+            w = None
         except MemoryError:
+            w = None
             ok = False
         if not ok and self.cli.state == mqtt.UP:
             d = None
