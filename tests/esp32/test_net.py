@@ -43,6 +43,7 @@ class Sock:
     def __init__(self, broker):
         self.broker = broker
         self.rx = bytearray()
+        self.tx = bytearray()  # bytes of a packet not yet whole
         self.dropped = False
 
     def setsockopt(self, *a):
@@ -58,18 +59,26 @@ class Sock:
         raise OSError(115)  # EINPROGRESS, as a non-blocking connect on the board
 
     def write(self, data):
-        data = bytes(data)
+        """TCP is a stream: a packet may come in several writes (the client sends a large
+        payload's header first). Buffer, and answer each whole packet as a broker would."""
+        took = len(data)
+        self.tx.extend(bytes(data))
+        data = bytes(self.tx)
         i = 0
-        while i < len(data):  # answer each packet as a broker would
+        while i < len(data):
             first = data[i]
             n, mul, j = 0, 1, i + 1
-            while True:
+            while j < len(data):
                 b = data[j]
                 n += (b & 127) * mul
                 mul *= 128
                 j += 1
                 if b < 128:
                     break
+            else:
+                break  # the length bytes are not all here yet
+            if j + n > len(data):
+                break  # the body is not all here yet
             body = data[j:j + n]
             kind = first >> 4
             if kind == 1:
@@ -82,7 +91,8 @@ class Sock:
                 tl = body[0] << 8 | body[1]
                 self.rx.extend(b"\x40\x02" + body[2 + tl:4 + tl])  # PUBACK
             i = j + n
-        return len(data)
+        self.tx = self.tx[i:]
+        return took
 
     def readinto(self, buf):
         if self.dropped:
