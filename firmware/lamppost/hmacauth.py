@@ -19,7 +19,7 @@ from lamppost import store
 PATH = "auth.json"
 SKEW_S = const(300)  # a counter is Unix seconds within this of the post's clock
 UNIX_2000 = const(946684800)  # Unix time of 2000-01-01, the post's epoch
-_VALID_T = const(788918400)  # 2025-01-01 since 2000: a clock below this was never set
+_VALID_T = const(788918400)  # 2024-12-31T00:00Z since 2000: a clock below this was never set
 
 
 def hmac_sha256(key, msg):

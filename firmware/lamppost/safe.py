@@ -19,7 +19,7 @@ REASON = ""  # "crashes" or "maintenance"
 CRASHES = 0  # consecutive crash resets counted by boot.py
 
 MARGIN_S = const(900)  # safe schedule: on 15 min before sunset, off 15 min after sunrise
-_VALID_T = const(788918400)  # 2025-01-01 in 2000-epoch seconds: an RTC below this was never set
+_VALID_T = const(788918400)  # 2024-12-31T00:00Z in 2000-epoch seconds: an RTC below this was never set
 
 
 def lamp_on(now, lat, lon, dark=None):
