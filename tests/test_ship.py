@@ -537,7 +537,9 @@ def test_deploy_with_the_pin_asks_the_running_firmware_for_a_maintenance_boot(bu
     ran = []
     monkeypatch.setattr(flashing, "run", lambda cmds, *a, **k: ran.append(cmds))
     try:
-        assert lampctl(["deploy", "--port", os.ttyname(slave), "--pin", "1234",
+        # a generous reply deadline: the board thread answers at once, but a loaded machine
+        # may not schedule it within lampctl's 3 s default (the reply is what is waited on)
+        assert lampctl(["deploy", "--port", os.ttyname(slave), "--pin", "1234", "--timeout", "30",
                         "--bundle", str(out / "bundle")]) == 0
     finally:
         os.close(slave)
