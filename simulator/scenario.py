@@ -310,15 +310,20 @@ def _seed(v):
 _TABLES = ("post", "run", "fault", "supply", "firmware", "network", "climate", "expect")
 
 
-def loads(text: str, path: str = "<scenario>") -> Scenario:
-    """The scenario in text; ScenarioError `file[:line]: field: why` for anything else."""
+def parse_toml(text: str, path: str) -> dict:
+    """The TOML document in text, or ScenarioError `file[:line]: syntax: why` (both formats)."""
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"at line (\d+)", str(e))
         raise ScenarioError(f"{path}{':' + m.group(1) if m else ''}: syntax: not valid TOML: {e}") from None
     except (ValueError, RecursionError, MemoryError) as e:  # an int past Python's digit limit, deep nesting
         raise ScenarioError(f"{path}: syntax: TOML this loader refuses: {_show(str(e))}") from None
+
+
+def loads(text: str, path: str = "<scenario>") -> Scenario:
+    """The scenario in text; ScenarioError `file[:line]: field: why` for anything else."""
+    doc = parse_toml(text, path)
     rd = _Reader(path, text)
     for key in doc:
         if key not in _TABLES:

@@ -141,13 +141,7 @@ def _fleet(rd, town: dict) -> tuple[list[dict], dict]:
 
 def loads(text: str, path: str = "<town>") -> Town:
     """The town in text (format version 2); ScenarioError `file[:line]: field: why` otherwise."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        m = re.search(r"at line (\d+)", str(e))
-        raise ScenarioError(f"{path}{':' + m.group(1) if m else ''}: syntax: not valid TOML: {e}") from None
-    except (ValueError, RecursionError, MemoryError) as e:
-        raise ScenarioError(f"{path}: syntax: TOML this loader refuses: {s1._show(str(e))}") from None
+    doc = s1.parse_toml(text, path)
     rd = s1._Reader(path, text)
     for key in doc:
         if key not in _TABLES:
