@@ -51,8 +51,14 @@ def c_dim(c, p, ok, s):
             sc.set_override(c.app.now, dim=level)
         c.log.add(c.app.now, "override", "dim " + p)
     o = sc.override()
-    return {"dim": o["dim"] if o else "auto",
-            "level": c.app.dim if sc.dim_ovr is None else sc.dim_ovr,
+    if sc.dim_ovr is not None:
+        level = sc.dim_ovr
+    elif p == "auto":  # the level the schedule returns to at the next tick (Schedule.decide)
+        on = c.app.cmd_on if sc.relay_ovr is None else sc.relay_ovr
+        level = sc.dim_auto(c.app.now) if on else 100
+    else:
+        level = c.app.dim
+    return {"dim": o["dim"] if o else "auto", "level": level,
             "until": clock.iso(sc.ovr_until) if o else None}
 
 

@@ -10,28 +10,28 @@ PATH = "config.json"
 # key: (kind, lo, hi, default, secret). kind "s" string (lo..hi characters),
 # "i" int, "f" float, "b" bool, or a tuple of allowed strings.
 SCHEMA = {
-    "id": ("s", 1, 32, "LP-0000", False),
-    "lamp": (("led", "hps"), 0, 0, "led", False),
-    "rated_w": ("f", 1.0, 2000.0, 60.0, False),
+    "id": ("s", 1, 32, "LP-0000", False),  # post id: names its MQTT topics (tele/<id>/STATE)
+    "lamp": (("led", "hps"), 0, 0, "led", False),  # lamp type: sets the detection defaults
+    "rated_w": ("f", 1.0, 2000.0, 60.0, False),  # lamp power at full output, W (nameplate)
     "nominal_v": ("f", 100.0, 277.0, 230.0, False),  # the post's nominal supply, V rms
     "hz": ("i", 50, 60, 50, False),  # nominal mains frequency, 50 or 60 (adc windows whole cycles)
-    "lat": ("f", -90.0, 90.0, 52.0, False),
-    "lon": ("f", -180.0, 180.0, 5.0, False),
-    "sensor": (("ideal", "adc", "cse7766"), 0, 0, "ideal", False),
-    "tele_period": ("i", 10, 86400, 300, False),
-    "sun_elev": ("f", -12.0, 5.0, -0.833, False),
+    "lat": ("f", -90.0, 90.0, 52.0, False),  # latitude, degrees north: sunset/sunrise
+    "lon": ("f", -180.0, 180.0, 5.0, False),  # longitude, degrees east: sunset/sunrise
+    "sensor": (("ideal", "adc", "cse7766"), 0, 0, "ideal", False),  # metering front end
+    "tele_period": ("i", 10, 86400, 300, False),  # seconds between MQTT STATE/SENSOR
+    "sun_elev": ("f", -12.0, 5.0, -0.833, False),  # sun elevation (deg) that is sunset/rise
     "cal_v": ("f", 0.5, 2.0, 1.0, False),  # voltage gain (Calibrate Voltage)
     "cal_i": ("f", 0.5, 2.0, 1.0, False),  # current gain (Calibrate Power / Current)
     "v_fs": ("f", 10.0, 5000.0, 400.0, False),  # adc: volts (peak) of a full-scale swing
     "i_fs": ("f", 0.01, 1000.0, 1.5, False),  # adc: amps (peak) of a full-scale swing (CT)
     "ct_phase": ("f", -5.0, 5.0, 0.0, False),  # adc: CT phase lead, degrees (its datasheet)
-    "pin": ("s", 4, 12, "0000", True),
+    "pin": ("s", 4, 12, "0000", True),  # service PIN for the console Login (change it)
     # switching schedule and console (lamppost/schedule.py, commands.py)
     "photocell": ("b", 0, 0, False, False),  # photocell fitted (tick flag bit 1)
     "pc_window_min": ("i", 0, 240, 30, False),  # photocell decides this near sunset/sunrise
     "dim_level": ("i", 0, 100, 100, False),  # percent inside the dimming window (100 = none)
     "dim_from_min": ("i", 0, 1439, 0, False),  # dimming window, minutes after local midnight
-    "dim_to_min": ("i", 0, 1439, 300, False),
+    "dim_to_min": ("i", 0, 1439, 300, False),  # ... until this minute (may wrap midnight)
     "sched_clock": (("solar", "utc"), 0, 0, "solar", False),  # local mean solar or UTC+offset
     "utc_offset_min": ("i", -720, 840, 0, False),  # standard time; sched_clock "utc"
     "dst": (("none", "eu", "us"), 0, 0, "none", False),  # summer time rule for sched_clock "utc"

@@ -34,7 +34,8 @@ def register(sub) -> None:
     p = sub.add_parser("ports", help="list serial ports that may be a board (USB ids)")
     p.set_defaults(func=_wrap(cmd_ports, port=False))
     p = sub.add_parser("status", help="firmware, readings, alarms, energy, network, memory, config")
-    p.add_argument("section", nargs="?", help="only this section (fw, readings, alarms, ...)")
+    p.add_argument("section", nargs="?", help="only this section: " + ", ".join(SECTIONS)
+                   + " (or Tasmota's 0-11); another is a usage error, exit 2")
     p.set_defaults(func=_wrap(cmd_status))
     p = sub.add_parser("monitor", help="live readings and alarms, refreshed like top")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
@@ -43,13 +44,19 @@ def register(sub) -> None:
     p = sub.add_parser("alarms", help="active alarms and their lifetime counts")
     p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Alarms"))))
     p = sub.add_parser("log", help="the persisted event log, newest last")
-    p.add_argument("-n", type=int, default=10, help="entries (1-20, default 10)")
+    p.add_argument("-n", type=_log_n, default=10, help="entries (1-20, default 10)")
     p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Log", str(a.n)))))
-    p = sub.add_parser("config", help="read or change settings")
+    p = sub.add_parser("config", help="read, change or explain settings",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=_config_epilog())
     csub = p.add_subparsers(dest="action", required=True)
-    g = csub.add_parser("get", help="all settings, or one")
+    g = csub.add_parser("get", help="all settings, or one (unset ones say so)")
     g.add_argument("key", nargs="?")
     g.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Config", a.key or ""))))
+    e = csub.add_parser("describe", help="what a key means: type, range, default (from the "
+                                         "firmware's schema; no board needed)")
+    e.add_argument("key", nargs="?", help="the key (all keys when left out)")
+    e.set_defaults(func=_wrap(cmd_config_describe, port=False))
     s = csub.add_parser("set", help="change one setting (validated, saved; needs the PIN)")
     s.add_argument("key")
     s.add_argument("value", help="the new value; '-' prompts without echo (for secrets)")
@@ -82,6 +89,31 @@ def register(sub) -> None:
     p.set_defaults(func=_wrap(cmd_shell, auth=True))
     p = sub.add_parser("logout", help="end the console's login")
     p.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Logout"))))
+
+
+SECTIONS = ("fw", "readings", "alarms", "energy", "net", "mem", "config", "thresholds", "schedule")
+
+
+def _log_n(text: str) -> int:
+    """-n of `log`: 1-20 entries (the board's limit), else a usage error before any port."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 20:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1-20 entries")
+    return n
+
+
+def _config_epilog() -> str:
+    """`lampctl config --help`: every key of the firmware's schema with its meaning."""
+    from lamppost_common import fwschema
+    try:
+        table = fwschema.summary()
+    except (fwschema.SchemaError, SyntaxError) as e:
+        return f"(config keys unavailable: {e})"
+    return ("config keys (firmware/lamppost/config.py and netcfg.py);\n"
+            "`lampctl config describe KEY` gives type, range and default:\n" + table)
 
 
 def _wrap(fn, port: bool = True, auth: bool = False):
@@ -145,9 +177,10 @@ UNITS = {"Voltage": "V", "Current": "A", "Power": "W", "ApparentPower": "VA", "F
 
 
 def _value(k: str, v) -> str:
-    """One value for people: yes/no for booleans, a unit where the field has one."""
-    if v is None:
-        return "-"
+    """One value for people: yes/no for booleans, a unit where the field has one, `unset`
+    for a setting without a value (a threshold left to the lamp type, an empty network key)."""
+    if v is None or v == "":
+        return "unset"
     if isinstance(v, bool):
         return "yes" if v else "no"
     unit = UNITS.get(k)
@@ -229,7 +262,41 @@ def cmd_send(args, dev) -> int:
 
 
 def cmd_status(args, dev) -> int:
-    return _show(args, dev.request("Status", args.section or ""))
+    r = dev.request("Status", args.section or "")
+    err = str(r.get("error", ""))
+    if err.startswith(("no such section", "Status <n>")):  # the board names the sections
+        _show(args, r)
+        return sl.USAGE
+    return _show(args, r)
+
+
+def cmd_config_describe(args, _dev) -> int:
+    """What a config key means, from the firmware's schema (no board needed)."""
+    from lamppost_common import fwschema
+    try:
+        keys = fwschema.keys()
+    except (fwschema.SchemaError, SyntaxError) as e:
+        raise sl.LampctlError(str(e), sl.FAILED)
+    if not args.key:
+        if args.json:
+            print(json.dumps({n: _key_json(k) for n, k in keys.items()}))
+        else:
+            print(fwschema.summary())
+        return sl.OK
+    k = keys.get(args.key.lower())
+    if k is None:
+        near = fwschema.closest(args.key)
+        raise sl.LampctlError(f"no config key {args.key!r}" + (f", did you mean {near}?" if near else "")
+                              + " (`lampctl config describe` lists them)", sl.USAGE)
+    print(json.dumps(_key_json(k)) if args.json else fwschema.describe(k))
+    return sl.OK
+
+
+def _key_json(k) -> dict:
+    from lamppost_common import fwschema
+    return {"key": k.name, "meaning": k.meaning, "type": k.kind_text(), "unit": fwschema.unit(k),
+            "default": k.default, "unset_means": fwschema.UNSET if k.default is None else None,
+            "secret": k.secret, "group": k.group, "source": "firmware/lamppost/" + k.source}
 
 
 def cmd_login(args, dev) -> int:
@@ -260,13 +327,23 @@ def cmd_selftest(args, dev) -> int:
     return code if res.get("state") == "pass" else sl.FAILED
 
 
+def _clock_energy(dev) -> tuple[str | None, dict]:
+    """The board's clock (ISO UTC) and its energy counters (Total kWh, burning hours,
+    switch-ons), for monitor."""
+    fw = dev.request("Status", "fw").get("fw") or {}
+    en = dev.request("Status", "energy").get("energy") or {}
+    return fw.get("time"), en
+
+
 def cmd_monitor(args, dev) -> int:
     n = 0
     if args.json:
         while not args.count or n < args.count:
             rd = dev.request("Readings")
             al = dev.request("Alarms")
-            print(json.dumps({"readings": rd, "alarms": al, "events": dev.events}), flush=True)
+            t, en = _clock_energy(dev)
+            print(json.dumps({"time": t, "readings": rd, "alarms": al, "energy": en,
+                              "events": dev.events}), flush=True)
             dev.events = []
             n += 1
             if not args.count or n < args.count:
@@ -277,15 +354,19 @@ def cmd_monitor(args, dev) -> int:
 
     recent: list[dict] = []
 
-    def view(rd: dict, al: dict):
+    def view(rd: dict, al: dict, clock: str | None, en: dict):
         t = Table(title=f"lamppost on {dev.port}  (Ctrl-C to quit)", show_header=False)
         t.add_column(style="bold")
         t.add_column()
+        t.add_row("clock", (clock or "?").replace("T", " ").rstrip("Z") + " UTC (the board's clock)")
         t.add_row("lamp", f"{rd.get('lamp')}  dim {rd.get('dim')}%")
         for k, unit in (("Voltage", "V"), ("Current", "A"), ("Power", "W"), ("ApparentPower", "VA"),
                         ("Factor", ""), ("Frequency", "Hz"), ("Temperature", "°C")):
             t.add_row(k, f"{rd.get(k)} {unit}")
         t.add_row("mains", "present" if rd.get("mains") else "LOST")
+        t.add_row("energy", f"{_value('Total', en.get('Total'))}, burning "
+                            f"{_value('operatingHours', en.get('operatingHours'))}, "
+                            f"{en.get('switchOnCounter', '?')} switch-ons")
         act = al.get("active") or []
         t.add_row("alarms", "[red]" + ", ".join(act) + "[/red]" if act else "[green]none[/green]")
         t.add_row("counts", ", ".join(f"{k} {v}" for k, v in (al.get("counts") or {}).items()))
@@ -298,9 +379,10 @@ def cmd_monitor(args, dev) -> int:
         while not args.count or n < args.count:
             rd = dev.request("Readings")
             al = dev.request("Alarms")
+            clock, en = _clock_energy(dev)
             recent.extend(dev.events)
             dev.events = []
-            live.update(view(rd, al))
+            live.update(view(rd, al, clock, en))
             n += 1
             if not args.count or n < args.count:
                 time.sleep(args.interval)
