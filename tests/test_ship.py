@@ -212,7 +212,8 @@ def test_provision_with_json_reports_errors_and_warnings_as_json(tmp_path, capsy
     out = capsys.readouterr()
     post, = json.loads(out.out)
     assert any("0000" in w for w in post["warnings"]) and "PIN left at the default 0000" in out.err
-    assert lampctl([*base, "--lat", "52", "--lon", "5", "--pin", "4711", "--json"]) == 0
+    assert lampctl([*base, "--lat", "52", "--lon", "5", "--pin", "4711", "--rated-w", "60",
+                    "--json"]) == 0
     out = capsys.readouterr()
     post, = json.loads(out.out)
     assert post["warnings"] == [] and "0000" not in out.err and post["settings"]["pin"] == "***"

@@ -257,7 +257,8 @@ def cmd_build(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("build", help="compile the firmware with mpy-cross into a board bundle (make firmware)")
+    p = sub.add_parser("build", help="compile the firmware with mpy-cross into a board bundle (make firmware)",
+                       console=False)
     p.add_argument("--out", default=str(BUILD), help="build directory (default: build/)")
     p.add_argument("--chip", default="esp32", choices=sorted(ARCH),
                    help="target chip: sets the machine code of viper/native functions")

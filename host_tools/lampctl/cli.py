@@ -13,23 +13,26 @@ import sys
 from host_tools.lampctl import serial_cmds, ship_cmds
 
 
-def add_global_options(ap, suppress: bool = False) -> None:
+def add_global_options(ap, suppress: bool = False, console: bool = True) -> None:
     """--json, --port, --timeout, --pin. On a subcommand (suppress=True) they default to
     SUPPRESS, so `lampctl status --json` works and an option not repeated there keeps the
-    value given before the subcommand (or the top-level default)."""
+    value given before the subcommand (or the top-level default). console=False: only --json
+    (build, provision, flash never talk to a console, so their --help does not offer it)."""
     ap.add_argument("--json", action="store_true", help="machine-readable output",
                     **({"default": argparse.SUPPRESS} if suppress else {}))
-    serial_cmds.add_global_options(ap, suppress)
+    if console:
+        serial_cmds.add_global_options(ap, suppress)
 
 
 class _SubParser(argparse.ArgumentParser):
-    """Every subcommand (and sub-subcommand) takes the global options too. A subcommand's own
+    """Every subcommand (and sub-subcommand) takes the global options too, the console's only
+    where it talks to one (`add_parser(..., console=False)` leaves them out). A subcommand's own
     option of the same name (flash/deploy --port) replaces the global one there."""
 
-    def __init__(self, **kw):
+    def __init__(self, console: bool = True, **kw):
         kw.setdefault("conflict_handler", "resolve")
         super().__init__(**kw)
-        add_global_options(self, suppress=True)
+        add_global_options(self, suppress=True, console=console)
 
 
 def build_parser() -> argparse.ArgumentParser:

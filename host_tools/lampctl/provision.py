@@ -1,6 +1,6 @@
 """Per-post configuration for a board: validated with the firmware's own schema, one config per post.
 
-`lampctl provision --id NL-0001 --wifi SSID:PASS --broker HOST[:PORT] [--lat --lon --lamp ...]`
+`lampctl provision --id NL-0001 --wifi SSID --secrets secrets.toml --broker HOST[:PORT] [--lat --lon --lamp ...]`
 writes build/posts/NL-0001/config.json (secrets included, file mode 0600); there is no
 bundle per post: `lampctl deploy --post NL-0001` copies the one shared bundle and this
 config to the board. `--from posts.csv|posts.toml`
@@ -29,11 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
 POSTS = ROOT / "build" / "posts"
+from lamppost_common import assets
 from lamppost_common.ids import ID_RE, check_post_id  # noqa: F401 (ID_RE: re-exported)
 
 TLS_PORT = 8883  # MQTT over TLS
-# command-line / CSV / TOML field -> config key
-ALIASES = {"latitude": "lat", "longitude": "lon", "rated-w": "rated_w", "rated": "rated_w"}
+# command-line / CSV / TOML field -> config key (the asset columns' names: lamppost_common/assets.py)
+ALIASES = assets.ALIASES
 
 
 class ProvisionError(ValueError):
@@ -108,10 +109,19 @@ def _coerce(key: str, text, sch: dict):
     return text
 
 
+def register_fields(fields: dict) -> dict:
+    """The asset columns of a post (street, light_point, cabinet, municipality, ...): not the
+    board's business, kept in the posts file for `lamppost-ops register import`."""
+    return {assets.column(k): v for k, v in fields.items()
+            if assets.register_only(k) and v not in (None, "")}
+
+
 def post_config(fields: dict) -> dict:
-    """The validated config of one post from its fields; ProvisionError listing every problem."""
+    """The validated config of one post from its fields; ProvisionError listing every problem.
+    Asset columns (register_fields) are skipped: they are for the operations register."""
     sch = schema()
-    f = {ALIASES.get(k, k).replace("-", "_"): v for k, v in fields.items() if v not in (None, "")}
+    f = {assets.column(k): v for k, v in fields.items()
+         if v not in (None, "") and not assets.register_only(k)}
     pid = str(f.get("id", ""))
     who = f"post {pid!r}" if pid else "post (no id)"
     errors = []
@@ -122,10 +132,9 @@ def post_config(fields: dict) -> dict:
     wifi = f.pop("wifi", None)
     if wifi is not None:
         ssid, sep, pw = str(wifi).partition(":")
-        if not sep:
-            errors.append("wifi: give SSID:PASSWORD")
         f.setdefault("wifi_ssid", ssid)
-        f.setdefault("wifi_pass", pw)
+        if sep:
+            f.setdefault("wifi_pass", pw)
     tls = f.pop("tls", None)
     if tls is not None:
         f.setdefault("mqtt_tls", tls)
@@ -142,14 +151,21 @@ def post_config(fields: dict) -> dict:
         f.setdefault("mqtt_host", host)
         if sep:
             f.setdefault("mqtt_port", port)
-    if not f.get("wifi_ssid"):
-        errors.append("wifi: missing credentials, give --wifi SSID:PASSWORD (the post has no other way "
-                      "onto the network)")
+    serial_only = not f.get("wifi_ssid") and not f.get("mqtt_host")  # console only, no network
+    if serial_only:
+        f.pop("wifi_pass", None)  # a default (--secrets) meant for the posts on the WiFi
+    elif not f.get("wifi_ssid"):
+        errors.append("wifi: missing credentials, give --wifi SSID (the post has no other way "
+                      "onto the network; neither --wifi nor --broker for a serial-only post)")
+    elif "wifi_pass" not in f:
+        errors.append(f"wifi: no password for {f['wifi_ssid']!r}: give wifi_pass in --secrets FILE, "
+                      "run on a terminal to be asked, or SSID:PASSWORD (SSID: for an open network)")
     elif f.get("wifi_pass") and not (8 <= len(str(f["wifi_pass"])) <= 63
                                      or re.fullmatch(r"[0-9A-Fa-f]{64}", str(f["wifi_pass"]))):
         errors.append("wifi: WPA2 passwords have 8-63 characters (or are a 64-hex-digit key)")
-    if not f.get("mqtt_host"):
-        errors.append("broker: missing, give --broker HOST[:PORT]")
+    if not serial_only and not f.get("mqtt_host"):
+        errors.append("broker: missing, give --broker HOST[:PORT] (or neither --wifi nor --broker "
+                      "for a serial-only post)")
     if ("lat" in f) != ("lon" in f):  # half a position switches the lamp at the wrong times
         have, miss = ("lat", "lon") if "lat" in f else ("lon", "lat")
         errors.append(f"{have} without {miss}: give both --lat and --lon (or neither, for the "
@@ -211,6 +227,8 @@ def _broker_accounts(cfgs: list[dict], out: Path, rotate: bool) -> dict[str, str
     from host_tools.lampctl import broker_acl
     accounts = {}
     for cfg in cfgs:
+        if not cfg.get("mqtt_host"):
+            continue  # a serial-only post: no broker, no account
         if not cfg.get("mqtt_user"):
             old = {}
             try:
@@ -256,7 +274,7 @@ def provision(posts: list[tuple[str, dict]], out: Path, broker_auth: bool = True
         os.replace(tmp, d / "config.json")
         if cfg["id"] in cas:  # deploy copies it to the board next to config.json
             (d / cfg["mqtt_ca"]).write_bytes(cas[cfg["id"]].read_bytes())
-    if broker_auth:
+    if broker_auth and accounts:
         from host_tools.lampctl import broker_acl
         broker_acl.write(out, accounts)
     return cfgs
@@ -267,9 +285,21 @@ def public(cfg: dict) -> dict:
     return {k: ("***" if sch[k][4] else v) for k, v in cfg.items()}
 
 
-def warnings(cfg: dict) -> list[str]:
-    """What provisioning accepts but a technician should change before the post goes up."""
+def warnings(cfg: dict, fields: dict | None = None) -> list[str]:
+    """What provisioning accepts but a technician should change before the post goes up
+    (fields: the post's row, for its asset columns)."""
     w = []
+    default_w = firmware_config().SCHEMA["rated_w"][3]
+    if "rated_w" not in cfg:
+        w.append(f"no rated_w: the board assumes {default_w:g} W (the firmware's default), and its "
+                 "lamp power alarms compare against it: give --rated-w W (the lamp's nameplate)")
+    if not cfg.get("mqtt_host"):
+        w.append("serial-only post (no --wifi/--broker): it reports on its console only; "
+                 "`lampctl config set wifi_ssid/mqtt_host ...` and a reboot connect it later")
+    reg = register_fields(fields or {})
+    if reg and "municipality" not in reg:
+        w.append(f"asset columns ({', '.join(sorted(reg))}) are kept for the operations register, "
+                 "which also needs a municipality column (lamppost-ops register import)")
     if cfg.get("mqtt_port") == TLS_PORT and not cfg.get("mqtt_tls"):
         w.append(f"port {TLS_PORT} is MQTT over TLS but TLS is off: add --tls --ca FILE.der")
     if "lat" not in cfg and "lon" not in cfg:
@@ -291,6 +321,68 @@ def _fail(args, msg: str, code: int = 2) -> int:
     return code
 
 
+def secret_keys() -> set[str]:
+    """Keys the firmware marks secret (pin, wifi_pass, mqtt_pass, cmd_key)."""
+    return {k for k, v in schema().items() if v[4]}
+
+
+def read_secrets(path: Path) -> tuple[dict, list[str]]:
+    """(secrets, warnings) from a TOML file of secret keys (`wifi_pass = "..."`, `pin`, ...),
+    so no secret needs the command line; ProvisionError for anything else in it."""
+    try:
+        text = path.read_text()
+        mode = path.stat().st_mode
+    except OSError as e:
+        raise ProvisionError(f"--secrets {path}: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ProvisionError(f"--secrets {path}: {e}") from None
+    allowed = secret_keys()
+    bad = sorted(k for k in data if k not in allowed)
+    if bad:
+        raise ProvisionError(f"--secrets {path}: {', '.join(bad)}: not secret keys (it holds only "
+                             f"{', '.join(sorted(allowed))}; other settings go on the command line)")
+    wrong = sorted(k for k, v in data.items() if not isinstance(v, str))
+    if wrong:
+        raise ProvisionError(f"--secrets {path}: {', '.join(wrong)}: give the value as a quoted string")
+    warn = [f"{path} can be read by other users: chmod 600 {path}"] if mode & 0o077 else []
+    return data, warn
+
+
+def _ask(what: str) -> str:
+    """A secret typed at the terminal, without echo; ProvisionError when there is no terminal."""
+    import getpass
+    if not sys.stdin.isatty():
+        raise ProvisionError(f"{what}: '-' asks on a terminal, and there is none: put it in "
+                             "--secrets FILE")
+    return getpass.getpass(f"{what}: ")
+
+
+def _cli_secrets(args, cli: dict, secrets: dict) -> list[str]:
+    """Resolve '-' (ask) and a WiFi SSID without a password on the command line; the warnings
+    for secrets that were typed on the command line (ps and the shell history show them)."""
+    on_argv = []
+    if cli.get("wifi") is not None:
+        ssid, sep, pw = str(cli["wifi"]).partition(":")
+        if pw == "-" or (not sep and "wifi_pass" not in secrets and sys.stdin.isatty()):
+            cli["wifi"] = ssid + ":" + _ask(f"WiFi password for {ssid}")
+        elif sep and pw:
+            on_argv.append("the WiFi password (--wifi SSID:PASSWORD)")
+    for key, opt in (("mqtt_pass", "--mqtt-pass"), ("pin", "--pin")):
+        if cli.get(key) == "-":
+            cli[key] = _ask(f"{key} ({opt})")
+        elif cli.get(key) is not None:
+            on_argv.append(f"{key} ({opt})")
+    for k in sorted(secret_keys() & set(cli) - {"mqtt_pass", "pin"}):
+        if cli[k] == "-":
+            cli[k] = _ask(f"{k} (--set {k}=-)")
+        else:
+            on_argv.append(f"{k} (--set {k}=...)")
+    return [f"{w} was given on the command line, where ps and the shell history show it: put it "
+            "in --secrets FILE, or give '-' to be asked" for w in on_argv]
+
+
 def cmd_provision(args) -> int:
     cli = {"id": args.id, "wifi": args.wifi, "broker": args.broker, "lat": args.lat, "lon": args.lon,
            "lamp": args.lamp, "rated_w": args.rated_w, "sensor": args.sensor,
@@ -303,6 +395,9 @@ def cmd_provision(args) -> int:
         cli[k.strip()] = v.strip()
     cli = {k: v for k, v in cli.items() if v is not None}
     try:
+        secrets, general = read_secrets(Path(args.secrets)) if args.secrets else ({}, [])
+        general += _cli_secrets(args, cli, secrets)
+        cli = {**secrets, **cli}
         if args.from_file:
             defaults = {k: v for k, v in cli.items() if k != "id"}
             posts = read_posts(Path(args.from_file), defaults)
@@ -315,16 +410,23 @@ def cmd_provision(args) -> int:
     except ProvisionError as e:
         return _fail(args, str(e))
     out = [{"id": c["id"], "config": str(Path(args.out) / c["id"] / "config.json"), "settings": public(c),
-            "warnings": warnings(c)} for c in cfgs]
+            "register": register_fields(fields), "warnings": warnings(c, fields)}
+           for c, (_, fields) in zip(cfgs, posts)]
     if args.json:
         print(json.dumps(out))
     else:
         for o in out:
             print(f"{o['id']}: {o['config']}  " + ", ".join(f"{k}={v}" for k, v in sorted(o["settings"].items())))
+    for w in general:
+        print(f"lampctl provision: warning: {w}", file=sys.stderr)
     for o in out:
         for w in o["warnings"]:
             print(f"{o['id']}: warning: {w}", file=sys.stderr)
-    if not args.no_broker_auth:
+    if any(o["register"] for o in out):
+        print(f"asset columns ({', '.join(sorted({k for o in out for k in o['register']}))}) are not "
+              f"for the board: import the same file into the operations register with "
+              f"`lamppost-ops register import {args.from_file or 'FILE'}`", file=sys.stderr)
+    if not args.no_broker_auth and any(c.get("mqtt_host") for c in cfgs):
         from host_tools.lampctl import broker_acl
         d = Path(args.out) / broker_acl.DIR
         print(f"broker accounts: {d}/password_file and {d}/acl_file (mosquitto); the collector logs in "
@@ -335,17 +437,26 @@ def cmd_provision(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("provision", help="write a validated per-post config (with credentials) for deploy")
+    p = sub.add_parser("provision", help="write a validated per-post config (with credentials) for deploy",
+                       console=False)
     p.add_argument("--id", help="post id, e.g. NL-0001 (names its MQTT topics)")
-    p.add_argument("--wifi", metavar="SSID:PASSWORD", help="WiFi credentials")
+    p.add_argument("--wifi", metavar="SSID[:PASSWORD]",
+                   help="WiFi network; the password from --secrets, asked on a terminal (or SSID:-), "
+                        "or after a colon (seen in ps and shell history). Leave out --wifi and "
+                        "--broker for a serial-only post")
+    p.add_argument("--secrets", metavar="FILE.toml",
+                   help='secrets kept off the command line: wifi_pass = "...", pin, mqtt_pass, '
+                        "cmd_key (defaults for every post)")
     p.add_argument("--broker", metavar="HOST[:PORT]", help="MQTT broker (port 1883, 8883 with --tls)")
     p.add_argument("--tls", action="store_true", help="MQTT over TLS (needs --ca)")
     p.add_argument("--ca", metavar="FILE.der",
                    help="the broker's CA certificate (DER), pinned on the board; implies --tls")
     p.add_argument("--mqtt-user", dest="mqtt_user", help="the post's broker user (needs --mqtt-pass)")
-    p.add_argument("--mqtt-pass", dest="mqtt_pass", help="the broker password (needs --mqtt-user)")
+    p.add_argument("--mqtt-pass", dest="mqtt_pass", help="the broker password (needs --mqtt-user; "
+                                                            "'-' asks; better in --secrets)")
     p.add_argument("--pin", dest="post_pin", metavar="PIN",
-                   help="the post's service PIN for console logins (default 0000: change it)")
+                   help="the post's service PIN for console logins (default 0000: change it; "
+                        "'-' asks; or pin in --secrets)")
     p.add_argument("--lat", help="latitude, degrees north")
     p.add_argument("--lon", help="longitude, degrees east")
     p.add_argument("--lamp", help="led | hps")

@@ -54,7 +54,7 @@ def register(sub) -> None:
     g.add_argument("key", nargs="?")
     g.set_defaults(func=_wrap(lambda a, d: _show(a, d.request("Config", a.key or ""))))
     e = csub.add_parser("describe", help="what a key means: type, range, default (from the "
-                                         "firmware's schema; no board needed)")
+                                         "firmware's schema; no board needed)", console=False)
     e.add_argument("key", nargs="?", help="the key (all keys when left out)")
     e.set_defaults(func=_wrap(cmd_config_describe, port=False))
     s = csub.add_parser("set", help="change one setting (validated, saved; needs the PIN)")

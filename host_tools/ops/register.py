@@ -1,9 +1,11 @@
 """The asset register: posts imported from CSV or TOML; a re-import updates and keeps history.
 
 Columns: the provisioning file's (`id`, `lat`/`latitude`, `lon`/`longitude`, `lamp`,
-`rated_w`; secrets such as wifi or cmd_key are never stored here) plus the asset
-columns `municipality` (required), `street`, `light_point` (pole / light-point
-number), `cabinet` (cabinet or feeder id), `luminaire`, `contractor`. A file is
+`rated_w`; its other config columns, secrets such as wifi or cmd_key among them, are
+skipped and never stored here) plus the asset columns `municipality` (required), `street`,
+`light_point` (pole / light-point number), `cabinet` (cabinet or feeder id), `luminaire`,
+`contractor` (lamppost_common/assets.py), so `lampctl provision --from posts.csv` and
+`register import posts.csv` read the same file. A file is
 checked whole first: one bad row and nothing is written. Every changed field of a
 known post is written to post_history with the old and new value and the file.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import csv
 import re
 
+from lamppost_common import assets, fwschema
 from lamppost_common.ids import check_post_id
 import time
 import tomllib
@@ -22,14 +25,23 @@ from sqlalchemy import Engine, insert, select, update
 from host_tools.ops import schema
 from host_tools.ops.config import ID_RE as MUNI_RE
 
-FIELDS = ("municipality", "street", "light_point", "cabinet", "luminaire", "contractor",
-          "lat", "lon", "lamp", "rated_w")
-ALIASES = {"post": "id", "post_id": "id", "latitude": "lat", "longitude": "lon", "pole": "light_point",
-           "light_point_number": "light_point", "lichtpunt": "light_point", "feeder": "cabinet",
-           "rated-w": "rated_w", "rated": "rated_w"}
-# provisioning columns that are known but not the register's business (secrets among them)
-IGNORED = {"wifi", "wifi_ssid", "wifi_pass", "broker", "mqtt_user", "mqtt_pass", "cmd_key", "pin",
-           "tls", "ca", "tele_period", "tz", "photocell", "schedule"}
+# the columns (lamppost_common/assets.py: one definition with lampctl provision)
+FIELDS = assets.FIELDS
+ALIASES = assets.ALIASES
+
+
+def _ignored() -> set[str]:
+    """Provisioning columns that are known but not the register's business (secrets among
+    them): every key of the firmware's config schema (read from its source) and provision's
+    own shorthands, so a `lampctl provision` CSV imports as it is."""
+    try:
+        keys = set(fwschema.keys())
+    except (fwschema.SchemaError, SyntaxError):  # no firmware source beside this install
+        keys = set()
+    return (keys | {"wifi", "broker", "tls", "ca", "tz", "schedule"}) - set(FIELDS) - {"id"}
+
+
+IGNORED = _ignored()
 
 
 class RegisterError(ValueError):
@@ -77,7 +89,7 @@ def clean_row(where: str, raw: dict) -> dict:
     """One row as register fields, validated; RegisterError names the row and field."""
     row = {}
     for k, v in raw.items():
-        k = ALIASES.get(k.lower(), k.lower())
+        k = assets.column(k)
         if k in IGNORED:
             continue
         if k != "id" and k not in FIELDS:
