@@ -92,7 +92,8 @@ def cmd_run(args) -> int:
         if ops:
             ops.on_tick(t)
     sim = Simulation(sc, heap=args.heap, speed=speed, on_line=show, hold=args.hold,
-                     broker=mq.addr if mq else None, on_tick=on_tick if mq else None)
+                     broker=mq.addr if mq else None, on_tick=on_tick if mq else None,
+                     wall_sessions=args.console)
     try:
         if mq:
             print(f"lamppost-sim: MQTT broker {mq.label}")
@@ -169,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     pace.add_argument("--speed", type=float, help="simulated seconds per wall second")
     r.add_argument("--quiet", action="store_true", help="do not echo the serial line")
     r.add_argument("--console", action="store_true",
-                   help="for lampctl: print how to connect, pace in real time unless --speed")
+                   help="for lampctl: print how to connect, pace in real time unless --speed; "
+                        "console logins and lockouts run on wall time")
     r.add_argument("--hold", action="store_true",
                    help="keep simulating past the scenario's end until Ctrl-C")
     r.add_argument("--broker", help="MQTT broker HOST:PORT (default: start an embedded one)")

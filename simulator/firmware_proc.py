@@ -53,11 +53,13 @@ class FirmwareProcess:
     a Ctrl-C on the simulator's terminal does not reach the "board" (it has no keyboard).
     Not its own session: Linux's autogroup scheduler would then treat the firmware as a
     separate desktop job, and the lockstep ping-pong ran 2-3x slower on a loaded machine.
+    wall_sessions: the console's logins and lockouts run on wall seconds (hal/host.py
+    session_time), for a person typing at a run faster than real time.
     """
 
     def __init__(self, flash_dir: Path, uart: str | int, heap: str = DEFAULT_HEAP,
                  firmware_dir: Path = FIRMWARE_DIR, extra_path: list[str] | None = None,
-                 reset_cause: str = "power-on"):
+                 reset_cause: str = "power-on", wall_sessions: bool = False):
         to_fw_r, to_fw_w = os.pipe()
         from_fw_r, from_fw_w = os.pipe()
         env = dict(os.environ)
@@ -69,6 +71,10 @@ class FirmwareProcess:
         env["LAMPPOST_FLASH"] = str(flash_dir)
         # why the board restarted, as machine.reset_cause() tells the ESP32 HAL (hal/host.py)
         env["LAMPPOST_RESET"] = reset_cause
+        # console logins and lockouts on the wall clock, for a person at a paced run (hal/host.py)
+        env.pop("LAMPPOST_WALL_SESSIONS", None)
+        if wall_sessions:
+            env["LAMPPOST_WALL_SESSIONS"] = "1"
         self.proc = subprocess.Popen(
             [micropython_path(), "-X", f"heapsize={heap}", str((mpy or firmware_dir) / "main.py")],
             env=env, pass_fds=fds, stdin=subprocess.DEVNULL,

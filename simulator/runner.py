@@ -84,8 +84,11 @@ class Simulation:
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
                  hold: bool = False, broker: str | None = None, net_config: dict | None = None,
-                 on_tick: Callable[[int], None] | None = None):
+                 on_tick: Callable[[int], None] | None = None, wall_sessions: bool = False):
         self.sc = sc
+        # console logins and lockouts on wall seconds (lamppost-sim run --console): a person's
+        # 600 s login must not end in one wall second of a --speed 600 run
+        self.wall_sessions = wall_sessions
         self.hold = hold  # keep running past the scenario's end until stop()
         self._t = sc.start  # the tick being run: lines drained mid-tick are stamped with it
         self._stop = threading.Event()
@@ -140,7 +143,7 @@ class Simulation:
             kind = b""
             try:
                 fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_fd, self.heap,
-                                     reset_cause=cause)
+                                     reset_cause=cause, wall_sessions=self.wall_sessions)
                 fw.link.watch = self.bridge.fds  # serve the UART while waiting for the firmware
                 fw.link.serve = self._serve
                 kind, out = fw.link.recv()

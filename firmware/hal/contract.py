@@ -64,12 +64,18 @@ class Hal:
 
     def net_up(self):
         """True while the network is associated; never blocks."""
+        return False
 
     def wifi_info(self):
         """{"rssi": dBm, "channel": n, "ssid": name} of the link, or None where there is no
         radio to ask (STATE's Wifi, lamppost/net.py); never blocks."""
         return None
-        return False
+
+    def session_time(self, now):
+        """Seconds on the clock of the console's login and lockout timers, given the tick's
+        time now. A board: now. The simulator's --console runs: wall seconds, so a person's
+        login lasts login_s of their time however fast the simulation runs (hal/host.py)."""
+        return now
 
     def net_open(self, host, port, tls=False, ca=None, fresh=False):
         """A non-blocking TCP (TLS with the DER CA file ca) socket whose connect has begun;

@@ -212,6 +212,10 @@ class Hal(Esp32Net):
         self._inputs(r)
         return now
 
+    def session_time(self, now):
+        """Console logins and lockouts run on the tick's clock (contract.py)."""
+        return now
+
     def reset_cause(self):
         """Why the board restarted, in words ("power-on" also covers brownouts)."""
         return CAUSES.get(machine.reset_cause(), "unknown")

@@ -7,6 +7,7 @@ The simulator starts `micropython` with two inherited pipe descriptors
 (LAMPPOST_UART: an inherited non-blocking descriptor, or a path), a directory
 that plays the flash (LAMPPOST_FLASH) and the reset cause a board would read
 from machine.reset_cause() (LAMPPOST_RESET: power-on, software or watchdog).
+LAMPPOST_WALL_SESSIONS=1 puts console logins and lockouts on the wall clock (session_time).
 
 Link framing, both directions: kind (1 byte), payload length (u16 LE), payload.
   firmware -> simulator  b"H" <B version>            once, when ready
@@ -57,6 +58,8 @@ class Hal:
         self.dim = 100
         self.now = 0
         self.wifi = 0  # associated, as the last tick's flags say
+        # console logins and lockouts on wall seconds (lamppost-sim --console; contract.py)
+        self._wall = os.getenv("LAMPPOST_WALL_SESSIONS") == "1"
         self._send(b"H", bytes((_VERSION,)))
 
     def _send(self, kind, payload):
@@ -114,6 +117,15 @@ class Hal:
             if n:
                 return self._rxbuf[:n]
         return None
+
+    def session_time(self, now):
+        """now, or with LAMPPOST_WALL_SESSIONS=1 (lamppost-sim run --console) the wall clock's
+        seconds: a person at a --speed 600 simulation keeps a 600 s login for 10 minutes of
+        their time, not one second, and a lockout lasts its 60 s too."""
+        if self._wall:
+            import time
+            return time.time()
+        return now
 
     def reset_cause(self):
         """Why the board restarted, in the ESP32 HAL's words, as the simulator says."""

@@ -89,16 +89,17 @@ def c_login(c, p, ok, uart):
         raise ValueError("Login applies to the serial console")
     from lamppost import auth
     now = c.app.now
+    sess = c.app.hal.session_time(now)  # the login timers' clock (hal/contract.py)
     locked = c.locked_until
-    err = auth.check(c, now, p, c.app.cfg["pin"])
+    err = auth.check(c, sess, p, c.app.cfg["pin"])
     if err is None:
         c.log.add(now, "login", "ok")
     elif c.locked_until != locked:  # one entry per lockout, not per wrong PIN: a flood of tries
         c.log.add(now, "login", "locked out %d s after %d wrong PINs" % (  # cannot wipe the log
-            c.locked_until - now, c.fails), True)
+            c.locked_until - sess, c.fails), True)
     if err:
         raise ValueError(err)
-    c.until = now + c.idle_s
+    c.until = sess + c.idle_s
     return {"login": "yes", "idle_logout_s": c.idle_s}
 
 

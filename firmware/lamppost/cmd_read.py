@@ -61,7 +61,7 @@ def s_fw(c):
     return {"version": getattr(appmod, "FW_VERSION", "?"), "hal": a.hal.name,
             "boots": a.state.get("boots"), "restart": c.restart, "time": clock.iso(a.now),
             "uptime_s": a.now - (c.t_boot or a.now),
-            "login": "yes" if a.now < c.until else "no"}
+            "login": "yes" if a.hal.session_time(a.now) < c.until else "no"}
 
 
 def s_energy(c):

@@ -32,7 +32,7 @@ class Commands:
         self.app = app
         self.fails = 0  # wrong PINs in a row, and the lockout they caused (lamppost/auth.py)
         self.locked_until = 0
-        self.until = 0  # the UART is logged in while now < until
+        self.until = 0  # the UART is logged in while hal.session_time(now) < until
         self.idle_s = app.cfg.get("login_s", 600)
         self.log = EventLog()
         self.reboot_at = None
@@ -116,7 +116,7 @@ class Commands:
         if modname is None:  # the error suggests the closest known name (cmd_tas.c_unknown)
             modname, fn, payload = "cmd_tas", "unknown", name
             name = name[:32]
-        now = self.app.now
+        now = self.app.hal.session_time(self.app.now)  # login timers' clock (hal/contract.py)
         uart = authed is None  # the UART's own login; other channels say True/False
         ok = now < self.until if uart else authed is True
         lock = self.app.locked  # the PIN could not be read: nobody may change anything
