@@ -16,6 +16,7 @@ import pytest
 
 import ha_mqtt_schema as S
 from host_tools.collector.sign import sign
+from lamppost_common import fwschema
 from simulator.broker import Broker, kind_from_env
 from simulator.runner import Simulation
 from simulator.scenario import loads, parse_time
@@ -202,23 +203,30 @@ def test_discovery_schema_light_control_and_decommission(broker):
     assert comps["sensor"][0]["device"]["configuration_url"] == "https://register.example/NL-H1"
     assert len(comps["light"]) == 1
     light = comps["light"][0]
-    # every template renders against what the post really sends
+    # every template renders against what the post really sends on that entity's state_topic
     sensor, states = sub.of(f"tele/{post}/SENSOR"), sub.of(f"tele/{post}/STATE")
     assert sensor and states
     for c in comps["sensor"]:
-        v = float(_render(c["value_template"], sensor[-1]))
+        got = sub.of(c["state_topic"])
+        assert got, f"{c['name']}: nothing published on its state_topic {c['state_topic']}"
+        v = float(_render(c["value_template"], got[-1]))
         if c.get("device_class") == "voltage":
             assert 200 < v < 260
     for c in comps["binary_sensor"]:
-        assert _render(c["value_template"], states[-1]) == "OFF"  # a healthy post
+        assert _render(c["value_template"], sub.of(c["state_topic"])[-1]) == "OFF"  # a healthy post
+    # a post that reports on time never goes unavailable between two reports, and says Online
+    tele = fwschema.keys()["tele_period"].default  # this post's TelePeriod (never changed here)
+    assert all(c["expire_after"] > tele for c in comps["sensor"] + comps["binary_sensor"])
+    assert b"Online" in sub.of(comps["sensor"][0]["availability_topic"])
     # the light: HA publishes payload_on / a brightness on the command topics; the post obeys
     assert light["command_topic"] == f"cmnd/{post}/Power"
     assert light["brightness_command_topic"] == f"cmnd/{post}/Dimmer"
     power = [r for r in results if r["cmd"] == "power"]
     assert [r.get("POWER") for r in power] == ["ON", "OFF"] and "error" not in power[0]
     assert by["dimmer"]["Dimmer"] == 40
+    assert light.get("brightness_state_topic", light["state_topic"]) == light["state_topic"]
     seen = [(_render(light["state_value_template"], p), _render(light["brightness_value_template"], p))
-            for p in states]
+            for p in sub.of(light["state_topic"])]
     assert ("ON", "100") in seen and ("ON", "40") in seen  # state follows each command
     assert seen.index(("ON", "40")) < len(seen) - 1 and seen[-1][0] == "OFF"
     # Decommission: an empty config for every entity announced, and none left retained
