@@ -38,7 +38,9 @@ def _ignored() -> set[str]:
         keys = set(fwschema.keys())
     except (fwschema.SchemaError, SyntaxError):  # no firmware source beside this install
         keys = set()
-    return (keys | {"wifi", "broker", "tls", "ca", "tz", "schedule"}) - set(FIELDS) - {"id"}
+    base = {"wifi", "wifi_ssid", "wifi_pass", "broker", "mqtt_user", "mqtt_pass", "cmd_key", "pin",
+            "tls", "ca", "tele_period", "tz", "photocell", "schedule"}  # also without the source
+    return (keys | base) - set(FIELDS) - {"id"}
 
 
 IGNORED = _ignored()
