@@ -501,7 +501,7 @@ def _console_board(master: int, seen: list, safe: bool = False):
     import select
     buf = b""
     while True:
-        r, _, _ = select.select([master], [], [], 10)
+        r, _, _ = select.select([master], [], [], 120)  # a loaded machine may start lampctl late
         if not r:
             return
         try:
