@@ -53,3 +53,8 @@ def test_config_describe_and_help(capsys):
     help_ = capsys.readouterr().out
     for name, k in fwschema.keys().items():
         assert re.search(rf"^  {name}\s+{re.escape(k.meaning)}$", help_, re.M), name
+
+
+def test_the_shell_keep_alive_beats_the_shortest_idle_logout_the_firmware_allows():
+    from host_tools.lampctl.shell import KEEPALIVE_S
+    assert KEEPALIVE_S < fwschema.keys()["login_s"].lo / 2  # a late read still lands in time

@@ -21,7 +21,8 @@ from prompt_toolkit.patch_stdout import patch_stdout
 
 from host_tools.lampctl import serial_link as sl
 
-KEEPALIVE_S = 60.0  # wall seconds between keep-alive reads while logged in (login_s >= 60)
+KEEPALIVE_S = 25.0  # wall seconds between keep-alive reads while logged in: under half the
+# shortest login_s (60 s), so a late read never lets the board log the shell out
 
 
 class _Complete(Completer):
