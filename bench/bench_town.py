@@ -45,7 +45,9 @@ def town_text(posts: int, cabinets: int, nights: int) -> str:
         faults.append((kind, free[k].id, 16.5 + k / 3, 18 + k / 3))
     faults.append(("dimming_stuck", free[len(NIGHT)].id, 20.5, 25.5))  # over the dimmed hours
     faults.append(("relay_welded", free[len(NIGHT) + 1].id, 13.75, 15.25))  # burns by day
-    faults.append(("photocell_stuck_dark", free[len(NIGHT) + 2].id, 14, 15.25))
+    # stuck dark by day, replaced before the twilight window (15:20 UTC): the cell reads right
+    # again by day, which is what verifies a photocell order
+    faults.append(("photocell_stuck_dark", free[len(NIGHT) + 2].id, 13 + 40 / 60, 14.75))
     assert {f[0] for f in faults} == set(CAUSES), "every catalogue cause once"
     kinds = {p: k for k, p, _, _ in faults}
     out = ["version = 2", "", "[run]", 'start = "2026-01-15T13:30:00Z"',

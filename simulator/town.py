@@ -40,6 +40,8 @@ def expected_class(f: TownFault) -> str | None:
 class _Member(Simulation):
     """One post of the town: a Simulation whose every tick ends at the town's barrier."""
 
+    keep_trace = False  # the town judges orders, not switching: no per-tick trace
+
     def __init__(self, town_sim: TownSim, sc, flash_dir, heap, broker, cabinet_seed):
         self.town_sim = town_sim
         super().__init__(sc, flash_dir=flash_dir, heap=heap, broker=broker, on_tick=self._tick)
