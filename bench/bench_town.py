@@ -6,7 +6,7 @@ repair, and the ratio "faults with exactly one order / faults".
 Scale with LAMPPOST_TOWN_POSTS (default 20, at least 16), LAMPPOST_TOWN_CABINETS
 (default posts // 5, at least 4) and LAMPPOST_TOWN_NIGHTS (default 1; the nights after the
 first are fault-free: no order may open in them). The default takes about 4-5 min on 2
-cores; the issue's 50 posts on 5 cabinets for a week (NIGHTS=7) about 2 h (docs/town.md).
+cores; the issue's 50 posts on 5 cabinets for a week (NIGHTS=7) 2-3 h (docs/town.md).
 """
 from __future__ import annotations
 
