@@ -81,6 +81,10 @@ def firmware_config(sc: Scenario) -> dict:
 class Simulation:
     """One post through one scenario. Open it, optionally attach to .serial_path, then run()."""
 
+    # the per-tick trace (Results.trace: baselines, wrong switching); a town turns it off:
+    # ~300 bytes a post-second is gigabytes for 50 posts over a week
+    keep_trace = True
+
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
                  hold: bool = False, broker: str | None = None, net_config: dict | None = None,
@@ -200,9 +204,10 @@ class Simulation:
                 fe = self.frontend.frame(truth)
                 mains = self._mains(t, truth.mains)
                 powered = self.power.step(mains)  # recharged whenever the mains is there
-                res.trace.append((t, int(relay), dim, truth.v if mains else 0.0, truth.i if mains else 0.0,
-                                  truth.p if mains else 0.0, truth.pf if mains else 0.0, truth.temp,
-                                  int(mains)))
+                if self.keep_trace:
+                    res.trace.append((t, int(relay), dim, truth.v if mains else 0.0, truth.i if mains else 0.0,
+                                      truth.p if mains else 0.0, truth.pf if mains else 0.0, truth.temp,
+                                      int(mains)))
                 if not mains or fw is None:
                     fw, kind, out = self._holdup(fw, t, mains, powered, truth.temp, fe)
                     t += 1

@@ -17,8 +17,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import event
-
 from simulator import link as lk
 from simulator.firmware_proc import DEFAULT_HEAP
 from simulator.models.supply import Supply
@@ -41,6 +39,8 @@ def expected_class(f: TownFault) -> str | None:
 
 class _Member(Simulation):
     """One post of the town: a Simulation whose every tick ends at the town's barrier."""
+
+    keep_trace = False  # the town judges orders, not switching: no per-tick trace
 
     def __init__(self, town_sim: TownSim, sc, flash_dir, heap, broker, cabinet_seed):
         self.town_sim = town_sim
@@ -115,10 +115,7 @@ class TownSim:
 
     def __init__(self, town: Town, heap: str = DEFAULT_HEAP, broker: str | None = None,
                  quantum: int = QUANTUM_S):
-        from host_tools.ops import config, db, register
-        from host_tools.ops.demo import SECRET, DemoContractor
-        from host_tools.ops.dispatch import Dispatcher
-        from host_tools.ops.engine import Engine
+        from host_tools.ops.demo import VirtualService
         from simulator.mqtt_session import MqttSession
         self.town = town
         self.now = town.start
@@ -128,54 +125,25 @@ class TownSim:
         self.dir = tempfile.TemporaryDirectory(prefix="lamppost-town-")
         d = Path(self.dir.name)
         self.mq = MqttSession(broker)
-        self.contractor = DemoContractor()
         rows = ["id,municipality,street,light_point,cabinet,contractor,lat,lon"]
         for n, tp in enumerate(town.posts, 1):
             p = tp.scenario.post
             rows.append(f"{p.id},town,Street {tp.cabinet},LP-{n:04d},{tp.cabinet},crew,"
                         f"{p.latitude},{p.longitude}")
-        (d / "register.csv").write_text("\n".join(rows) + "\n")
-        cfg = config.parse({"municipality": {"town": {"name": "Town", "contractor": {"crew": {
-            "adapter": "webhook", "url": self.contractor.url, "secret": SECRET}}}}})
-        eng = db.open_db(str(d / "ops.sqlite"))
-        event.listen(eng, "connect", lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"))
-        eng.dispose()
-        register.import_file(eng, d / "register.csv")
-        self.engine = Engine(eng, cfg, clock=lambda: float(self.now))
-        self.dispatcher = Dispatcher(self.engine, cfg)
-        self.lock = threading.Lock()
+        self.svc = VirtualService(d, "\n".join(rows) + "\n", "town", "crew", lambda: float(self.now))
+        self.engine, self.contractor = self.svc.engine, self.svc.contractor
         collect = self.mq.reg.handle
-        self.mq.reg.handle = lambda topic, payload: (collect(topic, payload), self._handle(topic, payload))
+        self.mq.reg.handle = lambda topic, payload: (collect(topic, payload), self.svc.handle(topic, payload))
         self.barrier = threading.Barrier(len(town.posts), action=self._round)
         self.errors: list[str] = []
         cab_seed = {c: (town.seed * 1_000_003 + k) % 2**32 for k, c in enumerate(sorted(town.cabinets))}
         self.members = [_Member(self, tp.scenario, d / f"flash-{tp.id}", heap, self.mq.addr,
                                 cab_seed[tp.cabinet]) for tp in town.posts]
 
-    def _handle(self, topic: str, payload: bytes) -> None:
-        from host_tools.ops.ingest import Reject, parse
-        try:
-            kind, pid, data = parse(topic, payload)
-        except Reject:
-            return
-        with self.lock:
-            self.engine.ingest(kind, pid, data)
-
     def _round(self) -> None:
         """The barrier's action: every post has finished tick `now`."""
-        t = self.now
-        if (t - self.town.start) % ROUND_S:
-            return
-        with self.lock:
-            self.engine.tick()
-            self.dispatcher.run()
-            for o in self.engine.orders(status="dispatched") + self.engine.orders(status="acknowledged"):
-                if o["status"] == "dispatched":
-                    self.engine.contractor_update(o["id"], "acknowledged", "crew: ticket accepted")
-                    continue
-                fix = self._repair_time(o)
-                if fix is not None and t >= fix:
-                    self.engine.contractor_update(o["id"], "repaired", f"crew: repaired at {fix}")
+        if (self.now - self.town.start) % ROUND_S == 0:
+            self.svc.round(self.now, self._repair_time, "crew")
 
     def _matches(self, f: TownFault, posts: list[str], o: dict) -> bool:
         """The order holds an alarm of one of the fault's posts raised while the fault lasted."""
@@ -246,8 +214,7 @@ class TownSim:
         for m in self.members:
             m.close()
         self.mq.close()
-        self.contractor.close()
-        self.engine.db.dispose()
+        self.svc.close()
         self.dir.cleanup()
 
 

@@ -12,19 +12,46 @@ import vfs
 MNT = "/flash"
 
 
-class RamBlocks:
-    """Block device protocol (readblocks/writeblocks/ioctl) over a bytearray."""
+class Cut(BaseException):
+    """The power is gone at a torn flash write (a BaseException: firmware code catching
+    Exception cannot swallow it, as it could not on a board)."""
 
-    def __init__(self, n, bs=512):
-        self.data = bytearray(n * bs)
+
+class RamBlocks:
+    """A flash chip in RAM: the block device protocol (readblocks/writeblocks/ioctl) over
+    `data` (a bytearray the caller keeps, so a test can reset an image in place), in
+    `bs`-byte blocks. Power-cut tests set `cut_at`: that write (counted in `writes`) is torn,
+    half the block written and then Cut raised; with `dies` every later read and write does
+    nothing (the CPU stopped there), without it later writes land again.
+    The one RAM flash of the host HAL and the LittleFS tests (tests/firmware/test_outbox.py,
+    tests/mp/powercut_app.py)."""
+
+    def __init__(self, data, cut_at=0, dies=True, bs=512):
+        self.data = data
         self.bs = bs
+        self.writes = 0
+        self.cut_at = cut_at
+        self.dies = dies
+
+    def dead(self):
+        return self.dies and self.cut_at and self.writes >= self.cut_at
 
     def readblocks(self, n, buf, off=0):
+        if self.dead():
+            return  # a file left open by the cut, closed by the GC later (no allocation)
         a = n * self.bs + off
         buf[:] = self.data[a:a + len(buf)]
 
     def writeblocks(self, n, buf, off=None):
+        self.writes += 1
         a = n * self.bs + (off or 0)
+        if self.cut_at and self.writes >= self.cut_at:
+            if self.writes == self.cut_at:  # torn: half the block, then the power is gone
+                half = len(buf) // 2
+                self.data[a:a + half] = buf[:half]
+                raise Cut()
+            if self.dies:
+                return
         self.data[a:a + len(buf)] = buf
 
     def ioctl(self, op, arg):
@@ -48,7 +75,7 @@ def _copy(src, dst):
 
 def mount(src, kb):
     """Make the RAM flash, copy src's files into it, and chdir there."""
-    bdev = RamBlocks(kb * 2)
+    bdev = RamBlocks(bytearray(kb * 1024))
     vfs.VfsLfs2.mkfs(bdev)  # pyright: ignore[reportArgumentType] (the block protocol, duck-typed)
     vfs.mount(vfs.VfsLfs2(bdev), MNT)  # pyright: ignore[reportArgumentType]
     for name, typ, *_ in os.ilistdir(src):

@@ -207,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="ingest from MQTT, judge, dispatch, poll; /healthz", parents=[common])
     p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
     p.add_argument("--health", default="127.0.0.1:8311", help="HOST:PORT of the health endpoint "
-                   "(GET /healthz); port 0 picks a free one")
+                   "(GET /healthz) and of contractors' signed status updates (POST /inbound/M/C); "
+                   "port 0 picks a free one")
     p.add_argument("--client-id", default="lamppost-ops", help="MQTT client id (persistent session: "
                    "the broker keeps QoS 1 alarms while the service is down)")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between judging rounds")

@@ -52,6 +52,9 @@ FAULT_CLASS = {
     "highTemperature": "temperature",
     "leakageDetected": "leakage",
     "supplyLoss": "supply", "supplyVoltageTooLow": "supply", "supplyVoltageTooHigh": "supply",
+    # not a TALQ alarm: the firmware's `ev: photocell` event (state fault/ok), which the
+    # engine keeps as the alarm `photocell` raised/cleared (ingest.parse)
+    "photocell": "photocell",
 }
 # alarms that count as "dark or no supply" for cabinet grouping
 GROUPABLE = {"lampFailure", "supplyLoss", "supplyVoltageTooLow", "supplyVoltageTooHigh"}
@@ -61,12 +64,14 @@ CATEGORIES = {
     "relay": "lantaarnpaal-straatverlichting",
     "temperature": "lantaarnpaal-straatverlichting",
     "leakage": "lantaarnpaal-straatverlichting",
+    "photocell": "lantaarnpaal-straatverlichting",  # the lamp contractor replaces the cell
     "supply": "verlichting-netstoring",
     "communication": "lantaarnpaal-straatverlichting",
 }
 # 1 = safety first ... 4 = energy waste
 PRIORITY = {"relay": 1, "temperature": 1, "leakage": 1, "supply": 2, "lamp": 3,
-            "communication": 3, "dayburning": 4}
+            "communication": 3, "dayburning": 4,
+            "photocell": 4}  # the firmware falls back to its astronomical clock: maintenance
 ADAPTERS = {"open311", "signalen", "webhook", "email"}
 SECRETS = ("api_key", "token", "secret", "password")
 

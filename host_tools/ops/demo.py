@@ -59,53 +59,72 @@ class DemoContractor:
         self.httpd.server_close()
 
 
-class OpsDemo:
-    def __init__(self, scenario):
-        self.sc = scenario
-        self.t = scenario.start
-        self.dir = tempfile.TemporaryDirectory(prefix="lamppost-ops-demo-")
-        d = Path(self.dir.name)
+class VirtualService:
+    """The operations service on a simulation's virtual clock, for `make demo` and the town
+    (simulator/town.py): a register, the demo contractor behind a signed webhook, a throwaway
+    SQLite database, and `round()`, the service's judging round with the contractor's crew
+    acknowledging what was delivered and reporting it repaired at `repair_time(order)`."""
+
+    def __init__(self, workdir: Path, register_csv: str, municipality: str, contractor: str, clock):
         self.contractor = DemoContractor()
-        p = scenario.post
-        (d / "reg.csv").write_text(
-            "id,municipality,street,light_point,cabinet,contractor,lat,lon\n"
-            f"{p.id},demo,Demo Street,LP-001,K1,democrew,{p.latitude},{p.longitude}\n")
-        cfg = config.parse({"municipality": {"demo": {"name": "Demo", "contractor": {"democrew": {
-            "adapter": "webhook", "url": self.contractor.url, "secret": SECRET}}}}})
-        eng = db.open_db(str(d / "ops.sqlite"))
-        # a throwaway demo database: no fsync per commit (the service keeps SQLite's default)
+        (workdir / "register.csv").write_text(register_csv)
+        cfg = config.parse({"municipality": {municipality: {
+            "name": municipality.title(), "contractor": {contractor: {
+                "adapter": "webhook", "url": self.contractor.url, "secret": SECRET}}}}})
+        eng = db.open_db(str(workdir / "ops.sqlite"))
+        # a throwaway database: no fsync per commit (the service keeps SQLite's default)
         event.listen(eng, "connect", lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"))
         eng.dispose()
-        register.import_file(eng, d / "reg.csv")
-        self.e = Engine(eng, cfg, clock=lambda: float(self.t))
-        self.d = Dispatcher(self.e, cfg)
+        register.import_file(eng, workdir / "register.csv")
+        self.engine = Engine(eng, cfg, clock=clock)
+        self.dispatcher = Dispatcher(self.engine, cfg)
         self.lock = threading.Lock()
-        self.lines: list[str] = []
 
     def handle(self, topic: str, payload: bytes) -> None:
-        """Feed one MQTT message (called from the collector's MQTT thread)."""
+        """Feed one MQTT message (called from the MQTT thread); malformed ones are dropped."""
         try:
             kind, pid, data = parse(topic, payload)
         except Reject:
             return
         with self.lock:
-            self.e.ingest(kind, pid, data)
+            self.engine.ingest(kind, pid, data)
+
+    def round(self, t: int, repair_time, crew: str) -> None:
+        """Judge and dispatch at virtual time t; the crew acknowledges every delivered order
+        and reports it repaired once t reaches repair_time(order) (None: not yet known)."""
+        e = self.engine
+        with self.lock:
+            e.tick()
+            self.dispatcher.run()
+            for o in e.orders(status="dispatched") + e.orders(status="acknowledged"):
+                if o["status"] == "dispatched":
+                    e.contractor_update(o["id"], "acknowledged", f"{crew}: ticket accepted")
+                    continue
+                fix = repair_time(o)
+                if fix is not None and t >= fix:
+                    e.contractor_update(o["id"], "repaired", f"{crew}: repaired at {iso(fix)}")
+
+    def close(self):
+        self.contractor.close()
+        self.engine.db.dispose()
+
+
+class OpsDemo:
+    def __init__(self, scenario):
+        self.sc = scenario
+        self.t = scenario.start
+        self.dir = tempfile.TemporaryDirectory(prefix="lamppost-ops-demo-")
+        p = scenario.post
+        self.svc = VirtualService(
+            Path(self.dir.name), "id,municipality,street,light_point,cabinet,contractor,lat,lon\n"
+            f"{p.id},demo,Demo Street,LP-001,K1,democrew,{p.latitude},{p.longitude}\n",
+            "demo", "democrew", lambda: float(self.t))
+        self.e, self.contractor, self.handle = self.svc.engine, self.svc.contractor, self.svc.handle
 
     def on_tick(self, t: int) -> None:
         self.t = t
-        if (t - self.sc.start) % ROUND_S:
-            return
-        with self.lock:
-            self.e.tick()
-            self.d.run()
-            for o in self.e.orders(status="dispatched") + self.e.orders(status="acknowledged"):
-                if o["status"] == "dispatched":
-                    self.e.contractor_update(o["id"], "acknowledged", "demo crew: ticket accepted")
-                elif o["status"] == "acknowledged":
-                    fix = self._repair_time(o)
-                    if fix is not None and t >= fix:
-                        self.e.contractor_update(o["id"], "repaired",
-                                                 f"demo crew: repaired at {iso(fix)}")
+        if (t - self.sc.start) % ROUND_S == 0:
+            self.svc.round(t, self._repair_time, "demo crew")
 
     def _repair_time(self, o) -> int | None:
         """The scenario's repair (`until`) of the fault that began before this order."""
@@ -127,6 +146,5 @@ class OpsDemo:
         return "\n".join(out)
 
     def close(self):
-        self.contractor.close()
-        self.e.db.dispose()
+        self.svc.close()
         self.dir.cleanup()

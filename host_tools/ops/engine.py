@@ -104,7 +104,7 @@ class Engine:
             if kind == "event" and data.get("ev") == "switch" and data.get("lamp") == "on":
                 c.execute(update(P).where(P.c.id == pid).where(
                     or_(P.c.lamp_on_t.is_(None), P.c.lamp_on_t < t)).values(lamp_on_t=t))
-            if kind == "alarm":
+            if "alarm" in data:  # an ALARM, or a photocell EVENT (kept as the alarm `photocell`)
                 self._alarm(c, pid, data["alarm"], data["state"] == "raised", t, now)
         return "stored"
 
@@ -115,8 +115,7 @@ class Engine:
         A, M = S.alarms, S.messages
         cur = c.execute(select(A).where(A.c.post_id == pid, A.c.alarm == alarm)
                         .with_for_update()).mappings().first()
-        rows = c.execute(select(M.c.t, M.c.state).where(M.c.post_id == pid, M.c.kind == "alarm",
-                                                        M.c.alarm == alarm)).all()
+        rows = c.execute(select(M.c.t, M.c.state).where(M.c.post_id == pid, M.c.alarm == alarm)).all()
         last_clear = max((pt for pt, st in rows if st == "cleared"), default=None)
         raises = [pt for pt, st in rows if st == "raised" and (last_clear is None or pt > last_clear)]
         is_raised = bool(raises)
@@ -137,7 +136,10 @@ class Engine:
                           handled=cur["handled"] if is_raised == cur["raised"] else not is_raised))
         if cur["raised"] and not is_raised:
             for o in self._open_orders_for(c, pid, alarm):
-                self._audit(c, o, None, None, f"post {pid} reports {alarm} cleared", now, t)
+                # on a repaired order the post's clear is the verification itself: one
+                # `verified` row says so, not a `repaired` note before it
+                if not self._verify(c, o, now):
+                    self._audit(c, o, None, None, f"post {pid} reports {alarm} cleared", now, t)
 
     def _open_orders_for(self, c, pid, alarm) -> list[int]:
         O, OA = S.orders, S.order_alarms
@@ -168,30 +170,37 @@ class Engine:
 
     def contractor_update(self, oid: int, to: str, cause: str) -> bool:
         """A contractor's status (acknowledged | repaired) for an order; False if not allowed now."""
-        now = self.clock()
         with self.db.begin() as c:
-            extra = {}
-            if to == "repaired":
-                posts = self._order_posts(c, oid)
-                last = c.execute(select(func.max(S.posts.c.last_t))
-                                 .where(S.posts.c.id.in_(posts))).scalar()
-                extra["repaired_t"] = last or 0
-            if not self._set_status(c, oid, to, cause, now, **extra):
-                return False
-            if to == "repaired":
-                self._verify(c, oid, now)
-            return True
+            return self.contractor_update_in(c, oid, to, cause)
+
+    def contractor_update_in(self, c: Connection, oid: int, to: str, cause: str) -> bool:
+        """contractor_update inside the caller's transaction (the inbound endpoint records
+        the update's id in the same one, so it is applied exactly once)."""
+        now = self.clock()
+        extra = {}
+        if to == "repaired":
+            posts = self._order_posts(c, oid)
+            last = c.execute(select(func.max(S.posts.c.last_t))
+                             .where(S.posts.c.id.in_(posts))).scalar()
+            extra["repaired_t"] = last or 0
+        if not self._set_status(c, oid, to, cause, now, **extra):
+            return False
+        if to == "repaired":
+            self._verify(c, oid, now)
+        return True
 
     def _order_posts(self, c, oid) -> list[str]:
         return list(c.execute(select(S.order_alarms.c.post_id)
                               .where(S.order_alarms.c.order_id == oid).distinct()).scalars())
 
-    def _verify(self, c, oid, now):
+    def _verify(self, c, oid, now) -> bool:
         """A repaired order: verified once every alarm on it is cleared by its post (or, for a
         communication order, the post is heard again); not verified when the post switched the
         lamp on at dusk after the repair and still reports the alarm `verify_grace_s` later, or
-        when `verify_window_s` passed (post clock) without that."""
+        when `verify_window_s` passed (post clock) without that. True if verified now."""
         o = c.execute(select(S.orders).where(S.orders.c.id == oid)).mappings().one()
+        if o["status"] != "repaired":
+            return False
         r = self.cfg.rules(o["municipality"])
         A, P, OA = S.alarms, S.posts, S.order_alarms
         pairs = c.execute(select(OA.c.post_id, OA.c.alarm).where(OA.c.order_id == oid)
@@ -202,9 +211,9 @@ class Engine:
             heard = [p for p, row in posts.items() if (row["last_t"] or 0) > rt and row["lwt"] != "Offline"]
             if len(heard) == len(posts):
                 t = max(posts[p]["last_t"] for p in heard)
-                self._set_status(c, oid, "verified", "post heard again after the repair", now, t,
-                                 closed_t=t)
-            return
+                return self._set_status(c, oid, "verified", "post heard again after the repair",
+                                        now, t, closed_t=t)
+            return False
         still = []
         for p, al in pairs:
             st = c.execute(select(A.c.raised, A.c.since_t).where(A.c.post_id == p, A.c.alarm == al)).first()
@@ -213,21 +222,25 @@ class Engine:
         if not still:
             t = max((c.execute(select(A.c.since_t).where(A.c.post_id == p, A.c.alarm == al)).scalar() or 0)
                     for p, al in pairs)
-            self._set_status(c, oid, "verified", "post reports the alarm cleared", now, t, closed_t=t)
-            return
+            what = ", ".join(sorted({f"{al} on {p}" if len(posts) > 1 else al for p, al in pairs}))
+            return self._set_status(c, oid, "verified", f"post reports {what} cleared", now, t,
+                                    closed_t=t)
         for p, al in still:
             row = posts[p]
             last, on = row["last_t"] or 0, row["lamp_on_t"] or 0
-            if on > rt and last >= on + r["verify_grace_s"]:
+            # a photocell is judged again only far from twilight, up to a day after the
+            # repair (a cell stuck dark proves itself by day): the dusk rule does not apply
+            if o["fault_class"] != "photocell" and on > rt and last >= on + r["verify_grace_s"]:
                 self._set_status(c, oid, "not_verified",
                                  f"post {p} still reports {al} {int(last - on)} s after switching on "
                                  f"at {iso(on)} (dusk after the repair): escalated", now, last)
-                return
+                return False
             if last >= rt + r["verify_window_s"]:
                 self._set_status(c, oid, "not_verified",
                                  f"post {p} still reports {al} {int(r['verify_window_s'])} s after "
                                  "the repair: escalated", now, last)
-                return
+                return False
+        return False
 
     # ---------- judging ----------
     def tick(self) -> dict:

@@ -42,10 +42,12 @@ def parse(topic: str, payload: bytes) -> tuple[str, str, dict]:
     """(kind, post_id, data) of one message, kind alarm | event | state | lwt; Reject otherwise.
 
     alarm: {alarm, state raised|cleared, t, dseq, inc}; event: {ev, t, dseq, inc, lamp?};
-    state: {t}; lwt: {online: bool}. `t` is the post's own clock (Unix seconds), `inc` the
-    outbox's incarnation as a number (0 from a post that sends none). The message is first
-    checked by the collector's validator (host_tools/collector/validate.py), the one set of
-    payload rules for every consumer; this only picks what the engine reads."""
+    state: {t}; lwt: {online: bool}; a photocell event (`ev: photocell`, state fault|ok)
+    also carries alarm "photocell" and state raised|cleared. `t` is the post's own clock
+    (Unix seconds), `inc` the outbox's incarnation as a number (0 from a post that sends
+    none). The message is first checked by the collector's validator
+    (host_tools/collector/validate.py), the one set of payload rules for every consumer;
+    this only picks what the engine reads."""
     try:
         kind, pid, d = validate(topic, payload)
     except VReject as e:
@@ -72,4 +74,8 @@ def parse(topic: str, payload: bytes) -> tuple[str, str, dict]:
     out["ev"] = ev
     if ev == "switch" and d.get("lamp") in ("on", "off"):
         out["lamp"] = d["lamp"]
+    if ev == "photocell" and d.get("state") in ("fault", "ok"):
+        # the firmware's photocell judgement (schedule.py): the engine keeps it as the
+        # alarm `photocell`, raised on fault and cleared on ok, with every alarm rule
+        out.update(alarm="photocell", state="raised" if d["state"] == "fault" else "cleared")
     return "event", pid, out

@@ -146,3 +146,12 @@ counters = Table(  # rejected input and the like, for reports and /healthz
     Column("name", String(40), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+inbound = Table(  # status updates contractors posted (POST /inbound/...): each applied once
+    "inbound", metadata,
+    Column("source", String(130), primary_key=True),    # municipality/contractor
+    Column("event_id", String(128), primary_key=True),  # the contractor's id of this update
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", Float, nullable=False),                # service clock
+)

@@ -1,4 +1,5 @@
-"""`lamppost-ops serve`: MQTT in, the engine and the dispatcher in rounds, /healthz, JSON logs."""
+"""`lamppost-ops serve`: MQTT in, the engine and the dispatcher in rounds, /healthz, contractors'
+signed status updates (POST /inbound/..., host_tools/ops/inbound.py), JSON logs."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import paho.mqtt.client as mqtt
 from sqlalchemy import func, select
 
-from host_tools.ops import schema
+from host_tools.ops import inbound, schema
 from host_tools.ops.dispatch import Dispatcher
 from host_tools.ops.engine import Engine, bump
 from host_tools.ops.ingest import TOPICS, Reject, parse
@@ -85,6 +86,9 @@ class Service:
                 h["dispatch_rejected"] = c.execute(select(func.count()).where(D.c.state == "rejected")).scalar()
                 h["open_orders"] = c.execute(select(func.count()).where(
                     schema.orders.c.open_slot.is_not(None))).scalar()
+                C = schema.counters
+                for k in ("inbound_bad_signature", "inbound_rejected"):
+                    h[k] = c.execute(select(C.c.value).where(C.c.name == k)).scalar() or 0
             h["database"] = True
         except Exception as err:  # noqa: BLE001
             h["database"] = False
@@ -105,17 +109,37 @@ def health_server(svc: Service, addr: str) -> ThreadingHTTPServer:
         def log_message(self, *a):
             pass
 
-        def do_GET(self):
-            if self.path != "/healthz":
-                code, body = 404, {"error": "GET /healthz"}
-            else:
-                code, body = svc.health()
+        def _answer(self, code, body):
             data = json.dumps(body).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def do_GET(self):
+            if self.path != "/healthz":
+                self._answer(404, {"error": "GET /healthz"})
+            else:
+                self._answer(*svc.health())
+
+        def do_POST(self):
+            """A contractor's signed status update (host_tools/ops/inbound.py does the work)."""
+            m = inbound.PATH_RE.fullmatch(self.path)
+            try:
+                n = int(self.headers.get("Content-Length") or -1)
+            except ValueError:
+                n = -1
+            if m is None:
+                return self._answer(404, {"error": "POST /inbound/<municipality>/<contractor>"})
+            if not 0 <= n <= inbound.MAX_BODY:
+                self.close_connection = True
+                return self._answer(413 if n > inbound.MAX_BODY else 411,
+                                    {"error": f"a Content-Length of at most {inbound.MAX_BODY} bytes"})
+            code, body = inbound.status_update(svc.e, m[1], m[2], self.headers.get(inbound.SIGNATURE_HEADER),
+                                               self.rfile.read(n))
+            log.info("inbound status", extra={"fields": {"path": self.path[:200], "code": code, **body}})
+            self._answer(code, body)
 
     srv = ThreadingHTTPServer((host or "127.0.0.1", int(port)), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()

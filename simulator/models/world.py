@@ -14,6 +14,7 @@ ends synthesise) plus the spectra themselves.
 from __future__ import annotations
 
 import cmath
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -156,7 +157,9 @@ class World:
         phase = self.supply.rng.random() * 2 * math.pi
         self.post = Post(sc, phase)  # the real one, every active fault
         self.healthy = Post(sc, phase)
-        self.twins = [Post(sc, phase) for _ in sc.faults]  # one per fault, that fault alone
+        # one per fault, that fault alone: made as a copy of the healthy twin when the fault
+        # begins (before it, the two would step identically: the models are deterministic)
+        self.twins: list[Post | None] = [None] * len(sc.faults)
         self.lamp = self.post.lamp
         self.faults = sc.faults
         # seeded from its own stream, so fitting a photocell leaves the supply's draws unchanged
@@ -176,8 +179,15 @@ class World:
         active = self.active(t)
         kinds = {f.kind: f.params for f in active}
         truth = self.post.step(t, dt, v, hz, vharm, relay, dim, kinds)
-        healthy = self.healthy.step(t, dt, v, hz, vharm, relay, dim, {})
         visible = []
+        if not self.faults:  # nothing to compare with a healthy twin
+            if self.photocell is not None:
+                truth.dark = self.photocell.read(t, kinds)
+            return truth, visible
+        for k, f in enumerate(self.faults):
+            if self.twins[k] is None and f in active and f.kind not in STUCK:
+                self.twins[k] = copy.deepcopy(self.healthy)  # as it was before this tick
+        healthy = self.healthy.step(t, dt, v, hz, vharm, relay, dim, {})
         sees = None  # what a working photocell reads now (None: none fitted)
         if self.photocell is not None:
             sees = self.photocell.dark(t)
@@ -189,8 +199,10 @@ class World:
                 if on and sees is not None and STUCK[f.kind] != sees:
                     visible.append(f)
                 continue
-            alone = twin.step(t, dt, v, hz, vharm, relay, dim, {f.kind: f.params} if on else {})
-            if on and differs(alone, healthy, tol):
+            if twin is None or not on:
+                continue  # not begun, or over (a fault does not come back)
+            alone = twin.step(t, dt, v, hz, vharm, relay, dim, {f.kind: f.params})
+            if differs(alone, healthy, tol):
                 visible.append(f)
         return truth, visible
 

@@ -6,47 +6,10 @@ power is gone), for every k the workload makes.
 """
 import gc
 import vfs
+from hal.ramflash import Cut, RamBlocks  # noqa: F401 - RamBlocks also for test_outbox_inc, test_mqtt_limits
 from lamppost.outbox import Outbox
 
 MNT = "/obx"
-
-
-class Cut(Exception):
-    pass
-
-
-class RamBlocks:
-    """A flash chip in RAM: 512-byte blocks; the write numbered `cut_at` is torn."""
-
-    def __init__(self, data, cut_at=0):
-        self.data = data
-        self.bs = 512
-        self.writes = 0
-        self.cut_at = cut_at
-
-    def readblocks(self, n, buf, off=0):
-        a = n * self.bs + off
-        buf[:] = self.data[a:a + len(buf)]
-
-    def writeblocks(self, n, buf, off=None):
-        if off is None:
-            off = 0
-        self.writes += 1
-        a = n * self.bs + off
-        if self.writes == self.cut_at:
-            half = len(buf) // 2
-            self.data[a:a + half] = buf[:half]
-            raise Cut()
-        self.data[a:a + len(buf)] = buf
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return len(self.data) // self.bs
-        if op == 5:
-            return self.bs
-        if op == 6:
-            return 0
-        return None
 
 
 def _mount(bdev):
@@ -138,7 +101,7 @@ def power_cut_sweep():
     for k in range(1, total + 1):
         data[:] = pristine
         gc.collect()
-        _mount(RamBlocks(data, cut_at=k))
+        _mount(RamBlocks(data, cut_at=k, dies=False))
         log = {"put": [], "acked": []}
         try:
             _workload(Outbox(MNT + "/ob", cap=8), log)

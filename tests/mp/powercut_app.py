@@ -18,6 +18,7 @@ import struct
 import sys
 import vfs
 from hal.contract import Hal as Contract
+from hal.ramflash import Cut, RamBlocks
 
 MNT = "/flash"
 T0 = 821807640  # 2026-01-15T15:54:00Z in seconds since 2000 (sunset at the post 15:55)
@@ -27,52 +28,8 @@ CFG = {"id": "NL-0099", "lat": 52.03, "lon": 5.56, "rated_w": 60, "pin": "4711",
        "mqtt_host": "127.0.0.1", "mqtt_port": 9, "cmd_key": KEY, "outbox_max": 50}
 
 
-class Cut(BaseException):
-    """The power is gone (firmware code catching Exception cannot swallow it)."""
-
-
 class Done(BaseException):
     """The workload is over."""
-
-
-class RamBlocks:
-    """A flash chip in RAM, 512-byte blocks; the write numbered cut_at is torn, later ones lost."""
-
-    def __init__(self, data, cut_at=0):
-        self.data = data
-        self.bs = 512
-        self.writes = 0
-        self.cut_at = cut_at
-
-    def dead(self):
-        return self.cut_at and self.writes >= self.cut_at
-
-    def readblocks(self, n, buf, off=0):
-        if self.cut_at and self.writes >= self.cut_at:
-            return  # dead: a file left open by the cut, closed by the GC later (no allocation)
-        a = n * self.bs + off
-        buf[:] = self.data[a:a + len(buf)]
-
-    def writeblocks(self, n, buf, off=None):
-        off = off or 0
-        self.writes += 1
-        a = n * self.bs + off
-        if self.cut_at and self.writes >= self.cut_at:
-            if self.writes == self.cut_at:  # torn: half the block, then the power is gone
-                half = len(buf) // 2
-                self.data[a:a + half] = buf[:half]
-                raise Cut()
-            return  # dead (see readblocks)
-        self.data[a:a + len(buf)] = buf
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return len(self.data) // self.bs
-        if op == 5:
-            return self.bs
-        if op == 6:
-            return 0
-        return None
 
 
 class Hal(Contract):

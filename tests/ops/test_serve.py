@@ -1,4 +1,5 @@
-"""`lamppost-ops serve` against a real broker: MQTT in, an order out, /healthz, JSON logs."""
+"""`lamppost-ops serve` against a real broker: MQTT in, an order out, /healthz, a contractor's
+signed status update in over HTTP, JSON logs."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import urllib.request
 import paho.mqtt.client as mqtt
 import pytest
 
+from host_tools.ops.inbound import sign
 from simulator.broker import Broker, free_port, kind_from_env
 
 from .helpers import T0, iso, town, write_register
@@ -38,9 +40,23 @@ def health(port):
         return None
 
 
+def inbound_post(port, body: bytes, signature: str):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/inbound/houten/citytec", data=body,
+                                 method="POST", headers={"X-Lamppost-Signature": signature,
+                                                         "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
     reg = write_register(tmp_path / "reg.csv", town(6))
-    cli = [sys.executable, "-m", "host_tools.ops", "--db", db_url]
+    (tmp_path / "ops.toml").write_text(  # the contractor's system is down: status comes inbound
+        '[municipality.houten.contractor.citytec]\nadapter = "webhook"\n'
+        'url = "http://127.0.0.1:9/down"\nsecret = "s3cret"\n')
+    cli = [sys.executable, "-m", "host_tools.ops", "--db", db_url, "--config", str(tmp_path / "ops.toml")]
     assert subprocess.run([*cli, "register", "import", str(reg)], cwd=ROOT).returncode == 0
     with Broker(kind_from_env()) as b:
         hp = free_port()
@@ -61,6 +77,13 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
             pub.publish("tele/HT-0005/STATE", json.dumps({"Time": iso(T0 + 1000)}), qos=1).wait_for_publish(10)
             code, h = wait_for(lambda: (r := health(hp)) and r[1]["open_orders"] == 1 and r, what="an order")
             assert h["rejected"] == 1 and h["duplicates"] == 1
+            # the contractor reports it acknowledged by a signed POST; a forged one is refused
+            upd = json.dumps({"event_id": "ct-1", "order": 1, "status": "acknowledged"}).encode()
+            assert inbound_post(hp, upd, "sha256=" + "0" * 64)[0] == 401
+            assert inbound_post(hp, upd, sign("s3cret", upd)) == \
+                (200, {"order": 1, "status": "acknowledged", "result": "applied"})
+            assert inbound_post(hp, upd, sign("s3cret", upd))[1]["result"] == "duplicate"
+            assert health(hp)[1]["inbound_bad_signature"] == 1
             pub.loop_stop()
             pub.disconnect()
         finally:
@@ -71,4 +94,4 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
     assert any(l["msg"] == "round" and l.get("opened") == 1 for l in logs)
     out = subprocess.run([*cli, "--json", "orders"], cwd=ROOT, capture_output=True, text=True)
     [o] = json.loads(out.stdout)
-    assert (o["post_id"], o["fault_class"], o["first_t"]) == ("HT-0005", "lamp", T0)
+    assert (o["post_id"], o["fault_class"], o["first_t"], o["status"]) == ("HT-0005", "lamp", T0, "acknowledged")

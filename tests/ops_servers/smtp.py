@@ -28,13 +28,28 @@ class SmtpServer:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.keep = _Keep()
-        self.ctl = Controller(self.keep, hostname="127.0.0.1", port=self.port, tls_context=ctx,
-                              require_starttls=True)
-        self.ctl.start()
+        self.ctx = ctx
+        self.ctl = None
+        self.down = False
+
+    @property
+    def down(self) -> bool:
+        return self.ctl is None
+
+    @down.setter
+    def down(self, value: bool) -> None:
+        """An outage: the server stops listening (connection refused) and comes back on its port."""
+        if value and self.ctl is not None:
+            self.ctl.stop()
+            self.ctl = None
+        elif not value and self.ctl is None:
+            self.ctl = Controller(self.keep, hostname="127.0.0.1", port=self.port, tls_context=self.ctx,
+                                  require_starttls=True)
+            self.ctl.start()
 
     @property
     def messages(self):
         return self.keep.messages
 
     def close(self):
-        self.ctl.stop()
+        self.down = True
