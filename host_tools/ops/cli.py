@@ -33,6 +33,10 @@ class Usage(Exception):
     pass
 
 
+class Failed(Exception):
+    """A command that could not do its job (exit 1): an unknown order, a refused update."""
+
+
 def _table(rows: list[dict], cols: list[str]) -> str:
     if not rows:
         return "(none)"
@@ -117,8 +121,7 @@ def cmd_order(args) -> int:
     e = _engine(args)
     rows = [o for o in e.orders() if o["id"] == args.id]
     if not rows:
-        print(f"{PROG}: no order {args.id}", file=sys.stderr)
-        return 1
+        raise Failed(f"no order {args.id}")
     tl = timeline_rows(e, args.id)
     o = rows[0]
     _out(args, {"order": o, "timeline": tl},
@@ -129,10 +132,10 @@ def cmd_order(args) -> int:
 
 def cmd_order_update(args) -> int:
     e = _engine(args)
-    ok = e.contractor_update(args.id, args.status, args.cause)
-    if not ok:
-        print(f"{PROG}: order {args.id} cannot become {args.status} now", file=sys.stderr)
-        return 1
+    if not any(o["id"] == args.id for o in e.orders()):
+        raise Failed(f"no order {args.id}")
+    if not e.contractor_update(args.id, args.status, args.cause):
+        raise Failed(f"order {args.id} cannot become {args.status} now")
     _out(args, {"id": args.id, "status": args.status}, f"order {args.id}: {args.status}")
     return 0
 
@@ -225,13 +228,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Usage as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
+        return _error(args, str(e), 2)
+    except Failed as e:
+        return _error(args, str(e), 1)
     except SQLAlchemyError as e:
-        print(f"{PROG}: database: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 1
+        return _error(args, f"database: {str(e).splitlines()[0]}", 1)
     except KeyboardInterrupt:
         return 130
+
+
+def _error(args, msg: str, code: int) -> int:
+    """An error on stderr for people and, with --json, as {"error", "exit"} on stdout as lampctl
+    does, so a script reading stdout sees why the command failed, not an empty document."""
+    print(f"{PROG}: {msg}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"error": msg, "exit": code}))
+    return code
 
 
 if __name__ == "__main__":

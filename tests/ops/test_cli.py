@@ -76,3 +76,14 @@ def test_orders_and_timeline(db_url, tmp_path, capsys):
     assert rc == 0 and "phoned: crew on its way" in out and "relayFailure" in out
     rc, _, err = run(capsys, "--db", db_url, "order", "999")
     assert rc == 1 and "no order 999" in err
+
+
+def test_unknown_order_and_errors_under_json(db_url, tmp_path, capsys):
+    """An update for an order that does not exist says so (not a database error), and with
+    --json every error is also a JSON object on stdout with the exit code, as lampctl does."""
+    rc, out, err = run(capsys, "--db", db_url, "order-update", "99", "repaired", "--cause", "x")
+    assert rc == 1 and "no order 99" in err and "database" not in err and out == ""
+    rc, out, err = run(capsys, "--db", db_url, "--json", "order", "99")
+    assert rc == 1 and json.loads(out) == {"error": "no order 99", "exit": 1}
+    rc, out, err = run(capsys, "--db", db_url, "register", "import", str(tmp_path / "nope.csv"), "--json")
+    assert rc == 2 and json.loads(out)["exit"] == 2 and "nope.csv" in json.loads(out)["error"]
