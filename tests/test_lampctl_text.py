@@ -34,6 +34,10 @@ def test_send_units_yes_no_help_and_login_hint(tmp_path, capsys, monkeypatch):
         assert code == 0 and "StatusNET" in r
         code, r = lampctl(capsys, *port, "send", "Powr ON")
         assert code == sl.FAILED and "did you mean Power?" in r["error"]
+        # Backlog in text: each command's reply under its name, with keys and units, not bare values
+        code, out, err = _text(capsys, *port, "send", "Backlog Dimmer 30; Stauts")
+        assert code == 0 and re.search(r"^  dimmer:\n(    \S.*\n)*    Dimmer: 30 %$", out, re.M), out
+        assert re.search(r"^  stauts:\n    error: unknown command, did you mean Status\?", out, re.M), out
         code, out, err = _text(capsys, *port, "send", "Help")
         lines = [x.strip() for x in out.splitlines()[1:] if x.startswith("  ")]
         names = [x.split(" ")[0] for x in lines]

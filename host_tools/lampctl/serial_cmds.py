@@ -208,6 +208,12 @@ def _plain(d, indent: int = 0) -> str:
         elif k == "commands" and isinstance(v, list):  # Help: one command a line
             lines.append(f"{pad}{k}:")
             lines += [f"{pad}  {c}" for c in v]
+        elif isinstance(v, list) and v and all(isinstance(e, dict) and "cmd" in e for e in v):
+            lines.append(f"{pad}{k}:")  # Backlog: each command's own reply, keys and units kept
+            for e in v:
+                lines.append(f"{pad}  {e['cmd']}:")
+                rest = {x: y for x, y in e.items() if x != "cmd"}
+                lines.append(_plain(rest, indent + 2) if rest else f"{pad}    ok")
         elif isinstance(v, list) and v and isinstance(v[0], dict):
             lines.append(f"{pad}{k}:")
             for e in v:
