@@ -26,6 +26,10 @@ def test_send_units_yes_no_help_and_login_hint(tmp_path, capsys, monkeypatch):
         assert code == 0 and re.search(r"^  Voltage: 2\d\d(\.\d)? V$", out, re.M), out
         assert re.search(r"^  Power: \d+(\.\d)? W$", out, re.M)
         assert re.search(r"^  mains: yes$", out, re.M) and "True" not in out
+        # every seconds field says so, the detection timers too (not only the ones listed by name)
+        code, out, err = _text(capsys, *port, "status", "thresholds")
+        assert re.search(r"^    raise_s: \d+ s$", out, re.M) and re.search(r"^  blank_s: \d+ s$", out, re.M), out
+        assert not re.search(r"_s: \d+$", out, re.M), out
         code, out, err = _text(capsys, *port, "send", "Power OFF")
         assert code == sl.LOGIN and "--pin" in err and "LAMPCTL_PIN" in err
         code, r = lampctl(capsys, *port, "--pin", "0000", "send", "Power OFF")

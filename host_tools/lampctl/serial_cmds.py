@@ -173,7 +173,7 @@ UNITS = {"Voltage": "V", "Current": "A", "Power": "W", "ApparentPower": "VA", "F
          "downtime_s": "s", "idle_logout_s": "s", "takes_s": "s", "override_s": "s", "login_s": "s",
          "Heap": "kB", "UptimeSec": "s", "DowntimeSec": "s", "RSSI": "dBm", "Signal": "%",
          "dim": "%", "level": "%", "Dimmer": "%", "dim_level": "%", "temp_max": "°C",
-         "nominal_v": "V", "on_w": "W", "standby_w": "W", "warmup_s": "s", "blank_s": "s"}
+         "nominal_v": "V", "on_w": "W", "mqtt_keepalive": "s", "pc_window_min": "min", "standby_w": "W", "warmup_s": "s", "blank_s": "s"}
 
 
 def _value(k: str, v) -> str:
@@ -183,7 +183,7 @@ def _value(k: str, v) -> str:
         return "unset"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    unit = UNITS.get(k)
+    unit = UNITS.get(k) or ("s" if k.endswith("_s") else None)  # every *_s key is seconds
     if unit and isinstance(v, (int, float)):
         return f"{v} {unit}"
     return str(v)
