@@ -101,6 +101,7 @@ def test_provisioning_csv_keeps_asset_columns_and_imports_into_the_register(tmp_
     assert any("serial-only" in w for w in posts["HT-0002"]["warnings"])
     cfg = json.loads((tmp_path / "posts" / "HT-0001" / "config.json").read_text())
     assert (cfg["wifi_ssid"], cfg["wifi_pass"], cfg["mqtt_host"]) == ("Gemeente", "s3cretpass", "mqtt.example.nl")
+    assert cfg["site"] == "houten"  # HA unique_ids lp_houten_HT-0001_*: another town's HT-0001 differs
     assert "register import" in out.err
     pw = (tmp_path / "posts" / "_broker" / "password_file").read_text()
     assert "HT-0001:" in pw and "HT-0002" not in pw  # a broker account only where there is a broker

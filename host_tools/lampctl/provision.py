@@ -163,6 +163,9 @@ def post_config(fields: dict) -> dict:
     elif f.get("wifi_pass") and not (8 <= len(str(f["wifi_pass"])) <= 63
                                      or re.fullmatch(r"[0-9A-Fa-f]{64}", str(f["wifi_pass"]))):
         errors.append("wifi: WPA2 passwords have 8-63 characters (or are a 64-hex-digit key)")
+    town = register_fields(fields).get("municipality")
+    if town and not serial_only and len(str(town)) <= 32:
+        f.setdefault("site", str(town))  # namespaces HA's unique_ids: two towns' NL-0001 never collide
     if not serial_only and not f.get("mqtt_host"):
         errors.append("broker: missing, give --broker HOST[:PORT] (or neither --wifi nor --broker "
                       "for a serial-only post)")
