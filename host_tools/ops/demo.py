@@ -141,8 +141,10 @@ class OpsDemo:
                        f"({o['fault_class']} order, priority {o['priority']}, {o['category']}, ticket {o['remote_id'] or '-'})")
             rows = timeline_rows(self.e, o["id"])
             out += ["    " + line for line in _table(
-                [{"post time": r["post_t"] or r["at"], "status": r["to"], "cause": r["cause"]}
-                 for r in rows], ["post time", "status", "cause"]).splitlines()]
+                # a note (one of two alarms cleared) changes no status: its column stays empty,
+                # so the table reads as the lifecycle (repaired once, then verified)
+                [{"post time": r["post_t"] or r["at"], "status": r["to"] if r["from"] != r["to"] else "",
+                  "cause": r["cause"]} for r in rows], ["post time", "status", "cause"]).splitlines()]
         return "\n".join(out)
 
     def close(self):

@@ -43,3 +43,34 @@ def test_demo_dead_lamp_becomes_a_verified_order():
         assert rows == ["opened", "dispatched", "acknowledged", "repaired", "verified"], summary
     finally:
         ops.close()
+
+
+def test_demo_welded_relay_order_says_repaired_once_though_it_holds_two_alarms():
+    """The welded relay raises lampUnexpectedOn and relayFailure: one relay order. The post
+    clears them one after the other; the first clear is a note, not a second 'repaired'."""
+    sc = load(DEMO)
+    ops = OpsDemo(sc)
+    try:
+        pid, welded = sc.post.id, sc.faults[1]
+        msgs = [(welded.at + 2, "lampUnexpectedOn", "raised"), (welded.at + 2, "relayFailure", "raised"),
+                (welded.until + 5, "lampUnexpectedOn", "cleared"), (welded.until + 5, "relayFailure", "cleared")]
+        for dseq, (mt, alarm, state) in enumerate(msgs, 1):
+            msgs[dseq - 1] = (mt, json.dumps({"t": iso(mt), "id": pid, "ev": "alarm", "dseq": dseq,
+                                              "alarm": alarm, "state": state}).encode())
+        for t in range(sc.start, welded.until + 2 * 3600, ROUND_S):
+            for mt, body in msgs:
+                if t <= mt < t + ROUND_S:
+                    ops.handle(f"stat/{pid}/ALARM", body)
+            ops.handle(f"tele/{pid}/STATE", json.dumps({"Time": iso(t)}).encode())
+            ops.on_tick(t)
+        orders = ops.e.orders()
+        assert len(orders) == 1, ops.summary()
+        o = orders[0]
+        assert (o["fault_class"], o["status"]) == ("relay", "verified"), ops.summary()
+        summary = ops.summary()
+        assert "reports lampUnexpectedOn cleared" in summary  # the note is kept, as a note
+        rows = re.findall(r"(?m)^ +\d{4}-\d\d-\d\dT[\d:]+Z +(opened|dispatched|acknowledged|repaired|verified) ",
+                          summary)
+        assert rows == ["opened", "dispatched", "acknowledged", "repaired", "verified"], summary
+    finally:
+        ops.close()
