@@ -350,7 +350,10 @@ class Engine:
     def _attach_group(self, c, o, post, alarms, peers, r, now):
         for pid, al, t in alarms:
             c.execute(insert(S.order_alarms).values(order_id=o["id"], post_id=pid, alarm=al, t=t))
-        dark = set(self._order_posts(c, o["id"]))
+        # dark: a post whose lamp is out (lampFailure) or without supply; a sag's lamps still burn
+        dark = set(c.execute(select(S.order_alarms.c.post_id).where(
+            S.order_alarms.c.order_id == o["id"],
+            S.order_alarms.c.alarm.in_(("lampFailure", "supplyLoss")))).scalars())
         if post["lat"] is not None:
             adj = [p for p in dark if peers.get(p) and peers[p]["lat"] is not None
                    and metres(post["lat"], post["lon"], peers[p]["lat"], peers[p]["lon"]) <= r["adjacent_m"]]

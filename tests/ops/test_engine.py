@@ -84,6 +84,19 @@ def test_two_dark_on_a_cabinet_is_supply_but_not_priority(db_url, tmp_path):
     assert (o["fault_class"], o["priority"], o["posts"]) == ("supply", 2, ["HT-0000", "HT-0003"])
 
 
+def test_a_sag_on_a_cabinet_is_one_supply_order_but_no_dark_stretch(db_url, tmp_path):
+    """supplyVoltageTooLow/High of several posts on one cabinet is one supply order (the grid
+    operator's); three adjacent posts in a sag still burn, so it is not the dark-stretch priority."""
+    e = make_engine(db_url, tmp_path)
+    for i in range(3):  # posts 0..2 on K1, 30 m apart
+        Post(e, f"HT-{i:04d}").alarm("supplyVoltageTooLow" if i else "supplyVoltageTooHigh", "raised", T0 + 10 * i)
+    Post(e, "HT-0000").state(T0 + 1000)
+    e.tick()
+    [o] = e.orders()
+    assert (o["subject"], o["fault_class"], o["category"]) == ("cabinet:houten:K1", "supply", "verlichting-netstoring")
+    assert o["posts"] == ["HT-0000", "HT-0001", "HT-0002"] and o["priority"] == 2
+
+
 def test_group_outside_the_window_stays_separate(db_url, tmp_path):
     e = make_engine(db_url, tmp_path)
     Post(e, "HT-0000").alarm("lampFailure", "raised", T0)
