@@ -86,3 +86,13 @@ def test_explicit_posts_and_duplicates():
         loads(base + one + "colour = 1\n", "t")
     with pytest.raises(ScenarioError, match="either"):
         loads(base, "t")
+
+
+def test_cabinet_sag_reaches_every_post_on_the_cabinet_as_a_supply_sag():
+    text = (FILES / "two_cabinets.toml").read_text() + (
+        '\n[[fault]]\ncabinet = "C1"\nkind = "cabinet_sag"\nat = 2026-01-15T21:00:00Z\n'
+        'until = 2026-01-15T21:30:00Z\n')
+    t = loads(text, "t.toml")
+    for tp in t.posts:
+        sags = [(f.kind, f.at, f.until) for f in tp.scenario.faults if f.kind == "supply_sag"]
+        assert sags == ([("supply_sag", t.faults[-1].at, t.faults[-1].until)] if tp.cabinet == "C1" else [])
