@@ -95,7 +95,7 @@ def _text(order: dict, action: str, key: str) -> str:
 
 class Open311(Adapter):
     """Open311 GeoReport v2: POST requests.json (form-encoded), status by GET requests/{id}.json
-    and, where the server offers it, servicerequestupdates.json."""
+    (`closed` = repaired). GET services and servicerequestupdates.json are not used (yet)."""
 
     def _code(self, order):
         codes = self.o.get("service_codes", {})
