@@ -3,6 +3,7 @@
   lamppost-ops [--db URL] [--config FILE] [--json] COMMAND
     register import FILE.csv|FILE.toml   add or update posts (history kept)
     register list [--municipality M]     the posts
+    register history ID                  what re-imports changed on one post
     orders [--municipality M] [--status S]
     order ID                             one order with its timeline (audit trail)
     order-update ID acknowledged|repaired --cause TEXT   a contractor's answer by hand
@@ -90,6 +91,17 @@ def cmd_register_list(args) -> int:
         r["last_t"] = iso(r["last_t"])
     _out(args, rows, _table(rows, ["id", "municipality", "street", "light_point", "cabinet",
                                    "contractor", "lat", "lon", "lwt", "last_t"]))
+    return 0
+
+
+def cmd_register_history(args) -> int:
+    e = _engine(args)
+    rows = register.history(e.db, args.id)
+    if not rows:
+        raise Failed(f"no post {args.id} in the register")
+    for r in rows:
+        r["at"] = iso(int(r["at"]))
+    _out(args, rows, _table(rows, ["at", "field", "old", "new", "source"]))
     return 0
 
 
@@ -188,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = rs.add_parser("list", help="the posts", parents=[common])
     p.add_argument("--municipality")
     p.set_defaults(func=cmd_register_list)
+    p = rs.add_parser("history", help="what re-imports changed on one post (field, old, new, file)",
+                      parents=[common])
+    p.add_argument("id")
+    p.set_defaults(func=cmd_register_history)
     p = sub.add_parser("orders", help="work orders", parents=[common])
     p.add_argument("--municipality")
     p.add_argument("--status", choices=["opened", "dispatched", "acknowledged", "repaired", "verified",

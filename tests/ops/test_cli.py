@@ -3,6 +3,7 @@ timeline, exit codes; on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 
 from host_tools.ops import db, register
 from host_tools.ops.cli import main
@@ -30,6 +31,13 @@ def test_register_import_then_reimport_keeps_history(db_url, tmp_path, capsys):
     assert [(h["field"], h["old"], h["new"]) for h in hist] == [("*", None, "added"), ("cabinet", "K1", "K9")]
     rc, out, _ = run(capsys, "--db", db_url, "--json", "register", "list")
     assert {p["id"]: p["cabinet"] for p in json.loads(out)}["HT-0002"] == "K9"
+    # the operator sees that history without SQL
+    rc, out, _ = run(capsys, "--db", db_url, "register", "history", "HT-0002")
+    assert rc == 0 and re.search(r"(?m)^\S+Z +cabinet +K1 +K9 +\S*reg\.csv$", out), out
+    rc, out, _ = run(capsys, "--db", db_url, "--json", "register", "history", "HT-0003")
+    assert [(h["field"], h["new"]) for h in json.loads(out)] == [("*", "added"), ("street", "Molenweg")]
+    rc, _, err = run(capsys, "--db", db_url, "register", "history", "NOPE-1")
+    assert rc == 1 and "no post NOPE-1" in err
 
 
 def test_bad_register_is_refused_whole_with_exit_2(db_url, tmp_path, capsys):
