@@ -240,13 +240,19 @@ def test_without_ha_control_the_light_is_not_offered_and_unsigned_power_is_refus
     post = "NL-H2"
     sub = Sub(broker, f"stat/{post}/RESULT")
     try:
-        _run(broker, post, {}, {60: [("Power", "ON"), ("Dimmer", "40")]}, duration="3m")
+        # a new TelePeriod (signed) announces again, so HA's expire_after follows the period
+        t0 = parse_time(START)
+        _run(broker, post, {}, {60: [("Power", "ON"), ("Dimmer", "40")],
+                                90: [("TelePeriod", sign(KEY, post, "teleperiod", "600", t0 + 90))]},
+             duration="3m")
     finally:
         sub.close()
     results = [json.loads(p) for p in sub.of(f"stat/{post}/RESULT")]
-    assert [r["cmd"] for r in results] == ["power", "dimmer"]
-    assert all("not authenticated" in r["error"] for r in results)
+    assert [r["cmd"] for r in results] == ["power", "dimmer", "teleperiod"]
+    assert all("not authenticated" in r["error"] for r in results[:2])
+    assert results[2]["TelePeriod"] == 600
     ret = retained(broker, f"homeassistant/+/{post}/+/config")
     assert not ret.get(f"homeassistant/light/{post}/lamp/config")
     sensors = {t: json.loads(p) for t, p in ret.items() if p}
     assert sensors and all(c["unique_id"].startswith(f"lp_-_{post}_") for c in sensors.values())
+    assert {c["expire_after"] for c in sensors.values()} == {2 * 600 + 60}  # docs/tasmota-ha.md
