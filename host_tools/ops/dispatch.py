@@ -94,14 +94,28 @@ def _text(order: dict, action: str, key: str) -> str:
 
 
 class Open311(Adapter):
-    """Open311 GeoReport v2: POST requests.json (form-encoded), status by GET requests/{id}.json
-    (`closed` = repaired). GET services and servicerequestupdates.json are not used (yet)."""
+    """Open311 GeoReport v2: GET services.json (once: a configured service_code the contractor
+    does not offer is refused with the codes it does), POST requests.json (form-encoded), status
+    by GET requests/{id}.json (`closed` = repaired). servicerequestupdates.json is not used (yet)."""
+
+    offered: set[str] | None = None
 
     def _code(self, order):
         codes = self.o.get("service_codes", {})
         code = codes.get(order["fault_class"]) or self.o.get("service_code")
         if not code:
             raise Refused(f"no Open311 service_code for fault class {order['fault_class']}")
+        if self.offered is None:
+            q = f"?jurisdiction_id={urllib.parse.quote(self.o['jurisdiction_id'])}" \
+                if self.o.get("jurisdiction_id") else ""
+            _, body = _http("GET", f"{self.url}/services.json{q}", ctx=self.ctx)
+            ans = _json(body, "Open311 GET services")
+            if not isinstance(ans, list):
+                raise Transient(f"Open311 GET services: not a list: {body[:100]!r}")
+            self.offered = {str(s.get("service_code")) for s in ans if isinstance(s, dict)}
+        if str(code) not in self.offered:
+            raise Refused(f"Open311 service_code {code} (fault class {order['fault_class']}) is not "
+                          f"among {self.url}'s services: {', '.join(sorted(self.offered)) or 'none'}")
         return str(code)
 
     def find(self, key, order):

@@ -90,6 +90,17 @@ def test_wrong_credentials_are_refused_and_held_not_retried(db_url, tmp_path, se
     assert e.orders()[0]["status"] == "opened"
 
 
+def test_open311_service_code_the_contractor_does_not_offer_is_refused_naming_its_services(
+        db_url, tmp_path, servers):
+    """GET services first: a code missing from the contractor's list is held for the operator
+    with the codes it does offer, and no request is posted."""
+    e, d = open_orders(db_url, tmp_path, cfg_for(servers, "open311", service_codes={"lamp": "009"}), Clock())
+    assert d.run() == {"sent": 0, "retry": 0, "rejected": 1}
+    [row] = queue(e)
+    assert "service_code 009" in row["last_error"] and "001, 002" in row["last_error"], row["last_error"]
+    assert servers["open311"].requests == []
+
+
 def test_contractors_down_for_a_day_get_every_order_once(db_url, tmp_path, servers):
     """Open311, Signalen and the webhook are all down for 24 h (virtual clock), two orders each;
     when they are back every order is delivered, once, though each server loses the answer to
