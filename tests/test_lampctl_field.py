@@ -51,3 +51,6 @@ def test_usage_errors_unset_values_dim_auto_and_monitor(tmp_path, capsys, monkey
         code, out, err = _text(capsys, *port, "monitor", "--count", "1")
         assert code == 0 and re.search(r"clock\s.*2026-01-15 18:\d\d:\d\d UTC \(the board.s clock\)", out), out
         assert re.search(r"energy\s.*\d+(\.\d+)? kWh, burning \d+(\.\d+)? h, \d+ switch-ons", out), out
+        cells = " ".join(re.sub(r"[│└┘─┴]", " ", out.split("counts", 1)[1]).split())  # unwrap the table
+        counted = re.findall(r"([a-z][A-Za-z]+) \d+", cells)
+        assert len(counted) == 12 and counted == sorted(counted), out  # a stable order, as `alarms`

@@ -375,7 +375,7 @@ def cmd_monitor(args, dev) -> int:
                             f"{en.get('switchOnCounter', '?')} switch-ons")
         act = al.get("active") or []
         t.add_row("alarms", "[red]" + ", ".join(act) + "[/red]" if act else "[green]none[/green]")
-        t.add_row("counts", ", ".join(f"{k} {v}" for k, v in (al.get("counts") or {}).items()))
+        t.add_row("counts", ", ".join(f"{k} {v}" for k, v in sorted((al.get("counts") or {}).items())))
         for e in recent[-5:]:
             t.add_row(e.get("t", "")[11:19], " ".join(f"{k}={v}" for k, v in e.items()
                                                       if k not in ("t", "id", "seq")))
