@@ -169,14 +169,19 @@ def token_user(db, token: str) -> User | None:
 
 
 class LoginLimiter:
-    """At most `limit` failed logins per user name and per client address within `window_s`;
-    beyond that every attempt is refused (429) until the window has passed. In memory: one
+    """At most `limit` failed logins per user name (`addr_factor` times that per client address,
+    several people may share one) within `window_s`; beyond that every attempt is refused
+    (429) until the window has passed. In memory: one
     service process answers the console (docs/console-web.md)."""
 
-    def __init__(self, limit: int = 5, window_s: float = 300.0, clock=time.monotonic):
-        self.limit, self.window, self.clock = limit, window_s, clock
+    def __init__(self, limit: int = 5, window_s: float = 300.0, clock=time.monotonic,
+                 addr_factor: int = 4):
+        self.limit, self.window, self.clock, self.addr_factor = limit, window_s, clock, addr_factor
         self.fails: dict[str, deque] = {}
         self.lock = threading.Lock()
+
+    def _limit(self, key: str) -> int:
+        return self.limit * (self.addr_factor if key.startswith("addr:") else 1)
 
     def _recent(self, key: str) -> deque:
         q = self.fails.setdefault(key, deque())
@@ -188,8 +193,8 @@ class LoginLimiter:
     def blocked(self, *keys: str) -> float:
         """Seconds until a login may be tried again (0: now)."""
         with self.lock:
-            waits = [q[0] + self.window - self.clock() for k in keys
-                     if len(q := self._recent(k)) >= self.limit]
+            waits = [q[-(self._limit(k))] + self.window - self.clock() for k in keys
+                     if len(q := self._recent(k)) >= self._limit(k)]
         return max(waits, default=0.0)
 
     def failed(self, *keys: str) -> None:

@@ -91,7 +91,8 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
                               "with `Authorization: Bearer <token>` (`lamppost-ops user token NAME`) "
                               "or the console's session cookie plus the `X-CSRF-Token` header on "
                               "POST. Everything is scoped to the user's municipality.",
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+                  docs_url="/api/docs", redoc_url=None,
+                  swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect", openapi_url="/api/openapi.json",
                   lifespan=_lifespan(feed))
     app.add_middleware(SessionMiddleware, secret_key=st.session_secret, session_cookie=SESSION_COOKIE,
                        max_age=st.session_max_age_s, same_site="strict", https_only=st.secure_cookie)

@@ -1,0 +1,301 @@
+"""The console over HTTP (uvicorn on a free port, SQLite and PostgreSQL): login, sessions,
+CSRF, the login rate limit, roles, municipality separation on every route, signed commands
+through a real broker, the CSV report, the OpenAPI document, the `user` CLI."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from host_tools.collector.sign import mac_hex
+from host_tools.ops.web import accounts
+from host_tools.ops.web.commands import CommandError, check, paho_publisher
+from simulator.broker import Broker, kind_from_env
+
+from .console_helpers import PASSWORD, Http, build_world
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def world(db_url, tmp_path):
+    w = build_world(db_url, tmp_path)
+    yield w
+    w.server.stop()
+    w.engine.db.dispose()
+
+
+def test_login_session_csrf_and_rate_limit(world):
+    h = Http(world.url)
+    code, _, hdr = h.get("/map")
+    assert code == 303 and hdr["location"].startswith("/login")
+    assert h.get("/api/v1/fleet")[0] == 401
+    # a login without the form's CSRF token is refused even with the right password
+    assert h.post("/login", form={"username": "ho-viewer", "password": PASSWORD})[0] == 403
+    assert h.login("ho-viewer", "wrong password") == 401
+    assert h.login("ho-viewer") == 303
+    assert h.get("/map")[0] == 200
+    code, body, _ = h.get("/api/v1/me")
+    assert json.loads(body) == {"username": "ho-viewer", "role": "viewer", "municipality": "houten",
+                                "contractor": None}
+    # a state-changing request on the session without its CSRF token: refused
+    op = world.client("ho-operator")
+    oid = world.orders["houten"]
+    assert op.post(f"/orders/{oid}/status", form={"status": "acknowledged"})[0] == 403
+    assert op.post(f"/api/v1/orders/{oid}/status", js={"status": "acknowledged"})[0] == 403
+    assert op.post(f"/api/v1/orders/{oid}/status", js={"status": "acknowledged"},
+                   headers={"X-CSRF-Token": "forged"})[0] == 403
+    tok = op.csrf("/map")
+    assert op.post(f"/api/v1/orders/{oid}/status", js={"status": "acknowledged"},
+                   headers={"X-CSRF-Token": tok})[0] == 200
+    # five wrong passwords for a name: the sixth try is refused, the right password too
+    bad = Http(world.url)
+    for _ in range(5):
+        assert bad.login("ho-admin", "guess-guess") == 401
+    assert bad.login("ho-admin") == 429
+    # logout ends the session
+    assert h.post("/logout", form={"csrf": h.csrf("/map")})[0] == 303
+    assert h.get("/api/v1/me")[0] == 401
+
+
+def _routes(world):
+    """(method, path template) of every route the console serves, static files aside."""
+    app = world.server.server.config.app
+    out = set()
+    for r in app.routes:
+        for m in getattr(r, "methods", None) or ():
+            if m != "HEAD" and not r.path.startswith(("/static", "/api/docs", "/api/openapi")):
+                out.add((m, r.path))
+    return out
+
+
+# what each route does for a user of ANOTHER municipality (fill: that municipality's ids)
+FOREIGN = {
+    ("GET", "/posts/{pid}"): 404, ("POST", "/posts/{pid}/command"): 404,
+    ("GET", "/api/v1/posts/{pid}"): 404, ("POST", "/api/v1/posts/{pid}/commands"): 404,
+    ("GET", "/orders/{oid}"): 404, ("POST", "/orders/{oid}/status"): 404,
+    ("GET", "/api/v1/orders/{oid}"): 404, ("POST", "/api/v1/orders/{oid}/status"): 404,
+}
+# routes that list: a user's answer must not name anything of the other municipality
+LISTS = [("GET", p) for p in ("/map", "/alarms", "/orders", "/reports", "/reports.csv", "/users",
+                              "/api/v1/fleet", "/api/v1/alarms", "/api/v1/orders",
+                              "/api/v1/reports", "/api/v1/reports.csv", "/api/v1/me",
+                              "/reports?by=cabinet", "/api/v1/reports?by=municipality")]
+OTHER = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/"),
+         ("GET", "/events"), ("POST", "/users")}
+
+
+def test_every_route_keeps_municipalities_apart(world):
+    """An admin of houten (the widest role) against each of utrecht's posts and orders, on
+    every route; the route table is compared with the app's so a new route needs a row here."""
+    assert _routes(world) == set(FOREIGN) | {(m, p.split("?")[0]) for m, p in LISTS} | OTHER
+    ut_order = world.orders["utrecht"]
+    for who in ("ho-admin", "ho-operator"):
+        h = world.client(who)
+        tok = h.csrf("/map")
+        for (m, path), want in FOREIGN.items():
+            p = path.format(pid="UT-0001", oid=ut_order)
+            if m == "GET":
+                code, body, _ = h.get(p)
+            elif "/api/" in p:
+                code, body, _ = h.post(p, js={"status": "repaired", "command": "Relay", "param": "on"},
+                                       headers={"X-CSRF-Token": tok})
+            else:
+                code, body, _ = h.post(p, form={"csrf": tok, "status": "repaired", "command": "Relay",
+                                                "param": "on"})
+            assert code == want, (who, m, p, code, body[:200])
+        for m, p in LISTS:
+            code, body, _ = h.get(p)
+            assert code in (200, 403), (who, p, code)
+            assert "UT-" not in body and "utrecht" not in body and "Oudegracht" not in body, (who, p)
+        code, body, _ = h.get("/api/v1/fleet")
+        assert set(json.loads(body)["posts"]["id"]) == {f"HT-{i:04d}" for i in range(6)}
+        assert h.get("/api/v1/fleet?municipality=utrecht")[1].count("UT-") == 0
+    # nothing of utrecht changed, no command was sent or audited
+    o = next(o for o in world.engine.orders() if o["id"] == ut_order)
+    assert o["status"] == "opened"
+    with world.engine.db.connect() as c:
+        from sqlalchemy import func, select
+
+        from host_tools.ops import schema
+        assert c.execute(select(func.count()).select_from(schema.commands)).scalar() == 0
+
+
+def test_roles(world):
+    oid = world.orders["houten"]
+    v = world.client("ho-viewer")
+    tok = v.csrf("/map")
+    assert v.post(f"/orders/{oid}/status", form={"csrf": tok, "status": "repaired"})[0] == 403
+    assert v.post("/posts/HT-0001/command", form={"csrf": tok, "command": "Relay", "param": "on"})[0] == 403
+    assert v.get("/users")[0] == 403
+    # a contractor sees only its own orders, nothing of the fleet
+    other = world.client("ho-othercrew")
+    assert json.loads(other.get("/api/v1/orders")[1]) == []
+    assert other.get(f"/orders/{oid}")[0] == 404
+    for p in ("/map", "/alarms", "/reports", "/posts/HT-0001", "/api/v1/fleet", "/api/v1/alarms",
+              "/api/v1/posts/HT-0001", "/api/v1/reports", "/reports.csv"):
+        assert other.get(p)[0] == 403, p
+    crew = world.client("ho-citytec")
+    [o] = json.loads(crew.get("/api/v1/orders")[1])
+    assert o["id"] == oid and o["contractor"] == "citytec" and "sla_due" in o
+    code, _, hdr = crew.get("/")
+    assert hdr["location"] == "/orders"
+    tok = crew.csrf(f"/orders/{oid}")
+    assert other.post(f"/orders/{oid}/status", form={"csrf": other.csrf("/orders"),
+                                                      "status": "repaired"})[0] == 404
+    assert crew.post(f"/orders/{oid}/status", form={"csrf": tok, "status": "repaired",
+                                                     "note": "driver replaced"})[0] == 303
+    tl = json.loads(crew.get(f"/api/v1/orders/{oid}")[1])["timeline"]
+    assert tl[-1]["to"] == "repaired" and "ho-citytec (contractor, citytec): driver replaced" in tl[-1]["cause"]
+    # an admin adds an account in its own municipality only
+    a = world.client("ho-admin")
+    tok = a.csrf("/users")
+    assert a.post("/users", form={"csrf": tok, "username": "ho-new", "role": "viewer",
+                                  "password": "a long password"})[0] == 303
+    assert [u["municipality"] for u in accounts.list_users(world.engine.db) if u["username"] == "ho-new"] == ["houten"]
+
+
+def test_bearer_token_for_scripts_needs_no_csrf(world):
+    tok = accounts.new_token(world.engine.db, "ho-operator")
+    h = Http(world.url, token=tok)
+    assert json.loads(h.get("/api/v1/me")[1])["username"] == "ho-operator"
+    code, body, _ = h.post(f"/api/v1/orders/{world.orders['houten']}/status", js={"status": "acknowledged"})
+    assert code == 200, body
+    assert Http(world.url, token="lpo_" + "x" * 43).get("/api/v1/me")[0] == 401
+    accounts.set_disabled(world.engine.db, "ho-operator", True)
+    assert h.get("/api/v1/me")[0] == 401
+    spec = json.loads(Http(world.url).get("/api/openapi.json")[1])
+    assert {"/api/v1/fleet", "/api/v1/orders/{oid}/status", "/api/v1/posts/{pid}/commands",
+            "/api/v1/reports"} <= set(spec["paths"])
+
+
+def test_post_page_data_and_report_csv(world):
+    h = world.client("ho-viewer")
+    p = json.loads(h.get("/api/v1/posts/HT-0001")[1])
+    assert p["readings"]["voltage_v"] == 235.0 and len(p["history"]["t"]) == 6
+    assert p["per_day"][0]["energy_kwh"] == pytest.approx(0.05)
+    assert p["per_day"][0]["burning_h"] > 0
+    assert [a["alarm"] for a in p["alarms"] if a["raised"]] == ["lampFailure"]
+    assert "cmd_key" not in json.dumps(p["config"]) and p["config"]["light_point"] == "LP001"
+    code, body, hdr = h.get("/reports.csv?by=cabinet")
+    assert code == 200 and hdr["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(body)))
+    k1 = next(r for r in rows if r["cabinet"] == "K1")
+    assert k1["faults_reported"] == "1" and float(k1["energy_kwh"]) == pytest.approx(0.05)
+    assert "<svg" in h.get("/posts/HT-0001")[1]
+
+
+def test_signed_command_reaches_the_broker_and_is_audited(db_url, tmp_path):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "HT-0001.key").write_text("s3cret-key-of-HT-0001\n")
+    with Broker(kind_from_env()) as b:
+        got, seen = threading.Event(), []
+        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{b.port}")
+        sub.on_message = lambda c, u, m: (seen.append((m.topic, m.payload)), got.set())
+        sub.on_connect = lambda c, *a: c.subscribe("cmnd/#", 1)
+        sub.connect(b.host, b.port)
+        sub.loop_start()
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"console-{b.port}")
+        pub.connect(b.host, b.port)
+        pub.loop_start()
+        w = build_world(db_url, tmp_path, key_dir=keys, publish=paho_publisher(pub))
+        try:
+            op = w.client("ho-operator")
+            tok = op.csrf("/posts/HT-0001")
+            code, body, _ = op.post("/api/v1/posts/HT-0001/commands", js={"command": "Dim", "param": "40"},
+                                    headers={"X-CSRF-Token": tok})
+            assert code == 200 and json.loads(body)["result"] == "published", body
+            assert got.wait(30)
+            topic, payload = seen[0]
+            d = json.loads(payload)
+            assert topic == "cmnd/HT-0001/Dim" and d["param"] == "40"
+            assert d["mac"] == mac_hex("s3cret-key-of-HT-0001", "HT-0001", "Dim", "40", d["ctr"])
+            # refused before sending: no key for this post, a bad parameter
+            code, body, _ = op.post("/api/v1/posts/HT-0002/commands", js={"command": "Relay", "param": "on"},
+                                    headers={"X-CSRF-Token": tok})
+            assert json.loads(body)["result"].startswith("refused: no command key")
+            assert op.post("/api/v1/posts/HT-0001/commands", js={"command": "Reboot", "param": ""},
+                           headers={"X-CSRF-Token": tok})[0] == 422
+            assert op.post("/posts/HT-0001/command", form={"csrf": tok, "command": "SelfTest"})[0] == 303
+            cmds = json.loads(op.get("/api/v1/posts/HT-0001")[1])["commands"]
+            assert [(c["command"], c["username"], c["result"]) for c in cmds] == [
+                ("SelfTest", "ho-operator", "published"), ("Dim", "ho-operator", "published")]
+            assert cmds[0]["ctr"] > cmds[1]["ctr"]  # never a replayed counter
+        finally:
+            w.server.stop()
+            w.engine.db.dispose()
+            for c in (sub, pub):
+                c.loop_stop()
+                c.disconnect()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["Relay", "Dim", "SelfTest", "Reboot", "relay", ""]), st.text(max_size=12))
+def test_command_parameters_are_checked_before_signing(command, param):
+    try:
+        p = check(command, param)
+    except CommandError:
+        return
+    assert command in ("Relay", "Dim", "SelfTest")
+    if command == "Dim":
+        assert p == "auto" or 0 <= int(p) <= 100
+    else:
+        assert p in ("on", "off", "auto", "")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b"]), max_size=20))
+def test_login_limiter_counts_failures_per_key(fails):
+    t = [0.0]
+    lim = accounts.LoginLimiter(limit=3, window_s=60, clock=lambda: t[0])
+    for k in fails:
+        lim.failed(k)
+        t[0] += 1
+    for k in ("a", "b"):
+        assert bool(lim.blocked(k)) == (fails.count(k) >= 3)
+    t[0] += 61
+    assert not lim.blocked("a") and not lim.blocked("b")
+
+
+def test_user_cli_takes_the_password_from_a_file_or_the_environment(tmp_path, monkeypatch, capsys):
+    from host_tools.ops.cli import main
+    dbf = str(tmp_path / "ops.sqlite")
+    pw = tmp_path / "pw"
+    pw.write_text("a very long password\n")
+    monkeypatch.delenv("LAMPPOST_OPS_PASSWORD", raising=False)
+    assert main(["--db", dbf, "user", "add", "kim", "--role", "operator", "--municipality", "houten",
+                 "--password-file", str(pw)]) == 0
+    monkeypatch.setenv("LAMPPOST_OPS_PASSWORD", "another long password")
+    assert main(["--db", dbf, "user", "add", "crew", "--role", "contractor", "--municipality", "houten",
+                 "--contractor", "citytec"]) == 0
+    capsys.readouterr()
+    assert main(["--db", dbf, "user", "add", "eve", "--role", "viewer", "--municipality", "houten",
+                 "--password", "on the command line"]) == 2
+    assert "refused" in capsys.readouterr().err
+    monkeypatch.setenv("LAMPPOST_OPS_PASSWORD", "short")
+    assert main(["--db", dbf, "user", "add", "short", "--role", "viewer", "--municipality", "houten"]) == 1
+    assert "at least 10" in capsys.readouterr().err
+    assert main(["--db", dbf, "user", "add", "crew2", "--role", "viewer", "--municipality", "houten",
+                 "--contractor", "citytec"]) == 1  # only a contractor account names a contractor
+    capsys.readouterr()
+    assert main(["--db", dbf, "--json", "user", "list"]) == 0
+    users = json.loads(capsys.readouterr().out)
+    assert [(u["username"], u["role"]) for u in users] == [("crew", "contractor"), ("kim", "operator")]
+    assert main(["--db", dbf, "--json", "user", "token", "kim"]) == 0
+    tok = json.loads(capsys.readouterr().out)["token"]
+    from host_tools.ops import db
+    eng = db.open_db(dbf)
+    assert accounts.token_user(eng, tok).username == "kim"
+    assert accounts.authenticate(eng, "kim", "a very long password").role == "operator"
+    assert accounts.authenticate(eng, "kim", "a very long passwor") is None
+    assert accounts.authenticate(eng, "nobody", "a very long password") is None
+    assert main(["--db", dbf, "user", "disable", "kim"]) == 0
+    assert accounts.authenticate(eng, "kim", "a very long password") is None
