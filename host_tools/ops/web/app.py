@@ -107,6 +107,17 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
                                 headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse("/login?next=" + request.url.path, status_code=303)
 
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException):
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        uid = request.session.get("uid")
+        u = accounts.load_user(db, uid) if isinstance(uid, int) else None
+        r = page(request, "error.html", u, code=exc.status_code, detail=exc.detail)
+        r.status_code = exc.status_code
+        return r
+
     # ---------- authentication ----------
     def csrf_token(request: Request) -> str:
         tok = request.session.get("csrf")

@@ -1,0 +1,179 @@
+"""The console in a real headless browser (Playwright's Python package driving Debian's
+Chromium): a post that fails turns red on the map without a reload, its order opens, the
+contractor marks it repaired, the post verifies the repair at the next dusk and the order
+page shows it; roles in the browser; a screenshot of every page in build/console-screenshots/.
+
+The post's messages are the firmware's MQTT payloads (as tests/ops/test_demo_ops.py feeds
+the engine), through the service's own parser, on a virtual clock: cheap and deterministic.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .console_helpers import PASSWORD, build_world
+from .helpers import T0, Post
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "build" / "console-screenshots"
+RED = (214, 39, 40)
+YELLOW = (242, 194, 0)
+ORANGE = (255, 127, 14)
+
+
+def chromium() -> str:
+    path = os.environ.get("LAMPPOST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        pytest.skip("needs Chromium (Playwright cannot download a browser here): "
+                    "apt-get install chromium (.ci/run installs it)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = chromium()
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, headless=True,
+                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def world(db_url, tmp_path):
+    w = build_world(db_url, tmp_path)
+    yield w
+    w.server.stop()
+    w.engine.db.dispose()
+
+
+def login(browser, w, user):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=w.url)
+    ctx.set_default_timeout(60_000)
+    page = ctx.new_page()
+    page.goto("/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return ctx, page
+
+
+def near(rgb, want, tol=40):
+    return rgb is not None and all(abs(a - b) <= tol for a, b in zip(rgb, want))
+
+
+def shot(page, name, db_url):
+    if "postgresql" in db_url:  # one set of screenshots (the SQLite run) is enough
+        return
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_failing_post_turns_red_is_repaired_and_verified_at_dusk(browser, world, db_url):
+    w, e = world, world.engine
+    post = Post(e, "HT-0004", inc=7)
+    post.lwt(True)
+    post.switch(True, T0 + 60)       # dusk: the lamp is lit
+    post.state(T0 + 120)
+    ctx, page = login(browser, w, "ho-operator")
+    assert page.url.endswith("/map")
+    page.wait_for_function("document.getElementById('map').dataset.rendered === '6'")
+    page.wait_for_function("document.body.dataset.live === '1'")  # the event stream is open
+    page.evaluate("window.__noReload = 1")
+    page.wait_for_function("lamppostMap.pixelAt('HT-0004') !== null")
+    assert near(page.evaluate("lamppostMap.pixelAt('HT-0004')"), YELLOW)
+    shot(page, "map", db_url)
+
+    # the lamp dies at 19:00: the firmware's lampFailure turns the post red, without a reload
+    post.alarm("lampFailure", "raised", T0 + 3600)
+    page.wait_for_function("lamppostMap.stateOf('HT-0004') === 'alarm'")
+    assert near(page.evaluate("lamppostMap.pixelAt('HT-0004')"), RED)
+    assert page.evaluate("window.__noReload") == 1
+    page.goto("/alarms")
+    assert page.locator("#alarms-table tr[data-post=HT-0004]").count() == 1
+    shot(page, "alarms", db_url)
+
+    # 15 minutes later by the post's clock: an order for citytec
+    post.state(T0 + 3600 + 1000)
+    w.clock.t = T0 + 3600 + 1000
+    e.tick()
+    [oid] = [o["id"] for o in e.orders() if o["post_id"] == "HT-0004"]
+    page.goto(f"/posts/HT-0004")
+    assert page.locator("#post-alarms tr.raised").count() == 1
+    assert page.locator(f"a[href='/orders/{oid}']").count() == 1
+    shot(page, "post", db_url)
+    page.goto("/reports?by=cabinet")
+    shot(page, "reports", db_url)
+    r = page.goto("/users")
+    assert r.status == 403 and "admin" in page.locator("main").inner_text()  # an operator is no admin
+    ctx.close()
+
+    # the contractor opens its order and marks it repaired (next morning, by day)
+    post.state(T0 + 16 * 3600)
+    w.clock.t = T0 + 16 * 3600
+    cctx, crew = login(browser, w, "ho-citytec")
+    assert crew.url.endswith("/orders")
+    crew.click(f"#orders-table a[href='/orders/{oid}']")
+    crew.wait_for_url(f"**/orders/{oid}")
+    shot(crew, "orders-contractor-order", db_url)
+    crew.fill("input[name=note]", "driver replaced")
+    crew.click("#mark-repaired")
+    crew.wait_for_url(f"**/orders/{oid}*")
+    assert crew.locator("#order-status").inner_text() == "repaired"
+    crew.evaluate("window.__noReload = 1")
+    crew.wait_for_function("document.body.dataset.live === '1'")
+
+    # at dusk the post switches the lamp on and clears lampFailure: verified, shown live
+    dusk = T0 + 86400 - 300
+    post.switch(True, dusk)
+    post.alarm("lampFailure", "cleared", dusk + 62)
+    post.state(dusk + 120)
+    w.clock.t = dusk + 120
+    e.tick()
+    crew.wait_for_function("document.getElementById('order-status').textContent === 'verified'")
+    assert crew.evaluate("window.__noReload") == 1
+    steps = [a["to"] for a in crew.evaluate(
+        f"fetch('/api/v1/orders/{oid}').then(r => r.json())")["timeline"] if a["from"] != a["to"]]
+    assert steps == ["opened", "repaired", "verified"]  # no contractor configured: not dispatched
+    shot(crew, "order-verified", db_url)
+    crew.goto("/orders")
+    shot(crew, "orders", db_url)
+    cctx.close()
+
+
+def test_roles_in_the_browser(browser, world, db_url):
+    w = world
+    ctx, page = login(browser, w, "ho-citytec")
+    r = page.goto("/map")
+    assert r.status == 403
+    assert page.locator("nav a[href='/map']").count() == 0
+    r = page.goto("/posts/HT-0001")
+    assert r.status == 403
+    r = page.goto(f"/orders/{w.orders['utrecht']}")
+    assert r.status == 404
+    ctx.close()
+    ctx, page = login(browser, w, "ho-viewer")
+    page.goto("/posts/HT-0001")
+    assert page.locator("#command-form").count() == 0  # a viewer sends no commands
+    assert page.locator("nav a[href='/users']").count() == 0
+    page.goto(f"/orders/{w.orders['houten']}")
+    assert page.locator("#mark-repaired").count() == 0
+    r = page.goto("/posts/UT-0001")
+    assert r.status == 404
+    ctx.close()
+    ctx, page = login(browser, w, "ho-admin")
+    page.goto("/users")
+    assert page.locator("table td", has_text="ho-citytec").count() == 1
+    assert page.locator("table td", has_text="ut-").count() == 0
+    shot(page, "users", db_url)
+    page.goto("/posts/HT-0001")
+    assert page.locator("#command-form").count() == 1
+    page.context.clear_cookies()
+    page.goto("/login")
+    shot(page, "login", db_url)
+    ctx.close()
