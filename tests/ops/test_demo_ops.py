@@ -36,5 +36,14 @@ def test_demo_dead_lamp_becomes_a_verified_order():
         steps = [a["to_status"] for a in ops.e.timeline(o["id"]) if a["from_status"] != a["to_status"]]
         assert steps == ["opened", "dispatched", "acknowledged", "repaired", "verified"]
         assert "repaired at " + iso(dead.until) in ops.summary()
+        # the console on the demo's database: the banner's login works, the crew sees its order
+        from host_tools.ops.demo import DEMO_CREW, DEMO_PASSWORD
+
+        from .console_helpers import Http
+        assert ops.web.url in ops.console_banner() and DEMO_PASSWORD in ops.console_banner()
+        crew = Http(ops.web.url)
+        assert crew.login(DEMO_CREW, DEMO_PASSWORD) == 303
+        [seen] = json.loads(crew.get("/api/v1/orders")[1])
+        assert (seen["id"], seen["status"]) == (o["id"], "verified")
     finally:
         ops.close()

@@ -41,12 +41,11 @@ def post_visible(c, user: User, pid: str) -> bool:
 
 def fleet(c, user: User, cfg, now: float, municipality=None, street=None, cabinet=None,
           state=None) -> dict:
-    """Every visible post as columns (ids, lat, lon, state code, street, cabinet): compact
-    enough for 100,000 posts in one response. A post's state, worst first: a raised alarm,
+    """Every visible post as columns (id, lat, lon, state code): compact enough for 100,000
+    posts in one response (the filters apply on the server). A post's state, worst first: a raised alarm,
     an open order, offline (LWT Offline or silent past the rule), lit, dark by schedule."""
     P, A, O, OA, PS = S.posts, S.alarms, S.orders, S.order_alarms, S.post_state
-    q = (select(P.c.id, P.c.lat, P.c.lon, P.c.street, P.c.cabinet, P.c.municipality, P.c.lwt,
-                P.c.last_seen_at, PS.c.lamp)
+    q = (select(P.c.id, P.c.lat, P.c.lon, P.c.lwt, P.c.last_seen_at, PS.c.lamp)
          .outerjoin(PS, PS.c.post_id == P.c.id).where(_posts_q(user)).order_by(P.c.id))
     if municipality and municipality != user.municipality:
         q = q.where(False)
@@ -60,16 +59,17 @@ def fleet(c, user: User, cfg, now: float, municipality=None, street=None, cabine
                             .where(O.c.open_slot.is_not(None), _orders_q(user)).distinct()).scalars())
     silent = cfg.rules(user.municipality)["silent_s"]
     want = STATE_CODE.get(state) if state else None
-    out = {"id": [], "lat": [], "lon": [], "s": [], "street": [], "cabinet": []}
-    counts = dict.fromkeys(STATES, 0)
-    for pid, lat, lon, st, cab, _m, lwt, seen, lamp in c.execute(q):
+    ids, lats, lons, codes = [], [], [], []
+    counts = [0] * len(STATES)
+    offline_before = now - silent
+    for pid, lat, lon, lwt, seen, lamp in c.execute(q).all():
         if lat is None or lon is None:
             continue
         if pid in alarmed:
             code = 0
         elif pid in ordered:
             code = 1
-        elif lwt == "Offline" or (seen is not None and now - seen >= silent):
+        elif lwt == "Offline" or (seen is not None and seen <= offline_before):
             code = 2
         elif lamp == "on":
             code = 3
@@ -77,14 +77,13 @@ def fleet(c, user: User, cfg, now: float, municipality=None, street=None, cabine
             code = 4
         if want is not None and code != want:
             continue
-        counts[STATES[code]] += 1
-        out["id"].append(pid)
-        out["lat"].append(lat)
-        out["lon"].append(lon)
-        out["s"].append(code)
-        out["street"].append(st or "")
-        out["cabinet"].append(cab or "")
-    return {"states": list(STATES), "counts": counts, "posts": out}
+        counts[code] += 1
+        ids.append(pid)
+        lats.append(lat)
+        lons.append(lon)
+        codes.append(code)
+    return {"states": list(STATES), "counts": dict(zip(STATES, counts)),
+            "posts": {"id": ids, "lat": lats, "lon": lons, "s": codes}}
 
 
 def filter_choices(c, user: User) -> dict:
