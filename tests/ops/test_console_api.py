@@ -265,6 +265,28 @@ def test_login_limiter_counts_failures_per_key(fails):
     assert not lim.blocked("a") and not lim.blocked("b")
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10 * 86400), st.sampled_from(["on", "off"])), max_size=30),
+       st.integers(0, 12 * 86400))
+def test_burning_hours_never_exceed_the_time_covered(switches, end):
+    from host_tools.ops.web.views import burning_seconds
+    per = burning_seconds(switches, end)
+    assert all(0 < v <= 86400 for v in per.values())
+    start = min((t for t, st_ in switches if st_ == "on"), default=end)
+    assert sum(per.values()) <= max(0, max([end] + [t for t, _ in switches]) - start)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10 * 86400), st.one_of(st.none(), st.floats(0, 1e5))), max_size=30))
+def test_energy_per_day_is_never_negative_even_across_a_counter_reset(readings):
+    from host_tools.ops.web.views import energy_per_day
+    per = energy_per_day(readings)
+    assert all(v >= 0 for v in per.values())
+    totals = [v for _, v in sorted((t, v) for t, v in readings if v is not None)]
+    if totals and all(b >= a for a, b in zip(totals, totals[1:])):  # no reset: the counter's rise
+        assert sum(per.values()) == pytest.approx(totals[-1] - totals[0], abs=1e-6)
+
+
 def test_user_cli_takes_the_password_from_a_file_or_the_environment(tmp_path, monkeypatch, capsys):
     from host_tools.ops.cli import main
     dbf = str(tmp_path / "ops.sqlite")

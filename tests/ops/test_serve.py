@@ -43,8 +43,9 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
     cli = [sys.executable, "-m", "host_tools.ops", "--db", db_url]
     assert subprocess.run([*cli, "register", "import", str(reg)], cwd=ROOT).returncode == 0
     with Broker(kind_from_env()) as b:
-        hp = free_port()
+        hp, cp = free_port(), free_port()
         svc = subprocess.Popen([*cli, "serve", "--broker", b.addr, "--health", f"127.0.0.1:{hp}",
+                                "--console", f"127.0.0.1:{cp}",
                                 "--interval", "0.3", "--client-id", f"ops-{hp}", "--for", "120"],
                                cwd=ROOT, stderr=subprocess.PIPE, text=True)
         try:
@@ -61,6 +62,12 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
             pub.publish("tele/HT-0005/STATE", json.dumps({"Time": iso(T0 + 1000)}), qos=1).wait_for_publish(10)
             code, h = wait_for(lambda: (r := health(hp)) and r[1]["open_orders"] == 1 and r, what="an order")
             assert h["rejected"] == 1 and h["duplicates"] == 1
+            # the web console answers in the same process; its API wants a login
+            with urllib.request.urlopen(f"http://127.0.0.1:{cp}/login", timeout=10) as r:
+                assert r.status == 200 and b"Log in" in r.read()
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(f"http://127.0.0.1:{cp}/api/v1/orders", timeout=10)
+            assert err.value.code == 401
             pub.loop_stop()
             pub.disconnect()
         finally:

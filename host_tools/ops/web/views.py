@@ -163,20 +163,27 @@ def _day(t: int) -> str:
 
 
 def burning_seconds(switches: list[tuple[int, str]], end_t: int) -> dict[str, int]:
-    """Seconds lit per UTC day from the post's switch events (on/off by post time)."""
-    per = defaultdict(int)
+    """Seconds lit per UTC day from the post's switch events (on/off by post time), up to
+    end_t (the post's newest report): a lamp still on is counted until then."""
+    per: dict[str, int] = defaultdict(int)
     on_since = None
-    for t, st in sorted(switches) + [(end_t, "end")]:
-        if on_since is not None and t > on_since:
-            a = on_since
-            while a < t:  # split at midnight
-                nxt = min(t, (a // 86400 + 1) * 86400)
-                per[_day(a)] += nxt - a
-                a = nxt
-        if st == "on":
-            on_since = t if on_since is None else on_since
-        elif st in ("off", "end"):
+
+    def count(a: int, b: int) -> None:
+        while a < b:  # split at midnight
+            nxt = min(b, (a // 86400 + 1) * 86400)
+            per[_day(a)] += nxt - a
+            a = nxt
+
+    for t, st in sorted(switches):
+        if t >= end_t:
+            break
+        if st == "on" and on_since is None:
+            on_since = t
+        elif st == "off" and on_since is not None:
+            count(on_since, t)
             on_since = None
+    if on_since is not None:
+        count(on_since, end_t)
     return dict(per)
 
 
