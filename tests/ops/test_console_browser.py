@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from .console_helpers import PASSWORD, build_world
-from .helpers import T0, Post
+from .helpers import T0, Post, iso
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "console-screenshots"
@@ -51,6 +51,16 @@ def world(db_url, tmp_path):
     w.engine.db.dispose()
 
 
+@pytest.fixture
+def sqlite_world(tmp_path):
+    """Roles in the browser once, on SQLite: the same checks run on both databases over HTTP
+    (tests/ops/test_console_api.py)."""
+    w = build_world(str(tmp_path / "ops.sqlite"), tmp_path)
+    yield w
+    w.server.stop()
+    w.engine.db.dispose()
+
+
 def login(browser, w, user):
     ctx = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=w.url)
     ctx.set_default_timeout(60_000)
@@ -79,6 +89,12 @@ def test_a_failing_post_turns_red_is_repaired_and_verified_at_dusk(browser, worl
     post = Post(e, "HT-0004", inc=7)
     post.lwt(True)
     post.switch(True, T0 + 60)       # dusk: the lamp is lit
+    for k in range(14):              # SENSOR every 5 min; the driver dies at 19:00
+        t = T0 + 120 + 300 * k
+        lit = t < T0 + 3600
+        post._send("tele/HT-0004/SENSOR", {"Time": iso(t), "ENERGY": {
+            "Total": round(2.0 + 0.0025 * min(k, 11), 4), "Power": 29.6 if lit else 0.4,
+            "Voltage": 229.0 + (k % 3), "Current": 0.13 if lit else 0.003, "Factor": 0.96 if lit else 0.3}})
     post.state(T0 + 120)
     ctx, page = login(browser, w, "ho-operator")
     assert page.url.endswith("/map")
@@ -146,8 +162,8 @@ def test_a_failing_post_turns_red_is_repaired_and_verified_at_dusk(browser, worl
     cctx.close()
 
 
-def test_roles_in_the_browser(browser, world, db_url):
-    w = world
+def test_roles_in_the_browser(browser, sqlite_world):
+    w, db_url = sqlite_world, "sqlite"
     ctx, page = login(browser, w, "ho-citytec")
     r = page.goto("/map")
     assert r.status == 403
