@@ -115,23 +115,21 @@ def test_a_failing_post_turns_red_is_repaired_and_verified_at_dusk(browser, worl
     shot(page, "alarms", db_url)
 
     # 15 minutes later by the post's clock: an order for citytec
-    post.state(T0 + 3600 + 1000)
     w.clock.t = T0 + 3600 + 1000
+    post.state(T0 + 3600 + 1000)
     e.tick()
     [oid] = [o["id"] for o in e.orders() if o["post_id"] == "HT-0004"]
     page.goto(f"/posts/HT-0004")
     assert page.locator("#post-alarms tr.raised").count() == 1
     assert page.locator(f"a[href='/orders/{oid}']").count() == 1
     shot(page, "post", db_url)
-    page.goto("/reports?by=cabinet")
-    shot(page, "reports", db_url)
     r = page.goto("/users")
     assert r.status == 403 and "admin" in page.locator("main").inner_text()  # an operator is no admin
     ctx.close()
 
     # the contractor opens its order and marks it repaired (next morning, by day)
-    post.state(T0 + 16 * 3600)
     w.clock.t = T0 + 16 * 3600
+    post.state(T0 + 16 * 3600)
     cctx, crew = login(browser, w, "ho-citytec")
     assert crew.url.endswith("/orders")
     crew.click(f"#orders-table a[href='/orders/{oid}']")
@@ -146,10 +144,12 @@ def test_a_failing_post_turns_red_is_repaired_and_verified_at_dusk(browser, worl
 
     # at dusk the post switches the lamp on and clears lampFailure: verified, shown live
     dusk = T0 + 86400 - 300
+    w.clock.t = T0 + 86400 - 3 * 3600  # the post reports all day (STATE every 5 min)
+    post.state(T0 + 86400 - 3 * 3600)
+    w.clock.t = dusk + 120
     post.switch(True, dusk)
     post.alarm("lampFailure", "cleared", dusk + 62)
     post.state(dusk + 120)
-    w.clock.t = dusk + 120
     e.tick()
     crew.wait_for_function("document.getElementById('order-status').textContent === 'verified'")
     assert crew.evaluate("window.__noReload") == 1
@@ -160,6 +160,18 @@ def test_a_failing_post_turns_red_is_repaired_and_verified_at_dusk(browser, worl
     crew.goto("/orders")
     shot(crew, "orders", db_url)
     cctx.close()
+
+    # the month's report: K2's fault fixed within its SLA, time to repair opened -> verified
+    ctx, page = login(browser, w, "ho-viewer")
+    page.goto("/reports?by=cabinet")
+    k2 = page.locator("#report tr", has_text="K2").locator("td").all_inner_texts()
+    ttr_h = ((dusk + 120) - (T0 + 3600 + 1000)) / 3600
+    assert k2[3:] == ["1", "1", "100.0 %", f"{ttr_h:.2f}"]
+    shot(page, "reports", db_url)
+    with page.expect_download() as dl:
+        page.click("#csv")
+    assert "K2," in Path(dl.value.path()).read_text()
+    ctx.close()
 
 
 def test_roles_in_the_browser(browser, sqlite_world):
