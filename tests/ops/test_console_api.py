@@ -321,3 +321,53 @@ def test_user_cli_takes_the_password_from_a_file_or_the_environment(tmp_path, mo
     assert accounts.authenticate(eng, "nobody", "a very long password") is None
     assert main(["--db", dbf, "user", "disable", "kim"]) == 0
     assert accounts.authenticate(eng, "kim", "a very long password") is None
+
+
+def _listen(h: Http, path: str = "/events"):
+    """Read a server-sent event stream in a thread; returns (events list, ready event, response)."""
+    import urllib.request as ur
+    events, ready = [], threading.Event()
+    resp = h.op.open(ur.Request(h.base + path, headers={"Accept": "text/event-stream"}), timeout=60)
+
+    def run():
+        try:
+            for raw in resp:
+                line = raw.decode().rstrip("\r\n")
+                if line.startswith("data: "):
+                    d = json.loads(line[6:])
+                    if d.get("type") == "hello":
+                        ready.set()
+                    events.append(d)
+        except (OSError, ValueError, AttributeError):  # closed by the test (http.client drops fp)
+            pass
+    threading.Thread(target=run, daemon=True).start()
+    return events, ready, resp
+
+
+def test_live_events_reach_only_those_allowed_to_see_them(world):
+    import time
+
+    from .helpers import T0, Post
+    ho, ut, crew = world.client("ho-viewer"), world.client("ut-viewer"), world.client("ho-othercrew")
+    streams = {n: _listen(h) for n, h in (("ho", ho), ("ut", ut), ("crew", crew))}
+    for n, (_, ready, _) in streams.items():
+        assert ready.wait(30), n
+    time.sleep(1.0)  # the feed's cursor is past everything older
+    Post(world.engine, "HT-0003").alarm("lampFailure", "raised", T0 + 50)
+    Post(world.engine, "UT-0000").alarm("lampFailure", "raised", T0 + 50)
+    assert world.engine.contractor_update(world.orders["houten"], "acknowledged", "crew by phone")
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not (
+            any(e.get("type") == "order" for e in streams["ho"][0])
+            and any(e.get("type") == "alarm" for e in streams["ut"][0])):
+        time.sleep(0.2)
+    time.sleep(1.0)  # a wrong event would have arrived by now as well
+    ho_ev, ut_ev, crew_ev = (streams[n][0] for n in ("ho", "ut", "crew"))
+    assert [(e["post_id"], e["post_states"]) for e in ho_ev if e["type"] == "alarm"] == [
+        ("HT-0003", {"HT-0003": "alarm"})]
+    assert [e["order_id"] for e in ho_ev if e["type"] == "order"] == [world.orders["houten"]]
+    assert [e["post_id"] for e in ut_ev if e["type"] == "alarm"] == ["UT-0000"]
+    assert not [e for e in ut_ev if e["type"] == "order"]
+    assert [e["type"] for e in crew_ev] == ["hello"]  # another contractor's order, and no alarms
+    for _, _, resp in streams.values():
+        resp.close()
