@@ -82,6 +82,9 @@ def _browser_ms(browser, url: str, n: int, runs: int) -> tuple[float, float]:
 
 def main(out: Path) -> None:
     exe = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(exe).exists():
+        print("bench_web: needs Chromium (apt-get install chromium; .ci/run installs it): not measured")
+        return
     rows = []
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as d, sync_playwright() as pw:
