@@ -2,7 +2,8 @@
 // optional tile background, and one canvas layer of ours that draws every post as a dot
 // coloured by its state. Zoomed out, posts are binned into 48-pixel cells drawn as one
 // circle with the count and the colour of the worst state in it: 100,000 posts stay one
-// canvas and a few thousand circles, never 100,000 DOM markers.
+// canvas and a few thousand circles, never 100,000 DOM markers. A cluster is a donut of
+// its states' shares, ringed in the colour of the worst state in it.
 (function () {
   "use strict";
   var COLORS = ["#d62728", "#ff7f0e", "#8c8c8c", "#f2c200", "#1f3b73"]; // alarm order offline lit dark
@@ -56,17 +57,32 @@
           if (px < -CELL || py < -CELL || px > size.x + CELL || py > size.y + CELL) { continue; }
           var key = Math.floor(px / CELL) * 65536 + Math.floor(py / CELL);
           var b = bins.get(key);
-          if (!b) { b = {n: 0, sx: 0, sy: 0, worst: 9, i: i}; bins.set(key, b); }
-          b.n++; b.sx += px; b.sy += py;
+          if (!b) { b = {n: 0, sx: 0, sy: 0, worst: 9, i: i, by: [0, 0, 0, 0, 0]}; bins.set(key, b); }
+          b.n++; b.sx += px; b.sy += py; b.by[data.s[i]]++;
           if (data.s[i] < b.worst) { b.worst = data.s[i]; b.i = i; }
         }
         g.font = "11px sans-serif"; g.textAlign = "center"; g.textBaseline = "middle";
         bins.forEach(function (b) {
-          var cx = b.sx / b.n, cy = b.sy / b.n, r = b.n === 1 ? 5 : Math.min(22, 7 + 3 * Math.log(b.n));
+          var cx = b.sx / b.n, cy = b.sy / b.n, r = b.n === 1 ? 5 : Math.min(22, 9 + 2.5 * Math.log(b.n));
           if (b.n === 1) { cx = data.x[b.i] * k - ox; cy = data.y[b.i] * k - oy; }
-          g.fillStyle = COLORS[b.worst];
-          g.beginPath(); g.arc(cx, cy, r, 0, 6.2832); g.fill();
-          if (b.n > 1) { g.fillStyle = b.worst === 3 ? "#000" : "#fff"; g.fillText(String(b.n), cx, cy); }
+          if (b.n === 1) {
+            g.fillStyle = COLORS[b.worst];
+            g.beginPath(); g.arc(cx, cy, r, 0, 6.2832); g.fill();
+          } else {  // a donut: each state's share, ringed in the worst state's colour
+            var a0 = -Math.PI / 2;
+            for (var s = 0; s < 5; s++) {
+              if (!b.by[s]) { continue; }
+              var a1 = a0 + 2 * Math.PI * b.by[s] / b.n;
+              g.fillStyle = COLORS[s];
+              g.beginPath(); g.moveTo(cx, cy); g.arc(cx, cy, r, a0, a1); g.closePath(); g.fill();
+              a0 = a1;
+            }
+            g.strokeStyle = COLORS[b.worst]; g.lineWidth = 3;
+            g.beginPath(); g.arc(cx, cy, r + 1.5, 0, 6.2832); g.stroke();
+            g.fillStyle = "#fff";
+            g.beginPath(); g.arc(cx, cy, r * 0.58, 0, 6.2832); g.fill();
+            g.fillStyle = "#000"; g.fillText(String(b.n), cx, cy);
+          }
           cells.push({x: cx, y: cy, r: r, n: b.n, i: b.i});
         });
       }
