@@ -97,7 +97,7 @@ class World:
         return h
 
 
-def build_world(db_url, tmp_path, key_dir=None, publish=None, cmd_posts=()) -> World:
+def build_world(db_url, tmp_path, key_dir=None, publish=None, tile_url=None) -> World:
     """houten (6 posts, citytec) and utrecht (3 posts, utcrew), each with one open lamp order,
     one raised alarm, readings and switch events; accounts of every role in both."""
     cheap_hashes()
@@ -126,6 +126,6 @@ def build_world(db_url, tmp_path, key_dir=None, publish=None, cmd_posts=()) -> W
     accounts.add_user(e.db, "ho-othercrew", PASSWORD, "contractor", "houten", "othercrew")
     accounts.add_user(e.db, "ut-utcrew", PASSWORD, "contractor", "utrecht", "utcrew")
     st = Settings(session_secret="test-secret", cmd_key_dir=str(key_dir) if key_dir else None,
-                  live_interval_s=0.3)
+                  live_interval_s=0.3, tile_url=tile_url)
     srv = ConsoleServer(create_app(e, st, publish)).start()
     return World(srv.url, e, clock, srv, orders)

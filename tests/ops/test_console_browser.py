@@ -19,6 +19,7 @@ from .helpers import T0, Post, iso
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "console-screenshots"
+TILES = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"  # a configured tile server (discard port: none answers)
 RED = (214, 39, 40)
 YELLOW = (242, 194, 0)
 ORANGE = (255, 127, 14)
@@ -55,7 +56,7 @@ def world(db_url, tmp_path):
 def sqlite_world(tmp_path):
     """Roles in the browser once, on SQLite: the same checks run on both databases over HTTP
     (tests/ops/test_console_api.py)."""
-    w = build_world(str(tmp_path / "ops.sqlite"), tmp_path)
+    w = build_world(str(tmp_path / "ops.sqlite"), tmp_path, tile_url=TILES)
     yield w
     w.server.stop()
     w.engine.db.dispose()
@@ -97,8 +98,15 @@ def test_a_failing_post_turns_red_is_repaired_and_verified_at_dusk(browser, worl
             "Voltage": 229.0 + (k % 3), "Current": 0.13 if lit else 0.003, "Factor": 0.96 if lit else 0.3}})
     post.state(T0 + 120)
     ctx, page = login(browser, w, "ho-operator")
+    asked = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.reload()
     assert page.url.endswith("/map")
     page.wait_for_function("document.getElementById('map').dataset.rendered === '6'")
+    # offline: every script, style and the map library come from the console itself, no tiles
+    assert asked and all(u.startswith(w.url + "/") for u in asked), [u for u in asked if not u.startswith(w.url)]
+    assert any("/static/leaflet/leaflet.js" in u for u in asked)
+    assert page.locator("img.leaflet-tile").count() == 0
     page.wait_for_function("document.body.dataset.live === '1'")  # the event stream is open
     page.evaluate("window.__noReload = 1")
     page.wait_for_function("lamppostMap.pixelAt('HT-0004') !== null")
@@ -186,6 +194,10 @@ def test_roles_in_the_browser(browser, sqlite_world):
     assert r.status == 404
     ctx.close()
     ctx, page = login(browser, w, "ho-viewer")
+    # with a tile URL configured, the map asks that server for its background
+    page.wait_for_function("document.getElementById('map').dataset.rendered === '6'")
+    srcs = page.locator("img.leaflet-tile").evaluate_all("els => els.map(e => e.src)")
+    assert srcs and all(x.startswith("http://127.0.0.1:9/tiles/") for x in srcs)
     page.goto("/posts/HT-0001")
     assert page.locator("#command-form").count() == 0  # a viewer sends no commands
     assert page.locator("nav a[href='/users']").count() == 0
