@@ -194,6 +194,17 @@ def test_post_page_data_and_report_csv(world):
     k1 = next(r for r in rows if r["cabinet"] == "K1")
     assert k1["faults_reported"] == "1" and float(k1["energy_kwh"]) == pytest.approx(0.05)
     assert "<svg" in h.get("/posts/HT-0001")[1]
+    # text from outside (the register, a query string) is escaped on every page
+    from sqlalchemy import update
+
+    from host_tools.ops import schema
+    with world.engine.db.begin() as c:
+        c.execute(update(schema.posts).where(schema.posts.c.id == "HT-0001")
+                  .values(street="<script>alert(1)</script>"))
+    for path in ("/posts/HT-0001?msg=<b>x</b>", "/alarms", "/map"):
+        body = h.get(path)[1]
+        assert "<script>alert" not in body and "<b>x</b>" not in body, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in h.get("/posts/HT-0001")[1]
 
 
 def test_signed_command_reaches_the_broker_and_is_audited(db_url, tmp_path):
