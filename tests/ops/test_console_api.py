@@ -386,3 +386,28 @@ def test_live_events_reach_only_those_allowed_to_see_them(world):
     assert [e["type"] for e in crew_ev] == ["hello"]  # another contractor's order, and no alarms
     for _, _, resp in streams.values():
         resp.close()
+
+
+def test_console_subcommand_serves_the_console_alone(tmp_path):
+    """`lamppost-ops console`: the console without ingest, beside a serve elsewhere."""
+    import time
+    import urllib.request
+
+    from host_tools.ops.cli import main
+    from simulator.broker import free_port
+    port = free_port()
+    rc = []
+    t = threading.Thread(target=lambda: rc.append(main(
+        ["--db", str(tmp_path / "ops.sqlite"), "console", "--listen", f"127.0.0.1:{port}", "--for", "8"])))
+    t.start()
+    body, end = None, time.monotonic() + 60
+    while body is None and time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+                body = r.read().decode()
+        except OSError:
+            time.sleep(0.2)
+    t.join(60)
+    assert body and "Log in" in body
+    assert rc == [0]
+    assert main(["--db", str(tmp_path / "ops.sqlite"), "console", "--listen", "nowhere"]) == 1
