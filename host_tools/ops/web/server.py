@@ -17,7 +17,7 @@ class ConsoleServer:
                 port = s.getsockname()[1]
         self.host, self.port = host, port
         cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                             lifespan="on", timeout_graceful_shutdown=2, ws="none")
+                             lifespan="on", timeout_graceful_shutdown=1, ws="none")
         self.server = uvicorn.Server(cfg)
         self.thread = threading.Thread(target=self.server.run, name="console", daemon=True)
 
