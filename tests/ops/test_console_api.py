@@ -11,7 +11,7 @@ import threading
 
 import paho.mqtt.client as mqtt
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from host_tools.collector.sign import mac_hex
@@ -410,3 +410,22 @@ def test_console_subcommand_serves_the_console_alone(tmp_path):
     assert body and "Log in" in body
     assert rc == [0]
     assert main(["--db", str(tmp_path / "ops.sqlite"), "console", "--listen", "nowhere"]) == 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pid=st.text(min_size=1, max_size=40), oid=st.integers(-2**63, 2**63),
+       name=st.text(max_size=80), pw=st.text(max_size=80))
+def test_any_id_or_login_input_gets_a_clear_answer_never_a_crash(world, pid, oid, name, pw):
+    """Whatever a client puts in a path or the login form: 401/404/422/303, never a 500, and
+    nothing of another municipality."""
+    import urllib.parse
+    h = world.client("ho-operator") if not hasattr(world, "_op") else world._op
+    world._op = h
+    q = urllib.parse.quote(pid, safe="")
+    for path in (f"/api/v1/posts/{q}", f"/posts/{q}", f"/api/v1/orders/{oid}", f"/orders/{oid}"):
+        code, body, _ = h.get(path)
+        assert code in (200, 404, 422), (path, code, body[:200])
+        assert "UT-" not in body and "utrecht" not in body
+    anon = Http(world.url)
+    code, _, _ = anon.post("/login", form={"csrf": anon.csrf(), "username": name, "password": pw})
+    assert code in (401, 429, 303)

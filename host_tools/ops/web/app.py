@@ -17,10 +17,12 @@ import json
 import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Annotated
 from pathlib import Path
 
 import xstatic.pkg.leaflet as xleaflet
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -38,6 +40,8 @@ from .plot import svg_series
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "lamppost_console"
+# an order id as the database holds it (a larger number is a 422, not a database error)
+OrderId = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="the order's number")]
 
 
 @dataclass
@@ -250,7 +254,7 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
                     user, orders=rows, status=status or "", open=open)
 
     @app.get("/orders/{oid}", response_class=HTMLResponse, include_in_schema=False)
-    def order_page(request: Request, oid: int, user: User = Depends(current_user)):
+    def order_page(request: Request, oid: OrderId, user: User = Depends(current_user)):
         with db.connect() as c:
             o = views.order(c, user, oid, now=engine.clock())
         if o is None:
@@ -259,7 +263,7 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
                     user, o=o, msg=request.query_params.get("msg"))
 
     @app.post("/orders/{oid}/status", include_in_schema=False)
-    async def order_status_form(request: Request, oid: int, user: User = Depends(check_csrf)):
+    async def order_status_form(request: Request, oid: OrderId, user: User = Depends(check_csrf)):
         form = await request.form()
         ok, msg = _order_update(user, oid, str(form.get("status") or ""), str(form.get("note") or ""))
         return RedirectResponse(f"/orders/{oid}?msg=" + ("" if ok else msg), status_code=303)
@@ -395,7 +399,7 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
             return views.orders(c, user, status=status, open_only=open, now=engine.clock())
 
     @app.get("/api/v1/orders/{oid}", tags=["orders"], summary="One order with its audit trail")
-    def api_order(oid: int, user: User = Depends(current_user)):
+    def api_order(oid: OrderId, user: User = Depends(current_user)):
         with db.connect() as c:
             o = views.order(c, user, oid, now=engine.clock())
         if o is None:
@@ -403,7 +407,7 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
         return o
 
     @app.post("/api/v1/orders/{oid}/status", tags=["orders"], summary="Acknowledge or report repaired")
-    def api_order_status(oid: int, body: StatusIn = Body(...), user: User = Depends(check_csrf)):
+    def api_order_status(oid: OrderId, body: StatusIn = Body(...), user: User = Depends(check_csrf)):
         ok, msg = _order_update(user, oid, body.status, body.note)
         if not ok:
             raise HTTPException(409, msg)

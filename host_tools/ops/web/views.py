@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, select
 
 from host_tools.ops import schema as S
 from host_tools.ops.engine import OPEN, iso
+from lamppost_common.ids import ID_RE
 
 from .accounts import User
 
@@ -34,7 +35,7 @@ def _orders_q(user: User):
 
 
 def post_visible(c, user: User, pid: str) -> bool:
-    if not user.can_read_fleet:
+    if not user.can_read_fleet or not ID_RE.fullmatch(pid):  # no query for what cannot be an id
         return False
     return c.execute(select(S.posts.c.id).where(S.posts.c.id == pid, _posts_q(user))).first() is not None
 
