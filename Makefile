@@ -28,8 +28,9 @@ $(STAMP): pyproject.toml
 	  $(PY) -m pip install --quiet --upgrade pip && \
 	  $(PY) -m pip install --quiet -e ".[dev]" && touch $@; }'
 
+# HOLD=1 keeps the operations console (its URL and login are printed) up after the run
 demo: $(STAMP)
-	$(VENV)/bin/lamppost-sim run
+	$(VENV)/bin/lamppost-sim run $(if $(HOLD),--keep-console,)
 
 test: $(STAMP) $(TC_STAMP)
 	$(PY) -m pytest -n 2 -q

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 from simulator.firmware_proc import DEFAULT_HEAP
@@ -82,7 +83,7 @@ def cmd_run(args) -> int:
     ops = None
     if mq and not args.no_ops:  # the alarms also become work orders (host_tools/ops/demo.py)
         from host_tools.ops.demo import OpsDemo
-        ops = OpsDemo(sc)
+        ops = OpsDemo(sc, broker=mq.addr)
         collect = mq.reg.handle
         mq.reg.handle = lambda topic, payload: (collect(topic, payload), ops.handle(topic, payload))
 
@@ -97,6 +98,8 @@ def cmd_run(args) -> int:
     try:
         if mq:
             print(f"lamppost-sim: MQTT broker {mq.label}")
+        if ops and ops.web:
+            print(f"lamppost-sim: {ops.console_banner()}", flush=True)
         print(f"lamppost-sim: {sc.path}: post {sc.post.id} ({sc.post.lamp} {sc.post.rated_w:g} W), "
               f"{iso(sc.start)} .. {iso(sc.end)}, {len(sc.faults)} fault(s)")
         print(f"lamppost-sim: firmware serial console on {sim.serial_path}", flush=True)
@@ -122,6 +125,14 @@ def cmd_run(args) -> int:
     if ops:
         print()
         print(ops.summary())
+        if args.keep_console and ops.web:
+            print(f"\nlamppost-sim: {ops.console_banner()}\n  stays up to look at the story: "
+                  "Ctrl-C ends", flush=True)
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
         ops.close()
     rate = res.ticks / res.wall_s if res.wall_s else 0
     print(f"\n{res.ticks} simulated seconds in {res.wall_s:.1f} s wall ({rate:,.0f}x real time), "
@@ -176,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="keep simulating past the scenario's end until Ctrl-C")
     r.add_argument("--broker", help="MQTT broker HOST:PORT (default: start an embedded one)")
     r.add_argument("--no-mqtt", action="store_true", help="no network: serial reports only")
+    r.add_argument("--keep-console", action="store_true",
+                   help="after the run, keep the operations console up until Ctrl-C (make demo HOLD=1)")
     r.add_argument("--no-ops", action="store_true",
                    help="no operations service (work orders at the demo contractor)")
     r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault, false alarm, early clear, wrong "

@@ -9,7 +9,10 @@
     order-update ID acknowledged|repaired --cause TEXT   a contractor's answer by hand
     tick                                 judge what is due now (serve does it every few seconds)
     dispatch [--retry-rejected]          work the dispatch queue once, poll contractors
-    serve --broker HOST:PORT [--health HOST:PORT]   the long-running service
+    serve --broker HOST:PORT [--health HOST:PORT] [--console HOST:PORT]   the long-running service
+    console --listen HOST:PORT [--broker HOST:PORT]   the web console alone (docs/console-web.md)
+    user add NAME --role R --municipality M [--contractor C] [--password-file F]   console accounts
+    user list | passwd NAME | disable NAME | enable NAME | token NAME
 Exit codes: 0 ok, 2 usage (bad option, config or register file), 1 failure (database, broker).
 The database: --db, else $LAMPPOST_OPS_DB, else ./lamppost-ops.sqlite (SQLite); a
 postgresql+psycopg:// URL for PostgreSQL. docs/operations.md is the operator's guide.
@@ -180,6 +183,70 @@ def cmd_serve(args) -> int:
     return serve(e, args)
 
 
+PASSWORD_ENV = "LAMPPOST_OPS_PASSWORD"
+
+
+def _password(args, confirm: bool = True) -> str:
+    """The new password from --password-file, else $LAMPPOST_OPS_PASSWORD, else a prompt
+    (twice); never from the command line, where every user of the machine could read it."""
+    import getpass
+    import os
+    if getattr(args, "password", None) is not None:
+        raise Usage("--password on the command line is refused (other users can read it): "
+                    f"use --password-file FILE, ${PASSWORD_ENV} or the prompt")
+    if args.password_file:
+        try:
+            with open(args.password_file) as f:
+                return f.readline().rstrip("\r\n")
+        except OSError as e:
+            raise Usage(f"{args.password_file}: {e.strerror}") from None
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if not sys.stdin.isatty():
+        raise Usage(f"no password: give --password-file FILE or ${PASSWORD_ENV} (no terminal to ask)")
+    pw = getpass.getpass("password: ")
+    if confirm and getpass.getpass("again: ") != pw:
+        raise Usage("the passwords differ")
+    return pw
+
+
+def cmd_user(args) -> int:
+    from host_tools.ops.web import accounts
+    e = _engine(args)
+    try:
+        if args.sub == "add":
+            u = accounts.add_user(e.db, args.name, _password(args), args.role, args.municipality,
+                                  args.contractor)
+            _out(args, {"username": u.username, "role": u.role, "municipality": u.municipality,
+                        "contractor": u.contractor},
+                 f"user {u.username} added ({u.role}, {u.municipality}"
+                 + (f", contractor {u.contractor})" if u.contractor else ")"))
+        elif args.sub == "list":
+            rows = accounts.list_users(e.db, args.municipality)
+            _out(args, rows, _table(rows, ["username", "role", "municipality", "contractor", "disabled"]))
+        elif args.sub == "passwd":
+            accounts.set_password(e.db, args.name, _password(args))
+            _out(args, {"username": args.name}, f"password of {args.name} changed")
+        elif args.sub in ("disable", "enable"):
+            accounts.set_disabled(e.db, args.name, args.sub == "disable")
+            _out(args, {"username": args.name, "disabled": args.sub == "disable"},
+                 f"user {args.name} {args.sub}d")
+        elif args.sub == "token":
+            tok = accounts.new_token(e.db, args.name, args.token_name)
+            _out(args, {"username": args.name, "token": tok},
+                 f"{tok}\n(shown once: scripts send it as 'Authorization: Bearer <token>')")
+    except accounts.AccountError as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_console(args) -> int:
+    from host_tools.ops.serve import run_console
+    e = _engine(args)
+    return run_console(e, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS,
@@ -232,7 +299,41 @@ def build_parser() -> argparse.ArgumentParser:
                    "the broker keeps QoS 1 alarms while the service is down)")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between judging rounds")
     p.add_argument("--for", dest="for_s", type=float, help="stop after this many seconds")
+    p.add_argument("--console", metavar="HOST:PORT", help="serve the web console here (default: "
+                   "[console] listen of the config; none without it)")
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("console", help="the web console alone (no ingest); docs/console-web.md",
+                       parents=[common])
+    p.add_argument("--listen", default=None, help="HOST:PORT (default [console] listen or 127.0.0.1:8312)")
+    p.add_argument("--broker", help="HOST:PORT of the MQTT broker, for commands to posts")
+    p.add_argument("--for", dest="for_s", type=float, help="stop after this many seconds")
+    p.set_defaults(func=cmd_console)
+    u = sub.add_parser("user", help="console accounts", parents=[common])
+    us = u.add_subparsers(dest="sub", required=True, metavar="ACTION")
+    p = us.add_parser("add", help="create an account", parents=[common])
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["viewer", "operator", "admin", "contractor"])
+    p.add_argument("--municipality", required=True)
+    p.add_argument("--contractor", help="the contractor (config name) a contractor account acts for")
+    p.add_argument("--password-file", help=f"first line is the password (else ${PASSWORD_ENV}, else a prompt)")
+    p.add_argument("--password", help=argparse.SUPPRESS)  # refused: a secret on the command line
+    p.set_defaults(func=cmd_user)
+    p = us.add_parser("list", help="accounts", parents=[common])
+    p.add_argument("--municipality")
+    p.set_defaults(func=cmd_user)
+    p = us.add_parser("passwd", help="set a new password", parents=[common])
+    p.add_argument("name")
+    p.add_argument("--password-file")
+    p.add_argument("--password", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_user)
+    for action in ("disable", "enable"):
+        p = us.add_parser(action, help=f"{action} an account", parents=[common])
+        p.add_argument("name")
+        p.set_defaults(func=cmd_user)
+    p = us.add_parser("token", help="a new API token for scripts (shown once)", parents=[common])
+    p.add_argument("name")
+    p.add_argument("--token-name", default="script", help="what the token is for")
+    p.set_defaults(func=cmd_user)
     return ap
 
 

@@ -106,6 +106,7 @@ class Municipality:
 @dataclass
 class Config:
     municipalities: dict[str, Municipality]
+    console: dict = field(default_factory=dict)  # [console]: host_tools/ops/web (docs/console-web.md)
 
     def rules(self, muni: str) -> dict:
         m = self.municipalities.get(muni)
@@ -160,7 +161,32 @@ def parse(data: dict, where: str = "config") -> Config:
                                   "of this municipality")
         munis[mid] = Municipality(mid, str(m.get("name", mid)), _rules(f"{w} rules", base,
                                   m.get("rules")), cats, route, contractors)
-    return Config(munis)
+    return Config(munis, _console(f"{where}: [console]", data.get("console")))
+
+
+CONSOLE_KEYS = {"listen": str, "tile_url": str, "tile_attribution": str, "cmd_key_dir": str,
+                "session_secret_env": str, "session_secret": str, "secure_cookie": bool,
+                "session_max_age_s": (int, float), "live_interval_s": (int, float),
+                "login_limit": int, "login_window_s": (int, float), "sla_h": dict}
+
+
+def _console(where: str, c: object) -> dict:
+    if c is None:
+        return {}
+    if not isinstance(c, dict):
+        raise ConfigError(f"{where}: must be a table")
+    for k, v in c.items():
+        if k not in CONSOLE_KEYS:
+            raise ConfigError(f"{where}: unknown key {k!r} (known: {', '.join(CONSOLE_KEYS)})")
+        if not isinstance(v, CONSOLE_KEYS[k]) or (isinstance(v, bool) and CONSOLE_KEYS[k] is not bool):
+            raise ConfigError(f"{where}: {k} has the wrong type ({type(v).__name__})")
+    for k, v in (c.get("sla_h") or {}).items():
+        if k not in ("1", "2", "3", "4") or isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            raise ConfigError(f"{where}: sla_h keys are priorities 1-4, values hours > 0")
+    tile = c.get("tile_url")
+    if tile is not None and not tile.startswith(("https://", "http://", "/")):
+        raise ConfigError(f"{where}: tile_url must be an http(s) URL or a path on this server")
+    return dict(c)
 
 
 def load(path: str | Path | None) -> Config:

@@ -19,6 +19,8 @@ from host_tools.ops.engine import Engine, iso
 from host_tools.ops.ingest import Reject, parse
 
 SECRET = "demo-secret"
+# the demo console's accounts (a throwaway database that lives as long as the run)
+DEMO_USER, DEMO_CREW, DEMO_PASSWORD = "demo", "democrew", "lamppost-demo"
 ROUND_S = 900  # simulated seconds between judging rounds (serve: 5 s of real time)
 
 
@@ -110,7 +112,7 @@ class VirtualService:
 
 
 class OpsDemo:
-    def __init__(self, scenario):
+    def __init__(self, scenario, console: bool = True, broker: str | None = None):
         self.sc = scenario
         self.t = scenario.start
         self.dir = tempfile.TemporaryDirectory(prefix="lamppost-ops-demo-")
@@ -120,6 +122,39 @@ class OpsDemo:
             f"{p.id},demo,Demo Street,LP-001,K1,democrew,{p.latitude},{p.longitude}\n",
             "demo", "democrew", lambda: float(self.t))
         self.e, self.contractor, self.handle = self.svc.engine, self.svc.contractor, self.svc.handle
+        self.web = self.pub = None
+        if console:
+            self._console(broker)
+
+    def _console(self, broker: str | None) -> None:
+        """The web console on the demo's database (virtual clock): an admin and the crew's account."""
+        import os
+
+        from host_tools.ops.web import accounts
+        from host_tools.ops.web.app import Settings, create_app
+        from host_tools.ops.web.commands import paho_publisher
+        from host_tools.ops.web.server import ConsoleServer
+        accounts.add_user(self.e.db, DEMO_USER, DEMO_PASSWORD, "admin", "demo")
+        accounts.add_user(self.e.db, DEMO_CREW, DEMO_PASSWORD, "contractor", "demo", "democrew")
+        publish = None
+        if broker:
+            import paho.mqtt.client as mqtt
+
+            from simulator.broker import parse_addr
+            host, port = parse_addr(broker)
+            self.pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="lamppost-demo-console")
+            self.pub.connect(host, port)
+            self.pub.loop_start()
+            publish = paho_publisher(self.pub)
+        port = int(os.environ.get("LAMPPOST_CONSOLE_PORT") or 0)
+        self.web = ConsoleServer(create_app(self.e, Settings(live_interval_s=0.5), publish),
+                                 "127.0.0.1", port).start()
+
+    def console_banner(self) -> str:
+        if not self.web:
+            return ""
+        return (f"operations console {self.web.url}/  (log in: {DEMO_USER} / {DEMO_PASSWORD}, "
+                f"or the contractor {DEMO_CREW} / {DEMO_PASSWORD})")
 
     def on_tick(self, t: int) -> None:
         self.t = t
@@ -148,5 +183,10 @@ class OpsDemo:
         return "\n".join(out)
 
     def close(self):
+        if self.web:
+            self.web.stop()
+        if self.pub:
+            self.pub.loop_stop()
+            self.pub.disconnect()
         self.svc.close()
         self.dir.cleanup()

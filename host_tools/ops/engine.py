@@ -91,11 +91,20 @@ class Engine:
             seen = {"last_seen_at": now,
                     "last_t": func.coalesce(func.max(P.c.last_t, t) if c.dialect.name == "sqlite"
                                             else func.greatest(P.c.last_t, t), t)}
-            if kind == "state":
-                c.execute(update(P).where(P.c.id == pid).values(**seen))
+            if kind in ("state", "sensor"):
+                if c.execute(update(P).where(P.c.id == pid).values(**seen)).rowcount == 0:
+                    return "stored"  # a post not in the register: nothing to keep
+                if kind == "sensor":
+                    c.execute(insert(S.readings).values(
+                        post_id=pid, t=t, power_w=data.get("Power"), voltage_v=data.get("Voltage"),
+                        current_a=data.get("Current"), factor=data.get("Factor"),
+                        total_kwh=data.get("Total")))
+                elif "lamp" in data:
+                    self._lamp_state(c, pid, data["lamp"], t, data.get("dimmer"))
                 return "stored"
             ok = _insert_ignore(c, S.messages, post_id=pid, inc=data["inc"], dseq=data["dseq"],
-                                kind=kind, alarm=data.get("alarm"), state=data.get("state"), t=t,
+                                kind=kind, alarm=data.get("alarm"),
+                                state=data.get("state") or data.get("lamp"), t=t,
                                 payload=repr(data)[:2000], received_at=now)
             if not ok:
                 bump(c, "duplicates")
@@ -104,9 +113,19 @@ class Engine:
             if kind == "event" and data.get("ev") == "switch" and data.get("lamp") == "on":
                 c.execute(update(P).where(P.c.id == pid).where(
                     or_(P.c.lamp_on_t.is_(None), P.c.lamp_on_t < t)).values(lamp_on_t=t))
+            if kind == "event" and data.get("ev") == "switch" and "lamp" in data:
+                self._lamp_state(c, pid, data["lamp"], t)
             if "alarm" in data:  # an ALARM, or a photocell EVENT (kept as the alarm `photocell`)
                 self._alarm(c, pid, data["alarm"], data["state"] == "raised", t, now)
         return "stored"
+
+    def _lamp_state(self, c, pid, lamp, t, dimmer=None):
+        """The newest lamp state by post time (a late resend does not turn a lit lamp dark)."""
+        PS = S.post_state
+        vals = {"lamp": lamp, "lamp_t": t, **({"dimmer": dimmer, "state_t": t} if dimmer is not None else {})}
+        if not _insert_ignore(c, PS, post_id=pid, **vals):
+            c.execute(update(PS).where(PS.c.post_id == pid)
+                      .where(or_(PS.c.lamp_t.is_(None), PS.c.lamp_t <= t)).values(**vals))
 
     def _alarm(self, c, pid, alarm, raised, t, now):
         """Recompute the alarm's state from every report of it by post time, so arrival order

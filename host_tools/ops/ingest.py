@@ -13,7 +13,7 @@ from host_tools.collector.validate import Reject as VReject
 from host_tools.collector.validate import validate
 
 ALARM_RE = re.compile(r"[A-Za-z]{1,40}")
-TOPICS = ("stat/+/ALARM", "stat/+/EVENT", "tele/+/STATE", "tele/+/LWT")
+TOPICS = ("stat/+/ALARM", "stat/+/EVENT", "tele/+/STATE", "tele/+/SENSOR", "tele/+/LWT")
 
 
 class Reject(ValueError):
@@ -42,12 +42,12 @@ def parse(topic: str, payload: bytes) -> tuple[str, str, dict]:
     """(kind, post_id, data) of one message, kind alarm | event | state | lwt; Reject otherwise.
 
     alarm: {alarm, state raised|cleared, t, dseq, inc}; event: {ev, t, dseq, inc, lamp?};
-    state: {t}; lwt: {online: bool}; a photocell event (`ev: photocell`, state fault|ok)
-    also carries alarm "photocell" and state raised|cleared. `t` is the post's own clock
-    (Unix seconds), `inc` the outbox's incarnation as a number (0 from a post that sends
-    none). The message is first checked by the collector's validator
-    (host_tools/collector/validate.py), the one set of payload rules for every consumer;
-    this only picks what the engine reads."""
+    state: {t, lamp? on|off, dimmer?}; sensor: {t, Total?, Power?, Voltage?, Current?, Factor?};
+    lwt: {online: bool}; a photocell event (`ev: photocell`, state fault|ok) also carries
+    alarm "photocell" and state raised|cleared. `t` is the post's own clock (Unix seconds),
+    `inc` the outbox's incarnation as a number (0 from a post that sends none). The message
+    is first checked by the collector's validator (host_tools/collector/validate.py), the one
+    set of payload rules for every consumer; this only picks what the engine reads."""
     try:
         kind, pid, d = validate(topic, payload)
     except VReject as e:
@@ -55,7 +55,17 @@ def parse(topic: str, payload: bytes) -> tuple[str, str, dict]:
     if kind == "lwt":
         return "lwt", pid, {"online": d == "Online"}
     if kind == "state":
-        return "state", pid, {"t": post_time(d.get("Time"))}
+        out = {"t": post_time(d.get("Time"))}
+        if d.get("POWER") in ("ON", "OFF"):
+            out["lamp"] = d["POWER"].lower()
+        if isinstance(d.get("Dimmer"), (int, float)):
+            out["dimmer"] = float(d["Dimmer"])
+        return "state", pid, out
+    if kind == "sensor":  # the meter, for the console's history plots and energy per day
+        e = d["ENERGY"]
+        return "sensor", pid, {"t": post_time(d.get("Time")),
+                               **{k: float(e[k]) for k in ("Total", "Power", "Voltage", "Current",
+                                                           "Factor") if k in e}}
     if kind not in ("alarm", "event"):
         raise Reject(f"{kind} messages are not read by the service")
     if "id" in d and d["id"] != pid:

@@ -8,7 +8,7 @@ report's `t`), `*_at` columns are the service's clock (epoch seconds, float).
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Integer, MetaData, String,
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
                         Table, Text, UniqueConstraint)
 
 metadata = MetaData()
@@ -154,4 +154,63 @@ inbound = Table(  # status updates contractors posted (POST /inbound/...): each 
     Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
     Column("status", String(16), nullable=False),
     Column("at", Float, nullable=False),                # service clock
+)
+
+# ---------- the web console (migration 0003_console) ----------
+users = Table(  # console accounts: one municipality each; a contractor user names its contractor
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("password_hash", Text, nullable=False),      # argon2id (argon2-cffi)
+    Column("role", String(16), nullable=False),         # viewer | operator | admin | contractor
+    Column("municipality", String(64), nullable=False),
+    Column("contractor", String(64)),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("username", name="uq_users_username"),
+)
+
+api_tokens = Table(  # bearer tokens for scripts; only the SHA-256 of the token is stored
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+)
+
+readings = Table(  # tele/<id>/SENSOR: the post's meter, post clock
+    "readings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("post_id", String(32), nullable=False),
+    Column("t", BigInteger, nullable=False),
+    Column("power_w", Float),
+    Column("voltage_v", Float),
+    Column("current_a", Float),
+    Column("factor", Float),
+    Column("total_kwh", Float),
+    Index("ix_readings_post_t", "post_id", "t"),
+)
+
+post_state = Table(  # the newest lamp state a post reported (STATE POWER or a switch event)
+    "post_state", metadata,
+    Column("post_id", String(32), primary_key=True),
+    Column("lamp", String(8)),          # on | off
+    Column("lamp_t", BigInteger),       # post time of that report
+    Column("dimmer", Float),
+    Column("state_t", BigInteger),
+)
+
+commands = Table(  # every command a console user sent to a post (the command audit trail)
+    "commands", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("municipality", String(64), nullable=False),
+    Column("post_id", String(32), nullable=False, index=True),
+    Column("command", String(16), nullable=False),
+    Column("param", String(32), nullable=False),
+    Column("ctr", BigInteger, nullable=False),
+    Column("result", Text, nullable=False),
 )

@@ -165,6 +165,18 @@ def serve(engine: Engine, args) -> int:
     hs = health_server(svc, args.health)
     log.info("serving", extra={"fields": {"broker": args.broker, "health": f"http://{hs.server_address[0]}:"
                                           f"{hs.server_address[1]}/healthz"}})
+    listen = getattr(args, "console", None) or engine.cfg.console.get("listen")
+    web = None
+    if listen:
+        from host_tools.ops.web.commands import paho_publisher
+        try:
+            web = start_console(engine, listen, paho_publisher(svc.c))
+        except (OSError, ValueError) as err:
+            log.error("cannot start the console", extra={"fields": {"listen": listen, "error": str(err)}})
+            hs.shutdown()
+            svc.close()
+            return 1
+        log.info("console", extra={"fields": {"url": web.url}})
     end = time.monotonic() + args.for_s if args.for_s else None
     n = 0
     try:
@@ -177,7 +189,58 @@ def serve(engine: Engine, args) -> int:
             time.sleep(args.interval)
     except KeyboardInterrupt:
         pass
+    if web:
+        web.stop()
     hs.shutdown()
     svc.close()
     log.info("stopped")
+    return 0
+
+
+def start_console(engine: Engine, listen: str, publish=None):
+    """The web console (host_tools/ops/web) on HOST:PORT in this process; returns its server."""
+    from host_tools.ops.web.app import create_app, settings_from_config
+    from host_tools.ops.web.server import ConsoleServer
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{listen!r} is not HOST:PORT (port 0 picks a free one)")
+    host, port = host, int(port)
+    app = create_app(engine, settings_from_config(engine.cfg.console), publish)
+    return ConsoleServer(app, host, port).start()
+
+
+def run_console(engine: Engine, args) -> int:
+    """`lamppost-ops console`: the web console without ingest (another process runs serve)."""
+    import sys
+    listen = args.listen or engine.cfg.console.get("listen") or "127.0.0.1:8312"
+    client = publish = None
+    if args.broker:
+        from simulator.broker import parse_addr
+
+        from host_tools.ops.web.commands import paho_publisher
+        try:
+            host, port = parse_addr(args.broker)
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"lamppost-console-{port}")
+            client.connect(host, port, keepalive=30)
+        except (OSError, ValueError) as err:
+            print(f"lamppost-ops: cannot reach broker {args.broker}: {err}", file=sys.stderr)
+            return 1
+        client.loop_start()
+        publish = paho_publisher(client)
+    try:
+        web = start_console(engine, listen, publish)
+    except (OSError, ValueError) as err:
+        print(f"lamppost-ops: console on {listen}: {err}", file=sys.stderr)
+        return 1
+    print(f"console: {web.url}/ (Ctrl-C ends)", flush=True)
+    try:
+        end = time.monotonic() + args.for_s if args.for_s else None
+        while end is None or time.monotonic() < end:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    web.stop()
+    if client:
+        client.loop_stop()
+        client.disconnect()
     return 0

@@ -41,6 +41,15 @@ def test_demo_dead_lamp_becomes_a_verified_order():
         # the timeline's status column says repaired once: the post's clear is the verification
         rows = re.findall(r"(?m)^ +\d{4}-\d\d-\d\dT[\d:]+Z +(\w+) ", summary)
         assert rows == ["opened", "dispatched", "acknowledged", "repaired", "verified"], summary
+        # the console on the demo's database: the banner's login works, the crew sees its order
+        from host_tools.ops.demo import DEMO_CREW, DEMO_PASSWORD
+
+        from .console_helpers import Http
+        assert ops.web.url in ops.console_banner() and DEMO_PASSWORD in ops.console_banner()
+        crew = Http(ops.web.url)
+        assert crew.login(DEMO_CREW, DEMO_PASSWORD) == 303
+        [seen] = json.loads(crew.get("/api/v1/orders")[1])
+        assert (seen["id"], seen["status"]) == (o["id"], "verified")
     finally:
         ops.close()
 
@@ -49,7 +58,7 @@ def test_demo_welded_relay_order_says_repaired_once_though_it_holds_two_alarms()
     """The welded relay raises lampUnexpectedOn and relayFailure: one relay order. The post
     clears them one after the other; the first clear is a note, not a second 'repaired'."""
     sc = load(DEMO)
-    ops = OpsDemo(sc)
+    ops = OpsDemo(sc, console=False)
     try:
         pid, welded = sc.post.id, sc.faults[1]
         msgs = [(welded.at + 2, "lampUnexpectedOn", "raised"), (welded.at + 2, "relayFailure", "raised"),

@@ -59,8 +59,9 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
     cli = [sys.executable, "-m", "host_tools.ops", "--db", db_url, "--config", str(tmp_path / "ops.toml")]
     assert subprocess.run([*cli, "register", "import", str(reg)], cwd=ROOT).returncode == 0
     with Broker(kind_from_env()) as b:
-        hp = free_port()
+        hp, cp = free_port(), free_port()
         svc = subprocess.Popen([*cli, "serve", "--broker", b.addr, "--health", f"127.0.0.1:{hp}",
+                                "--console", f"127.0.0.1:{cp}",
                                 "--interval", "0.3", "--client-id", f"ops-{hp}", "--for", "120"],
                                cwd=ROOT, stderr=subprocess.PIPE, text=True)
         try:
@@ -84,6 +85,12 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
                 (200, {"order": 1, "status": "acknowledged", "result": "applied"})
             assert inbound_post(hp, upd, sign("s3cret", upd))[1]["result"] == "duplicate"
             assert health(hp)[1]["inbound_bad_signature"] == 1
+            # the web console answers in the same process; its API wants a login
+            with urllib.request.urlopen(f"http://127.0.0.1:{cp}/login", timeout=10) as r:
+                assert r.status == 200 and b"Log in" in r.read()
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(f"http://127.0.0.1:{cp}/api/v1/orders", timeout=10)
+            assert err.value.code == 401
             pub.loop_stop()
             pub.disconnect()
         finally:

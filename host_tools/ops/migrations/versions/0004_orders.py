@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 
 revision = '0004_orders'
-down_revision = '0001'
+down_revision = '0003_console'
 branch_labels = None
 depends_on = None
 
