@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lamppost_common.firmware import firmware_dir
 from simulator.link import Link
 from simulator.mpy_cache import compiled_dir
 
-FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
+FIRMWARE_DIR = firmware_dir()  # the checkout's firmware/ or the installed package data
 # The board's heap, as the 64-bit unix port sees it. An ESP32 without PSRAM gives
 # MicroPython ~110 KB; on this 64-bit port pointers, small ints and dict entries
 # take twice their ESP32 size, so 128k here is about 70-85 KB on the board.

@@ -13,7 +13,8 @@ from collections import deque
 from host_tools.collector.cli import ALARM_COLS, POST_COLS, _table, post_rows
 from host_tools.collector.listen import Listener
 from host_tools.collector.store import Register
-from simulator.broker import Broker, kind_from_env, parse_addr
+from lamppost_common.addr import parse_addr
+from simulator.broker import Broker, kind_from_env
 
 
 class MqttSession:

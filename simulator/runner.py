@@ -110,7 +110,7 @@ class Simulation:
         self.on_tick = on_tick
         self.net = None
         if broker:
-            from simulator.broker import parse_addr
+            from lamppost_common.addr import parse_addr
             from simulator.netsim import NetSim
             self.net = NetSim(parse_addr(broker), sc.network)
             cfg_path = self.flash_dir / "config.json"

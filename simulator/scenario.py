@@ -7,13 +7,13 @@ default.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lamppost_common import firmware as fw
 from lamppost_common.ids import check_post_id
 from simulator.models.params import CLIMATE as CLIMATE_PARAMS
 from simulator.models.params import FAULT as FAULT_PARAMS
@@ -407,16 +407,13 @@ def _known(rd: _Reader, table: dict, section: str, keys) -> None:
 
 def _firmware(rd: _Reader, table: dict) -> dict:
     """[firmware] keys checked by the firmware's own schema (config.py + netcfg.py)."""
-    from host_tools.lampctl.provision import firmware_config
-    cfg = firmware_config()
-    net = importlib.import_module("lamppost.netcfg")
-    schema = {**cfg.SCHEMA, **net.SCHEMA}
+    schema = fw.schema()
     out = {}
     for key, value in table.items():
         if key not in schema:
             rd.fail("firmware", key, "not a firmware config key (firmware/lamppost/config.py)")
         try:
-            out[key] = cfg.check(key, value, schema)
+            out[key] = fw.check(key, value, schema)
         except (ValueError, TypeError, OverflowError) as e:
             rd.fail("firmware", key, str(e))
     return out

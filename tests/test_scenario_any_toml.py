@@ -8,7 +8,6 @@ The loader runs in-process for speed; a few CLI runs check what a user sees.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import re
 import subprocess
 import sys
@@ -30,8 +29,8 @@ UTC = dt.timezone.utc
 
 
 def _fw_keys() -> list[str]:
-    from host_tools.lampctl.provision import firmware_config
-    return list(firmware_config().SCHEMA) + list(importlib.import_module("lamppost.netcfg").SCHEMA)
+    from lamppost_common.firmware import schema
+    return list(schema())
 
 
 junk_key = st.text(min_size=1, max_size=8)

@@ -98,7 +98,7 @@ def _broker_login(args) -> dict:
 
 def cmd_listen(args) -> int:
     from host_tools.collector.listen import Listener
-    from simulator.broker import parse_addr
+    from lamppost_common.addr import parse_addr
     logging.basicConfig(level=logging.INFO, format="lamppost-collector: %(message)s")
     try:
         host, port = parse_addr(args.broker)
@@ -147,7 +147,7 @@ def cmd_send(args) -> int:
     import paho.mqtt.client as mqtt
 
     from host_tools.collector.sign import sign
-    from simulator.broker import parse_addr
+    from lamppost_common.addr import parse_addr
     try:
         host, port = parse_addr(args.broker)
         login = _broker_login(args)

@@ -123,7 +123,7 @@ def health_server(svc: Service, addr: str) -> ThreadingHTTPServer:
 
 
 def serve(engine: Engine, args) -> int:
-    from simulator.broker import parse_addr
+    from lamppost_common.addr import parse_addr
     h = logging.StreamHandler()
     h.setFormatter(JsonLog())
     log.handlers[:] = [h]
