@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from simulator.cli import DEMO
+from testbed.cli import DEMO
 from simulator.runner import Simulation
 from simulator.scenario import load
 

@@ -119,7 +119,7 @@ class TownSim:
         from host_tools.ops.demo import SECRET, DemoContractor
         from host_tools.ops.dispatch import Dispatcher
         from host_tools.ops.engine import Engine
-        from simulator.mqtt_session import MqttSession
+        from testbed.mqtt_session import MqttSession
         self.town = town
         self.now = town.start
         if not 1 <= quantum <= ROUND_S or ROUND_S % quantum:

@@ -19,7 +19,7 @@ from host_tools.collector.listen import Listener
 from host_tools.collector.store import Register
 from host_tools.collector.validate import MAX_PAYLOAD, Reject, validate
 from simulator.broker import Broker, kind_from_env
-from simulator.mqtt_session import MqttSession
+from testbed.mqtt_session import MqttSession
 
 # the examples of issue 10, finding 3, and their whole family
 POISON = [

@@ -170,7 +170,7 @@ def test_generated_documents_also_load():
 def test_cli_exits_2_with_one_clean_line(tmp_path, text, field):
     p = tmp_path / "s.toml"
     p.write_text(text if "[run]" in text else text + RUN_OK)
-    r = subprocess.run([sys.executable, "-m", "simulator.cli", "run", "--no-mqtt", "--quiet", str(p)],
+    r = subprocess.run([sys.executable, "-m", "testbed.cli", "run", "--no-mqtt", "--quiet", str(p)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
@@ -181,6 +181,6 @@ def test_cli_exits_2_with_one_clean_line(tmp_path, text, field):
 def test_cli_runs_a_valid_document_to_exit_0(tmp_path):
     p = tmp_path / "ok.toml"
     p.write_text(tomli_w.dumps({"post": {"id": "NL-0009"}, "run": {**RUN_GOOD, "duration": "10m"}}))
-    r = subprocess.run([sys.executable, "-m", "simulator.cli", "run", "--no-mqtt", "--quiet", str(p)],
+    r = subprocess.run([sys.executable, "-m", "testbed.cli", "run", "--no-mqtt", "--quiet", str(p)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from host_tools.ops.demo import ROUND_S, OpsDemo
-from simulator.cli import DEMO
+from testbed.cli import DEMO
 from simulator.scenario import load
 
 from .helpers import iso
