@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lamppost_common.firmware import firmware_dir
-from simulator.link import Link
+from simulator.link import HELLO, VERSION, Link
 from simulator.mpy_cache import compiled_dir
 
 FIRMWARE_DIR = firmware_dir()  # the checkout's firmware/ or the installed package data
@@ -79,7 +79,7 @@ class FirmwareProcess:
         os.close(from_fw_w)
         self.link = Link(from_fw_r, to_fw_w)
         kind, payload = self.link.recv()
-        if kind != b"H" or payload[:1] != b"\x01":
+        if kind != HELLO or payload[:1] != bytes((VERSION,)):
             raise RuntimeError(f"firmware said {kind!r} {payload!r} instead of hello")
 
     def output(self) -> str:

@@ -144,7 +144,7 @@ class Simulation:
                 fw.link.watch = self.bridge.fds  # serve the UART while waiting for the firmware
                 fw.link.serve = self._serve
                 kind, out = fw.link.recv()
-                if kind == b"A":
+                if kind == lk.OUTPUTS:
                     return fw, kind, out
             except (lk.LinkClosed, BrokenPipeError, RuntimeError):
                 pass
@@ -189,11 +189,8 @@ class Simulation:
                 truth, visible = self.world.step(t, relay, dim)
                 for f in visible:
                     res.observable.setdefault(sc.faults.index(f), t)
-                flags = lk.F_MAINS if truth.mains else 0
-                if truth.dark:
-                    flags |= lk.F_DARK  # the photocell reads dark ([post] photocell)
-                if self.net and self.net.link_up(t):
-                    flags |= 4  # F_WIFI: associated
+                # the photocell reads dark ([post] photocell); WiFi associated (netsim)
+                flags = lk.tick_flags(truth.mains, truth.dark, bool(self.net and self.net.link_up(t)))
                 fe = self.frontend.frame(truth)
                 mains = self._mains(t, truth.mains)
                 powered = self.power.step(mains)  # recharged whenever the mains is there
@@ -218,9 +215,9 @@ class Simulation:
                     self.on_tick(t)
                 res.ticks += 1
                 t += 1
-                if kind != b"A":  # crashed or asked for a reset: reboot like a board would
+                if kind != lk.OUTPUTS:  # crashed or asked for a reset: reboot like a board would
                     fw.kill()
-                    if kind != b"X" or out[:1] != b"\x00":  # X 1: reset after an exception
+                    if kind != lk.RESET or out[:1] != b"\x00":  # X 1: reset after an exception
                         res.crashes.append(fw.output()[-2000:])
                     fw, kind, out = self._boot(_crash_cause(kind))
         finally:
@@ -255,7 +252,7 @@ class Simulation:
         and sees flags bit 0 = 0 (it may send a last-gasp report); then the power
         is cut (the process is killed). When the mains returns the board boots again.
         """
-        kind, out = b"A", b"\x00\x64"
+        kind, out = lk.OUTPUTS, _IDLE
         self._t = t
         if mains:  # power is back: boot
             fw, kind, out = self._boot()
@@ -267,19 +264,22 @@ class Simulation:
             except (lk.LinkClosed, BrokenPipeError):
                 kind = b""
             self._collect(t, self.bridge.pump())
-            if kind == b"A":
+            if kind == lk.OUTPUTS:
                 return fw, kind, out
         if fw is not None:  # the capacitor is empty: power off
             fw.kill()
             self._collect(t, self.bridge.pump())
-        return None, b"A", b"\x00\x64"
+        return None, lk.OUTPUTS, _IDLE
 
     def close(self) -> None:
         if self._tmp:
             self._tmp.cleanup()
 
 
+_IDLE = bytes((0, 100))  # an A frame's payload of a board without power: relay off, dim 100
+
+
 def _crash_cause(kind: bytes) -> str:
     """The reset cause after a boot that ended without the mains going: machine.reset()
     (an "X" frame: Reboot, or an exception) reads "software", a silent death "watchdog"."""
-    return "software" if kind == b"X" else "watchdog"
+    return "software" if kind == lk.RESET else "watchdog"

@@ -60,7 +60,7 @@ class _Member(Simulation):
             got = super()._holdup(fw, t, mains, powered, temp, fe)
         else:
             self._t = t
-            flags = 4 if self.net and self.net.link_up(t) else 0  # F_WIFI; no F_MAINS
+            flags = lk.tick_flags(mains=False, wifi=bool(self.net and self.net.link_up(t)))
             try:
                 fw.link.send_tick(t, flags, temp, fe)
                 kind, out = fw.link.recv()
@@ -69,7 +69,7 @@ class _Member(Simulation):
             if self.net:
                 self.net.pump(t)
             self._collect(t, self.bridge.pump())
-            if kind == b"A":
+            if kind == lk.OUTPUTS:
                 got = fw, kind, out
             else:
                 got = super()._holdup(fw, t, mains, False, temp, fe)  # the capacitor is empty

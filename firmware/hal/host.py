@@ -8,6 +8,8 @@ The simulator starts `micropython` with two inherited pipe descriptors
 that plays the flash (LAMPPOST_FLASH) and the reset cause a board would read
 from machine.reset_cause() (LAMPPOST_RESET: power-on, software or watchdog).
 
+The protocol's one definition is simulator/link.py; the numbers here are its `const` copies
+(tests/test_link_protocol.py checks that both ends agree).
 Link framing, both directions: kind (1 byte), payload length (u16 LE), payload.
   firmware -> simulator  b"H" <B version>            once, when ready
                          b"A" <B relay><B dim 0-100>  outputs; waits for a tick
@@ -27,6 +29,7 @@ _HDR = const(3)
 _F_MAINS = const(1)
 _F_DARK = const(2)
 _F_WIFI = const(4)
+_TICK_LEN = const(9)  # T's fixed part, struct "<IBf": t2000, flags, temperature
 _TX_TICK = const(1024)  # bytes a tick sends before the console answers `busy` (as hal/esp32.py)
 
 
@@ -82,7 +85,7 @@ class Hal:
         n = self._hdr[1] | (self._hdr[2] << 8)
         self._read_exact(self._frame, n)
         t, flags, temp = struct.unpack_from("<IBf", self._frame, 0)
-        self.raw = memoryview(self._frame)[9:n]
+        self.raw = memoryview(self._frame)[_TICK_LEN:n]
         r.mains = bool(flags & _F_MAINS)
         r.dark = bool(flags & _F_DARK)
         r.temp = temp
