@@ -20,7 +20,7 @@ from simulator.firmware_proc import DEFAULT_HEAP, FirmwareProcess, provision
 from simulator.models.frontend import firmware_keys, make_frontend
 from simulator.models.power import HoldUp
 from simulator.models.world import World
-from simulator.scenario import Scenario
+from simulator.scenario_types import Scenario
 from simulator.score import FaultScore, alarm_records, expectations, score, switching
 from simulator.serial_bridge import SerialBridge
 
@@ -240,7 +240,7 @@ class Simulation:
     def _mains(self, t: int, mains: bool) -> bool:
         """False while the world's supply or an injected mains_loss fault cuts the mains."""
         for k, f in enumerate(self.sc.faults):
-            if f.kind == "mains_loss" and f.at <= t and (f.until is None or t < f.until):
+            if f.kind == "mains_loss" and f.active(t):
                 self.results.observable.setdefault(k, t)
                 return False
         return mains

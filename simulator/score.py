@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
-from simulator.scenario import CAUSES, Fault
+from simulator.scenario_types import CAUSES, Fault
 
 
 # Seconds after a fault ends in which its alarm still counts as detecting it. A

@@ -21,7 +21,7 @@ from simulator.models.lamp import Load, make_lamp
 from simulator.models.params import fault_param
 from simulator.models.photocell import STUCK, Photocell
 from simulator.models.supply import Supply
-from simulator.scenario import Fault, Scenario
+from simulator.scenario_types import Fault, Scenario
 
 
 @dataclass
@@ -91,8 +91,9 @@ class Thermal:
         return normal + self.extra
 
 
-class Post:
-    """One twin of the post: its own lamp model and thermal state."""
+class PhysicalPost:
+    """The post's physics (one twin: its own lamp model and thermal state); the post as
+    configured is simulator/scenario_types.py Post."""
 
     def __init__(self, sc: Scenario, phase: float):
         p = sc.post
@@ -154,9 +155,9 @@ class World:
         self.sc = sc
         self.supply = Supply(sc.seed, sc.supply)
         phase = self.supply.rng.random() * 2 * math.pi
-        self.post = Post(sc, phase)  # the real one, every active fault
-        self.healthy = Post(sc, phase)
-        self.twins = [Post(sc, phase) for _ in sc.faults]  # one per fault, that fault alone
+        self.post = PhysicalPost(sc, phase)  # the real one, every active fault
+        self.healthy = PhysicalPost(sc, phase)
+        self.twins = [PhysicalPost(sc, phase) for _ in sc.faults]  # one per fault, that fault alone
         self.lamp = self.post.lamp
         self.faults = sc.faults
         # seeded from its own stream, so fitting a photocell leaves the supply's draws unchanged
@@ -165,7 +166,7 @@ class World:
         self.last_t: int | None = None
 
     def active(self, t: int) -> list[Fault]:
-        return [f for f in self.faults if f.at <= t and (f.until is None or t < f.until)]
+        return [f for f in self.faults if f.active(t)]
 
     def step(self, t: int, relay: bool, dim: int) -> tuple[Truth, list[Fault]]:
         """The faulted truth at t and the faults whose effect is observable now."""
