@@ -21,7 +21,7 @@ from simulator.models.frontend import firmware_keys, make_frontend
 from simulator.models.power import HoldUp
 from simulator.models.world import World
 from simulator.scenario_types import Scenario
-from simulator.score import FaultScore, alarm_records, expectations, score, switching
+from simulator.score import FaultScore, alarm_records, judge
 from simulator.serial_bridge import SerialBridge
 
 
@@ -230,11 +230,9 @@ class Simulation:
                 self._collect(t, self.bridge.pump())
             self.bridge.close()
             res.wall_s = time.monotonic() - wall0
-        records = alarm_records(res.reports)
-        res.faults, false = score(sc.faults, res.observable, records, sc.end)
-        res.false_alarms = false
-        res.wrong_switching = switching(sc, res.trace)
-        res.expectations = expectations(sc, records)
+        v = judge(sc, res.observable, alarm_records(res.reports), res.trace)
+        res.faults, res.false_alarms = v.faults, v.false_alarms
+        res.wrong_switching, res.expectations = v.wrong_switching, v.expectations
         return res
 
     def _mains(self, t: int, mains: bool) -> bool:

@@ -195,6 +195,26 @@ def expectations(sc, alarms: list[dict]) -> list[dict]:
     return out
 
 
+@dataclass
+class Verdict:
+    """How one detector did on one run: the faults, its false alarms, its wrong switching
+    (only a detector that switches the lamp) and the [expect] not_raised checks."""
+    faults: list[FaultScore]
+    false_alarms: list[dict]
+    wrong_switching: list[dict]
+    expectations: list[dict]
+
+
+def judge(sc, observable: dict[int, int], alarms: list[dict], trace: list[tuple] | None = None) -> Verdict:
+    """The one scoring of a run, for the firmware and the baseline alike: alarms are
+    {"alarm","state","time"} records (alarm_records() of the firmware's reports, or the
+    baseline's own), observable the first visible tick per fault index, trace the run's
+    switching (None for a detector that does not switch)."""
+    faults, false = score(sc.faults, observable, alarms, sc.end)
+    return Verdict(faults, false, switching(sc, trace) if trace is not None else [],
+                   expectations(sc, alarms))
+
+
 def summarize(runs: list[dict]) -> dict:
     """Per cause over many runs ({"faults": [FaultScore dicts], "false_alarms": [...]}, and
     optionally "wrong_switching" and "expectations" lists).
