@@ -3,7 +3,7 @@
 The sources travel as package data (the `lamppost_firmware` package of the wheel, mapped
 onto firmware/ by pyproject.toml), so `lampctl build`/`provision` and the simulator work
 from an installed wheel as from a checkout. The config schema is the firmware's
-(lamppost/config.py plus the network keys of lamppost/netcfg.py, merged as the firmware
+(lamppost/config.py plus the network keys of lamppost/uplinkcfg.py, merged as the firmware
 merges them on a post that names a broker): one function builds it for lampctl provision,
 the scenario loader and the tests, so host and board can never disagree.
 """
@@ -59,8 +59,8 @@ def config_module() -> types.ModuleType:
 
 def schema() -> dict:
     """Every key a post's config may hold, key -> (kind, lo, hi, default, secret): config.SCHEMA
-    plus netcfg.SCHEMA, a fresh dict (the firmware's own dicts stay as they are)."""
-    return {**config_module().SCHEMA, **module("netcfg").SCHEMA}
+    plus uplinkcfg.SCHEMA, a fresh dict (the firmware's own dicts stay as they are)."""
+    return {**config_module().SCHEMA, **module("uplinkcfg").SCHEMA}
 
 
 def check(key: str, value, sch: dict | None = None):

@@ -23,7 +23,7 @@ HELLO, OUTPUTS, RESET, TICK = b"H", b"A", b"X", b"T"  # frame kinds
 TICK_FIELDS = "<IBf"  # T's fixed part: t2000, flags, temperature; the front-end bytes follow
 F_MAINS = 1  # tick flags: mains present
 F_DARK = 2  # the photocell reads dark
-F_WIFI = 4  # WiFi associated (simulator/netsim.py link_up)
+F_WIFI = 4  # WiFi associated (simulator/netproxy.py link_up)
 _TICK = struct.Struct("<cH" + TICK_FIELDS[1:])
 _TICK_LEN = struct.calcsize(TICK_FIELDS)
 

@@ -108,12 +108,12 @@ class Simulation:
         self.results = Results(sc)
         if not (self.flash_dir / "config.json").exists():
             provision(self.flash_dir, firmware_config(sc))
-        # MQTT over a network that can fail (simulator/netsim.py), when a broker is given
+        # MQTT over a network that can fail (simulator/netproxy.py), when a broker is given
         self.on_tick = on_tick
         self.net = None
         if broker:
             from lamppost_common.addr import parse_addr
-            from simulator.netsim import NetSim
+            from simulator.netproxy import NetSim
             self.net = NetSim(parse_addr(broker), sc.network)
             cfg_path = self.flash_dir / "config.json"
             cfg = json.loads(cfg_path.read_text())
@@ -175,7 +175,7 @@ class Simulation:
                 truth, visible = self.world.step(t, relay, dim)
                 for f in visible:
                     res.observable.setdefault(sc.faults.index(f), t)
-                # the photocell reads dark ([post] photocell); WiFi associated (netsim)
+                # the photocell reads dark ([post] photocell); WiFi associated (netproxy)
                 flags = lk.tick_flags(truth.mains, truth.dark, bool(self.net and self.net.link_up(t)))
                 fe = self.frontend.frame(truth)
                 mains = self._mains(t, truth.mains)

@@ -325,7 +325,7 @@ def _known(rd: _Reader, table: dict, section: str, keys) -> None:
 
 
 def _firmware(rd: _Reader, table: dict) -> dict:
-    """[firmware] keys checked by the firmware's own schema (config.py + netcfg.py)."""
+    """[firmware] keys checked by the firmware's own schema (config.py + uplinkcfg.py)."""
     schema = fw.schema()
     out = {}
     for key, value in table.items():
@@ -355,7 +355,7 @@ def _supply(rd: _Reader, table) -> dict:
 
 def _network(rd: _Reader, raw: list) -> list:
     """[[network]] events: at, kind, optional until, and delay for `slow`."""
-    from simulator.netsim import KINDS, NetEvent
+    from simulator.netproxy import KINDS, NetEvent
     out = []
     for i, nt in enumerate(raw):
         for k in nt:

@@ -87,7 +87,7 @@ class Scenario:
     # [firmware]: extra config.json keys provisioned to the post (dim_level, thresholds...);
     # the firmware validates them and reports any it rejects as an `error` report
     firmware: dict = field(default_factory=dict)
-    network: list = field(default_factory=list)  # simulator.netsim.NetEvent, from [[network]]
+    network: list = field(default_factory=list)  # simulator.netproxy.NetEvent, from [[network]]
     # [climate]: mean/daily/seasonal degC (simulator/models/params.py CLIMATE); {} = legacy 10 +- 6
     climate: dict = field(default_factory=dict)
     # [expect]: not_raised (alarm names that must never be raised in the run) and timezone

@@ -136,4 +136,4 @@ def test_host_signature_is_what_the_firmware_checks(mp):
     for key, dev, cmd, param, ctr in (("k", "NL-1", "teleperiod", "60", 1),
                                       ("a longer key " * 8, "LP-ÆØ", "power", "", 2 ** 40)):
         assert mac_hex(key, dev, cmd, param, ctr) == mp.call(
-            "lamppost.hmacauth", "mac_hex", key, dev, cmd, param, ctr)
+            "lamppost.signedcmd", "mac_hex", key, dev, cmd, param, ctr)

@@ -89,7 +89,7 @@ class Hal:
         r.mains = bool(flags & _F_MAINS)
         r.dark = bool(flags & _F_DARK)
         r.temp = temp
-        self.wifi = flags & _F_WIFI  # associated (lamppost/net.py; sockets: hal/netsock.py)
+        self.wifi = flags & _F_WIFI  # associated (lamppost/uplink.py; sockets: hal/sockets.py)
         self.now = t
         return t
 
@@ -142,9 +142,9 @@ class Hal:
 
     def net_open(self, host, port, tls=False, ca=None, fresh=False):
         """A TCP/TLS socket to host:port (real sockets; the simulator's proxy behind them)."""
-        from hal import netsock  # loaded only with MQTT configured, as on the board
+        from hal import sockets  # loaded only with MQTT configured, as on the board
 
-        return netsock.open_socket(host, port, tls, ca, fresh)
+        return sockets.open_socket(host, port, tls, ca, fresh)
 
     def reset(self, code=1):
         self._send(b"X", bytes((code,)))

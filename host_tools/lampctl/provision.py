@@ -6,7 +6,7 @@ bundle per post: `lampctl deploy --post NL-0001` copies the one shared bundle an
 config to the board. `--from posts.csv|posts.toml`
 provisions many posts at once: every row is checked first and nothing is
 written unless all are valid. The schema is the firmware's own (lamppost/config.py plus
-the network keys of lamppost/netcfg.py), imported here under CPython through
+the network keys of lamppost/uplinkcfg.py), imported here under CPython through
 lamppost_common/firmware.py, so host and board can never disagree. `--tls --ca FILE.der` turns on MQTT over TLS with that CA
 pinned: the file is copied next to config.json and deploy puts it on the board.
 Broker accounts: each post gets its id as MQTT user and a random password (kept on a
@@ -325,7 +325,7 @@ def register(sub) -> None:
     p.add_argument("--lamp", help="led | hps")
     p.add_argument("--rated-w", dest="rated_w", help="lamp power at full output, W")
     p.add_argument("--sensor", help="metering front end: adc | cse7766")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key of firmware/lamppost/config.py or netcfg.py, "
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key of firmware/lamppost/config.py or uplinkcfg.py, "
                    "e.g. cmd_key=SECRET, mqtt_keepalive=120, outbox_max=500 (repeatable)")
     p.add_argument("--from", dest="from_file", metavar="FILE",
                    help="CSV (header row) or TOML ([[post]] tables) of many posts; other flags are defaults")
