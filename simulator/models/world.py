@@ -3,9 +3,14 @@
 Each tick the world is computed for the real post (all active faults), for a
 healthy twin and for one twin per fault with only that fault active. The
 models keep state (HPS arc heat, driver temperature), so each twin keeps its
-own instances and runs every tick. A fault is observable while its twin
-differs from the healthy one (a dead lamp is invisible by day, while it is
-switched off); detection latency is measured from then.
+own instances. A fault is observable while its twin differs from the healthy
+one (a dead lamp is invisible by day, while it is switched off); detection
+latency is measured from then.
+
+Only what differs is computed: until a fault first acts, the healthy twin IS the
+post (one model stepped, not two); a fault's twin is the healthy twin's copy from
+the tick its fault starts (stepping it with no fault before would give exactly that
+state) and is dropped when the fault ends (nothing reads it afterwards).
 
 Truth carries the exact electrical state (from the harmonic spectra of voltage
 and current, so Vrms, Irms, P and PF agree with the waveforms the sensor front
@@ -14,6 +19,7 @@ ends synthesise) plus the spectra themselves.
 from __future__ import annotations
 
 import cmath
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -102,6 +108,8 @@ class PhysicalPost:
         self.lamp = make_lamp(p.lamp, p.rated_w, p.strings, self.nominal, getattr(p, "hz", 50))
         self.thermal = Thermal(p.rated_w, phase, getattr(sc, "climate", None), p.latitude, p.longitude)
         self.stuck: float | None = None
+        self._vharm = None  # the harmonics list root_thd was computed for (the supply's, fixed)
+        self._root_thd = 1.0
 
     def step(self, t: int, dt: float, v: float, hz: float, vharm, relay: bool, dim: int,
              faults: dict) -> Truth:
@@ -121,8 +129,9 @@ class PhysicalPost:
         else:
             self.stuck = None
         closed = (relay or "relay_welded" in faults) and "relay_open" not in faults
-        thd2 = sum(f * f for _, f, _ in vharm)
-        v1 = v / math.sqrt(1 + thd2)
+        if vharm is not self._vharm:
+            self._vharm, self._root_thd = vharm, math.sqrt(1 + sum(f * f for _, f, _ in vharm))
+        v1 = v / self._root_thd
         load = self.lamp.step(dt, v1, hz, closed, dim, faults, vharm) if v > 0 else Load()
         if v <= 0:
             self.lamp.step(dt, 0.0, hz, False, dim, faults, vharm)
@@ -156,8 +165,8 @@ class World:
         self.supply = Supply(sc.seed, sc.supply)
         phase = self.supply.rng.random() * 2 * math.pi
         self.post = PhysicalPost(sc, phase)  # the real one, every active fault
-        self.healthy = PhysicalPost(sc, phase)
-        self.twins = [PhysicalPost(sc, phase) for _ in sc.faults]  # one per fault, that fault alone
+        self.healthy = self.post  # the same model until a fault first acts (step splits them)
+        self.twins: list[PhysicalPost | None] = [None] * len(sc.faults)  # while its fault acts, alone
         self.lamp = self.post.lamp
         self.faults = sc.faults
         # seeded from its own stream, so fitting a photocell leaves the supply's draws unchanged
@@ -176,8 +185,17 @@ class World:
         vharm = self.supply.harmonics
         active = self.active(t)
         kinds = {f.kind: f.params for f in active}
+        if active and self.healthy is self.post:
+            self.healthy = copy.deepcopy(self.post)  # both still in the state of no fault at all
+        for k, f in enumerate(self.faults):
+            on = f in active
+            if on and self.twins[k] is None and f.kind not in STUCK:
+                self.twins[k] = copy.deepcopy(self.healthy)  # as if stepped fault-free until now
+            elif not on:
+                self.twins[k] = None  # ended (or not begun): nothing reads its twin
         truth = self.post.step(t, dt, v, hz, vharm, relay, dim, kinds)
-        healthy = self.healthy.step(t, dt, v, hz, vharm, relay, dim, {})
+        healthy = (truth if self.healthy is self.post
+                   else self.healthy.step(t, dt, v, hz, vharm, relay, dim, {}))
         visible = []
         sees = None  # what a working photocell reads now (None: none fitted)
         if self.photocell is not None:
@@ -190,8 +208,10 @@ class World:
                 if on and sees is not None and STUCK[f.kind] != sees:
                     visible.append(f)
                 continue
-            alone = twin.step(t, dt, v, hz, vharm, relay, dim, {f.kind: f.params} if on else {})
-            if on and differs(alone, healthy, tol):
+            if twin is None:
+                continue
+            alone = twin.step(t, dt, v, hz, vharm, relay, dim, {f.kind: f.params})
+            if differs(alone, healthy, tol):
                 visible.append(f)
         return truth, visible
 
