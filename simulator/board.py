@@ -81,12 +81,27 @@ class Board:
     def exchange(self, t: int, flags: int, temp: float, frontend: bytes) -> bytes:
         """One tick over the link: T out, the firmware's answer in (its kind; b"" if the
         process went away). An A frame's outputs become `outputs`."""
+        self.send(t, flags, temp, frontend)
+        return self.receive()
+
+    def send(self, t: int, flags: int, temp: float, frontend: bytes) -> None:
+        """The tick's T frame; the firmware runs the tick until receive()."""
         assert self.fw is not None
+        self._sent = True
         try:
             self.fw.link.send_tick(t, flags, temp, frontend)
-            kind, out = self.fw.link.recv()
         except (lk.LinkClosed, BrokenPipeError):
-            kind, out = b"", b""
+            self._sent = False
+
+    def receive(self) -> bytes:
+        """The firmware's answer to the last send(): its kind (b"" if the process went away)."""
+        assert self.fw is not None
+        kind, out = b"", b""
+        if self._sent:
+            try:
+                kind, out = self.fw.link.recv()
+            except (lk.LinkClosed, BrokenPipeError):
+                kind, out = b"", b""
         self.last = (kind, out)
         if kind == lk.OUTPUTS:
             self.out = out

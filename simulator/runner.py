@@ -101,6 +101,9 @@ class Simulation:
         self.heap = heap
         self.speed = speed
         self.clock = clock_for(speed)
+        # compute the world's next tick while the firmware runs this one, assuming the outputs
+        # stay (they change a few times a day); undone and redone when they do not
+        self.speculate = True
         self.on_line = on_line
         self.world = World(sc)
         self.frontend = make_frontend(sc)  # ideal | adc | cse7766 ([post] sensor)
@@ -167,12 +170,19 @@ class Simulation:
         finally:
             res.boots = board.boots
         t = self._t = sc.start
+        ahead = None  # (t, relay, dim, world snapshot, step result): the next tick, computed early
         try:
             self.ready.set()
             while (t < sc.end or self.hold) and not self._stop.is_set():
                 self.clock.pace(t)
                 relay, dim = board.outputs
-                truth, visible = self.world.step(t, relay, dim)
+                if ahead is not None and ahead[:3] == (t, relay, dim):
+                    truth, visible = ahead[4]
+                else:
+                    if ahead is not None and ahead[0] == t:
+                        self.world.restore(ahead[3])  # the outputs changed: undo, step again
+                    truth, visible = self.world.step(t, relay, dim)
+                ahead = None
                 for f in visible:
                     res.observable.setdefault(sc.faults.index(f), t)
                 # the photocell reads dark ([post] photocell); WiFi associated (netproxy)
@@ -190,7 +200,11 @@ class Simulation:
                     res.ticks += 1
                     continue
                 self._t = t
-                kind = board.exchange(t, flags, truth.temp, fe)
+                board.send(t, flags, truth.temp, fe)
+                if self.speculate:  # the world's next second while the firmware runs this one
+                    snap = self.world.snapshot()
+                    ahead = (t + 1, relay, dim, snap, self.world.step(t + 1, relay, dim))
+                kind = board.receive()
                 if self.net:
                     self.net.pump(t)
                 board.drain()

@@ -71,3 +71,24 @@ def test_lazy_twins_see_exactly_what_eager_twins_see(path):
         b, vb = eager.step(t, relay, dim)
         assert (a.v, a.i, a.p, a.pf, a.temp, a.mains, a.lit, a.dark) == (b.v, b.i, b.p, b.pf, b.temp, b.mains, b.lit, b.dark), t
         assert [sc.faults.index(f) for f in va] == [sc.faults.index(f) for f in vb], t
+
+
+@pytest.mark.parametrize("path", _scenarios()[:4], ids=lambda p: p.stem)
+def test_a_step_computed_ahead_and_undone_leaves_no_trace(path):
+    """The runner steps the world one tick ahead on the outputs it assumes; when the firmware
+    sets others it restores the snapshot and steps again: the result is the plain run's."""
+    sc = load(path)
+    ahead, plain = World(sc), World(sc)
+    times = [t for t in range(sc.start, sc.end, 37)][:600]
+    for f in sc.faults:
+        times += [t for t in range(f.at - 5, f.at + 300) if sc.start <= t < sc.end]
+    times = sorted(set(times))
+    for n, t in enumerate(times):
+        relay, dim = (n // 11) % 2 == 0, (100, 50)[(n // 7) % 2]
+        snap = ahead.snapshot()
+        ahead.step(t, not relay, 100 - dim + 1)  # a guess the firmware then contradicts
+        ahead.restore(snap)
+        a, va = ahead.step(t, relay, dim)
+        b, vb = plain.step(t, relay, dim)
+        assert (a.v, a.i, a.p, a.pf, a.temp, a.mains, a.lit, a.hz) == (b.v, b.i, b.p, b.pf, b.temp, b.mains, b.lit, b.hz), t
+        assert [sc.faults.index(f) for f in va] == [sc.faults.index(f) for f in vb], t

@@ -173,6 +173,31 @@ class World:
         self.photocell = (Photocell(sc.seed, sc.post.latitude, sc.post.longitude)
                           if sc.post.photocell else None)
         self.last_t: int | None = None
+        self._mains_at: tuple[int, tuple[float, float]] | None = None  # the supply's (V, Hz) at t
+
+    def _supply(self, t: int) -> tuple[float, float]:
+        """The supply at t, drawn once per t: a step undone and redone (restore) sees the same
+        draw, so the supply needs no snapshot (it does not depend on the outputs)."""
+        got = self._mains_at
+        if got is None or got[0] != t:
+            got = self._mains_at = (t, self.supply.step(t))
+        return got[1]
+
+    def snapshot(self) -> tuple:
+        """Everything step() changes, so a step computed ahead (runner: while the firmware
+        runs the tick before) can be undone when the firmware's outputs turn out different."""
+        posts = {id(p): p for p in (self.post, self.healthy, *self.twins) if p is not None}
+        return (self.last_t, self.healthy, list(self.twins),
+                [(p, dict(vars(p)), dict(vars(p.lamp)), dict(vars(p.thermal))) for p in posts.values()])
+
+    def restore(self, snap: tuple) -> None:
+        """Back to the state of snapshot() (see there)."""
+        self.last_t, self.healthy, twins, posts = snap
+        self.twins = list(twins)
+        for p, own, lamp, thermal in posts:
+            vars(p).update(own)
+            vars(p.lamp).update(lamp)
+            vars(p.thermal).update(thermal)
 
     def active(self, t: int) -> list[Fault]:
         return [f for f in self.faults if f.active(t)]
@@ -181,7 +206,7 @@ class World:
         """The faulted truth at t and the faults whose effect is observable now."""
         dt = 1.0 if self.last_t is None else float(max(0, t - self.last_t))
         self.last_t = t
-        v, hz = self.supply.step(t)
+        v, hz = self._supply(t)
         vharm = self.supply.harmonics
         active = self.active(t)
         kinds = {f.kind: f.params for f in active}
