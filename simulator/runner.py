@@ -86,7 +86,7 @@ class Simulation:
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
                  hold: bool = False, broker: str | None = None, net_config: dict | None = None,
-                 on_tick: Callable[[int], None] | None = None):
+                 on_tick: Callable[[int], None] | None = None, ahead: bool = False):
         self.sc = sc
         self.hold = hold  # keep running past the scenario's end until stop()
         self._t = sc.start  # the tick being run: lines drained mid-tick are stamped with it
@@ -102,8 +102,9 @@ class Simulation:
         self.speed = speed
         self.clock = clock_for(speed)
         # compute the world's next tick while the firmware runs this one, assuming the outputs
-        # stay (they change a few times a day); undone and redone when they do not
-        self.speculate = True
+        # stay (they change a few times a day); undone and redone when they do not. Off by
+        # default: on two busy cores it measured slower (bench/bench_lockstep.py prints both)
+        self.speculate = ahead
         self.on_line = on_line
         self.world = World(sc)
         self.frontend = make_frontend(sc)  # ideal | adc | cse7766 ([post] sensor)

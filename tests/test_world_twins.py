@@ -92,3 +92,26 @@ def test_a_step_computed_ahead_and_undone_leaves_no_trace(path):
         b, vb = plain.step(t, relay, dim)
         assert (a.v, a.i, a.p, a.pf, a.temp, a.mains, a.lit, a.hz) == (b.v, b.i, b.p, b.pf, b.temp, b.mains, b.lit, b.hz), t
         assert [sc.faults.index(f) for f in va] == [sc.faults.index(f) for f in vb], t
+
+
+def test_a_run_with_the_world_computed_ahead_is_the_plain_run(tmp_path):
+    """Simulation(ahead=True) through dusk (the firmware switches the lamp on: one step undone)
+    and a dead lamp: the same trace, reports and score as the plain lockstep run."""
+    from simulator.runner import Simulation
+    sc = load(CORPUS / "corpus_led_lamp_dead_night.toml")
+    sc.duration = 6 * 3600  # through the switch-on at dusk and the fault at 20:00
+    got = []
+    for ahead in (False, True):
+        sim = Simulation(sc, flash_dir=tmp_path / f"flash-{ahead}", ahead=ahead)
+        try:
+            got.append(sim.run())
+        finally:
+            sim.close()
+    plain, early = got
+    assert any(r[1] for r in plain.trace) and not plain.trace[0][1]  # the lamp did switch on
+    assert early.trace == plain.trace and early.observable == plain.observable
+    assert [f.to_dict() for f in early.faults] == [f.to_dict() for f in plain.faults]
+    assert plain.faults[0].detected
+    drop = ("heap_free", "uptime_ms")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in early.reports] == \
+        [{k: v for k, v in r.items() if k not in drop} for r in plain.reports]
