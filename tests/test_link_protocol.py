@@ -8,7 +8,7 @@ import os
 import struct
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import link as lk
@@ -46,6 +46,9 @@ def disagreements(src: str) -> list[str]:
     return bad
 
 
+FW_CONSTS = firmware_end(HOST.read_text())["consts"]
+
+
 def test_both_ends_have_the_same_numbers():
     assert disagreements(HOST.read_text()) == []
 
@@ -56,6 +59,7 @@ def test_a_changed_flag_bit_or_format_is_caught():
     assert any("T frame" in d for d in disagreements(src.replace('"<IBf"', '"<IBd"')))
 
 
+@settings(deadline=None)  # a busy machine: no timing in a test
 @given(t=st.integers(lk.EPOCH2000, lk.EPOCH2000 + 2**32 - 1),
        mains=st.booleans(), dark=st.booleans(), wifi=st.booleans(),
        temp=st.floats(-40, 85, width=32), fe=st.binary(max_size=200))
@@ -67,7 +71,7 @@ def test_a_tick_frame_reads_back_with_the_firmware_format(t, mains, dark, wifi, 
     finally:
         os.close(r)
         os.close(w)
-    fw = firmware_end(HOST.read_text())["consts"]
+    fw = FW_CONSTS
     assert frame[:1] == lk.TICK and frame[1] | frame[2] << 8 == len(frame) - fw["_HDR"]
     body = frame[fw["_HDR"]:]
     t2000, flags, got_temp = struct.unpack_from(lk.TICK_FIELDS, body, 0)
