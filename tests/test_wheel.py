@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def site(tmp_path_factory) -> Path:
     """The project's wheel, built from this tree and installed (no dependencies: they are the
     venv's) into a directory of its own."""
@@ -36,7 +36,7 @@ def lampctl(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def test_the_wheel_holds_the_firmware_and_no_tests(site):
+def _holds_the_firmware_and_no_tests(site):
     fw = site / "lamppost_firmware"
     sources = {p.relative_to(ROOT / "firmware").as_posix() for p in (ROOT / "firmware").rglob("*.py")}
     assert sources <= {p.relative_to(fw).as_posix() for p in fw.rglob("*.py")}
@@ -45,6 +45,8 @@ def test_the_wheel_holds_the_firmware_and_no_tests(site):
 
 
 def test_lampctl_build_and_provision_from_the_wheel_outside_a_checkout(site, tmp_path):
+    """One test, so one pytest worker builds the wheel (setuptools builds in the tree)."""
+    _holds_the_firmware_and_no_tests(site)
     work = tmp_path / "elsewhere"
     work.mkdir()
     code = ("import lamppost_common.firmware as f, host_tools.lampctl.build as b;"
