@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from host_tools.lampctl import serial_link as sl
-from simulator.cli import DEMO
+from testbed.cli import DEMO
 from simulator.firmware_proc import DEFAULT_HEAP
 from simulator.runner import Simulation
 from simulator.scenario import load

@@ -15,9 +15,9 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from simulator.cli import iso
+from testbed.cli import iso
 from simulator.scenario import CAUSES
-from simulator.town import TownSim, table
+from testbed.town import TownSim, table
 from simulator.town_scenario import loads
 
 DAY0 = datetime(2026, 1, 15, tzinfo=timezone.utc)
@@ -95,5 +95,5 @@ def main(out: Path) -> None:
               f"max {max(waits) / 60:.0f} min (judging round {900 // 60} min, persistence 15 min)")
     print(f"{len(town.posts)} posts x {town.duration} s simulated in {res.wall_s:.0f} s wall: "
           f"{rate:,.0f} post-seconds per wall second")
-    from simulator.town_cli import result_dict
+    from testbed.town_cli import result_dict
     (out / "town.json").write_text(json.dumps(result_dict(res), indent=1))

@@ -43,7 +43,7 @@ from simulator import baseline
 from simulator.firmware_proc import FIRMWARE_DIR, micropython_path
 from simulator.models.frontend import IdealMeter
 from simulator.models.supply import Supply
-from simulator.models.world import Post as WorldPost
+from simulator.models.world import PhysicalPost as WorldPost
 from simulator.scenario import Post, Scenario
 
 HARNESS = Path(__file__).resolve().parent / "fleet_mp.py"

@@ -2,7 +2,7 @@
 type, range, default, whether it is secret, and what it means (the comment on its line).
 
 The board never loads these descriptions: they are comments in firmware/lamppost/config.py
-and netcfg.py, which mpy-cross drops. Host tools (`lampctl config describe`, `config --help`,
+and uplinkcfg.py, which mpy-cross drops. Host tools (`lampctl config describe`, `config --help`,
 the operations register's column check) read the source with `ast`/`tokenize` here instead
 of importing it, so nothing runs and no MicroPython shim is needed.
 """
@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-FIRMWARE = Path(__file__).resolve().parents[1] / "firmware" / "lamppost"
-FILES = ("config.py", "netcfg.py")  # netcfg: the network keys, merged on a post with a broker
+from lamppost_common.firmware import firmware_dir
+
+FIRMWARE = firmware_dir() / "lamppost"  # the checkout's, or the wheel's lamppost_firmware
+FILES = ("config.py", "uplinkcfg.py")  # uplinkcfg: the network keys, merged on a post with a broker
 # config keys whose unset value (None) means "the lamp type's default" (lamppost/lamptypes.py)
 UNSET = "unset: the lamp type's default (lamppost/lamptypes.py)"
 UNITS = {"_w": "W", "_s": "s", "_min": "min"}  # by the end of a key's name
@@ -38,7 +40,7 @@ class Key:
     secret: bool
     meaning: str  # the comment on the key's line ("" if none)
     group: str  # the comment line above a run of keys, if any
-    source: str  # "config.py" or "netcfg.py"
+    source: str  # "config.py" or "uplinkcfg.py"
 
     def kind_text(self) -> str:
         """The type and range in words: `whole number 0..100`, `one of led|hps`."""
@@ -101,7 +103,7 @@ def read(path: Path) -> list[Key]:
 
 @lru_cache(maxsize=4)
 def keys(firmware: Path = FIRMWARE) -> dict[str, Key]:
-    """Every config key of the firmware (config.py, then netcfg.py), by name."""
+    """Every config key of the firmware (config.py, then uplinkcfg.py), by name."""
     out: dict[str, Key] = {}
     for f in FILES:
         for k in read(firmware / f):
@@ -133,8 +135,8 @@ def describe(key: Key) -> str:
     if key.secret:
         lines.append("  secret:  never shown by the board; set it with `lampctl config set "
                      f"{key.name} -` (prompts without echo)")
-    if key.source == "netcfg.py":
-        lines.append("  network key (lamppost/netcfg.py): used on a post with a broker (mqtt_host)")
+    if key.source == "uplinkcfg.py":
+        lines.append("  network key (lamppost/uplinkcfg.py): used on a post with a broker (mqtt_host)")
     lines.append(f"  source:  firmware/lamppost/{key.source}")
     return "\n".join(lines)
 

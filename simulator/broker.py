@@ -44,16 +44,6 @@ def _listens(pid: int, port: int) -> bool | None:
         return None
 
 
-def parse_addr(text: str) -> tuple[str, int]:
-    """(host, port) of 'host:port' or 'host' (port 1883); ValueError if malformed."""
-    host, _, port = text.rpartition(":")
-    if not host:
-        return text, 1883
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{text!r} is not host:port")
-    return host, int(port)
-
-
 class Broker:
     """A broker child process. kind: 'mosquitto', 'amqtt' or 'auto' (mosquitto if installed)."""
 

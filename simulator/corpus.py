@@ -16,7 +16,7 @@ from pathlib import Path
 from simulator.firmware_proc import DEFAULT_HEAP
 from simulator import baseline
 from simulator.scenario import ScenarioError, load
-from simulator.score import expectations, score, summarize
+from simulator.score import judge, summarize
 
 
 def expand(paths: list[str]) -> list[Path]:
@@ -43,14 +43,14 @@ def run_one(path: str, heap: str = DEFAULT_HEAP, sensor: str | None = None) -> d
     finally:
         sim.close()
     base_alarms = baseline.run(res.trace, sc.post.rated_w, sc.post.nominal_v)
-    bf, bfalse = score(sc.faults, res.observable, base_alarms, sc.end)
+    b = judge(sc, res.observable, base_alarms)  # scored as the firmware is (simulator/score.py)
     ours = {"scenario": str(path), "faults": [f.to_dict() for f in res.faults],
             "false_alarms": res.false_alarms, "crashes": len(res.crashes),
             "supplyLossCount": _loss_count(res.reports), "wrong_switching": res.wrong_switching,
             "expectations": res.expectations}
-    base = {"scenario": str(path), "faults": [f.to_dict() for f in bf],
-            "false_alarms": [{k: a[k] for k in ("alarm", "state", "time")} for a in bfalse],
-            "expectations": expectations(sc, base_alarms)}  # the baseline does not switch
+    base = {"scenario": str(path), "faults": [f.to_dict() for f in b.faults],
+            "false_alarms": [{k: a[k] for k in ("alarm", "state", "time")} for a in b.false_alarms],
+            "expectations": b.expectations}  # the baseline does not switch
     return {"scenario": str(path), "ticks": res.ticks, "wall_s": res.wall_s, "ours": ours,
             "baseline": base}
 

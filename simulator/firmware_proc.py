@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simulator.link import Link
+from lamppost_common.firmware import firmware_dir
+from simulator.link import HELLO, VERSION, Link
 from simulator.mpy_cache import compiled_dir
 
-FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
+FIRMWARE_DIR = firmware_dir()  # the checkout's firmware/ or the installed package data
 # The board's heap, as the 64-bit unix port sees it. An ESP32 without PSRAM gives
 # MicroPython ~110 KB; on this 64-bit port pointers, small ints and dict entries
 # take twice their ESP32 size, so 128k here is about 70-85 KB on the board.
@@ -84,7 +85,7 @@ class FirmwareProcess:
         os.close(from_fw_w)
         self.link = Link(from_fw_r, to_fw_w)
         kind, payload = self.link.recv()
-        if kind != b"H" or payload[:1] != b"\x01":
+        if kind != HELLO or payload[:1] != bytes((VERSION,)):
             raise RuntimeError(f"firmware said {kind!r} {payload!r} instead of hello")
 
     def output(self) -> str:

@@ -90,8 +90,9 @@ class HeapProbe(Simulation):
         self.command = command
         self.run_info = HeapRun(heap=kw.get("heap", ""))
 
-    def _collect(self, t, lines):
-        super()._collect(t, lines)
+    def _collect(self, lines):
+        super()._collect(lines)
+        t = self._t  # the tick being run
         for raw in lines:
             try:
                 d = json.loads(raw)

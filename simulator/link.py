@@ -1,8 +1,13 @@
-"""The simulator's end of the lockstep link to the firmware (see firmware/hal/host.py).
+"""The lockstep link to the firmware: the protocol's one definition, and the simulator's end.
 
-Frames are kind (1 byte), payload length (u16 LE), payload, over two pipes.
-The firmware sends "A" (relay, dim) when it is ready for a tick; the simulator
-answers with "T" (time, flags, temperature, front-end bytes).
+The firmware's end is firmware/hal/host.py (MicroPython, `const` copies of these numbers;
+tests/test_link_protocol.py checks both ends agree). Frames are kind (1 byte), payload
+length (u16 LE), payload, over two pipes:
+  firmware -> simulator  H <B version>             once, when ready
+                         A <B relay><B dim 0-100>  outputs; waits for a tick
+                         X <B code>                reset requested (0 deliberate, else a crash), then exit
+  simulator -> firmware  T <I t2000><B flags><f temp_c> + front-end bytes
+The simulator answers each A with the next T, computed with those outputs.
 """
 from __future__ import annotations
 
@@ -11,10 +16,21 @@ import select
 import struct
 from typing import Callable
 
-EPOCH2000 = 946684800
-F_MAINS = 1
-F_DARK = 2
-_TICK = struct.Struct("<cHIBf")
+EPOCH2000 = 946684800  # the firmware counts seconds from 2000-01-01T00:00Z
+VERSION = 1  # of this protocol, sent in H
+HDR = 3  # kind, u16 LE payload length
+HELLO, OUTPUTS, RESET, TICK = b"H", b"A", b"X", b"T"  # frame kinds
+TICK_FIELDS = "<IBf"  # T's fixed part: t2000, flags, temperature; the front-end bytes follow
+F_MAINS = 1  # tick flags: mains present
+F_DARK = 2  # the photocell reads dark
+F_WIFI = 4  # WiFi associated (simulator/netproxy.py link_up)
+_TICK = struct.Struct("<cH" + TICK_FIELDS[1:])
+_TICK_LEN = struct.calcsize(TICK_FIELDS)
+
+
+def tick_flags(mains: bool, dark: bool = False, wifi: bool = False) -> int:
+    """The T frame's flags byte."""
+    return (F_MAINS if mains else 0) | (F_DARK if dark else 0) | (F_WIFI if wifi else 0)
 
 
 class LinkClosed(EOFError):
@@ -48,12 +64,12 @@ class Link:
 
     def recv(self) -> tuple[bytes, bytes]:
         """(kind, payload) of the next frame from the firmware."""
-        hdr = self._read(3)
+        hdr = self._read(HDR)
         n = hdr[1] | hdr[2] << 8
         return hdr[:1], self._read(n)
 
     def send_tick(self, unix_t: int, flags: int, temp: float, frontend: bytes) -> None:
-        hdr = _TICK.pack(b"T", 9 + len(frontend), unix_t - EPOCH2000, flags, temp)
+        hdr = _TICK.pack(TICK, _TICK_LEN + len(frontend), unix_t - EPOCH2000, flags, temp)
         os.write(self.wfd, hdr + frontend)
 
     def close(self) -> None:

@@ -3,7 +3,8 @@
 Each tick the simulator computes the world with the outputs the firmware last
 set, sends the tick, waits for the firmware to finish it, then collects what
 the firmware wrote on its serial line. With `speed` set, ticks are paced
-against the wall clock (1.0 = real time) so a person can watch on the pty.
+against the wall clock (1.0 = real time, simulator/clock.py) so a person can
+watch on the pty. The board (power, boots, the link) is simulator/board.py.
 """
 from __future__ import annotations
 
@@ -16,17 +17,13 @@ from pathlib import Path
 from typing import Callable
 
 from simulator import link as lk
-from simulator.firmware_proc import DEFAULT_HEAP, FirmwareProcess, provision
+from simulator.board import Board, FirmwareCrash  # noqa: F401 (FirmwareCrash: re-exported)
+from simulator.clock import clock_for
+from simulator.firmware_proc import DEFAULT_HEAP, provision
 from simulator.models.frontend import firmware_keys, make_frontend
-from simulator.models.power import HoldUp
 from simulator.models.world import World
-from simulator.scenario import Scenario
-from simulator.score import FaultScore, alarm_records, expectations, score, switching
-from simulator.serial_bridge import SerialBridge
-
-
-class FirmwareCrash(RuntimeError):
-    """The firmware cannot boot: every try ended in a crash."""
+from simulator.scenario_types import Scenario
+from simulator.score import FaultScore, alarm_records, judge
 
 
 @dataclass
@@ -79,7 +76,12 @@ def firmware_config(sc: Scenario) -> dict:
 
 
 class Simulation:
-    """One post through one scenario. Open it, optionally attach to .serial_path, then run()."""
+    """One post through one scenario. Open it, optionally attach to .serial_path, then run().
+
+    The layers: the world (simulator/models/world.py) computes the truth with the outputs the
+    firmware last set; the board (simulator/board.py) carries it to the firmware and back;
+    the clock (simulator/clock.py) paces it or not; observe() returns what happened, raw,
+    and run() adds the score (simulator/score.py judge)."""
 
     # the per-tick trace (Results.trace: baselines, wrong switching); a town turns it off:
     # ~300 bytes a post-second is gigabytes for 50 posts over a week
@@ -88,7 +90,8 @@ class Simulation:
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
                  hold: bool = False, broker: str | None = None, net_config: dict | None = None,
-                 on_tick: Callable[[int], None] | None = None, wall_sessions: bool = False):
+                 on_tick: Callable[[int], None] | None = None, wall_sessions: bool = False,
+                 ahead: bool = False):
         self.sc = sc
         # console logins and lockouts on wall seconds (lamppost-sim run --console): a person's
         # 600 s login must not end in one wall second of a --speed 600 run
@@ -96,7 +99,7 @@ class Simulation:
         self.hold = hold  # keep running past the scenario's end until stop()
         self._t = sc.start  # the tick being run: lines drained mid-tick are stamped with it
         self._stop = threading.Event()
-        self.interrupted = False  # ended by Ctrl-C (cli.py), not by the scenario's end
+        self.interrupted = False  # ended by Ctrl-C (testbed/cli.py), not by the scenario's end
         self.ready = threading.Event()  # set once the firmware has booted and ticks run
         self._tmp = None
         if flash_dir is None:
@@ -105,25 +108,34 @@ class Simulation:
         self.flash_dir = Path(flash_dir)
         self.heap = heap
         self.speed = speed
+        self.clock = clock_for(speed)
+        # compute the world's next tick while the firmware runs this one, assuming the outputs
+        # stay (they change a few times a day); undone and redone when they do not. Off by
+        # default: on two busy cores it measured slower (bench/bench_lockstep.py prints both)
+        self.speculate = ahead
         self.on_line = on_line
         self.world = World(sc)
-        self.power = HoldUp(sc.post.holdup_s)  # the board's hold-up capacitor
         self.frontend = make_frontend(sc)  # ideal | adc | cse7766 ([post] sensor)
-        self.bridge = SerialBridge()
+        self.board = Board(self.flash_dir, heap, sc.post.holdup_s, self._collect, wall_sessions)
         self.results = Results(sc)
         if not (self.flash_dir / "config.json").exists():
             provision(self.flash_dir, firmware_config(sc))
-        # MQTT over a network that can fail (simulator/netsim.py), when a broker is given
+        # MQTT over a network that can fail (simulator/netproxy.py), when a broker is given
         self.on_tick = on_tick
         self.net = None
         if broker:
-            from simulator.broker import parse_addr
-            from simulator.netsim import NetSim
+            from lamppost_common.addr import parse_addr
+            from simulator.netproxy import NetSim
             self.net = NetSim(parse_addr(broker), sc.network)
             cfg_path = self.flash_dir / "config.json"
             cfg = json.loads(cfg_path.read_text())
             cfg.update({"mqtt_host": "127.0.0.1", "mqtt_port": self.net.port}, **(net_config or {}))
             cfg_path.write_text(json.dumps(cfg))
+
+    @property
+    def bridge(self):
+        """The UART's pty pair (simulator/serial_bridge.py)."""
+        return self.board.bridge
 
     @property
     def serial_path(self) -> str:
@@ -134,40 +146,9 @@ class Simulation:
         """Ask run() (in another thread) to finish after the current tick."""
         self._stop.set()
 
-    def _boot(self, cause: str = "power-on"):
-        """Power the board on until the firmware asks for its first tick: (fw, kind, out).
-
-        cause is the reset cause the firmware reads (FirmwareProcess). A boot
-        that dies before that is recorded as a crash; three in a row raise
-        FirmwareCrash with the interpreter's last words.
-        """
-        for _ in range(3):
-            self.results.boots += 1
-            fw = None
-            kind = b""
-            try:
-                fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_fd, self.heap,
-                                     reset_cause=cause, wall_sessions=self.wall_sessions)
-                fw.link.watch = self.bridge.fds  # serve the UART while waiting for the firmware
-                fw.link.serve = self._serve
-                kind, out = fw.link.recv()
-                if kind == b"A":
-                    return fw, kind, out
-            except (lk.LinkClosed, BrokenPipeError, RuntimeError):
-                pass
-            cause = _crash_cause(kind)
-            if fw is not None:
-                fw.kill()
-                self.results.crashes.append(fw.output()[-2000:])
-            else:
-                self.results.crashes.append("the firmware died before saying hello")
-        raise FirmwareCrash("the firmware crashes at boot:\n" + self.results.crashes[-1])
-
-    def _serve(self) -> None:
-        """Drain the serial line while the firmware runs a tick (it may be writing a lot)."""
-        self._collect(self._t, self.bridge.pump())
-
-    def _collect(self, t: int, lines: list[bytes]) -> None:
+    def _collect(self, lines: list[bytes]) -> None:
+        """Serial lines from the board, stamped with the tick being run."""
+        t = self._t
         for raw in lines:
             raw = raw.rstrip(b"\r")
             if self.on_line:
@@ -181,113 +162,116 @@ class Simulation:
                 self.results.reports.append(rep)
 
     def run(self) -> Results:
-        sc, res = self.sc, self.results
-        wall0 = time.monotonic()
-        fw, kind, out = self._boot()
+        """observe(), then the score of what was observed."""
+        res = self.observe()
+        v = judge(self.sc, res.observable, alarm_records(res.reports), res.trace)
+        res.faults, res.false_alarms = v.faults, v.false_alarms
+        res.wrong_switching, res.expectations = v.wrong_switching, v.expectations
+        return res
+
+    def observe(self) -> Results:
+        """Run the scenario; the raw observations (reports, trace, visibility, boots, crashes)."""
+        sc, res, board = self.sc, self.results, self.board
+        res.crashes = board.crashes
+        self.clock.start(sc.start)
+        try:
+            board.boot()
+        finally:
+            res.boots = board.boots
         t = self._t = sc.start
+        ahead = None  # (t, relay, dim, world snapshot, step result): the next tick, computed early
         try:
             self.ready.set()
             while (t < sc.end or self.hold) and not self._stop.is_set():
-                if self.speed:
-                    lag = (t - sc.start) / self.speed - (time.monotonic() - wall0)
-                    if lag > 0:
-                        time.sleep(lag)
-                relay, dim = bool(out[0]), out[1]
-                truth, visible = self.world.step(t, relay, dim)
+                self.clock.pace(t)
+                relay, dim = board.outputs
+                if ahead is not None and ahead[:3] == (t, relay, dim):
+                    truth, visible = ahead[4]
+                else:
+                    if ahead is not None and ahead[0] == t:
+                        self.world.restore(ahead[3])  # the outputs changed: undo, step again
+                    truth, visible = self.world.step(t, relay, dim)
+                ahead = None
                 for f in visible:
                     res.observable.setdefault(sc.faults.index(f), t)
-                flags = lk.F_MAINS if truth.mains else 0
-                if truth.dark:
-                    flags |= lk.F_DARK  # the photocell reads dark ([post] photocell)
-                if self.net and self.net.link_up(t):
-                    flags |= 4  # F_WIFI: associated
+                # the photocell reads dark ([post] photocell); WiFi associated (netproxy)
+                flags = lk.tick_flags(truth.mains, truth.dark, bool(self.net and self.net.link_up(t)))
                 fe = self.frontend.frame(truth)
                 mains = self._mains(t, truth.mains)
-                powered = self.power.step(mains)  # recharged whenever the mains is there
+                powered = board.power.step(mains)  # recharged whenever the mains is there
                 if self.keep_trace:
                     res.trace.append((t, int(relay), dim, truth.v if mains else 0.0, truth.i if mains else 0.0,
                                       truth.p if mains else 0.0, truth.pf if mains else 0.0, truth.temp,
                                       int(mains)))
-                if not mains or fw is None:
-                    fw, kind, out = self._holdup(fw, t, mains, powered, truth.temp, fe)
+                if not mains or not board.on:
+                    self._holdup(t, mains, powered, truth.temp, fe)
+                    res.boots = board.boots
                     t += 1
                     res.ticks += 1
                     continue
                 self._t = t
-                try:
-                    fw.link.send_tick(t, flags, truth.temp, fe)
-                    kind, out = fw.link.recv()
-                except (lk.LinkClosed, BrokenPipeError):
-                    kind, out = b"", b""
+                board.send(t, flags, truth.temp, fe)
+                if self.speculate:  # the world's next second while the firmware runs this one
+                    snap = self.world.snapshot()
+                    ahead = (t + 1, relay, dim, snap, self.world.step(t + 1, relay, dim))
+                kind = board.receive()
                 if self.net:
                     self.net.pump(t)
-                self._collect(t, self.bridge.pump())
+                board.drain()
                 if self.on_tick:
                     self.on_tick(t)
                 res.ticks += 1
                 t += 1
-                if kind != b"A":  # crashed or asked for a reset: reboot like a board would
-                    fw.kill()
-                    if kind != b"X" or out[:1] != b"\x00":  # X 1: reset after an exception
-                        res.crashes.append(fw.output()[-2000:])
-                    fw, kind, out = self._boot(_crash_cause(kind))
+                if kind != lk.OUTPUTS:  # crashed or asked for a reset: reboot like a board would
+                    board.restart()
+                    res.boots = board.boots
         finally:
-            if fw is not None:
-                fw.kill()
+            board.power_off()
             if self.net:
                 self.net.close()
+            self._t = t
             for _ in range(3):  # the pty may hand over the last bytes a moment later
                 time.sleep(0.01)
-                self._collect(t, self.bridge.pump())
-            self.bridge.close()
-            res.wall_s = time.monotonic() - wall0
-        records = alarm_records(res.reports)
-        res.faults, false = score(sc.faults, res.observable, records, sc.end)
-        res.false_alarms = false
-        res.wrong_switching = switching(sc, res.trace)
-        res.expectations = expectations(sc, records)
+                board.drain()
+            board.close()
+            res.boots = board.boots
+            res.wall_s = self.clock.wall_s()
         return res
 
     def _mains(self, t: int, mains: bool) -> bool:
         """False while the world's supply or an injected mains_loss fault cuts the mains."""
         for k, f in enumerate(self.sc.faults):
-            if f.kind == "mains_loss" and f.at <= t and (f.until is None or t < f.until):
+            if f.kind == "mains_loss" and f.active(t):
                 self.results.observable.setdefault(k, t)
                 return False
         return mains
 
-    def _holdup(self, fw, t: int, mains: bool, powered: bool, temp: float, fe: bytes):
-        """One tick of a mains interruption: (fw, kind, out) afterwards.
+    def _holdup(self, t: int, mains: bool, powered: bool, temp: float, fe: bytes) -> None:
+        """One tick of a mains interruption.
 
-        While the hold-up capacitor lasts (self.power) the firmware keeps running
+        While the hold-up capacitor lasts (board.power) the firmware keeps running
         and sees flags bit 0 = 0 (it may send a last-gasp report); then the power
         is cut (the process is killed). When the mains returns the board boots again.
         """
-        kind, out = b"A", b"\x00\x64"
+        board = self.board
         self._t = t
         if mains:  # power is back: boot
-            fw, kind, out = self._boot()
-            return fw, kind, out
-        if fw is not None and powered:
-            try:
-                fw.link.send_tick(t, 0, temp, fe)  # the world's own zero-volt frame
-                kind, out = fw.link.recv()
-            except (lk.LinkClosed, BrokenPipeError):
-                kind = b""
-            self._collect(t, self.bridge.pump())
-            if kind == b"A":
-                return fw, kind, out
-        if fw is not None:  # the capacitor is empty: power off
-            fw.kill()
-            self._collect(t, self.bridge.pump())
-        return None, b"A", b"\x00\x64"
+            board.boot()
+            return
+        if board.on and powered:
+            kind = board.exchange(t, 0, temp, fe)  # the world's own zero-volt frame
+            board.drain()
+            if kind == lk.OUTPUTS:
+                return
+        self._power_cut()
+
+    def _power_cut(self) -> None:
+        """The capacitor is empty: the firmware stops; what it wrote before is collected."""
+        if self.board.on:
+            self.board.power_off()
+            self.board.drain()
+        self.board.power_off()
 
     def close(self) -> None:
         if self._tmp:
             self._tmp.cleanup()
-
-
-def _crash_cause(kind: bytes) -> str:
-    """The reset cause after a boot that ended without the mains going: machine.reset()
-    (an "X" frame: Reboot, or an exception) reads "software", a silent death "watchdog"."""
-    return "software" if kind == b"X" else "watchdog"

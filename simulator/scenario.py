@@ -1,4 +1,5 @@
 """Scenario files (TOML, format version 1): one post, a run window, injected faults.
+The types they load into are simulator/scenario_types.py (re-exported here).
 
 Loading validates every field and raises ScenarioError naming the file, the
 line (where TOML gives one) and the field, so a typo never becomes a silent
@@ -7,105 +8,23 @@ default.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from lamppost_common import firmware as fw
 from lamppost_common.ids import check_post_id
 from simulator.models.params import CLIMATE as CLIMATE_PARAMS
 from simulator.models.params import FAULT as FAULT_PARAMS
 from simulator.models.params import SUPPLY as SUPPLY_PARAMS
 from simulator.models.params import check_number
+from simulator.scenario_types import (ALARM_NAMES, CAUSES, LAMPS, PHOTOCELL_CAUSES,  # noqa: F401
+                                      SENSORS, Fault, Post, Scenario)
 
 FORMAT_VERSION = 1
-LAMPS = ("led", "hps")
-SENSORS = ("ideal", "adc", "cse7766")
-
-# physical cause -> the TALQ alarms it should raise (../shared/NOTES.md)
-CAUSES: dict[str, tuple[str, ...]] = {
-    "lamp_dead": ("lampFailure",),
-    "relay_welded": ("lampUnexpectedOn", "relayFailure"),
-    "relay_open": ("relayFailure", "lampFailure"),
-    "hid_end_of_life": ("cyclingFailure",),
-    "led_string_open": ("lampPowerTooLow",),
-    "driver_fault_high": ("lampPowerTooHigh",),
-    "capacitor_failed": ("powerFactorTooLow",),
-    "supply_sag": ("supplyVoltageTooLow",),
-    "supply_swell": ("supplyVoltageTooHigh",),
-    "mains_loss": ("supplyLoss",),
-    "dimming_stuck": ("dimmingFailure",),
-    "overheat": ("highTemperature",),
-    # the photocell is no lamp: TALQ's LampMonitorFunction has no event for it, so the
-    # firmware reports it as its own event (`ev: photocell`, state fault/ok), which the
-    # scorer counts under that name (simulator/score.py alarm_records)
-    "photocell_stuck_dark": ("photocell",),
-    "photocell_stuck_light": ("photocell",),
-}
-PHOTOCELL_CAUSES = ("photocell_stuck_dark", "photocell_stuck_light")
-# every alarm name the scorer sees: the firmware's twelve TALQ alarms and its photocell event
-ALARM_NAMES = ("lampFailure", "lampUnexpectedOn", "cyclingFailure", "lampPowerTooLow",
-               "lampPowerTooHigh", "powerFactorTooLow", "supplyVoltageTooLow",
-               "supplyVoltageTooHigh", "supplyLoss", "relayFailure", "dimmingFailure",
-               "highTemperature", "photocell")
-
-
 class ScenarioError(ValueError):
     """A scenario that cannot be run; the message names file, line and field."""
-
-
-@dataclass
-class Fault:
-    kind: str
-    at: int  # unix seconds
-    until: int | None = None
-    params: dict = field(default_factory=dict)
-
-    @property
-    def expected(self) -> tuple[str, ...]:
-        return CAUSES[self.kind]
-
-
-@dataclass
-class Post:
-    id: str = "NL-0001"
-    lamp: str = "led"
-    rated_w: float = 60.0
-    latitude: float = 52.03
-    longitude: float = 5.56
-    sensor: str = "ideal"
-    holdup_s: float = 2.0  # seconds the board runs on its capacitor after the mains goes
-    strings: int = 4  # LED strings in the luminaire (led_string_open drops ~1/N)
-    ct_a: float = 0.0  # adc front end: CT/shunt full-scale, A peak (0 = sized from rated_w)
-    photocell: bool = False  # a photocell is fitted (tick flag bit 1; config `photocell`)
-    nominal_v: float = 230.0  # the post's rated supply (lamp, ballast, firmware `nominal_v`)
-    hz: int = 50  # and frequency (firmware `hz`)
-
-
-@dataclass
-class Scenario:
-    path: str
-    post: Post
-    start: int  # unix seconds
-    duration: int  # seconds
-    seed: int
-    faults: list[Fault]
-    supply: dict = field(default_factory=dict)  # [supply] keys (simulator/models/params.py)
-    # [firmware]: extra config.json keys provisioned to the post (dim_level, thresholds...);
-    # the firmware validates them and reports any it rejects as an `error` report
-    firmware: dict = field(default_factory=dict)
-    network: list = field(default_factory=list)  # simulator.netsim.NetEvent, from [[network]]
-    # [climate]: mean/daily/seasonal degC (simulator/models/params.py CLIMATE); {} = legacy 10 +- 6
-    climate: dict = field(default_factory=dict)
-    # [expect]: not_raised (alarm names that must never be raised in the run) and timezone
-    # (IANA name: the dimming window is checked against that zone's civil time)
-    expect: dict = field(default_factory=dict)
-
-    @property
-    def end(self) -> int:
-        return self.start + self.duration
 
 
 _DUR = re.compile(r"^\s*(\d+)(\.\d+)?\s*([smhd]?)\s*$")
@@ -406,17 +325,14 @@ def _known(rd: _Reader, table: dict, section: str, keys) -> None:
 
 
 def _firmware(rd: _Reader, table: dict) -> dict:
-    """[firmware] keys checked by the firmware's own schema (config.py + netcfg.py)."""
-    from host_tools.lampctl.provision import firmware_config
-    cfg = firmware_config()
-    net = importlib.import_module("lamppost.netcfg")
-    schema = {**cfg.SCHEMA, **net.SCHEMA}
+    """[firmware] keys checked by the firmware's own schema (config.py + uplinkcfg.py)."""
+    schema = fw.schema()
     out = {}
     for key, value in table.items():
         if key not in schema:
             rd.fail("firmware", key, "not a firmware config key (firmware/lamppost/config.py)")
         try:
-            out[key] = cfg.check(key, value, schema)
+            out[key] = fw.check(key, value, schema)
         except (ValueError, TypeError, OverflowError) as e:
             rd.fail("firmware", key, str(e))
     return out
@@ -439,7 +355,7 @@ def _supply(rd: _Reader, table) -> dict:
 
 def _network(rd: _Reader, raw: list) -> list:
     """[[network]] events: at, kind, optional until, and delay for `slow`."""
-    from simulator.netsim import KINDS, NetEvent
+    from simulator.netproxy import KINDS, NetEvent
     out = []
     for i, nt in enumerate(raw):
         for k in nt:

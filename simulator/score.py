@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
-from simulator.scenario import CAUSES, Fault
+from simulator.scenario_types import CAUSES, Fault
 
 
 # Seconds after a fault ends in which its alarm still counts as detecting it. A
@@ -193,6 +193,26 @@ def expectations(sc, alarms: list[dict]) -> list[dict]:
         hits = [a["time"] for a in alarms if a["state"] == "raised" and name in _names(a)]
         out.append({"alarm": name, "rightly_not_raised": not hits, "raised_at": hits[0] if hits else None})
     return out
+
+
+@dataclass
+class Verdict:
+    """How one detector did on one run: the faults, its false alarms, its wrong switching
+    (only a detector that switches the lamp) and the [expect] not_raised checks."""
+    faults: list[FaultScore]
+    false_alarms: list[dict]
+    wrong_switching: list[dict]
+    expectations: list[dict]
+
+
+def judge(sc, observable: dict[int, int], alarms: list[dict], trace: list[tuple] | None = None) -> Verdict:
+    """The one scoring of a run, for the firmware and the baseline alike: alarms are
+    {"alarm","state","time"} records (alarm_records() of the firmware's reports, or the
+    baseline's own), observable the first visible tick per fault index, trace the run's
+    switching (None for a detector that does not switch)."""
+    faults, false = score(sc.faults, observable, alarms, sc.end)
+    return Verdict(faults, false, switching(sc, trace) if trace is not None else [],
+                   expectations(sc, alarms))
 
 
 def summarize(runs: list[dict]) -> dict:

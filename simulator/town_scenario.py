@@ -18,8 +18,8 @@ from lamppost_common.ids import check_post_id
 from simulator import scenario as s1
 from simulator.models.params import FAULT as FAULT_PARAMS
 from simulator.models.params import check_number
-from simulator.scenario import (CAUSES, LAMPS, PHOTOCELL_CAUSES, SENSORS, Fault, Post, Scenario,
-                                ScenarioError)
+from simulator.scenario import ScenarioError
+from simulator.scenario_types import CAUSES, LAMPS, PHOTOCELL_CAUSES, SENSORS, Fault, Post, Scenario
 
 FORMAT_VERSION = 2
 MAX_POSTS = 500  # each post is its own MicroPython process

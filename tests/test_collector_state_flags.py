@@ -1,4 +1,4 @@
-"""The firmware's STATE carries Outbox.FlashFull as true/false (firmware/lamppost/net.py): the
+"""The firmware's STATE carries Outbox.FlashFull as true/false (firmware/lamppost/uplink.py): the
 collector's validator takes it (it quarantined every STATE before, so every post looked silent
 to the operations service), and refuses anything else there."""
 from __future__ import annotations

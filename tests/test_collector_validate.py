@@ -19,7 +19,7 @@ from host_tools.collector.listen import Listener
 from host_tools.collector.store import Register
 from host_tools.collector.validate import MAX_PAYLOAD, Reject, validate
 from simulator.broker import Broker, kind_from_env
-from simulator.mqtt_session import MqttSession
+from testbed.mqtt_session import MqttSession
 
 # the examples of issue 10, finding 3, and their whole family
 POISON = [
@@ -94,7 +94,7 @@ def test_each_poison_message_is_quarantined_with_a_reason(topic, payload):
 
 
 def test_the_real_firmware_messages_pass():
-    """Messages as the firmware writes them (net.py) are stored, not quarantined."""
+    """Messages as the firmware writes them (uplink.py) are stored, not quarantined."""
     reg = Register()
     state = {"Time": "2026-01-15T22:00:00Z", "Uptime": "0T01:00:00", "UptimeSec": 3600, "Heap": 40,
              "POWER": "ON", "Dimmer": 100, "Wifi": {"LinkCount": 1, "Downtime": 0},

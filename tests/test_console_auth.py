@@ -19,7 +19,7 @@ from hypothesis import example, given, settings, strategies as st
 from console_sim import running, scenario_text
 from host_tools.lampctl import serial_link as sl
 
-AUTH = Path(__file__).resolve().parent.parent / "firmware" / "lamppost" / "auth.py"
+AUTH = Path(__file__).resolve().parent.parent / "firmware" / "lamppost" / "servicepin.py"
 
 
 def test_a_flood_of_wrong_pins_writes_one_log_entry_per_lockout(tmp_path):
@@ -87,5 +87,5 @@ def test_pin_check_work_depends_on_the_input_length_only(guess, pin_a, pin_b):
 @settings(max_examples=200, deadline=None, database=None)
 @given(st.one_of(_pin, st.text(max_size=10)), _pin)
 def test_pin_check_on_micropython_is_equality(mp, guess, pin):
-    assert mp.call("lamppost.auth", "same", guess, pin) is (guess == pin)
-    assert mp.call("lamppost.auth", "same", pin, pin) is True
+    assert mp.call("lamppost.servicepin", "same", guess, pin) is (guess == pin)
+    assert mp.call("lamppost.servicepin", "same", pin, pin) is True

@@ -151,7 +151,7 @@ def test_readme_walkthrough_sim_console_then_lampctl(tmp_path):
 
     sc = tmp_path / "sc.toml"
     sc.write_text(scenario_text().replace('"1d"', '"1m"'))
-    sim = subprocess.Popen([sys.executable, "-m", "simulator.cli", "run", str(sc), "--console",
+    sim = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(sc), "--console",
                             "--speed", "20", "--hold", "--quiet"],
                            stdout=subprocess.PIPE, text=True)
     try:

@@ -37,7 +37,7 @@ def _idle(dev: sl.Device, since: float, virtual_s: float) -> float:
 def test_console_login_and_lockout_last_on_wall_time_in_a_fast_console_run(tmp_path):
     sc = tmp_path / "sc.toml"
     sc.write_text(scenario_text())
-    sim = subprocess.Popen([sys.executable, "-m", "simulator.cli", "run", str(sc), "--console",
+    sim = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(sc), "--console",
                             "--speed", str(SPEED), "--hold", "--quiet", "--no-mqtt"],
                            stdout=subprocess.PIPE, text=True)
     try:

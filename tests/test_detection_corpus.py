@@ -122,7 +122,7 @@ def test_score_strict_fails_on_a_miss_and_passes_a_clean_run(tmp_path):
     # a lamp that dies and is repaired by day, while switched off, cannot be seen: a miss
     p = tmp_path / "missed.toml"
     p.write_text(MISSED)
-    cmd = [sys.executable, "-m", "simulator.cli", "score", "--strict", "--json"]
+    cmd = [sys.executable, "-m", "testbed.cli", "score", "--strict", "--json"]
     bad = subprocess.run(cmd + [str(p)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1, bad.stderr
     assert json.loads(bad.stdout)["missed"] == [[str(p), "lamp_dead"]]
@@ -134,7 +134,7 @@ def test_score_strict_fails_on_a_miss_and_passes_a_clean_run(tmp_path):
 def test_score_reports_a_bad_scenario_without_traceback(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text(MISSED.replace("lamp_dead", "lamp_deda"))
-    r = subprocess.run([sys.executable, "-m", "simulator.cli", "score", str(p)],
+    r = subprocess.run([sys.executable, "-m", "testbed.cli", "score", str(p)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "lamp_deda" in r.stderr and "Traceback" not in r.stderr
 
@@ -164,6 +164,6 @@ def test_score_rejects_paths_it_cannot_score(tmp_path):
                    (tmp_path / "empty", "no scenarios")):
         if p.name == "empty":
             p.mkdir()
-        r = subprocess.run([sys.executable, "-m", "simulator.cli", "score", str(p)],
+        r = subprocess.run([sys.executable, "-m", "testbed.cli", "score", str(p)],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and why in r.stderr and "Traceback" not in r.stderr, r.stderr

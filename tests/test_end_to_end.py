@@ -7,7 +7,7 @@ import threading
 import pytest
 import serial
 
-from simulator.cli import DEMO
+from testbed.cli import DEMO
 from simulator.runner import Simulation
 from simulator.scenario import load, loads
 

@@ -103,7 +103,7 @@ def test_host_and_firmware_sign_the_same_command_the_same_way(mp, key, dev, cmd,
     """The host lowercases the command name and so does the firmware (ASCII letters, as
     MicroPython's str.lower): `lamppost-collector send TelePeriod` verifies on the post."""
     assert host_mac(key, dev, cmd, param, ctr) == mp.call(
-        "lamppost.hmacauth", "mac_hex", key, dev, cmd, param, ctr)
+        "lamppost.signedcmd", "mac_hex", key, dev, cmd, param, ctr)
 
 
 SKEW_S = 300  # a counter is Unix seconds within this of the post's clock (docs/persistence.md)

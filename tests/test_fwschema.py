@@ -16,7 +16,7 @@ from lamppost_common import fwschema
 
 def test_the_source_reader_agrees_with_the_firmware_and_describes_every_key():
     keys = fwschema.keys()
-    fw = schema()  # the firmware's config.py + netcfg.py imported under CPython
+    fw = schema()  # the firmware's config.py + uplinkcfg.py imported under CPython
     assert list(keys) == list(fw)
     for name, k in keys.items():
         assert (k.kind, k.lo, k.hi, k.default, k.secret) == fw[name], name
@@ -41,7 +41,7 @@ def test_config_describe_and_help(capsys):
     assert "default: unset: the lamp type's default" in capsys.readouterr().out
     assert main(["config", "describe", "mqtt_pass"]) == 0
     out = capsys.readouterr().out
-    assert "secret" in out and "config set mqtt_pass -" in out and "netcfg.py" in out
+    assert "secret" in out and "config set mqtt_pass -" in out and "uplinkcfg.py" in out
     assert main(["--json", "config", "describe", "rated_w"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert (d["unit"], d["default"], d["type"]) == ("W", 60.0, "number 1..2000")

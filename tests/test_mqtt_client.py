@@ -82,7 +82,7 @@ def test_collector_dedups_and_exports(tmp_path, capsys):
 
 
 def test_sim_and_collector_cli_say_what_is_wrong_with_a_broker_address(tmp_path, capsys):
-    from simulator import cli as sim_cli
+    from testbed import cli as sim_cli
     assert sim_cli.main(["run", "--broker", "localhost:notaport", "--quiet"]) == 1
     assert "not host:port" in capsys.readouterr().err
     db = str(tmp_path / "r.sqlite")
@@ -136,4 +136,4 @@ def test_host_signature_is_what_the_firmware_checks(mp):
     for key, dev, cmd, param, ctr in (("k", "NL-1", "teleperiod", "60", 1),
                                       ("a longer key " * 8, "LP-ÆØ", "power", "", 2 ** 40)):
         assert mac_hex(key, dev, cmd, param, ctr) == mp.call(
-            "lamppost.hmacauth", "mac_hex", key, dev, cmd, param, ctr)
+            "lamppost.signedcmd", "mac_hex", key, dev, cmd, param, ctr)

@@ -13,7 +13,7 @@ from astral.sun import sunrise, sunset
 
 from simulator.firmware_proc import FIRMWARE_DIR, FirmwareProcess
 from simulator.mpy_cache import compiled_dir
-from simulator import runner
+from simulator import board
 from simulator.runner import Simulation
 from simulator.scenario import loads
 
@@ -47,7 +47,7 @@ def test_safe_mode_lights_the_lamp_from_before_sunset_to_after_sunrise(tmp_path,
 
         def __init__(self, flash_dir, uart_path, *a, **kw):
             super().__init__(flash_dir, uart_path, *a, firmware_dir=entry, extra_path=[firmware])
-    monkeypatch.setattr(runner, "FirmwareProcess", SafeBoot)
+    monkeypatch.setattr(board, "FirmwareProcess", SafeBoot)
     sim = Simulation(loads(DAY, "safe-day.toml"))
     try:
         res = sim.run()

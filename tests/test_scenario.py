@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.cli import DEMO, main
+from testbed.cli import DEMO, main
 from simulator.scenario import MAX_DURATION_S, CAUSES, ScenarioError, load, loads, parse_duration
 
 GOOD = """[post]
@@ -85,7 +85,7 @@ def test_cli_runs_a_scenario_and_writes_results(tmp_path):
     sc.write_text('[run]\nstart = "2026-01-15T21:00:00Z"\nduration = "2h"\n'
                   '[[fault]]\nat = "2026-01-15T22:00:00Z"\nkind = "lamp_dead"\n')
     out = tmp_path / "r.json"
-    p = subprocess.run([sys.executable, "-m", "simulator.cli", "run", str(sc), "--out", str(out),
+    p = subprocess.run([sys.executable, "-m", "testbed.cli", "run", str(sc), "--out", str(out),
                         "--strict", "--quiet"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "lamp_dead" in p.stdout and "yes" in p.stdout and "false alarms: none" in p.stdout

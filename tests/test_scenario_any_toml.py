@@ -8,7 +8,6 @@ The loader runs in-process for speed; a few CLI runs check what a user sees.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import re
 import subprocess
 import sys
@@ -30,8 +29,8 @@ UTC = dt.timezone.utc
 
 
 def _fw_keys() -> list[str]:
-    from host_tools.lampctl.provision import firmware_config
-    return list(firmware_config().SCHEMA) + list(importlib.import_module("lamppost.netcfg").SCHEMA)
+    from lamppost_common.firmware import schema
+    return list(schema())
 
 
 junk_key = st.text(min_size=1, max_size=8)
@@ -171,7 +170,7 @@ def test_generated_documents_also_load():
 def test_cli_exits_2_with_one_clean_line(tmp_path, text, field):
     p = tmp_path / "s.toml"
     p.write_text(text if "[run]" in text else text + RUN_OK)
-    r = subprocess.run([sys.executable, "-m", "simulator.cli", "run", "--no-mqtt", "--quiet", str(p)],
+    r = subprocess.run([sys.executable, "-m", "testbed.cli", "run", "--no-mqtt", "--quiet", str(p)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
@@ -182,6 +181,6 @@ def test_cli_exits_2_with_one_clean_line(tmp_path, text, field):
 def test_cli_runs_a_valid_document_to_exit_0(tmp_path):
     p = tmp_path / "ok.toml"
     p.write_text(tomli_w.dumps({"post": {"id": "NL-0009"}, "run": {**RUN_GOOD, "duration": "10m"}}))
-    r = subprocess.run([sys.executable, "-m", "simulator.cli", "run", "--no-mqtt", "--quiet", str(p)],
+    r = subprocess.run([sys.executable, "-m", "testbed.cli", "run", "--no-mqtt", "--quiet", str(p)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -27,7 +27,7 @@ def _ctrl_c_run(*args: str) -> tuple[int, str]:
     pid, fd = pty.fork()
     if pid == 0:  # the child: session leader with the pty as its controlling terminal
         os.chdir(ROOT)  # `lamppost-sim` of this tree
-        os.execv(sys.executable, [sys.executable, "-m", "simulator.cli", "run", *args])
+        os.execv(sys.executable, [sys.executable, "-m", "testbed.cli", "run", *args])
     out = b""
     sent = False
     deadline = time.monotonic() + WALL_S

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from simulator import runner
+from simulator import board
 from simulator.runner import Simulation
 from simulator.scenario import loads, parse_time
 
@@ -93,12 +93,12 @@ def test_a_reboot_command_is_no_supply_loss(tmp_path):
 def test_a_crash_reset_is_no_supply_loss(tmp_path, monkeypatch):
     procs = []
 
-    class Recorded(runner.FirmwareProcess):
+    class Recorded(board.FirmwareProcess):
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
             procs.append(self)
 
-    monkeypatch.setattr(runner, "FirmwareProcess", Recorded)
+    monkeypatch.setattr(board, "FirmwareProcess", Recorded)
     start = parse_time("2026-01-15T21:00:00Z")
 
     def on_tick(t):  # the firmware dies mid-run (a panic or a hang): the board resets

@@ -16,7 +16,7 @@ DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "demo.toml"
 
 
 def test_lamp_dead_and_cabinet_loss_are_one_order_each_and_healthy_posts_none():
-    from simulator.town import TownSim
+    from testbed.town import TownSim
     town = load(FILES / "two_cabinets.toml")
     sim = TownSim(town)
     try:

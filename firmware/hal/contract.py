@@ -68,7 +68,7 @@ class Hal:
 
     def wifi_info(self):
         """{"rssi": dBm, "channel": n, "ssid": name} of the link, or None where there is no
-        radio to ask (STATE's Wifi, lamppost/net.py); never blocks."""
+        radio to ask (STATE's Wifi, lamppost/uplink.py); never blocks."""
         return None
 
     def session_time(self, now):
@@ -79,5 +79,5 @@ class Hal:
 
     def net_open(self, host, port, tls=False, ca=None, fresh=False):
         """A non-blocking TCP (TLS with the DER CA file ca) socket whose connect has begun;
-        fresh: resolve the name again (hal/netsock.py)."""
+        fresh: resolve the name again (hal/sockets.py)."""
         raise OSError(113)

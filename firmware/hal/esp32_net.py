@@ -1,12 +1,12 @@
 """The network part of the ESP32 HAL: WiFi station that reconnects by itself, and sockets.
 
-The ESP32 HAL mixes this in (`class Hal(Esp32Net)`); lamppost/net.py calls
+The ESP32 HAL mixes this in (`class Hal(Esp32Net)`); lamppost/uplink.py calls
 wifi_start(cfg) once when the config names a broker.
 network.WLAN keeps reconnecting on its own (reconnects=-1); net_up() only asks
 whether it is associated, so a lost access point never blocks or reboots the board.
 """
 import network
-from hal import netsock
+from hal import sockets
 
 
 class Esp32Net:
@@ -38,4 +38,4 @@ class Esp32Net:
             return None
 
     def net_open(self, host, port, tls=False, ca=None, fresh=False):
-        return netsock.open_socket(host, port, tls, ca, fresh)
+        return sockets.open_socket(host, port, tls, ca, fresh)

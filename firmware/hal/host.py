@@ -9,6 +9,8 @@ that plays the flash (LAMPPOST_FLASH) and the reset cause a board would read
 from machine.reset_cause() (LAMPPOST_RESET: power-on, software or watchdog).
 LAMPPOST_WALL_SESSIONS=1 puts console logins and lockouts on the wall clock (session_time).
 
+The protocol's one definition is simulator/link.py; the numbers here are its `const` copies
+(tests/test_link_protocol.py checks that both ends agree).
 Link framing, both directions: kind (1 byte), payload length (u16 LE), payload.
   firmware -> simulator  b"H" <B version>            once, when ready
                          b"A" <B relay><B dim 0-100>  outputs; waits for a tick
@@ -28,6 +30,7 @@ _HDR = const(3)
 _F_MAINS = const(1)
 _F_DARK = const(2)
 _F_WIFI = const(4)
+_TICK_LEN = const(9)  # T's fixed part, struct "<IBf": t2000, flags, temperature
 _TX_TICK = const(1024)  # bytes a tick sends before the console answers `busy` (as hal/esp32.py)
 
 
@@ -85,11 +88,11 @@ class Hal:
         n = self._hdr[1] | (self._hdr[2] << 8)
         self._read_exact(self._frame, n)
         t, flags, temp = struct.unpack_from("<IBf", self._frame, 0)
-        self.raw = memoryview(self._frame)[9:n]
+        self.raw = memoryview(self._frame)[_TICK_LEN:n]
         r.mains = bool(flags & _F_MAINS)
         r.dark = bool(flags & _F_DARK)
         r.temp = temp
-        self.wifi = flags & _F_WIFI  # associated (lamppost/net.py; sockets: hal/netsock.py)
+        self.wifi = flags & _F_WIFI  # associated (lamppost/uplink.py; sockets: hal/sockets.py)
         self.now = t
         return t
 
@@ -151,9 +154,9 @@ class Hal:
 
     def net_open(self, host, port, tls=False, ca=None, fresh=False):
         """A TCP/TLS socket to host:port (real sockets; the simulator's proxy behind them)."""
-        from hal import netsock  # loaded only with MQTT configured, as on the board
+        from hal import sockets  # loaded only with MQTT configured, as on the board
 
-        return netsock.open_socket(host, port, tls, ca, fresh)
+        return sockets.open_socket(host, port, tls, ca, fresh)
 
     def reset(self, code=1):
         self._send(b"X", bytes((code,)))

@@ -64,8 +64,8 @@ class App:
             from lamppost.health import Watchdog
             self.health = Watchdog(hal)
         self.net = None
-        if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/net.py)
-            from lamppost.net import Net
+        if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/uplink.py)
+            from lamppost.uplink import Net
             self.net = Net(self)
             self.rep.sinks.append(self.net.sink)
         bootfiles.done()  # problems now holds the event log's and the auth counter's findings too

@@ -57,7 +57,7 @@ def done():
     Config and Status handlers import for one command. No heap for them while the lamp runs."""
     import sys
     pkg = sys.modules["lamppost"]
-    for m in ("bootfiles", "config", "netcfg"):
+    for m in ("bootfiles", "config", "uplinkcfg"):
         sys.modules.pop("lamppost." + m, None)
         try:
             delattr(pkg, m)

@@ -87,11 +87,11 @@ def c_maintenance(c, p, ok, uart):
 def c_login(c, p, ok, uart):
     if not uart:
         raise ValueError("Login applies to the serial console")
-    from lamppost import auth
+    from lamppost import servicepin
     now = c.app.now
     sess = c.app.hal.session_time(now)  # the login timers' clock (hal/contract.py)
     locked = c.locked_until
-    err = auth.check(c, sess, p, c.app.cfg["pin"])
+    err = servicepin.check(c, sess, p, c.app.cfg["pin"])
     if err is None:
         c.log.add(now, "login", "ok")
     elif c.locked_until != locked:  # one entry per lockout, not per wrong PIN: a flood of tries

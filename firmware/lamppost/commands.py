@@ -30,7 +30,7 @@ class NeedLogin(Exception):
 class Commands:
     def __init__(self, app):
         self.app = app
-        self.fails = 0  # wrong PINs in a row, and the lockout they caused (lamppost/auth.py)
+        self.fails = 0  # wrong PINs in a row, and the lockout they caused (lamppost/servicepin.py)
         self.locked_until = 0
         self.until = 0  # the UART is logged in while hal.session_time(now) < until
         self.idle_s = app.cfg.get("login_s", 600)

@@ -57,12 +57,12 @@ SCHEMA = {
 
 
 def spec(key):
-    """key's schema entry, or None. The network keys (lamppost/netcfg.py) are imported only
+    """key's schema entry, or None. The network keys (lamppost/uplinkcfg.py) are imported only
     when a key is not in SCHEMA: a console Config on a post without a broker can set them,
     and the import is dropped with the command's handler (lamppost/commands.py)."""
     s = SCHEMA.get(key)
     if s is None:
-        from lamppost.netcfg import SCHEMA as NET
+        from lamppost.uplinkcfg import SCHEMA as NET
         s = NET.get(key)
     return s
 
@@ -115,7 +115,7 @@ def load(path=PATH):
 def parse(raw):
     """(config, problems) from the JSON object raw (None: unreadable); see load()."""
     if raw and any(k not in SCHEMA for k in raw):  # network keys, only on posts that have some
-        from lamppost.netcfg import SCHEMA as NET
+        from lamppost.uplinkcfg import SCHEMA as NET
         SCHEMA.update(NET)
     cfg = defaults()
     problems = []
@@ -136,7 +136,7 @@ def secrets():
     """The names of every secret key (config and network schema), kept by the App from boot
     so Status can show the config without importing this schema (~9 KB) beside an MQTT
     client's buffers, where the import found no heap."""
-    from lamppost.netcfg import SCHEMA as NET
+    from lamppost.uplinkcfg import SCHEMA as NET
     return tuple(k for sch in (SCHEMA, NET) for k in sch if sch[k][4])
 
 

@@ -1,6 +1,6 @@
 """Watchdog policy: the hardware watchdog is fed only while every registered task is healthy.
 
-A task (the main loop, the network task in net.py) registers with the longest
+A task (the main loop, the network task in uplink.py) registers with the longest
 silence it may keep and beats whenever it makes progress. One stalled task
 stops the feeding, so the board resets instead of running half-alive; the
 boot-loop guard (hal/bootrec.py, boot.py) turns repeated resets into safe mode.

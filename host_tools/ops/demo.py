@@ -63,7 +63,7 @@ class DemoContractor:
 
 class VirtualService:
     """The operations service on a simulation's virtual clock, for `make demo` and the town
-    (simulator/town.py): a register, the demo contractor behind a signed webhook, a throwaway
+    (testbed/town.py): a register, the demo contractor behind a signed webhook, a throwaway
     SQLite database, and `round()`, the service's judging round with the contractor's crew
     acknowledging what was delivered and reporting it repaired at `repair_time(order)`."""
 
@@ -140,7 +140,7 @@ class OpsDemo:
         if broker:
             import paho.mqtt.client as mqtt
 
-            from simulator.broker import parse_addr
+            from lamppost_common.addr import parse_addr
             host, port = parse_addr(broker)
             self.pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="lamppost-demo-console")
             self.pub.connect(host, port)

@@ -147,7 +147,7 @@ def health_server(svc: Service, addr: str) -> ThreadingHTTPServer:
 
 
 def serve(engine: Engine, args) -> int:
-    from simulator.broker import parse_addr
+    from lamppost_common.addr import parse_addr
     h = logging.StreamHandler()
     h.setFormatter(JsonLog())
     log.handlers[:] = [h]
@@ -215,7 +215,7 @@ def run_console(engine: Engine, args) -> int:
     listen = args.listen or engine.cfg.console.get("listen") or "127.0.0.1:8312"
     client = publish = None
     if args.broker:
-        from simulator.broker import parse_addr
+        from lamppost_common.addr import parse_addr
 
         from host_tools.ops.web.commands import paho_publisher
         try:

@@ -3,9 +3,14 @@
 Each tick the world is computed for the real post (all active faults), for a
 healthy twin and for one twin per fault with only that fault active. The
 models keep state (HPS arc heat, driver temperature), so each twin keeps its
-own instances and runs every tick. A fault is observable while its twin
-differs from the healthy one (a dead lamp is invisible by day, while it is
-switched off); detection latency is measured from then.
+own instances. A fault is observable while its twin differs from the healthy
+one (a dead lamp is invisible by day, while it is switched off); detection
+latency is measured from then.
+
+Only what differs is computed: until a fault first acts, the healthy twin IS the
+post (one model stepped, not two); a fault's twin is the healthy twin's copy from
+the tick its fault starts (stepping it with no fault before would give exactly that
+state) and is dropped when the fault ends (nothing reads it afterwards).
 
 Truth carries the exact electrical state (from the harmonic spectra of voltage
 and current, so Vrms, Irms, P and PF agree with the waveforms the sensor front
@@ -22,7 +27,7 @@ from simulator.models.lamp import Load, make_lamp
 from simulator.models.params import fault_param
 from simulator.models.photocell import STUCK, Photocell
 from simulator.models.supply import Supply
-from simulator.scenario import Fault, Scenario
+from simulator.scenario_types import Fault, Scenario
 
 
 @dataclass
@@ -92,8 +97,9 @@ class Thermal:
         return normal + self.extra
 
 
-class Post:
-    """One twin of the post: its own lamp model and thermal state."""
+class PhysicalPost:
+    """The post's physics (one twin: its own lamp model and thermal state); the post as
+    configured is simulator/scenario_types.py Post."""
 
     def __init__(self, sc: Scenario, phase: float):
         p = sc.post
@@ -102,6 +108,8 @@ class Post:
         self.lamp = make_lamp(p.lamp, p.rated_w, p.strings, self.nominal, getattr(p, "hz", 50))
         self.thermal = Thermal(p.rated_w, phase, getattr(sc, "climate", None), p.latitude, p.longitude)
         self.stuck: float | None = None
+        self._vharm = None  # the harmonics list root_thd was computed for (the supply's, fixed)
+        self._root_thd = 1.0
 
     def step(self, t: int, dt: float, v: float, hz: float, vharm, relay: bool, dim: int,
              faults: dict) -> Truth:
@@ -121,8 +129,9 @@ class Post:
         else:
             self.stuck = None
         closed = (relay or "relay_welded" in faults) and "relay_open" not in faults
-        thd2 = sum(f * f for _, f, _ in vharm)
-        v1 = v / math.sqrt(1 + thd2)
+        if vharm is not self._vharm:
+            self._vharm, self._root_thd = vharm, math.sqrt(1 + sum(f * f for _, f, _ in vharm))
+        v1 = v / self._root_thd
         load = self.lamp.step(dt, v1, hz, closed, dim, faults, vharm) if v > 0 else Load()
         if v <= 0:
             self.lamp.step(dt, 0.0, hz, False, dim, faults, vharm)
@@ -155,39 +164,64 @@ class World:
         self.sc = sc
         self.supply = Supply(sc.seed, sc.supply)
         phase = self.supply.rng.random() * 2 * math.pi
-        self.post = Post(sc, phase)  # the real one, every active fault
-        self.healthy = Post(sc, phase)
-        # one per fault, that fault alone: made as a copy of the healthy twin when the fault
-        # begins (before it, the two would step identically: the models are deterministic)
-        self.twins: list[Post | None] = [None] * len(sc.faults)
+        self.post = PhysicalPost(sc, phase)  # the real one, every active fault
+        self.healthy = self.post  # the same model until a fault first acts (step splits them)
+        self.twins: list[PhysicalPost | None] = [None] * len(sc.faults)  # while its fault acts, alone
         self.lamp = self.post.lamp
         self.faults = sc.faults
         # seeded from its own stream, so fitting a photocell leaves the supply's draws unchanged
         self.photocell = (Photocell(sc.seed, sc.post.latitude, sc.post.longitude)
                           if sc.post.photocell else None)
         self.last_t: int | None = None
+        self._mains_at: tuple[int, tuple[float, float]] | None = None  # the supply's (V, Hz) at t
+
+    def _supply(self, t: int) -> tuple[float, float]:
+        """The supply at t, drawn once per t: a step undone and redone (restore) sees the same
+        draw, so the supply needs no snapshot (it does not depend on the outputs)."""
+        got = self._mains_at
+        if got is None or got[0] != t:
+            got = self._mains_at = (t, self.supply.step(t))
+        return got[1]
+
+    def snapshot(self) -> tuple:
+        """Everything step() changes, so a step computed ahead (runner: while the firmware
+        runs the tick before) can be undone when the firmware's outputs turn out different."""
+        posts = {id(p): p for p in (self.post, self.healthy, *self.twins) if p is not None}
+        return (self.last_t, self.healthy, list(self.twins),
+                [(p, dict(vars(p)), dict(vars(p.lamp)), dict(vars(p.thermal))) for p in posts.values()])
+
+    def restore(self, snap: tuple) -> None:
+        """Back to the state of snapshot() (see there)."""
+        self.last_t, self.healthy, twins, posts = snap
+        self.twins = list(twins)
+        for p, own, lamp, thermal in posts:
+            vars(p).update(own)
+            vars(p.lamp).update(lamp)
+            vars(p.thermal).update(thermal)
 
     def active(self, t: int) -> list[Fault]:
-        return [f for f in self.faults if f.at <= t and (f.until is None or t < f.until)]
+        return [f for f in self.faults if f.active(t)]
 
     def step(self, t: int, relay: bool, dim: int) -> tuple[Truth, list[Fault]]:
         """The faulted truth at t and the faults whose effect is observable now."""
         dt = 1.0 if self.last_t is None else float(max(0, t - self.last_t))
         self.last_t = t
-        v, hz = self.supply.step(t)
+        v, hz = self._supply(t)
         vharm = self.supply.harmonics
         active = self.active(t)
         kinds = {f.kind: f.params for f in active}
-        truth = self.post.step(t, dt, v, hz, vharm, relay, dim, kinds)
-        visible = []
-        if not self.faults:  # nothing to compare with a healthy twin
-            if self.photocell is not None:
-                truth.dark = self.photocell.read(t, kinds)
-            return truth, visible
+        if active and self.healthy is self.post:
+            self.healthy = copy.deepcopy(self.post)  # both still in the state of no fault at all
         for k, f in enumerate(self.faults):
-            if self.twins[k] is None and f in active and f.kind not in STUCK:
-                self.twins[k] = copy.deepcopy(self.healthy)  # as it was before this tick
-        healthy = self.healthy.step(t, dt, v, hz, vharm, relay, dim, {})
+            on = f in active
+            if on and self.twins[k] is None and f.kind not in STUCK:
+                self.twins[k] = copy.deepcopy(self.healthy)  # as if stepped fault-free until now
+            elif not on:
+                self.twins[k] = None  # ended (or not begun): nothing reads its twin
+        truth = self.post.step(t, dt, v, hz, vharm, relay, dim, kinds)
+        healthy = (truth if self.healthy is self.post
+                   else self.healthy.step(t, dt, v, hz, vharm, relay, dim, {}))
+        visible = []
         sees = None  # what a working photocell reads now (None: none fitted)
         if self.photocell is not None:
             sees = self.photocell.dark(t)
@@ -199,8 +233,8 @@ class World:
                 if on and sees is not None and STUCK[f.kind] != sees:
                     visible.append(f)
                 continue
-            if twin is None or not on:
-                continue  # not begun, or over (a fault does not come back)
+            if twin is None:
+                continue
             alone = twin.step(t, dt, v, hz, vharm, relay, dim, {f.kind: f.params})
             if differs(alone, healthy, tol):
                 visible.append(f)

@@ -1,7 +1,7 @@
 """The network task on the ESP32 HAL: watchdog health, and name lookups on the backoff schedule.
 
 WiFi is the fake `network` (tests/fakes); the broker is a fake `socket` module put into
-hal.netsock, answering CONNECT, PINGREQ, PUBLISH (QoS 1) and SUBSCRIBE like a broker would.
+hal.sockets, answering CONNECT, PINGREQ, PUBLISH (QoS 1) and SUBSCRIBE like a broker would.
 """
 import json
 import machine
@@ -110,14 +110,14 @@ class Sock:
 
 def _board(seconds):
     """A booted fake board with WiFi in range and the fake broker; (app, hal, broker)."""
-    import hal.netsock
+    import hal.sockets
     board.fresh(files={"config.json": CFG})
     board.boot()
     network.AP.clear()
     network.AP["Gemeente"] = "secretpass"
     br = Broker()
-    hal.netsock.socket = br
-    hal.netsock._cache.clear()
+    hal.sockets.socket = br
+    hal.sockets._cache.clear()
     h = board.hal(NIGHT, until=NIGHT + seconds)
     import hal.esp32
     br.clock = hal.esp32.time

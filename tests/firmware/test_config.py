@@ -71,7 +71,7 @@ def test_atomic_save_leaves_no_temp_file():
 
 def test_network_keys_without_a_broker_load_and_are_known():
     # a technician set WiFi on the console before the broker: the keys survive the reboot
-    assert "wifi_ssid" not in config.SCHEMA  # nothing of netcfg until a post has network keys
+    assert "wifi_ssid" not in config.SCHEMA  # nothing of uplinkcfg until a post has network keys
     assert config.spec("mqtt_host")[3] == "" and config.spec("wifi_pass")[4] is True
     assert config.spec("nope") is None
     write('{"id": "NL-9", "wifi_ssid": "Gemeente", "wifi_pass": "s3cretpass"}')

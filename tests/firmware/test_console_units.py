@@ -1,6 +1,6 @@
 """Auth, event log and switching schedule, on MicroPython."""
 import os
-from lamppost import auth, clock, sun
+from lamppost import clock, servicepin as auth, sun
 from lamppost.eventlog import EventLog, PER_FILE
 from lamppost.reading import Reading
 from lamppost.schedule import Schedule

@@ -6,7 +6,7 @@ Issue 10, finding 7 (docs/persistence.md, "Signed commands"). Counters are Unix 
 import json
 import os
 
-from lamppost import hmacauth as auth
+from lamppost import signedcmd as auth
 
 PATH = "/tmp/lamppost-hmac-window.json"
 NOW = 820000000  # 2025-12-26 in seconds since 2000

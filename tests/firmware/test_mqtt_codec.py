@@ -1,5 +1,5 @@
 """MQTT packet codec, client state machine against a scripted socket, and command auth."""
-from lamppost import hmacauth as auth, mqtt
+from lamppost import mqtt, signedcmd as auth
 
 
 def test_packets_round_trip_through_parser():

@@ -10,8 +10,8 @@ import json
 import sys
 import time
 from lamppost import mqtt
-import lamppost.net  # the whole network stack is loaded, as on a board
-from hal import netsock
+import lamppost.uplink  # the whole network stack is loaded, as on a board
+from hal import sockets as netsock
 
 host, port, ca, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 tls = ca != "-"

@@ -91,7 +91,7 @@ def boot(hook, t0):
 
 
 def signed(ctr):
-    from lamppost import hmacauth
+    from lamppost import signedcmd as hmacauth
     mac = hmacauth.mac_hex(KEY, CFG["id"], "teleperiod", "120", ctr)
     return json.dumps({"param": "120", "ctr": ctr, "mac": mac})
 

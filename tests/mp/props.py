@@ -45,7 +45,7 @@ def verify(key, dev_id, last_ctr, cmd, payload, now, boot):
     """hmacauth.Verifier.check of payload for cmd at the post's time now (booted at boot,
     both seconds since 2000), the counter last accepted being last_ctr (None: lost):
     [param or None, reason or None, counter after]."""
-    from lamppost import hmacauth
+    from lamppost import signedcmd as hmacauth
     try:
         os.remove("prop-auth.json")
     except OSError:

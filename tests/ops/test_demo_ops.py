@@ -7,7 +7,7 @@ import json
 import re
 
 from host_tools.ops.demo import ROUND_S, OpsDemo
-from simulator.cli import DEMO
+from testbed.cli import DEMO
 from simulator.scenario import load
 
 from .helpers import iso

@@ -73,8 +73,8 @@ def cmd_run(args) -> int:
             print(f"  serial> {line.decode(errors='replace')}", flush=True)
 
     mq = None
-    if not args.no_mqtt:  # reports also travel over MQTT to a collector (simulator/mqtt_session.py)
-        from simulator.mqtt_session import MqttSession
+    if not args.no_mqtt:  # reports also travel over MQTT to a collector (testbed/mqtt_session.py)
+        from testbed.mqtt_session import MqttSession
         try:
             mq = MqttSession(args.broker, echo=not args.quiet)
         except (OSError, RuntimeError, ValueError) as e:
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--strict", action="store_true", help="exit 1 on a missed fault, false alarm, early clear, wrong "
                    "switching or an alarm raised against [expect] not_raised")
     r.set_defaults(func=cmd_run)
-    from simulator import town_cli  # `town`: many posts and the operations service (docs/town.md)
+    from testbed import town_cli  # `town`: many posts and the operations service (docs/town.md)
     town_cli.add_parser(sub)
     from simulator import corpus  # `score`: the detection scorer and baseline (corpus.py)
     corpus.add_parser(sub)

@@ -10,7 +10,7 @@
 
 A command runs unsigned as a console without a login: what only reads works
 (Help, Status, Readings, Alarms, Log, Config [key], Relay/Dim/TelePeriod without
-a value); whatever changes state must be signed (lamppost.hmacauth), so nobody
+a value); whatever changes state must be signed (lamppost.signedcmd), so nobody
 on the broker can switch a lamp. The one exception is opt-in: with config
 ha_control on, an unsigned Power/Power1/Dimmer runs (Home Assistant's light), and
 the post trusts its broker's ACL for who may write cmnd/<id>/, as Tasmota does.
@@ -25,7 +25,7 @@ flash) are reported once each as `ev: error`, on serial and MQTT alike.
 import gc
 import json
 from micropython import const
-from lamppost import clock, hmacauth, mqtt, outbox
+from lamppost import clock, mqtt, outbox, signedcmd
 
 _CQ = const(16)  # commands queued at most; more are answered busy
 _CQ_BYTES = const(2048)  # payload bytes queued at most
@@ -83,7 +83,7 @@ class Net:
         self.t_lwt = "tele/%s/LWT" % i
         self.t_cmnd = "cmnd/%s/" % i
         self.box = outbox.Outbox("outbox", cfg["outbox_max"])
-        self.auth = hmacauth.Verifier(cfg["cmd_key"], i)
+        self.auth = signedcmd.Verifier(cfg["cmd_key"], i)
         self.cli = mqtt.Client(
             "lamppost-" + i, self._open, cfg["mqtt_keepalive"], cfg["mqtt_user"] or None,
             cfg["mqtt_pass"] or None, (self.t_lwt, "Offline", 1, True))

@@ -28,6 +28,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from simulator.scenario_types import active
+
 KINDS = ("link_down", "broker_down", "broker_restart", "slow", "half_open")
 _ASKS = {1: 1, 8: 1, 12: 1}  # CONNECT, SUBSCRIBE, PINGREQ expect one answer
 _ANSWERS = (2, 4, 9, 13)  # CONNACK, PUBACK, SUBACK, PINGRESP
@@ -48,7 +50,7 @@ class NetEvent:
         return self.at + 5 if self.kind == "broker_restart" else 1 << 62
 
     def active(self, t: int) -> bool:
-        return self.at <= t < self.end
+        return active(self.at, self.end, t)
 
 
 class _Frames:

@@ -1,4 +1,4 @@
-"""Config keys of the network (lamppost/net.py), merged into config.SCHEMA by config.load
+"""Config keys of the network (lamppost/uplink.py), merged into config.SCHEMA by config.load
 only when the post's config holds any of them, so posts without a network carry none of it;
 the console's Config imports it for one command to read or set them (config.spec).
 Same format as config.SCHEMA: key: (kind, lo, hi, default, secret).

@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from host_tools.collector.cli import ALARM_COLS, POST_COLS, _table, post_rows
+from host_tools.collector.cli import ALARM_COLS, POST_COLS, post_rows, text_table
 from host_tools.collector.listen import Listener
 from host_tools.collector.store import Register
-from simulator.broker import Broker, kind_from_env, parse_addr
+from lamppost_common.addr import parse_addr
+from simulator.broker import Broker, kind_from_env
 
 
 class MqttSession:
@@ -64,9 +65,9 @@ class MqttSession:
         if net is not None and net.log:
             lines += ["network:"] + [f"  {iso(t)}  {what}" for t, what in net.log] + [
                 f"  the firmware opened {net.accepted} connection(s), {net.refused} refused", ""]
-        lines += ["collector (received over MQTT):", _table(post_rows(self.reg), POST_COLS)]
+        lines += ["collector (received over MQTT):", text_table(post_rows(self.reg), POST_COLS)]
         if alarms:
-            lines += ["", _table(alarms, ALARM_COLS)]
+            lines += ["", text_table(alarms, ALARM_COLS)]
         return "\n".join(lines)
 
     def close(self) -> None:

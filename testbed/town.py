@@ -53,28 +53,22 @@ class _Member(Simulation):
             ts.now = t
             ts.barrier.wait()
 
-    def _holdup(self, fw, t, mains, powered, temp, fe):
+    def _holdup(self, t, mains, powered, temp, fe):
         """runner.Simulation._holdup, with the radio on while the capacitor lasts (a board's
         WiFi runs on it too) and the network pumped, so a last gasp reaches the broker."""
-        if mains or fw is None or not powered:
-            got = super()._holdup(fw, t, mains, powered, temp, fe)
+        board = self.board
+        if mains or not board.on or not powered:
+            super()._holdup(t, mains, powered, temp, fe)
         else:
             self._t = t
-            flags = 4 if self.net and self.net.link_up(t) else 0  # F_WIFI; no F_MAINS
-            try:
-                fw.link.send_tick(t, flags, temp, fe)
-                kind, out = fw.link.recv()
-            except (lk.LinkClosed, BrokenPipeError):
-                kind, out = b"", b""
+            kind = board.exchange(t, lk.tick_flags(mains=False, wifi=bool(self.net and self.net.link_up(t))),
+                                  temp, fe)
             if self.net:
                 self.net.pump(t)
-            self._collect(t, self.bridge.pump())
-            if kind == b"A":
-                got = fw, kind, out
-            else:
-                got = super()._holdup(fw, t, mains, False, temp, fe)  # the capacitor is empty
+            board.drain()
+            if kind != lk.OUTPUTS:
+                self._power_cut()  # the capacitor is empty
         self._tick(t)  # a post without mains still keeps the town's clock
-        return got
 
 
 @dataclass
@@ -116,7 +110,7 @@ class TownSim:
     def __init__(self, town: Town, heap: str = DEFAULT_HEAP, broker: str | None = None,
                  quantum: int = QUANTUM_S):
         from host_tools.ops.demo import VirtualService
-        from simulator.mqtt_session import MqttSession
+        from testbed.mqtt_session import MqttSession
         self.town = town
         self.now = town.start
         if not 1 <= quantum <= ROUND_S or ROUND_S % quantum:

@@ -35,8 +35,8 @@ def result_dict(res) -> dict:
 
 
 def cmd_town(args) -> int:
-    from simulator.cli import iso
-    from simulator.town import TownSim, table
+    from testbed.cli import iso
+    from testbed.town import TownSim, table
     from simulator.town_scenario import load
     try:
         town = load(args.scenario)
