@@ -91,7 +91,9 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
     sender = Sender(db, st.cmd_key_dir, publish, clock=engine.clock)
     feed = Feed(engine, st.live_interval_s)
 
-    app = FastAPI(title="lamppost-ops console API", version="1",
+    # redirect_slashes off: `/posts/0%2F` must answer for the id it names (404), not redirect
+    # to another post's page (`/posts/0`); no route here ends in a slash but "/"
+    app = FastAPI(title="lamppost-ops console API", version="1", redirect_slashes=False,
                   description="The JSON API behind the lamppost operations console. Authenticate "
                               "with `Authorization: Bearer <token>` (`lamppost-ops user token NAME`) "
                               "or the console's session cookie plus the `X-CSRF-Token` header on "
