@@ -11,9 +11,14 @@ end in safe mode, never a dark street.
 """
 import sys
 import machine
-import lamppost
 
 _BOARD = hasattr(machine, "reset_cause")  # the unix port's machine (the simulator) has none
+if not _BOARD:  # the simulator runs no boot.py: select the A/B slot here (docs/ota.md)
+    import os
+    import otaboot
+
+    otaboot.select(os.getenv("LAMPPOST_FLASH") or "", os.getenv("LAMPPOST_RESET") or "power-on")
+import lamppost
 
 
 def _hal(safe):

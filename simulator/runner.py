@@ -84,7 +84,7 @@ class Simulation:
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
                  hold: bool = False, broker: str | None = None, net_config: dict | None = None,
-                 on_tick: Callable[[int], None] | None = None):
+                 on_tick: Callable[[int], None] | None = None, watchdog_s: float | None = None):
         self.sc = sc
         self.hold = hold  # keep running past the scenario's end until stop()
         self._t = sc.start  # the tick being run: lines drained mid-tick are stamped with it
@@ -97,6 +97,7 @@ class Simulation:
             flash_dir = Path(self._tmp.name)
         self.flash_dir = Path(flash_dir)
         self.heap = heap
+        self.watchdog_s = watchdog_s  # wall s without a frame: the board's watchdog resets it
         self.speed = speed
         self.on_line = on_line
         self.world = World(sc)
@@ -140,7 +141,7 @@ class Simulation:
             kind = b""
             try:
                 fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_fd, self.heap,
-                                     reset_cause=cause)
+                                     reset_cause=cause, watchdog_s=self.watchdog_s)
                 fw.link.watch = self.bridge.fds  # serve the UART while waiting for the firmware
                 fw.link.serve = self._serve
                 kind, out = fw.link.recv()

@@ -20,6 +20,7 @@ Front-end bytes in `raw` (decoded by lamppost.meter):
   "cse7766": the UART1 bytes (4800 baud, 8E1) the metering IC sent since the
              last tick, as received (24-byte frames every 50 ms).
 """
+import os
 import select
 import sys
 import time
@@ -94,6 +95,16 @@ class Stdio:
         sys.stdout.buffer.write(data)
 
 
+def chip():
+    """The chip as lampctl build names it, from the firmware's machine string
+    (e.g. "Generic ESP32S3 module with ESP32S3"): an OTA bundle must match it."""
+    m = os.uname().machine.upper()
+    for c in ("ESP32S2", "ESP32S3", "ESP32C3", "ESP32C6"):
+        if c in m:
+            return c.lower()
+    return "esp32"
+
+
 class Hal(Esp32Net):
     """sensor: "adc", "cse7766" or anything else for none; pins: overrides of PINS;
     watchdog: start the hardware watchdog and make Ctrl-C a byte (normal mode)."""
@@ -138,6 +149,7 @@ class Hal(Esp32Net):
         self.dim = 100
         self.now = 0
         self.watchdog = watchdog
+        self.chip = chip()
         self.wdt = None
         if watchdog:  # safe mode keeps the REPL usable for deploys: no watchdog
             micropython.kbd_intr(-1)  # a stray Ctrl-C on the console must not stop the lamp

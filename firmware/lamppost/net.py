@@ -6,6 +6,7 @@
   stat/<id>/ALARM    alarm reports, QoS 1 from the outbox, with "dseq"
   stat/<id>/EVENT    boot, switch, error reports, QoS 1 from the outbox
   cmnd/<id>/<Cmd>    console commands; answered on stat/<id>/RESULT
+  cmnd/<id>/OtaOffer, OtaData, stat/<id>/OTA  updates over the air (lamppost/ota.py)
   homeassistant/...  discovery, retained, once per boot, one entity per poll (hadisc.py)
 
 A command runs unsigned as a console without a login: what only reads works
@@ -113,6 +114,9 @@ class Net:
         self.dropped = 0  # commands (or replies) dropped without an answer
         self.health = app.health  # the watchdog's task list, or None (no hardware watchdog)
         self.opened = -1  # cli.connects when the last connect began: no CONNACK since -> re-resolve
+        self.acks = 0  # outbox messages the broker acknowledged since boot (an OTA trial needs one)
+        self.ota = None  # lamppost/ota.py, loaded for an offer or an update under way
+        self.ota_news = True  # first poll: load lamppost/ota.py if a slot runs or ota.json exists
         self.hal.wifi_start(cfg)  # ESP32: join the AP (hal/esp32_net.py); host: a no-op
 
     def set_period(self, v):
@@ -161,7 +165,15 @@ class Net:
             self.head = (seq, pid, mqtt.publish_packet(topic, payload, 1, False, pid))
         return self.head[1], self.head[2]
 
+    def _ota(self):
+        if self.ota is None:
+            gc.collect()
+            from lamppost.ota import Ota
+            self.ota = Ota(self)
+        return self.ota
+
     def _acked(self):
+        self.acks += 1
         if self.head is not None:
             self.box.ack(self.head[0])
             self.head = None
@@ -196,6 +208,11 @@ class Net:
         if not topic.startswith(self.t_cmnd):
             return
         name = topic[len(self.t_cmnd):]
+        low = name.lower()
+        if low == "otaoffer" or low == "otadata":  # not a command: the update's own channel
+            if payload is not None:
+                self._ota().message(low, payload)
+            return
         if payload is None:  # over the packet limit: discarded by the client
             self._reply(name, {"error": "message too large (limit 2048 bytes), discarded"})
         elif len(self.cq) < _CQ and self.cq_bytes + len(payload) <= _CQ_BYTES:
@@ -351,6 +368,17 @@ class Net:
         cli = self.cli
         cli.poll(now, link)
         self._run_queued()
+        if self.ota_news:  # here, not at boot: the boot-only modules are gone by now
+            self.ota_news = False
+            import os
+            import otaboot
+            try:
+                if otaboot.ACTIVE or os.stat(otaboot.path(otaboot.PATH)):
+                    self._ota()
+            except OSError:
+                pass
+        if self.ota is not None:
+            self.ota.poll(now)
         if cli.state == mqtt.UP and now >= self.next_tele:
             self.next_tele = now + self.period
             cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))
