@@ -56,7 +56,7 @@ def test_update_refusals_trial_confirm_and_rollbacks(broker, tmp_path):
     crash = variant("0.3.0", key, tmp_path / "crash", CRASH)
     hang = variant("0.3.1", key, tmp_path / "hang", HANG)
 
-    sim = Simulation(loads(SCENARIO), broker=broker.addr, speed=60.0, hold=True, watchdog_s=6.0,
+    sim = Simulation(loads(SCENARIO), broker=broker.addr, hold=True, watchdog_s=6.0,
                      net_config={"cmd_key": "k", "ota_key": ob.public_hex(key)})
     srv = OtaServer(broker.host, broker.port)
     box: dict = {}

@@ -27,7 +27,7 @@ import sys
 from micropython import const
 import otaboot
 
-_CHUNK = const(1024)  # bytes per chunk: one MQTT packet of ~1.1 KB (the client takes 2 KB)
+_CHUNK = const(512)  # bytes per chunk: an MQTT packet of ~550 B, small beside a fragmented heap
 _WAIT = const(10)  # s before an unanswered chunk request is sent again
 _TRIAL_S = const(600)  # a trial confirms after this many ticks of healthy running
 _TRIAL_MAX = const(1800)  # ... or rolls back when it could not confirm by then
@@ -185,14 +185,16 @@ class Ota:
             return  # the same bundle again: the download goes on where it is
         why = None
         run = self.running()
+        if version(v) is not None and version(v) == version(run):  # offered again (the post
+            # came back online before the server heard it switched): say where it stands
+            self.emit("trial" if otaboot.TRIAL else "confirmed", v=v)
+            return
         if not self.app.cfg.get("ota_key"):
             why = "no ota_key provisioned: updates over the air are off"
         elif otaboot.TRIAL:
             why = "a trial is running; offer again once it confirmed or rolled back"
         elif version(v) is None or len(sig) != 128 or not 0 < size <= _MAN_MAX:
             why = "offer has a bad version, signature or manifest size"
-        elif version(v) == version(run):
-            why = "version %s is running already" % v
         elif version(v) < version(run) and rb is not True:
             why = "version %s is older than %s and not offered as a rollback" % (v, run)
         if why:
@@ -212,6 +214,16 @@ class Ota:
         self.emit("downloading", v=v, frm=run)
 
     def data(self, payload):
+        """A chunk; one that finds no heap is asked for again after _WAIT (the client
+        swallows errors of a message handler, so none may escape silently from here)."""
+        try:
+            self._data(payload)
+        except MemoryError:
+            self.ask = None
+            self.fails += 1
+            gc.collect()
+
+    def _data(self, payload):
         ask = self.ask
         if ask is None or self.dl is None or len(payload) < 6:
             return
@@ -237,6 +249,7 @@ class Ota:
             return
         self.writes += 1
         self.ask = None
+        gc.collect()  # the chunk's copies go now, while the heap has room to spare
 
     # ---- every tick ----
     def poll(self, now):
@@ -294,8 +307,8 @@ class Ota:
         cli = net.cli
         if self.ask is not None and now - self.asked < _WAIT:
             return
-        if cli.state != 3 or len(net.box) or len(cli.tx) >= 256:
-            return  # reports first; a session down asks again when it is back
+        if cli.state != 3 or len(net.box) or len(cli.tx) >= 256 or net.disc >= 0:
+            return  # reports and HA discovery first; a session down asks again when it is back
         nxt = self._next()
         if nxt is None:
             return
