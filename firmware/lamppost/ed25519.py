@@ -11,6 +11,10 @@ while a bundle is checked, then dropped (its integers are bignums: a few KB of h
 """
 import struct
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the type checker only: MicroPython has no typing module
+    from typing import Any
+
 # ---- SHA-512 (FIPS 180-4 section 6.4), enough for the short messages signed here ----
 # the 80 round constants, big-endian, as bytes: 640 bytes, not 80 bignum objects on the heap
 _K = (
@@ -133,7 +137,7 @@ def _decompress(s):
 
 
 _gy = 4 * _inv(5) % p
-_gx = _recover_x(_gy, 0)
+_gx: "Any" = _recover_x(_gy, 0)
 _G = (_gx, _gy, 1, _gx * _gy % p)
 
 

@@ -28,6 +28,10 @@ import json
 from micropython import const
 from lamppost import clock, hmacauth, mqtt, outbox
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the type checker only: MicroPython has no typing module
+    from typing import Any
+
 _CQ = const(16)  # commands queued at most; more are answered busy
 _CQ_BYTES = const(2048)  # payload bytes queued at most
 _RUN_TX = const(1024)  # a queued command runs only while less than this waits to be sent
@@ -114,9 +118,7 @@ class Net:
         self.dropped = 0  # commands (or replies) dropped without an answer
         self.health = app.health  # the watchdog's task list, or None (no hardware watchdog)
         self.opened = -1  # cli.connects when the last connect began: no CONNACK since -> re-resolve
-        self.acks = 0  # outbox messages the broker acknowledged since boot (an OTA trial needs one)
-        self.ota = None  # lamppost/ota.py, loaded for an offer or an update under way
-        self.ota_news = True  # first poll: load lamppost/ota.py if a slot runs or ota.json exists
+        self.ota: "Any" = 0  # lamppost/ota.py when an update is offered or under way; 0 until the first poll
         self.hal.wifi_start(cfg)  # ESP32: join the AP (hal/esp32_net.py); host: a no-op
 
     def set_period(self, v):
@@ -166,14 +168,13 @@ class Net:
         return self.head[1], self.head[2]
 
     def _ota(self):
-        if self.ota is None:
+        if not self.ota:
             gc.collect()
             from lamppost.ota import Ota
             self.ota = Ota(self)
         return self.ota
 
     def _acked(self):
-        self.acks += 1
         if self.head is not None:
             self.box.ack(self.head[0])
             self.head = None
@@ -368,8 +369,8 @@ class Net:
         cli = self.cli
         cli.poll(now, link)
         self._run_queued()
-        if self.ota_news:  # here, not at boot: the boot-only modules are gone by now
-            self.ota_news = False
+        if self.ota == 0:  # here, not at boot: the boot-only modules are gone by now
+            self.ota = None
             import os
             import otaboot
             try:
@@ -377,7 +378,7 @@ class Net:
                     self._ota()
             except OSError:
                 pass
-        if self.ota is not None:
+        if self.ota:
             self.ota.poll(now)
         if cli.state == mqtt.UP and now >= self.next_tele:
             self.next_tele = now + self.period

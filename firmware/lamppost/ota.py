@@ -27,6 +27,10 @@ import sys
 from micropython import const
 import otaboot
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the type checker only: MicroPython has no typing module
+    from typing import Any
+
 _CHUNK = const(512)  # bytes per chunk: an MQTT packet of ~550 B, small beside a fragmented heap
 _WAIT = const(10)  # s before an unanswered chunk request is sent again
 _TRIAL_S = const(600)  # a trial confirms after this many ticks of healthy running
@@ -36,7 +40,7 @@ MAN = "MANIFEST"
 LOADER = ("boot.py", "main.py", "otaboot.mpy", "otaboot.py")  # never replaced over the air
 
 
-def version(s):
+def version(s) -> "Any":
     """(major, minor, patch) of "1.2.3", or None."""
     try:
         v = tuple(int(x) for x in s.split("."))
@@ -125,13 +129,13 @@ class Ota:
     def __init__(self, net):
         self.net = net
         self.app = net.app
-        self.st = otaboot.load()
-        self.dl = self.st.get("dl")
+        self.st: "Any" = otaboot.load()
+        self.dl: "Any" = self.st.get("dl")
         if not isinstance(self.dl, dict):
             self.dl = None
         self.ask = None  # (file index, offset) of the chunk asked for
         self.asked = 0
-        self.ent = None  # (index, path, bytes, sha) of the file being fetched
+        self.ent: "Any" = None  # (index, path, bytes, sha) of the file being fetched
         self.i = 0  # the file being fetched; those before it are verified in this boot
         self.polls = 0
         self.fails = 0  # MemoryErrors in a row
@@ -289,16 +293,18 @@ class Ota:
             self.emit("trial", v=self.running(), boots=self.st.get("n", 0))
 
     def _trial(self):
+        """Confirm after _TRIAL_S ticks with the session up and the outbox empty (the trial
+        report, queued at the first poll, acknowledged by the broker); else roll back."""
         net = self.net
-        if self.polls >= _TRIAL_S and net.acks and net.cli.state == 3:  # mqtt.UP
+        if self.polls >= _TRIAL_S and not len(net.box) and net.cli.state == 3:  # mqtt.UP
             self.st = {"slot": otaboot.ACTIVE}
             if otaboot.save(self.st):
                 otaboot.TRIAL = False
                 self.emit("confirmed", v=self.running())
         elif self.polls >= _TRIAL_MAX:
             self.st = {"slot": self.st.get("slot", ""), "rb": {"v": self.running(), "why": (
-                "trial not confirmed in %d s (MQTT session %s, %d reports acknowledged)" % (
-                    _TRIAL_MAX, "up" if net.cli.state == 3 else "down", net.acks))}}
+                "trial not confirmed in %d s (MQTT session %s, %d reports unacknowledged)" % (
+                    _TRIAL_MAX, "up" if net.cli.state == 3 else "down", len(net.box)))}}
             otaboot.save(self.st)
             self.app.hal.reset(0)
 

@@ -121,8 +121,7 @@ class Cli:
 class Net:
     id = "NL-P"
     disc = -1
-    acks = 1
-    box = ()
+    box = ()  # the outbox: empty, every report acknowledged
 
     def __init__(self):
         self.app = App()
