@@ -118,7 +118,9 @@ class Net:
         self.dropped = 0  # commands (or replies) dropped without an answer
         self.health = app.health  # the watchdog's task list, or None (no hardware watchdog)
         self.opened = -1  # cli.connects when the last connect began: no CONNACK since -> re-resolve
-        self.ota: "Any" = 0  # lamppost/ota.py when an update is offered or under way; 0 until the first poll
+        # lamppost/ota.py once an update is offered or under way (None: not loaded); 0 before the
+        # first poll after boot and HA discovery, or an offer (bytes) that came before then
+        self.ota: "Any" = 0
         self.hal.wifi_start(cfg)  # ESP32: join the AP (hal/esp32_net.py); host: a no-op
 
     def set_period(self, v):
@@ -168,7 +170,7 @@ class Net:
         return self.head[1], self.head[2]
 
     def _ota(self):
-        if not self.ota:
+        if not self.ota or type(self.ota) is bytes:
             gc.collect()
             from lamppost.ota import Ota
             self.ota = Ota(self)
@@ -211,8 +213,14 @@ class Net:
         name = topic[len(self.t_cmnd):]
         low = name.lower()
         if low == "otaoffer" or low == "otadata":  # not a command: the update's own channel
-            if payload is not None:
-                self._ota().message(low, payload)
+            if payload is None:
+                return
+            o = self.ota
+            if o == 0 or type(o) is bytes:  # not yet: the module waits for boot and discovery
+                if low == "otaoffer":
+                    self.ota = payload  # taken up then (the heap has no room beside them)
+                return
+            self._ota().message(low, payload)
             return
         if payload is None:  # over the packet limit: discarded by the client
             self._reply(name, {"error": "message too large (limit 2048 bytes), discarded"})
@@ -369,17 +377,20 @@ class Net:
         cli = self.cli
         cli.poll(now, link)
         self._run_queued()
-        if self.ota == 0:  # here, not at boot: the boot-only modules are gone by now
+        o = self.ota
+        if (o == 0 or type(o) is bytes) and self.disc < 0:  # after boot and HA discovery
             self.ota = None
             import os
             import otaboot
             try:
-                if otaboot.ACTIVE or os.stat(otaboot.path(otaboot.PATH)):
+                if type(o) is bytes or otaboot.ACTIVE or os.stat(otaboot.path(otaboot.PATH)):
                     self._ota()
             except OSError:
                 pass
-        if self.ota:
-            self.ota.poll(now)
+            if type(o) is bytes:
+                self._ota().message("otaoffer", o)
+        elif o and type(o) is not bytes:
+            o.poll(now)
         if cli.state == mqtt.UP and now >= self.next_tele:
             self.next_tele = now + self.period
             cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))

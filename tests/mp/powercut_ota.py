@@ -1,6 +1,6 @@
 """Power cut at every flash write of an over-the-air update, on LittleFS (vfs.VfsLfs2) in RAM.
 
-Usage: micropython -X heapsize=2m powercut_ota.py BUNDLE_DIR PUBLIC_KEY_HEX. Runs the real
+Usage: micropython -X heapsize=2m powercut_ota.py BUNDLE_DIR PUBLIC_KEY_HEX [count]. Runs the real
 lamppost/ota.py and otaboot.py through an update on a RAM flash chip: the offer, every
 chunk (fed from BUNDLE_DIR as the chunk server would), the checks, the slot switch, the
 trial boot and the confirmation. The update is run once to count the block writes, then
@@ -8,7 +8,8 @@ again for each write k with the power gone at write k (half the block written, n
 after). After a cut the post boots again (power-on) on what the flash kept and the
 operator's server offers the bundle again, as it does when the post comes back online;
 the update must end with the new slot confirmed and every file intact, never refused or
-failed. Prints one JSON line with the counts; exit 1 on a failure.
+failed. Prints one JSON line with the counts; exit 1 on a failure. With `count` only the
+uncut update runs: its block writes and chunks (bench/bench_ota.py).
 """
 import binascii
 import hashlib
@@ -248,7 +249,7 @@ def run(data, cut_at):
 
 def main():
     sys.modules["lamppost.app"] = AppModule
-    size = 512 * 256
+    size = 512 * (1024 if sys.argv[3:] == ["count"] else 256)  # count: room for a whole bundle
     base = bytearray(size)
     probe = RamBlocks(base)
     vfs.VfsLfs2.mkfs(probe)
@@ -268,6 +269,10 @@ def main():
     if why:
         print(json.dumps({"error": why}))
         sys.exit(1)
+    if sys.argv[3:] == ["count"]:
+        chunks = sum((n + 511) // 512 for _, n, _ in FILES) + (len(MAN) + 511) // 512
+        print(json.dumps({"writes": total, "chunks": chunks, "files": len(FILES)}))
+        return
     cuts = 0
     for k in range(1, total + 1):
         data = bytearray(image)
