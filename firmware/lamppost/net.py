@@ -390,7 +390,7 @@ class Net:
             if type(o) is bytes:
                 self._ota().message("otaoffer", o)
         elif o and type(o) is not bytes:
-            o.poll(now)
+            self.ota.poll(now)
         if cli.state == mqtt.UP and now >= self.next_tele:
             self.next_tele = now + self.period
             cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))

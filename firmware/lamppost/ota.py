@@ -125,6 +125,55 @@ def header(man):
     return h
 
 
+def signed(man, key_hex, sig_hex):
+    """True when the manifest file man carries the signature sig_hex (hex) of the SHA-256
+    of its bytes by the operator's public key key_hex; lamppost/ed25519.py is loaded for it
+    and dropped again."""
+    h = hashlib.sha256()
+    buf = bytearray(512)
+    with open(man, "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(memoryview(buf)[:n])
+    digest = h.digest()
+    buf = h = None
+    try:
+        key = binascii.unhexlify(key_hex)
+        sig = binascii.unhexlify(sig_hex)
+    except ValueError:
+        return False
+    gc.collect()
+    from lamppost import ed25519
+    try:
+        return ed25519.verify(key, digest, sig)
+    finally:
+        sys.modules.pop("lamppost.ed25519", None)
+        try:
+            delattr(sys.modules["lamppost"], "ed25519")
+        except (AttributeError, KeyError):
+            pass
+        ed25519 = None
+        gc.collect()
+
+
+def verify_at_boot(key_hex):
+    """Check a manifest the running firmware had no heap for (ota.json dl.vb == 1), before the
+    App takes the heap (lamppost/app.py main); the result goes to dl.vb: 2 good, 3 bad.
+    Returns whether it could be saved."""
+    st = otaboot.load()
+    dl = st.get("dl")
+    if not isinstance(dl, dict) or dl.get("vb") != 1:
+        return False
+    try:
+        ok = signed(otaboot.slot_dir(dl["slot"]) + "/" + MAN, key_hex, dl["sig"])
+    except Exception:
+        ok = False
+    dl["vb"] = 2 if ok else 3
+    return otaboot.save(st)
+
+
 class Ota:
     def __init__(self, net):
         self.net = net
@@ -367,33 +416,20 @@ class Ota:
 
     def _check_manifest(self, man):
         dl = self.dl
-        h = hashlib.sha256()
-        buf = bytearray(512)
-        with open(man, "rb") as f:
-            while True:
-                n = f.readinto(buf)
-                if not n:
-                    break
-                h.update(memoryview(buf)[:n])
-        digest = h.digest()
-        try:
-            key = binascii.unhexlify(self.app.cfg.get("ota_key", ""))
-            sig = binascii.unhexlify(dl["sig"])
-        except ValueError:
-            self._abort("ota_key or signature is not hex")
-            return False
-        buf = h = None
-        self.buf = None
-        gc.collect()
-        from lamppost import ed25519
-        ok = ed25519.verify(key, digest, sig)
-        sys.modules.pop("lamppost.ed25519", None)
-        try:
-            delattr(sys.modules["lamppost"], "ed25519")
-        except (AttributeError, KeyError):
-            pass
-        ed25519 = None
-        gc.collect()
+        vb = dl.get("vb")  # the signature checked at boot (verify_at_boot): 2 good, 3 bad
+        if vb is None:
+            self.buf = None
+            try:
+                ok = signed(man, self.app.cfg.get("ota_key", ""), dl["sig"])
+            except MemoryError:  # no room beside the running firmware: check it at boot
+                gc.collect()
+                dl["vb"] = 1
+                if self._save():
+                    self.app.energy.flush(self.app.now)
+                    self.app.hal.reset(0)
+                raise
+        else:
+            ok = vb == 2
         if not ok:
             self._abort("bad signature: not signed by the operator's key")
             return False

@@ -125,6 +125,8 @@ class OtaServer:
             st = self.posts.get(post)
             if st is None:  # a post we never offered to (a rollback report after a restart)
                 st = self.posts[post] = PostState(post, str(d.get("v")))
+            elif d.get("v") is not None and d.get("v") != st.version:
+                return  # about an earlier offer (a late or repeated report)
             st.state = state
             st.why = d.get("why")
             st.history.append(state)
