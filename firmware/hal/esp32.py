@@ -20,7 +20,6 @@ Front-end bytes in `raw` (decoded by lamppost.meter):
   "cse7766": the UART1 bytes (4800 baud, 8E1) the metering IC sent since the
              last tick, as received (24-byte frames every 50 ms).
 """
-import os
 import select
 import sys
 import time
@@ -97,8 +96,9 @@ class Stdio:
 
 def chip():
     """The chip as lampctl build names it, from the firmware's machine string
-    (e.g. "Generic ESP32S3 module with ESP32S3"): an OTA bundle must match it."""
-    m = os.uname().machine.upper()
+    (sys.implementation._machine, e.g. "Generic ESP32S3 module with ESP32S3"): an OTA
+    bundle must match it."""
+    m = getattr(sys.implementation, "_machine", "").upper()
     for c in ("ESP32S2", "ESP32S3", "ESP32C3", "ESP32C6"):
         if c in m:
             return c.lower()
