@@ -85,6 +85,13 @@ def one_post(b: Broker, key, tmp: Path) -> dict:
     heap = _Heap(b)
     srv = OtaServer(b.host, b.port)
     sim, th = _start(b, "NL-BOTA", key)
+    last = {"t": 0}
+    serve = srv._serve
+
+    def served(post, d):  # the tick of the last chunk served: the restart into the bundle follows
+        last["t"] = sim._t
+        serve(post, d)
+    srv._serve = served
     try:
         time.sleep(1.0)
         w0 = time.monotonic()
@@ -95,6 +102,7 @@ def one_post(b: Broker, key, tmp: Path) -> dict:
         wire = srv.wire_bytes
         srv.offer("NL-BOTA", crash)
         st2 = srv.wait("NL-BOTA", TERMINAL, 900)
+        t_last = last["t"]
     finally:
         _stop(sim, th)
         srv.close()
@@ -103,9 +111,7 @@ def one_post(b: Broker, key, tmp: Path) -> dict:
     t_dl, t_trial, t_conf = _t(res, "downloading"), _t(res, "trial"), _t(res, "confirmed")
     t_rb = _t(res, "rolledBack")
     dl2 = [r for r in res.reports if r.get("ev") == "ota" and r.get("state") == "downloading"]
-    # the crash bundle's restart: the last report of the confirmed run before the rollback
-    t_switch2 = max((parse for parse in [_parse(r["t"]) for r in res.reports
-                                          if t_rb and _parse(r["t"]) < t_rb]), default=None)
+    t_switch2 = t_last or None
     from simulator.scenario import parse_time
     before = [h for t, h in heap.rows if t_dl and parse_time(t) < t_dl]
     during = [h for t, h in heap.rows if t_dl and t_trial and t_dl <= parse_time(t) < t_trial]
@@ -156,6 +162,42 @@ def flash(key, tmp: Path) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+VERIFY = """
+import binascii, gc, time
+from lamppost import ed25519
+pk = binascii.unhexlify("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+sig = binascii.unhexlify("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bac"
+                         "c61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+gc.collect()
+t = time.ticks_us()
+for _ in range(5):
+    ok = ed25519.verify(pk, b"", sig)
+print(ok, time.ticks_diff(time.ticks_us(), t) // 5)
+"""
+
+
+def verify_cost(tmp: Path) -> dict:
+    """Ed25519 verify on the MicroPython unix port: time per verify, and the smallest heap
+    (-X heapsize, KB) in which the module loads and verifies (its peak heap, as on a board)."""
+    script = tmp / "verify.py"
+    script.write_text(VERIFY)
+
+    def run(kb: int):
+        p = subprocess.run([micropython_path(), "-X", f"heapsize={kb}k", str(script)], env=_mp_env(),
+                           capture_output=True, text=True, timeout=120)
+        out = p.stdout.split()
+        return out if p.returncode == 0 and out[:1] == ["True"] else None
+    lo, hi = 2, 256
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if run(mid):
+            hi = mid
+        else:
+            lo = mid
+    res = run(256)
+    return {"verify_us": int(res[1]) if res else None, "min_heap_kb": hi}
+
+
 def _mp_env() -> dict:
     import os
     env = dict(os.environ)
@@ -168,10 +210,11 @@ def main(out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="lamppost-bench-ota-") as d:
         tmp = Path(d)
         fl = flash(key, tmp)
+        vc = verify_cost(tmp)
         with Broker(kind_from_env()) as b:
             one = one_post(b, key, tmp)
             wv = wave(b, key, tmp)
-    r = {"one_post": one, "wave": wv, "flash": fl}
+    r = {"one_post": one, "wave": wv, "flash": fl, "verify": vc}
     (out / "bench_ota.json").write_text(json.dumps(r, indent=1))
     print("OTA update of one post (simulator, real broker, real firmware; virtual seconds)")
     print(f"  bundle {one['bundle_bytes']} B in {one['chunks']} chunk answers; on the wire {one['wire_bytes']} B "
@@ -182,6 +225,8 @@ def main(out: Path) -> None:
           f"{one['heap_free_kb_download_min']} at the lowest during the download")
     print(f"  crash-at-import bundle: {one['rollback_state']} {one['rollback_s']} s after its restart "
           f"({one['rollback_why']})")
+    print(f"  Ed25519 verify on the MicroPython unix port: {vc['verify_us'] / 1000:.1f} ms; "
+          f"loads and verifies in a {vc['min_heap_kb']} KB heap (-X heapsize)")
     if "error" in fl:
         print(f"  flash: {fl['error']}")
     else:

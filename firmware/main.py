@@ -20,6 +20,11 @@ if not _BOARD:  # the simulator runs no boot.py: select the A/B slot here (docs/
     otaboot.select(os.getenv("LAMPPOST_FLASH") or "", os.getenv("LAMPPOST_RESET") or "power-on")
 import lamppost
 
+if "otaboot" in sys.modules:  # keep the slot choice, drop the module: its heap is the App's
+    _ob = sys.modules.pop("otaboot")
+    lamppost.SLOT = (_ob.ROOT, _ob.ACTIVE, _ob.TRIAL)
+    _ob = otaboot = None
+
 
 def _hal(safe):
     """The platform's HAL; in safe mode without metering or watchdog (fewer parts that can fail)."""

@@ -26,6 +26,15 @@ ROLLED = False  # this boot abandoned a trial (boot.py then starts the crash cou
 DONE = False
 
 
+def restore():
+    """After main.py dropped this module (its heap is the App's): the choice, from lamppost.SLOT."""
+    global ROOT, ACTIVE, TRIAL, DONE
+    if not DONE:
+        import lamppost
+        ROOT, ACTIVE, TRIAL = lamppost.SLOT
+        DONE = True
+
+
 def path(name):
     return ROOT + "/" + name if ROOT else name
 

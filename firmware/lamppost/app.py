@@ -159,8 +159,7 @@ def _ota_at_boot(hal):
     before the App takes the heap, then a restart: the modules it loaded leave their
     interned names on the heap, which the App needs whole. Nothing is loaded when no
     update waits for a check."""
-    import otaboot
-    dl = otaboot.load().get("dl")
+    dl = (store.load("ota.json") or {}).get("dl")
     vb = isinstance(dl, dict) and dl.get("vb") == 1
     dl = None
     gc.collect()  # the parsed ota.json goes before the App allocates: its heap stays whole

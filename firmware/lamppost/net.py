@@ -381,9 +381,9 @@ class Net:
         if (o == 0 or type(o) is bytes) and self.disc < 0:  # after boot and HA discovery
             self.ota = None
             import os
-            import otaboot
-            try:
-                if type(o) is bytes or otaboot.ACTIVE or os.stat(otaboot.path(otaboot.PATH)):
+            import lamppost
+            try:  # a slot runs, or ota.json says an update is under way or has news
+                if type(o) is bytes or lamppost.SLOT[1] or os.stat("ota.json"):
                     self._ota()
             except OSError:
                 pass

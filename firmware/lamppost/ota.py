@@ -27,6 +27,8 @@ import sys
 from micropython import const
 import otaboot
 
+otaboot.restore()
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the type checker only: MicroPython has no typing module
     from typing import Any
@@ -349,6 +351,8 @@ class Ota:
             self.st = {"slot": otaboot.ACTIVE}
             if otaboot.save(self.st):
                 otaboot.TRIAL = False
+                import lamppost
+                lamppost.SLOT = (otaboot.ROOT, otaboot.ACTIVE, False)
                 self.emit("confirmed", v=self.running())
         elif self.polls >= _TRIAL_MAX:
             self.st = {"slot": self.st.get("slot", ""), "rb": {"v": self.running(), "why": (
