@@ -25,7 +25,7 @@ def test_rfc8032_test_vector_1(mp):
     assert mp.call("props", "ed25519_verify", pub, "00", sig) is False
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(seed=st.binary(min_size=32, max_size=32), msg=st.binary(max_size=200),
        where=st.sampled_from(["sig", "msg", "pub"]), bit=st.integers(0, 8 * 256 - 1))
 def test_valid_accepts_any_flipped_bit_refuses(mp, seed, msg, where, bit):
@@ -42,7 +42,7 @@ def test_valid_accepts_any_flipped_bit_refuses(mp, seed, msg, where, bit):
                    parts["sig"].hex()) is False
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(msg=st.binary(max_size=300))
 def test_sha512_matches_hashlib(mp, msg):
     assert mp.call("props", "sha512_hex", msg.hex()) == hashlib.sha512(msg).hexdigest()
