@@ -11,9 +11,19 @@ end in safe mode, never a dark street.
 """
 import sys
 import machine
-import lamppost
 
 _BOARD = hasattr(machine, "reset_cause")  # the unix port's machine (the simulator) has none
+if not _BOARD:  # the simulator runs no boot.py: select the A/B slot here (docs/ota.md)
+    import os
+    import otaboot
+
+    otaboot.select(os.getenv("LAMPPOST_FLASH") or "", os.getenv("LAMPPOST_RESET") or "power-on")
+import lamppost
+
+if "otaboot" in sys.modules:  # keep the slot choice, drop the module: its heap is the App's
+    _ob = sys.modules.pop("otaboot")
+    lamppost.SLOT = (_ob.ROOT, _ob.ACTIVE, _ob.TRIAL)
+    _ob = otaboot = None
 
 
 def _hal(safe):

@@ -28,10 +28,12 @@ class Board:
     """One controller board. `outputs` is (relay, dim) as the firmware last set them."""
 
     def __init__(self, flash_dir: Path, heap: str = DEFAULT_HEAP, holdup_s: float = 2.0,
-                 sink: Callable[[list[bytes]], None] | None = None, wall_sessions: bool = False):
+                 sink: Callable[[list[bytes]], None] | None = None, wall_sessions: bool = False,
+                 watchdog_s: float | None = None):
         self.flash_dir = flash_dir
         # console logins and lockouts on wall seconds (lamppost-sim run --console; firmware_proc.py)
         self.wall_sessions = wall_sessions
+        self.watchdog_s = watchdog_s  # wall s without a frame: the board's watchdog resets it
         self.heap = heap
         self.power = HoldUp(holdup_s)  # the hold-up capacitor
         self.bridge = SerialBridge()
@@ -64,7 +66,7 @@ class Board:
             kind = b""
             try:
                 fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_fd, self.heap, reset_cause=cause,
-                                     wall_sessions=self.wall_sessions)
+                                     wall_sessions=self.wall_sessions, watchdog_s=self.watchdog_s)
                 fw.link.watch = self.bridge.fds  # serve the UART while waiting for the firmware
                 fw.link.serve = self.drain
                 kind, out = fw.link.recv()

@@ -60,7 +60,8 @@ class FirmwareProcess:
 
     def __init__(self, flash_dir: Path, uart: str | int, heap: str = DEFAULT_HEAP,
                  firmware_dir: Path = FIRMWARE_DIR, extra_path: list[str] | None = None,
-                 reset_cause: str = "power-on", wall_sessions: bool = False):
+                 reset_cause: str = "power-on", wall_sessions: bool = False,
+                 watchdog_s: float | None = None):
         to_fw_r, to_fw_w = os.pipe()
         from_fw_r, from_fw_w = os.pipe()
         env = dict(os.environ)
@@ -84,7 +85,12 @@ class FirmwareProcess:
         os.close(to_fw_r)
         os.close(from_fw_w)
         self.link = Link(from_fw_r, to_fw_w)
-        kind, payload = self.link.recv()
+        self.link.watchdog_s = watchdog_s
+        try:
+            kind, payload = self.link.recv()
+        except Exception:
+            self.kill()  # hung or dead before its hello: nothing may keep running
+            raise
         if kind != HELLO or payload[:1] != bytes((VERSION,)):
             raise RuntimeError(f"firmware said {kind!r} {payload!r} instead of hello")
 

@@ -45,16 +45,27 @@ class Link:
         # them: the serial bridge, so a firmware blocked on its UART is drained, never deadlocked
         self.watch: Callable[[], tuple[list[int], list[int]]] | None = None
         self.serve: Callable[[], None] | None = None
+        # the board's hardware watchdog, in wall seconds: a firmware that sends nothing this
+        # long (hung at import or in a tick) is treated as reset by it; None waits forever
+        self.watchdog_s: float | None = None
+
+    def _wait(self, rd: list[int], wr: list[int]):
+        r, w, _ = select.select([self.rfd, *rd], wr, [], self.watchdog_s)
+        if not r and not w:
+            raise LinkClosed(f"watchdog: the firmware sent nothing for {self.watchdog_s} s")
+        return r, w
 
     def _read(self, n: int) -> bytes:
         while len(self._buf) < n:
             if self.watch is not None and self.serve is not None:
                 rd, wr = self.watch()
-                r, w, _ = select.select([self.rfd, *rd], wr, [])
+                r, w = self._wait(rd, wr)
                 if len(r) > (self.rfd in r) or w:
                     self.serve()
                 if self.rfd not in r:
                     continue
+            elif self.watchdog_s is not None:
+                self._wait([], [])
             chunk = os.read(self.rfd, 65536)
             if not chunk:
                 raise LinkClosed("firmware closed the link")

@@ -61,7 +61,9 @@ class _Frames:
         self.broken = False
 
     def feed(self, data: bytes) -> list[tuple[int, int]]:
-        """(type, qos) of each packet completed by data."""
+        """(type, qos) of each packet completed by data; an OTA chunk request (a QoS 0
+        PUBLISH to stat/<id>/OTA, docs/ota.md) reads as qos -1: a question whose answer
+        is the chunk, a PUBLISH the other way."""
         if self.broken:
             return []
         self.buf += data
@@ -83,7 +85,12 @@ class _Frames:
             if len(self.buf) < i + n:
                 return out
             first = self.buf[0]
-            out.append((first >> 4, (first >> 1) & 3))
+            qos = (first >> 1) & 3
+            if first >> 4 == 3 and qos == 0 and i + 2 <= len(self.buf):
+                tl = self.buf[i] << 8 | self.buf[i + 1]
+                if self.buf[i + 2:i + 2 + tl].endswith(b"/OTA"):
+                    qos = -1
+            out.append((first >> 4, qos))
             self.buf = self.buf[i + n:]
         return out
 
@@ -233,9 +240,9 @@ class NetSim:
                     c.expect = _tls_expect(c, data) if upward else 0
                 else:
                     for kind, qos in frames.feed(data):
-                        if upward and (kind in _ASKS or (kind == 3 and qos == 1)):
+                        if upward and (kind in _ASKS or (kind == 3 and qos in (1, -1))):
                             c.expect += 1
-                        elif not upward and kind in _ANSWERS and c.expect:
+                        elif not upward and (kind in _ANSWERS or kind == 3) and c.expect:
                             c.expect -= 1
                         if not upward and kind == 3:
                             self.publishes_down += 1

@@ -91,7 +91,7 @@ class Simulation:
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
                  hold: bool = False, broker: str | None = None, net_config: dict | None = None,
                  on_tick: Callable[[int], None] | None = None, wall_sessions: bool = False,
-                 ahead: bool = False):
+                 ahead: bool = False, watchdog_s: float | None = None):
         self.sc = sc
         # console logins and lockouts on wall seconds (lamppost-sim run --console): a person's
         # 600 s login must not end in one wall second of a --speed 600 run
@@ -107,6 +107,7 @@ class Simulation:
             flash_dir = Path(self._tmp.name)
         self.flash_dir = Path(flash_dir)
         self.heap = heap
+        self.watchdog_s = watchdog_s  # wall s without a frame: the board's watchdog resets it
         self.speed = speed
         self.clock = clock_for(speed)
         # compute the world's next tick while the firmware runs this one, assuming the outputs
@@ -116,7 +117,8 @@ class Simulation:
         self.on_line = on_line
         self.world = World(sc)
         self.frontend = make_frontend(sc)  # ideal | adc | cse7766 ([post] sensor)
-        self.board = Board(self.flash_dir, heap, sc.post.holdup_s, self._collect, wall_sessions)
+        self.board = Board(self.flash_dir, heap, sc.post.holdup_s, self._collect, wall_sessions,
+                           watchdog_s)
         self.results = Results(sc)
         if not (self.flash_dir / "config.json").exists():
             provision(self.flash_dir, firmware_config(sc))

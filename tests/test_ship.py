@@ -434,7 +434,8 @@ def test_deploy_command_lines_copy_bundle_and_config(built, tmp_path, capsys):
     assert maint[1:6] == ["-m", "mpremote", "connect", "/dev/ttyACM0", "exec"]
     assert "LPMAINT" in maint[6] and maint[-1] == "reset"  # a maintenance boot: no watchdog mid-copy
     i = copy.index("cp")
-    assert copy[i + 1:i + 7] == ["-r", "boot.py", "hal", "lamppost", "main.py", ":"]
+    assert copy[i + 1:i + 8] == ["-r", "boot.py", "hal", "lamppost", "main.py", "otaboot.mpy", ":"]
+    assert "ota.json" in copy[copy.index("exec") + 1]  # a cable deploy abandons OTA slots
     assert [str(tmp_path / "posts" / "NL-0001" / "config.json"), ":config.json"] == copy[-4:-2]
     assert copy[-1] == "reset" and "rmdir" in copy[copy.index("exec") + 1]
 

@@ -16,6 +16,7 @@ class Hal:
     """Attributes (class or instance) and methods; the docstrings are the contract."""
 
     name = "host"  # "host" or "esp32": Status shows it
+    chip = "host"  # the chip an OTA bundle must be built for: "host" (the simulator), "esp32", "esp32s3", ...
     repl = False  # True when Maintenance can hand a REPL over for a deploy (ESP32)
     watchdog = False  # True when a hardware watchdog runs: the core must feed() it (lamppost/health.py Watchdog)
     raw = memoryview(b"")  # front-end bytes of the last tick, decoded by lamppost/meter.py

@@ -94,6 +94,17 @@ class Stdio:
         sys.stdout.buffer.write(data)
 
 
+def chip():
+    """The chip as lampctl build names it, from the firmware's machine string
+    (sys.implementation._machine, e.g. "Generic ESP32S3 module with ESP32S3"): an OTA
+    bundle must match it."""
+    m = getattr(sys.implementation, "_machine", "").upper()
+    for c in ("ESP32S2", "ESP32S3", "ESP32C3", "ESP32C6"):
+        if c in m:
+            return c.lower()
+    return "esp32"
+
+
 class Hal(Esp32Net):
     """sensor: "adc", "cse7766" or anything else for none; pins: overrides of PINS;
     watchdog: start the hardware watchdog and make Ctrl-C a byte (normal mode)."""
@@ -138,6 +149,7 @@ class Hal(Esp32Net):
         self.dim = 100
         self.now = 0
         self.watchdog = watchdog
+        self.chip = chip()
         self.wdt = None
         if watchdog:  # safe mode keeps the REPL usable for deploys: no watchdog
             micropython.kbd_intr(-1)  # a stray Ctrl-C on the console must not stop the lamp

@@ -36,6 +36,7 @@ _TX_TICK = const(1024)  # bytes a tick sends before the console answers `busy` (
 
 class Hal:
     name = "host"
+    chip = "host"  # what an OTA bundle for the simulator names (lamppost/ota.py)
     repl = False  # no REPL to hand over: Maintenance is refused
     watchdog = False  # no hardware watchdog to feed
 

@@ -154,9 +154,32 @@ class App:
                 wd.tick(now)
 
 
+def _ota_at_boot(hal):
+    """An update's signature check the last run had no heap for (lamppost/ota.py), done
+    before the App takes the heap, then a restart: the modules it loaded leave their
+    interned names on the heap, which the App needs whole. Nothing is loaded when no
+    update waits for a check."""
+    dl = (store.load("ota.json") or {}).get("dl")
+    vb = isinstance(dl, dict) and dl.get("vb") == 1
+    dl = None
+    gc.collect()  # the parsed ota.json goes before the App allocates: its heap stays whole
+    if vb:
+        from lamppost import ota
+        saved = ota.verify_at_boot((store.load("config.json") or {}).get("ota_key", ""))
+        ota = None
+        sys.modules.pop("lamppost.ota", None)
+        try:
+            delattr(sys.modules["lamppost"], "ota")
+        except (AttributeError, KeyError):
+            pass
+        if saved:  # else the flash takes no writes: run on (the update fails), never loop
+            hal.reset(0)
+
+
 def main(hal):
     """Run the firmware on hal (main.py picks it); a crash flushes energy and resets, counted."""
     try:
+        _ota_at_boot(hal)
         a = App(hal)
         try:
             a.run()

@@ -6,6 +6,7 @@
   stat/<id>/ALARM    alarm reports, QoS 1 from the outbox, with "dseq"
   stat/<id>/EVENT    boot, switch, error reports, QoS 1 from the outbox
   cmnd/<id>/<Cmd>    console commands; answered on stat/<id>/RESULT
+  cmnd/<id>/OtaOffer, OtaData, stat/<id>/OTA  updates over the air (lamppost/ota.py)
   homeassistant/...  discovery, retained, once per boot, one entity per poll (hadisc.py)
 
 A command runs unsigned as a console without a login: what only reads works
@@ -26,6 +27,10 @@ import gc
 import json
 from micropython import const
 from lamppost import clock, mqtt, outbox, signedcmd
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the type checker only: MicroPython has no typing module
+    from typing import Any
 
 _CQ = const(16)  # commands queued at most; more are answered busy
 _CQ_BYTES = const(2048)  # payload bytes queued at most
@@ -113,6 +118,9 @@ class Net:
         self.dropped = 0  # commands (or replies) dropped without an answer
         self.health = app.health  # the watchdog's task list, or None (no hardware watchdog)
         self.opened = -1  # cli.connects when the last connect began: no CONNACK since -> re-resolve
+        # lamppost/ota.py once an update is offered or under way (None: not loaded); 0 before the
+        # first poll after boot and HA discovery, or an offer (bytes) that came before then
+        self.ota: "Any" = 0
         self.hal.wifi_start(cfg)  # ESP32: join the AP (hal/esp32_net.py); host: a no-op
 
     def set_period(self, v):
@@ -161,6 +169,13 @@ class Net:
             self.head = (seq, pid, mqtt.publish_packet(topic, payload, 1, False, pid))
         return self.head[1], self.head[2]
 
+    def _ota(self):
+        if not self.ota or type(self.ota) is bytes:
+            gc.collect()
+            from lamppost.ota import Ota
+            self.ota = Ota(self)
+        return self.ota
+
     def _acked(self):
         if self.head is not None:
             self.box.ack(self.head[0])
@@ -196,6 +211,17 @@ class Net:
         if not topic.startswith(self.t_cmnd):
             return
         name = topic[len(self.t_cmnd):]
+        low = name.lower()
+        if low == "otaoffer" or low == "otadata":  # not a command: the update's own channel
+            if payload is None:
+                return
+            o = self.ota
+            if o == 0 or type(o) is bytes:  # not yet: the module waits for boot and discovery
+                if low == "otaoffer":
+                    self.ota = payload  # taken up then (the heap has no room beside them)
+                return
+            self._ota().message(low, payload)
+            return
         if payload is None:  # over the packet limit: discarded by the client
             self._reply(name, {"error": "message too large (limit 2048 bytes), discarded"})
         elif len(self.cq) < _CQ and self.cq_bytes + len(payload) <= _CQ_BYTES:
@@ -351,6 +377,20 @@ class Net:
         cli = self.cli
         cli.poll(now, link)
         self._run_queued()
+        o = self.ota
+        if (o == 0 or type(o) is bytes) and self.disc < 0:  # after boot and HA discovery
+            self.ota = None
+            import os
+            import lamppost
+            try:  # a slot runs, or ota.json says an update is under way or has news
+                if type(o) is bytes or lamppost.SLOT[1] or os.stat("ota.json"):
+                    self._ota()
+            except OSError:
+                pass
+            if type(o) is bytes:
+                self._ota().message("otaoffer", o)
+        elif o and type(o) is not bytes:
+            self.ota.poll(now)
         if cli.state == mqtt.UP and now >= self.next_tele:
             self.next_tele = now + self.period
             cli.publish("tele/%s/STATE" % self.id, json.dumps(self.state(now)))

@@ -16,6 +16,8 @@ SCHEMA = {
     "mqtt_keepalive": ("i", 10, 1200, 60, False),  # seconds; the broker says Offline after 1.5x
     "cmd_key": ("s", 0, 64, "", True),  # HMAC key for state-changing remote commands
     "outbox_max": ("i", 8, 1000, 200, False),  # reports kept on flash while the broker is away
+    # over-the-air updates (lamppost/ota.py); public: a post holds nothing that could sign a bundle
+    "ota_key": ("s", 0, 64, "", False),  # the operator's Ed25519 public key, 64 hex digits; empty: every update offer is refused
     # Home Assistant (lamppost/hadisc.py, docs/tasmota-ha.md)
     "site": ("s", 0, 32, "", False),  # municipality/site: namespaces HA unique_ids and device
     "ha_discovery": ("b", 0, 0, True, False),  # announce entities under homeassistant/ at boot

@@ -21,6 +21,7 @@ import sqlite3
 import sys
 import time
 
+from host_tools.secret import SecretError, read_secret  # noqa: F401 (SecretError: re-exported)
 from host_tools.collector.store import Register
 
 
@@ -55,24 +56,6 @@ def emit(rows: list[dict], cols: list[str], fmt: str, out=None) -> None:
         w.writerows(rows)
     else:
         out.write(text_table(rows, cols) + "\n" if rows else "(nothing yet)\n")
-
-
-class SecretError(ValueError):
-    """A secret that could not be read, or was given where everyone can read it."""
-
-
-def read_secret(path: str | None, env: str, what: str) -> str | None:
-    """A secret from a file (its first line) or the environment variable env; None if neither."""
-    if path:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.readline().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as e:
-            raise SecretError(f"{what}: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-        if not text:
-            raise SecretError(f"{what}: {path} is empty")
-        return text
-    return os.environ.get(env) or None
 
 
 def _argv_secrets(args) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from host_tools.lampctl import serial_cmds, ship_cmds
+from host_tools.lampctl import ota_cmds, serial_cmds, ship_cmds
 
 
 def add_global_options(ap, suppress: bool = False, console: bool = True) -> None:
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND", parser_class=_SubParser)
     serial_cmds.register(sub)
     ship_cmds.register(sub)
+    ota_cmds.register(sub)
     return ap
 
 

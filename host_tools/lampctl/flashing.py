@@ -44,6 +44,8 @@ CHIP_NAMES = {v[1]: k for k, v in CHIPS.items()}
 ESP_MAGIC = 0xE9
 BAUD = 460800
 FW_PACKAGES = ("lamppost", "hal", "lib")  # replaced whole on every deploy: no stale modules left
+# over-the-air slots and their state (docs/ota.md): a cable deploy is the firmware that boots next
+OTA_STATE = ("ota", "ota.json", "ota.json.tmp")
 
 # mpremote exec snippets (MicroPython source)
 MAINT_REQUEST = "import machine;machine.RTC().memory(b'LPMAINT')"
@@ -59,7 +61,7 @@ REMOVE_OLD = (
     "   os.remove(p)\n"
     " except OSError:\n"
     "  pass\n"
-    f"for p in {FW_PACKAGES!r}:\n"
+    f"for p in {FW_PACKAGES + OTA_STATE!r}:\n"
     " rm(p)\n"
 )
 

@@ -13,6 +13,9 @@
     console --listen HOST:PORT [--broker HOST:PORT]   the web console alone (docs/console-web.md)
     user add NAME --role R --municipality M [--contractor C] [--password-file F]   console accounts
     user list | passwd NAME | disable NAME | enable NAME | token NAME
+    ota rollout --bundle DIR --broker HOST:PORT (--posts ID,... | --municipality M | --all)
+                [--canary 0.1] [--wave 50] [--max-fail 0.2]   update posts in waves (docs/ota.md)
+    ota status [--state FILE]            per-post state of the last rollout
 Exit codes: 0 ok, 2 usage (bad option, config or register file), 1 failure (database, broker).
 The database: --db, else $LAMPPOST_OPS_DB, else ./lamppost-ops.sqlite (SQLite); a
 postgresql+psycopg:// URL for PostgreSQL. docs/operations.md is the operator's guide.
@@ -334,7 +337,94 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--token-name", default="script", help="what the token is for")
     p.set_defaults(func=cmd_user)
+    ota = sub.add_parser("ota", help="over-the-air updates in waves (docs/ota.md)", parents=[common])
+    os_ = ota.add_subparsers(dest="sub", required=True, metavar="ACTION")
+    p = os_.add_parser("rollout", help="offer a signed bundle to posts in waves, halt on failures",
+                       parents=[common])
+    p.add_argument("--bundle", required=True, help="signed bundle directory (lampctl ota sign)")
+    p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
+    p.add_argument("--user")
+    p.add_argument("--password-file", dest="password_file",
+                   help="broker password: first line of FILE (else $LAMPPOST_MQTT_PASSWORD)")
+    p.add_argument("--password", help=argparse.SUPPRESS)  # refused: a secret on the command line
+    p.add_argument("--posts", help="comma-separated post ids")
+    p.add_argument("--municipality", help="every post of this municipality in the register")
+    p.add_argument("--all", action="store_true", help="every post in the register")
+    p.add_argument("--canary", type=float, default=0.1, help="share of posts in the first wave (default 0.1)")
+    p.add_argument("--wave", type=int, default=50, help="posts per later wave (default 50)")
+    p.add_argument("--max-fail", dest="max_fail", type=float, default=0.2,
+                   help="halt when more than this share of a wave failed (default 0.2)")
+    p.add_argument("--wave-timeout", dest="wave_timeout", type=float, default=3600.0,
+                   help="seconds a wave may take; a post without a verdict by then failed (default 3600)")
+    p.add_argument("--state", default="ota-rollout.json", help="per-post state file (default ota-rollout.json)")
+    p.set_defaults(func=cmd_ota_rollout)
+    p = os_.add_parser("status", help="per-post state of the last rollout", parents=[common])
+    p.add_argument("--state", default="ota-rollout.json")
+    p.set_defaults(func=cmd_ota_status)
     return ap
+
+
+def cmd_ota_rollout(args) -> int:
+    from pathlib import Path
+
+    from host_tools.ota import bundle as ob
+    from host_tools.ota.rollout import Rollout
+    from host_tools.ota.server import OtaServer
+    from host_tools.secret import SecretError, broker_password
+    try:
+        pw = broker_password(args)  # before anything else: a secret on argv is a usage error
+    except SecretError as e:
+        raise Usage(str(e)) from None
+    if args.posts:
+        posts = [p for p in args.posts.split(",") if p]
+    elif args.municipality or args.all:
+        rows = _register_rows(args)
+        posts = [r["id"] for r in rows if not args.municipality or r.get("municipality") == args.municipality]
+    else:
+        raise Usage("name the posts: --posts ID,ID, --municipality M or --all")
+    if not posts:
+        raise Usage("no posts to update")
+    try:
+        b = ob.load(Path(args.bundle))
+    except ob.BundleError as e:
+        raise Usage(str(e)) from None
+    host, _, port = args.broker.rpartition(":")
+    try:
+        srv = OtaServer(host or "127.0.0.1", int(port), args.user, pw)
+    except (OSError, ValueError) as e:
+        print(f"{PROG}: broker: {e}", file=sys.stderr)
+        return 1
+    try:
+        r = Rollout(srv, b, posts, Path(args.state), args.canary, args.wave, args.max_fail, args.wave_timeout)
+        res = r.run()
+    except ValueError as e:
+        raise Usage(str(e)) from None
+    finally:
+        srv.close()
+    rows = [{"post": p, **v} for p, v in res["posts"].items()]
+    _out(args, res, _table(rows, ["post", "wave", "state", "why"]) + f"\nrollout of {res['version']}: "
+         f"{res['state']}" + (f" ({res['why']})" if res.get("why") else ""))
+    return 0 if res["state"] == "done" else 1
+
+
+def cmd_ota_status(args) -> int:
+    from pathlib import Path
+
+    from host_tools.ota.rollout import load_status
+    try:
+        res = load_status(Path(args.state))
+    except (OSError, ValueError) as e:
+        raise Usage(f"no rollout state in {args.state}: {e}") from None
+    rows = [{"post": p, **v} for p, v in res["posts"].items()]
+    _out(args, res, _table(rows, ["post", "wave", "state", "why"]) + f"\nrollout of {res['version']}: {res['state']}")
+    return 0
+
+
+def _register_rows(args) -> list[dict]:
+    """The register's posts as dicts (id, municipality, ...)."""
+    eng = db.open_db(db.resolve_url(args.db))
+    with eng.connect() as c:
+        return [dict(r._mapping) for r in c.execute(select(schema.posts).order_by(schema.posts.c.id))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,3 +59,17 @@ def verify(key, dev_id, last_ctr, cmd, payload, now, boot):
 def safe_lamp_on(now, lat, lon):
     from lamppost import safe
     return safe.lamp_on(now, lat, lon)
+
+
+def ed25519_verify(pub_hex, msg_hex, sig_hex):
+    """lamppost.ed25519.verify on hex arguments (tests/test_ota_ed25519.py)."""
+    import binascii
+    from lamppost import ed25519
+    return ed25519.verify(binascii.unhexlify(pub_hex), binascii.unhexlify(msg_hex),
+                          binascii.unhexlify(sig_hex))
+
+
+def sha512_hex(msg_hex):
+    import binascii
+    from lamppost import ed25519
+    return binascii.hexlify(ed25519.sha512(binascii.unhexlify(msg_hex))).decode()
