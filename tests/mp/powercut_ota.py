@@ -18,58 +18,15 @@ import os
 import struct
 import sys
 import vfs
+from hal.ramflash import Cut, RamBlocks  # the one RAM flash chip of the LittleFS tests
 
 MNT = "/flash"
 BUNDLE = sys.argv[1]
 PUB = sys.argv[2]
 
 
-class Cut(BaseException):
-    """The power is gone (firmware code catching Exception cannot swallow it)."""
-
-
 class Reset(BaseException):
     """The firmware asked for a restart (hal.reset)."""
-
-
-class RamBlocks:
-    """A flash chip in RAM, 512-byte blocks; the write numbered cut_at is torn, later ones lost."""
-
-    def __init__(self, data, cut_at=0):
-        self.data = data
-        self.bs = 512
-        self.writes = 0
-        self.cut_at = cut_at
-
-    def dead(self):
-        return self.cut_at and self.writes >= self.cut_at
-
-    def readblocks(self, n, buf, off=0):
-        if self.cut_at and self.writes >= self.cut_at:
-            return
-        a = n * self.bs + off
-        buf[:] = self.data[a:a + len(buf)]
-
-    def writeblocks(self, n, buf, off=None):
-        off = off or 0
-        self.writes += 1
-        a = n * self.bs + off
-        if self.cut_at and self.writes >= self.cut_at:
-            if self.writes == self.cut_at:
-                half = len(buf) // 2
-                self.data[a:a + half] = buf[:half]
-                raise Cut()
-            return
-        self.data[a:a + len(buf)] = buf
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return len(self.data) // self.bs
-        if op == 5:
-            return self.bs
-        if op == 6:
-            return 0
-        return None
 
 
 class AppModule:
