@@ -94,6 +94,10 @@ class Engine:
             if kind == "state":
                 c.execute(update(P).where(P.c.id == pid).values(**seen))
                 return "stored"
+            if c.dialect.name == "postgresql":
+                # one post's reports are decided one at a time, whichever workers (shared
+                # subscription) they reached: its alarm rows are read and written under this
+                c.execute(select(func.pg_advisory_xact_lock(func.hashtext(pid))))
             ok = _insert_ignore(c, S.messages, post_id=pid, inc=data["inc"], dseq=data["dseq"],
                                 kind=kind, alarm=data.get("alarm"), state=data.get("state"), t=t,
                                 payload=repr(data)[:2000], received_at=now)

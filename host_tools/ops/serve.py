@@ -7,15 +7,34 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import paho.mqtt.client as mqtt
-from sqlalchemy import func, select
+import queue
 
-from host_tools.ops import schema
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+
+from host_tools.collector.validate import Reject as VReject
+from host_tools.collector.validate import validate
+from host_tools.ops import schema, telemetry
 from host_tools.ops.dispatch import Dispatcher
 from host_tools.ops.engine import Engine, bump
 from host_tools.ops.ingest import TOPICS, Reject, parse
 
 log = logging.getLogger("lamppost-ops")
+
+
+def validate_sensor(topic: str, payload: bytes) -> tuple[str, dict]:
+    """(post id, data) of a SENSOR message, checked by the collector's validator."""
+    try:
+        kind, pid, d = validate(topic, payload)
+    except VReject as e:
+        raise Reject(e.reason) from None
+    if kind != "sensor":
+        raise Reject(f"{kind} on a SENSOR topic")
+    return pid, d
 
 
 class JsonLog(logging.Formatter):
@@ -28,56 +47,159 @@ class JsonLog(logging.Formatter):
 
 
 class Service:
-    def __init__(self, engine: Engine, host: str, port: int, client_id: str):
+    """One worker: MQTT 5 in (optionally a shared subscription, so N workers split the
+    posts' messages), a writer thread that stores each message and only THEN acknowledges
+    it (manual PUBACK), and the judging rounds. The session is persistent (clean start off,
+    a session expiry interval): what arrives while the worker is down, or was delivered
+    but not yet acknowledged when it died, the broker delivers again on its return; the
+    database's unique (post, inc, dseq) makes that second delivery a counted duplicate."""
+
+    def __init__(self, engine: Engine, host: str, port: int, client_id: str, share: str | None = None,
+                 session_expiry: int = 7 * 86400, retention_days: float = telemetry.DEFAULT_RETENTION_DAYS,
+                 batch: int = 200):
         self.e = engine
         self.d = Dispatcher(engine, engine.cfg)
         self.connected = threading.Event()
-        self.stats = {"received": 0, "rejected": 0, "duplicates": 0, "rounds": 0, "last_round": None}
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        self.stats = {"received": 0, "rejected": 0, "duplicates": 0, "stored": 0, "telemetry": 0,
+                      "ingest_retries": 0, "ingest_failed": 0, "rounds": 0, "last_round": None}
+        self.topics = [f"$share/{share}/{t}" if share else t for t in TOPICS + ("tele/+/SENSOR",)]
+        self.retention_days = retention_days
+        self.parts = telemetry.Partitions()
+        self.batch = batch
+        self.q: queue.Queue = queue.Queue()
+        self.stopping = threading.Event()
+        self.writer = threading.Thread(target=self._write_loop, name="ops-writer", daemon=True)
+        self.writer.start()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                             protocol=mqtt.MQTTv5)
+        self.c.manual_ack_set(True)  # PUBACK only after the row is committed (_write_loop)
         self.c.on_connect = self._on_connect
         self.c.on_disconnect = lambda *a: (self.connected.clear(), log.warning("broker disconnected"))
-        self.c.on_message = self._on_message
+        self.c.on_message = lambda c, u, m: self.q.put(m)
         self.c.reconnect_delay_set(1, 30)
-        self.c.connect(host, port, keepalive=30)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = session_expiry
+        props.ReceiveMaximum = 1000  # unacknowledged messages the broker may have out to us
+        self.c.connect(host, port, keepalive=30, clean_start=False, properties=props)
         self.c.loop_start()
 
     def _on_connect(self, c, u, flags, rc, props=None):
-        for t in TOPICS:
-            c.subscribe(t, 1)
-        self.connected.set()
-        log.info("broker connected", extra={"fields": {"topics": list(TOPICS)}})
-
-    def _on_message(self, c, u, m):
-        self.stats["received"] += 1
-        try:
-            kind, pid, data = parse(m.topic, m.payload)
-        except Reject as err:
-            self.stats["rejected"] += 1
-            log.warning("message rejected", extra={"fields": {"topic": m.topic[:100], "why": str(err)}})
-            try:
-                with self.e.db.begin() as conn:
-                    bump(conn, "rejected")
-            except Exception:  # noqa: BLE001 - a counter must not stop ingest
-                pass
+        if rc.is_failure:
+            log.error("broker refused", extra={"fields": {"reason": str(rc)}})
             return
+        c.subscribe([(t, SubscribeOptions(qos=1)) for t in self.topics])
+        self.connected.set()
+        log.info("broker connected", extra={"fields": {"topics": self.topics,
+                                                       "session_present": flags.session_present}})
+
+    # ---------- the writer: store, then acknowledge ----------
+    def _write_loop(self):
+        while not self.stopping.is_set():
+            try:
+                first = self.q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < self.batch:
+                try:
+                    batch.append(self.q.get_nowait())
+                except queue.Empty:
+                    break
+            done = self._store(batch)
+            for m in done:
+                if m.qos:
+                    self.c.ack(m.mid, m.qos)
+
+    def _store(self, batch) -> list:
+        """Store a batch; returns the messages that may be acknowledged (committed, or
+        rejected as bad input). One that keeps failing stays unacknowledged: the broker
+        delivers it again when this worker reconnects, so it is never lost."""
+        done, sensors = [], []
+        for m in batch:
+            self.stats["received"] += 1
+            try:
+                kind, pid, data = (("sensor", *validate_sensor(m.topic, m.payload))
+                                   if m.topic.endswith("/SENSOR") else parse(m.topic, m.payload))
+            except (Reject, telemetry.Bad) as err:
+                self._reject(m.topic, err)
+                done.append(m)
+                continue
+            if kind == "sensor":
+                sensors.append((m, pid, data))
+                continue
+            if self._retry(lambda: self._one(kind, pid, data), m.topic):
+                done.append(m)
+        if sensors:
+            now = self.e.clock()
+            rows, ms = {}, []
+            for m, pid, data in sensors:
+                try:
+                    r = telemetry.row(pid, data, now)
+                except telemetry.Bad as err:
+                    self._reject(m.topic, err)
+                    done.append(m)
+                    continue
+                rows[(r["post_id"], r["t"])] = r
+                ms.append(m)
+
+            def put():
+                with self.e.db.begin() as c:
+                    self.stats["telemetry"] += telemetry.store(c, list(rows.values()), self.parts)
+            if self._retry(put, "tele/+/SENSOR"):
+                done.extend(ms)
+        return done
+
+    def _one(self, kind, pid, data):
+        if self.e.ingest(kind, pid, data) == "duplicate":
+            self.stats["duplicates"] += 1
+        else:
+            self.stats["stored"] += 1
+
+    def _retry(self, fn, topic, tries: int = 8) -> bool:
+        """Run fn until it commits: a lost connection, a deadlock or a unique-key race
+        between workers is tried again with backoff; True when done."""
+        delay = 0.05
+        for i in range(tries):
+            try:
+                fn()
+                return True
+            except DBAPIError as err:
+                self.stats["ingest_retries"] += 1
+                if i == tries - 1:
+                    self.stats["ingest_failed"] += 1
+                    log.error("ingest failed, left unacknowledged for redelivery",
+                              extra={"fields": {"topic": topic, "error": str(err).splitlines()[0]}})
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception as err:  # noqa: BLE001 - a bug must not stop ingest; not acked
+                self.stats["ingest_failed"] += 1
+                log.error("ingest failed", extra={"fields": {"topic": topic, "error": repr(err)}})
+                return False
+        return False
+
+    def _reject(self, topic, err):
+        self.stats["rejected"] += 1
+        log.warning("message rejected", extra={"fields": {"topic": topic[:100], "why": str(err)}})
         try:
-            if self.e.ingest(kind, pid, data) == "duplicate":
-                self.stats["duplicates"] += 1
-        except Exception as err:  # noqa: BLE001 - logged; the broker redelivers on a persistent session
-            log.error("ingest failed", extra={"fields": {"topic": m.topic, "error": repr(err)}})
+            with self.e.db.begin() as conn:
+                bump(conn, "rejected")
+        except Exception:  # noqa: BLE001 - a counter must not stop ingest
+            pass
 
     def round(self, poll: bool) -> None:
         t = self.e.tick()
+        t.update(telemetry.maintain(self.e.db, self.retention_days, self.parts))
         n = self.d.run()
         if poll:
             n["status_changes"] = self.d.poll()
         self.stats["rounds"] += 1
         self.stats["last_round"] = time.time()
-        if t["opened"] or any(n.values()):
+        if t["opened"] or t["dropped_partitions"] or any(n.values()):
             log.info("round", extra={"fields": {**t, **n}})
 
     def health(self) -> tuple[int, dict]:
-        h = {"broker": self.connected.is_set(), **self.stats}
+        h = {"broker": self.connected.is_set(), **self.stats, "queued": self.q.qsize()}
         try:
             with self.e.db.connect() as c:
                 D = schema.dispatch
@@ -94,8 +216,15 @@ class Service:
         return (200 if ok else 503), h
 
     def close(self):
-        self.c.loop_stop()
+        """Stop taking messages, store and acknowledge what was taken, then disconnect
+        (the session stays on the broker for session_expiry seconds)."""
+        deadline = time.monotonic() + 30
+        while (not self.q.empty()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.stopping.set()
+        self.writer.join(timeout=30)
         self.c.disconnect()
+        self.c.loop_stop()
 
 
 def health_server(svc: Service, addr: str) -> ThreadingHTTPServer:
@@ -134,7 +263,8 @@ def serve(engine: Engine, args) -> int:
         print(f"lamppost-ops: {err}", file=__import__("sys").stderr)
         return 2
     try:
-        svc = Service(engine, host, port, args.client_id)
+        svc = Service(engine, host, port, args.client_id, share=args.share,
+                      session_expiry=args.session_expiry, retention_days=args.retention_days)
     except OSError as err:
         log.error("cannot reach broker", extra={"fields": {"broker": args.broker, "error": str(err)}})
         return 1
