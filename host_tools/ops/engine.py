@@ -112,6 +112,20 @@ class Engine:
                 self._alarm(c, pid, data["alarm"], data["state"] == "raised", t, now)
         return "stored"
 
+    def ingest_states(self, newest: dict[str, int]) -> None:
+        """Many STATE reports in one transaction: post -> its newest post time in the batch
+        (what ingest("state") does one by one; serve's writer batches them)."""
+        if not newest:
+            return
+        now = self.clock()
+        P = S.posts
+        with self.db.begin() as c:
+            greatest = func.max if c.dialect.name == "sqlite" else func.greatest
+            for pid in sorted(newest):  # one order for every worker: no lock-order deadlock
+                t = newest[pid]
+                c.execute(update(P).where(P.c.id == pid).values(
+                    last_seen_at=now, last_t=func.coalesce(greatest(P.c.last_t, t), t)))
+
     def _alarm(self, c, pid, alarm, raised, t, now):
         """Recompute the alarm's state from every report of it by post time, so arrival order
         and late resends do not matter: raised iff some raise is newer than the newest clear,

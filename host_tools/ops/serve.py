@@ -114,7 +114,7 @@ class Service:
         """Store a batch; returns the messages that may be acknowledged (committed, or
         rejected as bad input). One that keeps failing stays unacknowledged: the broker
         delivers it again when this worker reconnects, so it is never lost."""
-        done, sensors = [], []
+        done, sensors, states, newest = [], [], [], {}
         for m in batch:
             self.stats["received"] += 1
             try:
@@ -127,8 +127,15 @@ class Service:
             if kind == "sensor":
                 sensors.append((m, pid, data))
                 continue
+            if kind == "state":
+                states.append(m)
+                newest[pid] = max(newest.get(pid, 0), data["t"])
+                continue
             if self._retry(lambda: self._one(kind, pid, data), m.topic):
                 done.append(m)
+        if states and self._retry(lambda: self.e.ingest_states(newest), "tele/+/STATE"):
+            self.stats["stored"] += len(states)
+            done.extend(states)
         if sensors:
             now = self.e.clock()
             rows, ms = {}, []

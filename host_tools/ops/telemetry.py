@@ -143,7 +143,7 @@ def rollup(c: Connection, lo: int, hi: int) -> int:
                                 "burn_h": float(b or 0), "samples": int(n)} for p, h, e, b, n in rows])
     dlo, dhi = _day(lo), _day(hi - 1) + DAY
     c.execute(D.delete().where(D.c.day_t >= dlo, D.c.day_t < dhi))
-    day = (H.c.hour_t / DAY) * DAY if c.dialect.name == "postgresql" else H.c.hour_t - H.c.hour_t % DAY
+    day = H.c.hour_t - H.c.hour_t % DAY
     c.execute(D.insert().from_select(
         ["post_id", "day_t", "energy_kwh", "burn_h", "samples"],
         select(H.c.post_id, day, func.sum(H.c.energy_kwh), func.sum(H.c.burn_h), func.sum(H.c.samples))

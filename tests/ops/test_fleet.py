@@ -1,0 +1,82 @@
+"""Scale-out ingest: two `lamppost-ops serve` workers in one MQTT 5 shared-subscription
+group on a real (persistent) mosquitto and a real PostgreSQL, fed by 500 virtual posts of
+`simulator.fleet_load`, while one worker is killed -9 mid-stream (and comes back with its
+session) and the broker is restarted: nothing lost, nothing stored twice, one order per
+fault. Plus the telemetry history (partitions, rollups, retention) on both databases."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from host_tools.ops import db, schema, telemetry
+
+from .fleet_run import ROOT, night
+from .helpers import T0
+
+
+@pytest.mark.timeout(300)
+def test_two_workers_lose_nothing_through_a_kill_and_a_broker_restart(pg_cluster, tmp_path):
+    if not shutil.which("mosquitto"):
+        pytest.skip("shared subscriptions and a persistent broker need mosquitto 2 "
+                    "(apt-get install mosquitto)")
+    url = pg_cluster.new_database()
+    r = night(url, tmp_path, n_posts=500, hours=2.0, workers=2, kill_every=8, broker_restart_at=16,
+              fault_rate=0.02, cabinet_rate=0.1, speed=900.0)
+    info = json.dumps({k: v for k, v in r.items() if not k.startswith("latency")}, default=str)
+    assert r["kills"] >= 1 and r["broker_restarts"] == 1, info
+    assert r["settled"] and r["acked"] == r["sent_qos1"], info  # every post's outbox emptied
+    assert r["lost"] == 0, info
+    assert r["stored_twice"] == 0, info
+    assert r["orders_duplicated"] == 0, info
+    assert r["faults"] > 0 and r["faults_one_order"] == r["faults"], info
+    assert r["orders_without_fault"] == 0, info
+    assert r["telemetry_rows"] > 0 and r["worker_errors"] == [], info
+
+
+def sensor(pid: str, t: int, kwh: float, hours: float) -> dict:
+    return {"post_id": pid, "t": t, "total_kwh": kwh, "hours": hours, "power_w": 40.0, "voltage": 230.0,
+            "current_a": 0.18, "factor": 0.95, "received_at": 0.0}
+
+
+def test_telemetry_rollups_and_retention(db_url):
+    """Energy per hour and day comes from the counters' increases, a resent report is
+    stored once, a meter that went back to 0 adds nothing, and retention drops old days
+    (whole partitions on PostgreSQL) while the energy report reads the rollups."""
+    eng = db.open_db(db_url)
+    parts = telemetry.Partitions()
+    day0 = T0 - T0 % 86400
+    rows = [sensor("P1", day0 + 18 * 3600 + i * 300, 1.0 + i * 0.01, 100 + i * 300 / 3600)
+            for i in range(24)]  # 2 h at 40 W-ish: 0.01 kWh and 5 min every 5 min
+    rows += [sensor("P1", day0 + 5 * 86400 + 3600, 0.0, 0.0), sensor("P1", day0 + 5 * 86400 + 3900, 0.02, 0.1)]
+    with eng.begin() as c:
+        assert telemetry.store(c, rows, parts) == len(rows)
+        assert telemetry.store(c, rows[:3], parts) == 0  # resent: stored once
+    if eng.dialect.name == "postgresql":
+        with eng.connect() as c:
+            made = telemetry.existing(c)
+        assert day0 in made and day0 + 5 * 86400 in made and day0 + 7 * 86400 in made  # ahead
+    out = subprocess.run([sys.executable, "-m", "host_tools.ops", "--db", db_url, "--json", "telemetry",
+                          "maintain", "--retention-days", "30"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    days = telemetry.energy(eng, "day", "P1")
+    assert [d["start"] for d in days] == [day0, day0 + 5 * 86400]
+    assert days[0]["energy_kwh"] == pytest.approx(0.23, abs=1e-6)  # 23 increases of 0.01
+    assert days[0]["burn_h"] == pytest.approx(23 * 300 / 3600, abs=1e-6)
+    assert days[1]["energy_kwh"] == pytest.approx(0.02, abs=1e-6)  # the reset to 0 adds nothing
+    hours = telemetry.energy(eng, "hour", "P1")
+    assert sum(h["energy_kwh"] for h in hours) == pytest.approx(0.25, abs=1e-6)
+    out = subprocess.run([sys.executable, "-m", "host_tools.ops", "--db", db_url, "--json", "telemetry",
+                          "maintain", "--retention-days", "2"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    with eng.connect() as c:
+        left = sorted(c.execute(select(schema.telemetry.c.t)).scalars())
+    assert left and min(left) >= day0 + 3 * 86400  # day0's night is past retention
+    assert [d["start"] for d in telemetry.energy(eng, "day", "P1")] == [day0 + 5 * 86400]
+    out = subprocess.run([sys.executable, "-m", "host_tools.ops", "--db", db_url, "telemetry", "energy"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and "P1" in out.stdout and "0.02" in out.stdout, out.stdout
