@@ -369,3 +369,72 @@ class Fleet:
                     self._on_socket_close(p.client, p, p.client.socket())
                     p.client.socket().close()
         self.sel.close()
+
+
+# ---------- `lamppost-sim fleet-load` ----------
+def add_parser(sub) -> None:
+    p = sub.add_parser("fleet-load", help="many virtual posts on one broker: the firmware's MQTT "
+                       "protocol at fleet scale (docs/fleet.md)")
+    p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker (the only address "
+                   "this opens sockets to)")
+    p.add_argument("--posts", type=int, default=1000, help="virtual posts (default 1000)")
+    p.add_argument("--per-cabinet", type=int, default=20, help="posts per cabinet (default 20)")
+    p.add_argument("--hours", type=float, default=14.0, help="virtual hours of night (default 14)")
+    p.add_argument("--period", type=int, default=300, help="tele_period: seconds between STATE/SENSOR")
+    p.add_argument("--start", default="2026-01-15T17:00:00Z", help="dusk, UTC (YYYY-MM-DDTHH:MM:SSZ)")
+    p.add_argument("--fault-rate", type=float, default=0.001, help="per-post faults per post and night "
+                   "(default 0.001: ~100x the field's rate, so a night has faults to count)")
+    p.add_argument("--cabinet-rate", type=float, default=0.01, help="cabinet supply sags per cabinet "
+                   "and night (default 0.01)")
+    p.add_argument("--speed", type=float, help="virtual seconds per wall second at most "
+                   "(default: as fast as the broker takes it)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--register-out", help="write the fleet's register CSV here (for "
+                   "`lamppost-ops register import`) and exit")
+    p.add_argument("--json", action="store_true", help="figures as JSON")
+    p.set_defaults(func=cmd_fleet_load)
+
+
+def cmd_fleet_load(args) -> int:
+    import sys
+    from simulator.broker import parse_addr
+    try:
+        host, port = parse_addr(args.broker)
+        start = int(datetime.strptime(args.start, "%Y-%m-%dT%H:%M:%SZ")
+                    .replace(tzinfo=timezone.utc).timestamp())
+    except ValueError as e:
+        print(f"lamppost-sim fleet-load: {e}", file=sys.stderr)
+        return 2
+    if args.posts < 1 or args.per_cabinet < 1 or args.period < 1 or args.hours <= 0:
+        print("lamppost-sim fleet-load: --posts, --per-cabinet, --period and --hours must be positive",
+              file=sys.stderr)
+        return 2
+    posts, faults = plan(args.posts, args.per_cabinet, start, args.hours, args.fault_rate,
+                         args.cabinet_rate, args.seed)
+    if args.register_out:
+        with open(args.register_out, "w") as f:
+            f.write(register_csv(posts))
+        print(f"{args.register_out}: {len(posts)} posts")
+        return 0
+    fleet = Fleet(host, port, posts, faults, start, args.hours, args.period, args.seed, args.speed)
+    try:
+        r = fleet.run()
+        r["settled"] = fleet.settle(120)
+    except OSError as e:
+        print(f"lamppost-sim fleet-load: broker {args.broker}: {e}", file=sys.stderr)
+        return 1
+    finally:
+        fleet.close()
+    r["unacked"] = fleet.unacked()
+    r["faults_by_kind"] = {}
+    for f in faults:
+        r["faults_by_kind"][f.kind] = r["faults_by_kind"].get(f.kind, 0) + 1
+    if args.json:
+        print(json.dumps(r, indent=1))
+    else:
+        s = r["sent"]
+        print(f"{r['posts']} posts, {r['virtual_s'] / 3600:g} h virtual in {r['wall_s']} s wall "
+              f"({r['virtual_s'] / max(r['wall_s'], 1e-9):.0f}x): sent {s['state']} STATE, {s['sensor']} SENSOR, "
+              f"{s['alarm']} ALARM, {s['event']} EVENT; {r['faults']} faults; {r['reconnects']} reconnects; "
+              f"unacknowledged {r['unacked']}")
+    return 0 if r["settled"] else 1
