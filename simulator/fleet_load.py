@@ -67,7 +67,7 @@ class Fault:
         self.expected = expected_class(self.kind)
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: kept in sets
 class VPost:
     id: str
     cabinet: str
@@ -136,6 +136,11 @@ class Fleet:
         self.clock: list[tuple[float, int]] = []  # (wall, virtual) samples for latency mapping
         self.sent = {"state": 0, "sensor": 0, "alarm": 0, "event": 0}
         self.reconnects = 0
+        self.writing: set = set()   # posts with bytes waiting for their socket
+        self.down: set = set()      # posts without a session (connecting or backing off)
+        self.unacked_n = 0
+        self._last_misc = 0.0
+        self._misc_i = 0
         self.log = log or (lambda *_: None)
 
     # ---------- connections ----------
@@ -150,9 +155,28 @@ class Fleet:
         c.on_publish = self._on_publish
         c.on_socket_open = lambda cl, u, s: self.sel.register(s, selectors.EVENT_READ, cl)
         c.on_socket_close = self._on_socket_close
+        c.on_socket_register_write = self._want_write
+        c.on_socket_unregister_write = self._done_writing
         return c
 
-    def _on_socket_close(self, cl, u, s):
+    def _want_write(self, cl, p: VPost, s):
+        if p in self.writing:
+            return
+        self.writing.add(p)
+        try:
+            self.sel.modify(s, selectors.EVENT_READ | selectors.EVENT_WRITE, cl)
+        except (KeyError, ValueError):
+            pass
+
+    def _done_writing(self, cl, p: VPost, s):
+        self.writing.discard(p)
+        try:
+            self.sel.modify(s, selectors.EVENT_READ, cl)
+        except (KeyError, ValueError):
+            pass
+
+    def _on_socket_close(self, cl, p, s):
+        self.writing.discard(p)
         try:
             self.sel.unregister(s)
         except (KeyError, ValueError):
@@ -162,6 +186,7 @@ class Fleet:
         if rc.is_failure:
             return
         p.up, p.backoff = True, MIN_BACKOFF_S
+        self.down.discard(p)
         p.connects += 1
         c.publish(f"tele/{p.id}/LWT", "Online", qos=0, retain=True)
         c.subscribe(f"cmnd/{p.id}/+", 1)
@@ -170,12 +195,14 @@ class Fleet:
         if p.up:
             self.reconnects += 1
         p.up = False
+        self.down.add(p)
         p.next_try = time.monotonic() + p.backoff * (0.5 + self.rnd.random())
 
     def _on_publish(self, c, p: VPost, mid, rc, props=None):
         key = self._mids.pop((p.id, mid), None)
         if key is not None:
             self.ledger[key]["acked"] = True
+            self.unacked_n -= 1
 
     def _try_connect(self, p: VPost) -> None:
         try:
@@ -189,46 +216,49 @@ class Fleet:
             p.backoff = min(MAX_BACKOFF_S, p.backoff * 2)
             p.next_try = time.monotonic() + p.backoff * (0.5 + self.rnd.random())
 
-    def connect_all(self, timeout: float = 120.0) -> None:
-        for p in self.posts:
+    def connect_all(self, timeout: float = 300.0) -> None:
+        for i, p in enumerate(self.posts):
             p.boot_t = self.start
+            self.down.add(p)
             self._try_connect(p)
-            if p.client is not None:
-                p.client.loop_write()
-        self.pump(lambda: all(p.up for p in self.posts), timeout)
+            if i % 200 == 199:  # let the broker answer as we go (its listen backlog is finite)
+                self.pump(lambda: True, 0)
+        self.pump(lambda: not self.down, timeout)
 
     # ---------- the loop ----------
     def pump(self, until, timeout: float) -> bool:
-        """Run the sockets until `until()` holds or timeout (wall seconds) passes."""
+        """Run the sockets until `until()` holds or timeout (wall seconds) passes. Work is
+        proportional to the sockets with something to do, not to the fleet's size."""
         end = time.monotonic() + timeout
-        last_misc = 0.0
         while True:
-            for key, _ in self.sel.select(0.05):
-                key.data.loop_read()
-            now = time.monotonic()
-            for p in self.posts:
-                c = p.client
-                if c is None or not p.up:
-                    if now >= p.next_try and (c is None or not c.is_connected()):
-                        self._try_connect(p)
-                    continue
-                if c.want_write():
+            for key, mask in self.sel.select(0.02 if self.writing else 0.05):
+                c = key.data
+                if mask & selectors.EVENT_READ:
+                    c.loop_read()
+                if mask & selectors.EVENT_WRITE and c.socket() is not None:
                     c.loop_write()
-            if now - last_misc >= 1.0:
-                last_misc = now
-                for p in self.posts:
+            now = time.monotonic()
+            if self.down:
+                for p in list(self.down):
+                    if now >= p.next_try and (p.client is None or not p.client.is_connected()):
+                        self._try_connect(p)
+            if now - self._last_misc >= 0.2:  # keepalive and retries: every post each ~5 s
+                self._last_misc = now
+                n = max(1, len(self.posts) // 25)
+                for p in self.posts[self._misc_i:self._misc_i + n]:
                     if p.client is not None and p.up:
                         p.client.loop_misc()
+                self._misc_i = (self._misc_i + n) % len(self.posts)
             if until():
                 return True
             if now >= end:
                 return False
 
     def _drained(self) -> bool:
-        return not any(p.up and p.client.want_write() for p in self.posts)
+        return not self.writing
 
     def unacked(self) -> int:
-        return sum(1 for m in self.ledger.values() if not m["acked"])
+        return self.unacked_n
 
     # ---------- what a post says ----------
     def _report(self, p: VPost, t: int, ev: str, fields: dict, topic: str) -> None:
@@ -246,6 +276,7 @@ class Fleet:
             p.client = self._client(p)
         info = p.client.publish(topic, payload, qos=1)
         self._mids[(p.id, info.mid)] = key
+        self.unacked_n += 1
         self.sent["alarm" if ev == "alarm" else "event"] += 1
 
     def _power(self, p: VPost) -> float:
@@ -365,9 +396,10 @@ class Fleet:
                     p.client.loop_write()
                 except OSError:
                     pass
-                if p.client.socket() is not None:
-                    self._on_socket_close(p.client, p, p.client.socket())
-                    p.client.socket().close()
+                sock = p.client.socket()
+                if sock is not None:
+                    self._on_socket_close(p.client, p, sock)
+                    sock.close()
         self.sel.close()
 
 
@@ -389,10 +421,61 @@ def add_parser(sub) -> None:
     p.add_argument("--speed", type=float, help="virtual seconds per wall second at most "
                    "(default: as fast as the broker takes it)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--procs", type=int, default=1, help="generator processes, cabinets split between "
+                   "them (one process holds as many posts as it has file descriptors and cores allow)")
     p.add_argument("--register-out", help="write the fleet's register CSV here (for "
                    "`lamppost-ops register import`) and exit")
     p.add_argument("--json", action="store_true", help="figures as JSON")
     p.set_defaults(func=cmd_fleet_load)
+
+
+def _run_part(host, port, posts, faults, start, args, q) -> None:
+    fleet = Fleet(host, port, posts, faults, start, args.hours, args.period, args.seed, args.speed)
+    try:
+        r = fleet.run()
+        r["settled"] = fleet.settle(120)
+        r["unacked"] = fleet.unacked()
+    except OSError as e:
+        r = {"error": str(e)}
+    finally:
+        fleet.close()
+    q.put(r)
+
+
+def run_split(host, port, posts, faults, start, args, procs: int) -> dict:
+    """Run the fleet in `procs` processes (whole cabinets each) and add up their figures."""
+    import multiprocessing as mp
+    if procs == 1:
+        q: list = []
+
+        class _Q:
+            put = q.append
+        _run_part(host, port, posts, faults, start, args, _Q)
+        parts = q
+    else:
+        cabs = sorted({c for _, c in posts})
+        ctx = mp.get_context("fork")
+        q = ctx.Queue()
+        ps = []
+        for k in range(procs):
+            mine = set(cabs[k::procs])
+            ps.append(ctx.Process(target=_run_part, args=(
+                host, port, [x for x in posts if x[1] in mine], [f for f in faults if f.cabinet in mine],
+                start, args, q)))
+        for pr in ps:
+            pr.start()
+        parts = [q.get() for _ in ps]
+        for pr in ps:
+            pr.join()
+    errors = [x["error"] for x in parts if "error" in x]
+    if errors:
+        raise OSError(errors[0])
+    r = {"posts": sum(x["posts"] for x in parts), "faults": sum(x["faults"] for x in parts),
+         "sent": {k: sum(x["sent"][k] for x in parts) for k in parts[0]["sent"]},
+         "reconnects": sum(x["reconnects"] for x in parts), "wall_s": max(x["wall_s"] for x in parts),
+         "virtual_s": parts[0]["virtual_s"], "settled": all(x["settled"] for x in parts),
+         "unacked": sum(x["unacked"] for x in parts), "procs": procs}
+    return r
 
 
 def cmd_fleet_load(args) -> int:
@@ -416,16 +499,11 @@ def cmd_fleet_load(args) -> int:
             f.write(register_csv(posts))
         print(f"{args.register_out}: {len(posts)} posts")
         return 0
-    fleet = Fleet(host, port, posts, faults, start, args.hours, args.period, args.seed, args.speed)
     try:
-        r = fleet.run()
-        r["settled"] = fleet.settle(120)
+        r = run_split(host, port, posts, faults, start, args, max(1, args.procs))
     except OSError as e:
         print(f"lamppost-sim fleet-load: broker {args.broker}: {e}", file=sys.stderr)
         return 1
-    finally:
-        fleet.close()
-    r["unacked"] = fleet.unacked()
     r["faults_by_kind"] = {}
     for f in faults:
         r["faults_by_kind"][f.kind] = r["faults_by_kind"].get(f.kind, 0) + 1

@@ -11,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from host_tools.ops import db, schema, telemetry
@@ -80,3 +82,29 @@ def test_telemetry_rollups_and_retention(db_url):
     out = subprocess.run([sys.executable, "-m", "host_tools.ops", "--db", db_url, "telemetry", "energy"],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and "P1" in out.stdout and "0.02" in out.stdout, out.stdout
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(["Time", "ENERGY", "Stored", "x"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                                 st.text(max_size=30),
+                                 st.sampled_from(["2026-01-15T17:00:00Z", "1999-12-31T23:59:59Z",
+                                                  "2026-13-01T00:00:00Z"]),
+                                 st.dictionaries(st.sampled_from(["Total", "operatingHours", "Power", "Voltage",
+                                                                  "Current", "Factor", "y"]),
+                                                 st.one_of(st.none(), st.booleans(), st.integers(),
+                                                           st.floats(), st.text(max_size=5)), max_size=7)),
+                       max_size=4))
+def test_any_sensor_payload_is_stored_or_rejected_with_a_reason(d):
+    """What the broker hands the service as SENSOR: either the collector's validator and
+    telemetry.row accept it (a row with a sane post time and numbers or None) or a Reject /
+    Bad names why; nothing else escapes (serve counts those, never crashes)."""
+    from host_tools.ops.serve import Reject, validate_sensor
+    try:
+        pid, data = validate_sensor("tele/P1/SENSOR", json.dumps(d).encode())
+        r = telemetry.row(pid, data, 0.0)
+    except (Reject, telemetry.Bad) as e:
+        assert str(e)
+        return
+    assert telemetry.MIN_T <= r["t"] < telemetry.MAX_T
+    assert all(r[k] is None or isinstance(r[k], float) for k in ("total_kwh", "hours", "power_w", "voltage"))
