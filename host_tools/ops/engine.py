@@ -81,35 +81,50 @@ class Engine:
         """Record one parsed message; returns stored | duplicate. Judging happens in tick()."""
         now = self.clock()
         with self.db.begin() as c:
-            P = S.posts
-            if kind == "lwt":
-                c.execute(update(P).where(P.c.id == pid).values(
-                    lwt="Online" if data["online"] else "Offline", lwt_at=now,
-                    **({"last_seen_at": now} if data["online"] else {})))
-                return "stored"
-            t = data["t"]
-            seen = {"last_seen_at": now,
-                    "last_t": func.coalesce(func.max(P.c.last_t, t) if c.dialect.name == "sqlite"
-                                            else func.greatest(P.c.last_t, t), t)}
-            if kind == "state":
-                c.execute(update(P).where(P.c.id == pid).values(**seen))
-                return "stored"
-            if c.dialect.name == "postgresql":
-                # one post's reports are decided one at a time, whichever workers (shared
-                # subscription) they reached: its alarm rows are read and written under this
-                c.execute(select(func.pg_advisory_xact_lock(func.hashtext(pid))))
-            ok = _insert_ignore(c, S.messages, post_id=pid, inc=data["inc"], dseq=data["dseq"],
-                                kind=kind, alarm=data.get("alarm"), state=data.get("state"), t=t,
-                                payload=repr(data)[:2000], received_at=now)
-            if not ok:
-                bump(c, "duplicates")
-                return "duplicate"
+            return self._ingest(c, kind, pid, data, now)
+
+    def ingest_many(self, items: list[tuple[str, str, dict]]) -> list[str]:
+        """Several parsed messages in ONE transaction (serve's writer batch): all are stored
+        or none. Taken in post order (stable, so one post's messages keep their order): two
+        workers lock posts in the same order."""
+        now = self.clock()
+        order = sorted(range(len(items)), key=lambda i: items[i][1])
+        out = [""] * len(items)
+        with self.db.begin() as c:
+            for i in order:
+                out[i] = self._ingest(c, *items[i], now)
+        return out
+
+    def _ingest(self, c, kind: str, pid: str, data: dict, now: float) -> str:
+        P = S.posts
+        if kind == "lwt":
+            c.execute(update(P).where(P.c.id == pid).values(
+                lwt="Online" if data["online"] else "Offline", lwt_at=now,
+                **({"last_seen_at": now} if data["online"] else {})))
+            return "stored"
+        t = data["t"]
+        seen = {"last_seen_at": now,
+                "last_t": func.coalesce(func.max(P.c.last_t, t) if c.dialect.name == "sqlite"
+                                        else func.greatest(P.c.last_t, t), t)}
+        if kind == "state":
             c.execute(update(P).where(P.c.id == pid).values(**seen))
-            if kind == "event" and data.get("ev") == "switch" and data.get("lamp") == "on":
-                c.execute(update(P).where(P.c.id == pid).where(
-                    or_(P.c.lamp_on_t.is_(None), P.c.lamp_on_t < t)).values(lamp_on_t=t))
-            if kind == "alarm":
-                self._alarm(c, pid, data["alarm"], data["state"] == "raised", t, now)
+            return "stored"
+        if c.dialect.name == "postgresql":
+            # one post's reports are decided one at a time, whichever workers (shared
+            # subscription) they reached: its alarm rows are read and written under this
+            c.execute(select(func.pg_advisory_xact_lock(func.hashtext(pid))))
+        ok = _insert_ignore(c, S.messages, post_id=pid, inc=data["inc"], dseq=data["dseq"],
+                            kind=kind, alarm=data.get("alarm"), state=data.get("state"), t=t,
+                            payload=repr(data)[:2000], received_at=now)
+        if not ok:
+            bump(c, "duplicates")
+            return "duplicate"
+        c.execute(update(P).where(P.c.id == pid).values(**seen))
+        if kind == "event" and data.get("ev") == "switch" and data.get("lamp") == "on":
+            c.execute(update(P).where(P.c.id == pid).where(
+                or_(P.c.lamp_on_t.is_(None), P.c.lamp_on_t < t)).values(lamp_on_t=t))
+        if kind == "alarm":
+            self._alarm(c, pid, data["alarm"], data["state"] == "raised", t, now)
         return "stored"
 
     def ingest_states(self, newest: dict[str, int]) -> None:

@@ -14,7 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from host_tools.collector.validate import Reject as VReject
 from host_tools.collector.validate import validate
@@ -114,7 +114,7 @@ class Service:
         """Store a batch; returns the messages that may be acknowledged (committed, or
         rejected as bad input). One that keeps failing stays unacknowledged: the broker
         delivers it again when this worker reconnects, so it is never lost."""
-        done, sensors, states, newest = [], [], [], {}
+        done, sensors, states, newest, reports = [], [], [], {}, []
         for m in batch:
             self.stats["received"] += 1
             try:
@@ -131,8 +131,17 @@ class Service:
                 states.append(m)
                 newest[pid] = max(newest.get(pid, 0), data["t"])
                 continue
-            if self._retry(lambda: self._one(kind, pid, data), m.topic):
-                done.append(m)
+            reports.append((m, (kind, pid, data)))
+        if reports:
+            # ALARM/EVENT/LWT of the batch in one transaction; if that keeps failing, one by
+            # one, so one bad message cannot hold the others back
+            if self._retry(lambda: self._count(self.e.ingest_many([r for _, r in reports])),
+                           "stat/+/ALARM|EVENT", tries=3, quiet=True):
+                done.extend(m for m, _ in reports)
+            else:
+                for m, r in reports:
+                    if self._retry(lambda r=r: self._count(self.e.ingest_many([r])), m.topic):
+                        done.append(m)
         if states and self._retry(lambda: self.e.ingest_states(newest), "tele/+/STATE"):
             self.stats["stored"] += len(states)
             done.extend(states)
@@ -156,34 +165,41 @@ class Service:
                 done.extend(ms)
         return done
 
-    def _one(self, kind, pid, data):
-        if self.e.ingest(kind, pid, data) == "duplicate":
-            self.stats["duplicates"] += 1
-        else:
-            self.stats["stored"] += 1
+    def _count(self, results: list[str]) -> None:
+        for r in results:
+            self.stats["duplicates" if r == "duplicate" else "stored"] += 1
 
-    def _retry(self, fn, topic, tries: int = 8) -> bool:
-        """Run fn until it commits: a lost connection, a deadlock or a unique-key race
-        between workers is tried again with backoff; True when done."""
-        delay = 0.05
-        for i in range(tries):
+    def _retry(self, fn, topic, tries: int = 8, quiet: bool = False) -> bool:
+        """Run fn until it commits; True when done. The database being away (connection
+        lost, failover) is waited out however long it takes: the broker holds the rest
+        (at most Receive Maximum unacknowledged). A deadlock or unique-key race between
+        workers is tried `tries` times with backoff; anything else fails at once. A
+        message that failed stays unacknowledged (`ingest_failed`): the broker delivers
+        it again when this worker reconnects. quiet: a batch attempt, retried one by one."""
+        delay, i = 0.05, 0
+        while True:
             try:
                 fn()
                 return True
-            except DBAPIError as err:
+            except (OperationalError, InterfaceError) as err:
                 self.stats["ingest_retries"] += 1
-                if i == tries - 1:
+                transient = err.connection_invalidated or "deadlock" not in str(err).lower()
+                i += 0 if transient else 1
+                why = str(err).splitlines()[0]
+            except IntegrityError as err:
+                self.stats["ingest_retries"] += 1
+                i += 1
+                why = str(err).splitlines()[0]
+            except Exception as err:  # noqa: BLE001 - a bug must not stop ingest; not acked
+                i, why = tries, repr(err)
+            if i >= tries:
+                if not quiet:
                     self.stats["ingest_failed"] += 1
                     log.error("ingest failed, left unacknowledged for redelivery",
-                              extra={"fields": {"topic": topic, "error": str(err).splitlines()[0]}})
-                    return False
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except Exception as err:  # noqa: BLE001 - a bug must not stop ingest; not acked
-                self.stats["ingest_failed"] += 1
-                log.error("ingest failed", extra={"fields": {"topic": topic, "error": repr(err)}})
+                              extra={"fields": {"topic": topic, "error": why}})
                 return False
-        return False
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def _reject(self, topic, err):
         self.stats["rejected"] += 1
