@@ -11,7 +11,7 @@ mosquitto and PostgreSQL (docs/fleet.md).
 3. Chaos during such a night: a worker killed -9 every few steps, the broker restarted
    once: lost, stored twice, orders duplicated.
 4. The same night on SQLite with one worker: a small installation's figures.
-Env: LAMPPOST_FLEET_LOAD_POSTS (default 600; up to 100000 with the limits in docs/fleet.md),
+Env: LAMPPOST_FLEET_LOAD_POSTS (default 200; up to 100000 with the limits in docs/fleet.md),
 LAMPPOST_FLEET_LOAD_HOURS (default 14), LAMPPOST_FLEET_INGEST_MSGS (default 12000).
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ from simulator.broker import Broker  # noqa: E402
 from tests.ops.fleet_run import T0, Worker, db_bytes, night, pct, prepare  # noqa: E402
 from tests.ops.pg import Cluster, server_bindir  # noqa: E402
 
-POSTS = int(os.environ.get("LAMPPOST_FLEET_LOAD_POSTS", "600"))
+POSTS = int(os.environ.get("LAMPPOST_FLEET_LOAD_POSTS", "200"))
 HOURS = float(os.environ.get("LAMPPOST_FLEET_LOAD_HOURS", "14"))
 MSGS = int(os.environ.get("LAMPPOST_FLEET_INGEST_MSGS", "12000"))
 

@@ -109,8 +109,8 @@ class Engine:
         if kind == "state":
             c.execute(update(P).where(P.c.id == pid).values(**seen))
             return "stored"
-        if c.dialect.name == "postgresql":
-            # one post's reports are decided one at a time, whichever workers (shared
+        if kind == "alarm" and c.dialect.name == "postgresql":
+            # one post's alarms are decided one at a time, whichever workers (shared
             # subscription) they reached: its alarm rows are read and written under this
             c.execute(select(func.pg_advisory_xact_lock(func.hashtext(pid))))
         ok = _insert_ignore(c, S.messages, post_id=pid, inc=data["inc"], dseq=data["dseq"],

@@ -111,12 +111,10 @@ def store(c: Connection, rows: list[dict], parts: Partitions) -> int:
         return 0
     parts.ensure(c, {r["t"] for r in rows})
     mod = postgresql if c.dialect.name == "postgresql" else sqlite
-    n = 0
-    for i in range(0, len(rows), 500):
-        r = c.execute(mod.insert(S.telemetry).values(rows[i:i + 500]).on_conflict_do_nothing()
-                      .returning(S.telemetry.c.t))
-        n += len(r.all())
-    return n
+    # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues") with
+    # one cached statement, RETURNING says which rows were new
+    r = c.execute(mod.insert(S.telemetry).on_conflict_do_nothing().returning(S.telemetry.c.t), rows)
+    return len(r.all())
 
 
 _HOURLY = """

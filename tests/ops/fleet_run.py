@@ -124,7 +124,7 @@ def pct(xs: list[float], q: float) -> float | None:
 def night(url: str, tmp: Path, n_posts: int, hours: float, workers: int = 2, kill_every: int = 0,
           broker_restart_at: int | None = None, fault_rate: float = 0.01, cabinet_rate: float = 0.05,
           seed: int = 7, settle_s: float = 120.0, share: str | None = "ops",
-          speed: float | None = None, down_s: float = 2.0) -> dict:
+          speed: float | None = None, down_s: float = 2.0, period: int = 300) -> dict:
     """A night of n_posts against `workers` workers. kill_every: kill -9 one worker (in turn)
     every that many steps and start it again down_s wall seconds later (same client id, so
     its session comes back); broker_restart_at: the step at which the broker is stopped and
@@ -141,7 +141,8 @@ def night(url: str, tmp: Path, n_posts: int, hours: float, workers: int = 2, kil
         end = time.monotonic() + 60
         while not all(w.subscribed() for w in ws) and time.monotonic() < end:
             time.sleep(0.1)
-        fleet = Fleet(b.host, b.port, posts, faults, T0, hours, period=300, seed=seed, speed=speed)
+        t_fleet = time.monotonic()
+        fleet = Fleet(b.host, b.port, posts, faults, T0, hours, period=period, seed=seed, speed=speed)
         down: list[tuple[float, Worker]] = []
         step = {"n": 0, "restarts": 0}
 
@@ -164,7 +165,9 @@ def night(url: str, tmp: Path, n_posts: int, hours: float, workers: int = 2, kil
             figures = fleet.run(on_step)
             for _, w in down:
                 w.start()
+            t_night = time.monotonic()
             ok = fleet.settle(settle_s)
+            t_settled = time.monotonic()
             expected = len(faults)
             eng = db.open_db(url)
 
@@ -177,15 +180,18 @@ def night(url: str, tmp: Path, n_posts: int, hours: float, workers: int = 2, kil
             end = time.monotonic() + settle_s
             while not orders_in() and time.monotonic() < end:
                 fleet.keep_alive(1.0)  # the posts go on reporting: their clocks pass persistence
+            t_orders = time.monotonic()
             fleet.keep_alive(2.0)  # a round or two more: a duplicate order would show now
             eng.dispose()
+            phases = {"subscribe_s": round(t_fleet - t_start, 1), "night_s": round(t_night - t_fleet, 1),
+                      "settle_s": round(t_settled - t_night, 1), "orders_s": round(t_orders - t_settled, 1)}
             broker_bytes = sum(f.stat().st_size for f in Path(b._dir.name).glob("*.db"))
         finally:
             for w in ws:
                 w.stop()
             fleet.close()
     figures.update(audit(url, fleet))
-    figures.update(settled=ok, kills=sum(w.kills for w in ws), broker_restarts=step["restarts"],
+    figures.update(phases=phases, settled=ok, kills=sum(w.kills for w in ws), broker_restarts=step["restarts"],
                    total_wall_s=round(time.monotonic() - t_start, 1), broker_db_bytes=broker_bytes,
                    worker_errors=_errors(ws))
     return figures
