@@ -139,6 +139,7 @@ class Fleet:
         self.writing: set = set()   # posts with bytes waiting for their socket
         self.down: set = set()      # posts without a session (connecting or backing off)
         self.unacked_n = 0
+        self.connect_timeout = 30.0  # no post connected by then: the broker is not there
         self._last_misc = 0.0
         self._misc_i = 0
         self.log = log or (lambda *_: None)
@@ -223,6 +224,9 @@ class Fleet:
             self._try_connect(p)
             if i % 200 == 199:  # let the broker answer as we go (its listen backlog is finite)
                 self.pump(lambda: True, 0)
+        first = min(timeout, self.connect_timeout)
+        if not self.pump(lambda: len(self.down) < len(self.posts), first):
+            raise OSError(f"no post could connect to {self.host}:{self.port} within {first:g} s")
         self.pump(lambda: not self.down, timeout)
 
     # ---------- the loop ----------
@@ -421,6 +425,8 @@ def add_parser(sub) -> None:
     p.add_argument("--speed", type=float, help="virtual seconds per wall second at most "
                    "(default: as fast as the broker takes it)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--connect-timeout", type=float, default=30.0, help="give up (exit 1) when no post "
+                   "has connected within this many seconds (default 30)")
     p.add_argument("--procs", type=int, default=1, help="generator processes, cabinets split between "
                    "them (one process holds as many posts as it has file descriptors and cores allow)")
     p.add_argument("--register-out", help="write the fleet's register CSV here (for "
@@ -431,6 +437,7 @@ def add_parser(sub) -> None:
 
 def _run_part(host, port, posts, faults, start, args, q) -> None:
     fleet = Fleet(host, port, posts, faults, start, args.hours, args.period, args.seed, args.speed)
+    fleet.connect_timeout = args.connect_timeout
     try:
         r = fleet.run()
         r["settled"] = fleet.settle(120)

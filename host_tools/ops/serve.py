@@ -159,8 +159,12 @@ class Service:
                 ms.append(m)
 
             def put():
-                with self.e.db.begin() as c:
-                    self.stats["telemetry"] += telemetry.store(c, list(rows.values()), self.parts)
+                try:
+                    with self.e.db.begin() as c:
+                        self.stats["telemetry"] += telemetry.store(c, list(rows.values()), self.parts)
+                except Exception:
+                    self.parts.known.clear()  # partitions made in a rolled-back transaction
+                    raise
             if self._retry(put, "tele/+/SENSOR"):
                 done.extend(ms)
         return done
@@ -212,7 +216,9 @@ class Service:
 
     def round(self, poll: bool) -> None:
         t = self.e.tick()
-        t.update(telemetry.maintain(self.e.db, self.retention_days, self.parts))
+        t.update(dropped_partitions=0)
+        if poll:  # rollups and retention every 12th round (a minute at the default interval)
+            t.update(telemetry.maintain(self.e.db, self.retention_days, self.parts))
         n = self.d.run()
         if poll:
             n["status_changes"] = self.d.poll()

@@ -23,7 +23,7 @@ from host_tools.ops import schema as S
 DAY = 86400
 HOUR = 3600
 AHEAD_DAYS = 2          # partitions kept ready beyond the newest data
-LOOKBACK_S = 2 * HOUR   # a rollup reads this far before its first hour (the previous report)
+LOOKBACK_S = HOUR       # a rollup reads this far before its first hour (the previous report)
 MIN_T, MAX_T = 1_577_836_800, 4_102_444_800  # 2020-01-01 .. 2100-01-01: a sane post clock
 ROLLUP_LOCK = 0x726F6C6C  # pg advisory xact lock: one worker rolls up at a time
 PART_LOCK = 0x70617274    # pg advisory xact lock: one worker creates partitions at a time
@@ -157,13 +157,16 @@ def maintain(eng: Engine, retention_days: float = DEFAULT_RETENTION_DAYS,
     out = {"rolled_hours": 0, "dropped_partitions": 0, "deleted_rows": 0}
     with eng.begin() as c:
         pg = c.dialect.name == "postgresql"
-        if pg:
-            c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ROLLUP_LOCK})")
+        if pg and not c.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({ROLLUP_LOCK})").scalar():
+            out["busy"] = 1  # another worker is at it: its round covers ours
+            return out
         newest = c.execute(select(func.max(S.telemetry.c.t))).scalar()
         if newest is None:
             return out
         mark = c.execute(select(S.counters.c.value).where(S.counters.c.name == "rollup_mark")).scalar()
-        lo = (mark if mark is not None else c.execute(select(func.min(S.telemetry.c.t))).scalar()) - HOUR
+        # the hour the last rollup ended in is recomputed (it was partial then), the ones
+        # before are final (SENSOR is QoS 0: nothing arrives late for them)
+        lo = mark if mark is not None else c.execute(select(func.min(S.telemetry.c.t))).scalar()
         out["rolled_hours"] = rollup(c, lo, newest)
         bump(c, "rollup_mark", newest - (mark or 0))  # the counter holds the newest t rolled up
         cutoff = _day(newest) - int(retention_days * DAY)
