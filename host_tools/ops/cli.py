@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--share", metavar="GROUP", help="MQTT 5 shared subscription group "
                    "($share/GROUP/...): N workers with the same GROUP and distinct --client-id split "
                    "the messages (docs/fleet.md)")
+    p.add_argument("--backstop", action="store_true", help="also take ALARM/EVENT on a plain "
+                   "persistent subscription (client id <client-id>-backstop): with --share on a broker "
+                   "that does not restore shared subscriptions after a restart (mosquitto 2.0), give "
+                   "it to one or two workers (docs/fleet.md)")
     p.add_argument("--session-expiry", type=int, default=7 * 86400, help="seconds the broker keeps "
                    "this worker's session and its QoS 1 messages while it is away (default 7 days)")
     p.add_argument("--retention-days", type=float, default=telemetry.DEFAULT_RETENTION_DAYS,

@@ -24,6 +24,7 @@ from host_tools.ops.engine import Engine, bump
 from host_tools.ops.ingest import TOPICS, Reject, parse
 
 log = logging.getLogger("lamppost-ops")
+BACKSTOP = ("stat/+/ALARM", "stat/+/EVENT")  # --backstop: QoS 1 reports on a plain subscription
 
 
 def validate_sensor(topic: str, payload: bytes) -> tuple[str, dict]:
@@ -56,7 +57,7 @@ class Service:
 
     def __init__(self, engine: Engine, host: str, port: int, client_id: str, share: str | None = None,
                  session_expiry: int = 7 * 86400, retention_days: float = telemetry.DEFAULT_RETENTION_DAYS,
-                 batch: int = 200):
+                 batch: int = 200, backstop: bool = False):
         self.e = engine
         self.d = Dispatcher(engine, engine.cfg)
         self.connected = threading.Event()
@@ -70,26 +71,37 @@ class Service:
         self.stopping = threading.Event()
         self.writer = threading.Thread(target=self._write_loop, name="ops-writer", daemon=True)
         self.writer.start()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv5)
-        self.c.manual_ack_set(True)  # PUBACK only after the row is committed (_write_loop)
-        self.c.on_connect = self._on_connect
-        self.c.on_disconnect = lambda *a: (self.connected.clear(), log.warning("broker disconnected"))
-        self.c.on_message = lambda c, u, m: self.q.put(m)
-        self.c.reconnect_delay_set(1, 30)
+        self.c = self._client(host, port, client_id, self.topics, session_expiry)
+        # backstop: a plain (not shared) persistent subscription to the QoS 1 reports. A
+        # broker that does not restore shared subscriptions after a restart (mosquitto 2.0
+        # does not) drops what posts publish before the group's workers resubscribe; a plain
+        # subscription is restored and queues it. Its copies are duplicates (unique
+        # (post, inc, dseq)) whenever the group got them too.
+        self.b = (self._client(host, port, client_id + "-backstop", list(BACKSTOP), session_expiry)
+                  if backstop else None)
+
+    def _client(self, host, port, client_id, topics, session_expiry) -> mqtt.Client:
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                        userdata=topics)
+        c.manual_ack_set(True)  # PUBACK only after the row is committed (_write_loop)
+        c.on_connect = self._on_connect
+        c.on_disconnect = lambda *a: (self.connected.clear(), log.warning("broker disconnected"))
+        c.on_message = lambda cl, u, m: self.q.put((cl, m))
+        c.reconnect_delay_set(1, 30)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = session_expiry
         props.ReceiveMaximum = 1000  # unacknowledged messages the broker may have out to us
-        self.c.connect(host, port, keepalive=30, clean_start=False, properties=props)
-        self.c.loop_start()
+        c.connect(host, port, keepalive=30, clean_start=False, properties=props)
+        c.loop_start()
+        return c
 
-    def _on_connect(self, c, u, flags, rc, props=None):
+    def _on_connect(self, c, topics, flags, rc, props=None):
         if rc.is_failure:
             log.error("broker refused", extra={"fields": {"reason": str(rc)}})
             return
-        c.subscribe([(t, SubscribeOptions(qos=1)) for t in self.topics])
+        c.subscribe([(t, SubscribeOptions(qos=1)) for t in topics])
         self.connected.set()
-        log.info("broker connected", extra={"fields": {"topics": self.topics,
+        log.info("broker connected", extra={"fields": {"topics": topics,
                                                        "session_present": flags.session_present}})
 
     # ---------- the writer: store, then acknowledge ----------
@@ -105,10 +117,11 @@ class Service:
                     batch.append(self.q.get_nowait())
                 except queue.Empty:
                     break
-            done = self._store(batch)
-            for m in done:
-                if m.qos:
-                    self.c.ack(m.mid, m.qos)
+            done = self._store([m for _, m in batch])
+            ok = {id(m) for m in done}
+            for cl, m in batch:
+                if m.qos and id(m) in ok:
+                    cl.ack(m.mid, m.qos)
 
     def _store(self, batch) -> list:
         """Store a batch; returns the messages that may be acknowledged (committed, or
@@ -252,8 +265,10 @@ class Service:
             time.sleep(0.05)
         self.stopping.set()
         self.writer.join(timeout=30)
-        self.c.disconnect()
-        self.c.loop_stop()
+        for c in (self.c, self.b):
+            if c is not None:
+                c.disconnect()
+                c.loop_stop()
 
 
 def health_server(svc: Service, addr: str) -> ThreadingHTTPServer:
@@ -293,7 +308,8 @@ def serve(engine: Engine, args) -> int:
         return 2
     try:
         svc = Service(engine, host, port, args.client_id, share=args.share,
-                      session_expiry=args.session_expiry, retention_days=args.retention_days)
+                      session_expiry=args.session_expiry, retention_days=args.retention_days,
+                      backstop=args.backstop)
     except OSError as err:
         log.error("cannot reach broker", extra={"fields": {"broker": args.broker, "error": str(err)}})
         return 1

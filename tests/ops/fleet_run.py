@@ -24,10 +24,12 @@ class Worker:
     """One `lamppost-ops serve` process in the shared-subscription group."""
 
     def __init__(self, url: str, broker: str, n: int, logdir: Path, share: str | None = "ops",
-                 interval: float = 0.5):
+                 interval: float = 0.5, backstop: bool = False):
         self.cmd = [sys.executable, "-m", "host_tools.ops", "--db", url, "serve", "--broker", broker,
                     "--health", "127.0.0.1:0", "--interval", str(interval),
-                    "--client-id", f"ops-{n}"] + (["--share", share] if share else [])
+                    "--client-id", f"ops-{n}"] + (["--share", share] if share else []) \
+            + (["--backstop"] if backstop else [])
+        self.sessions = 2 if backstop else 1
         self.log = logdir / f"worker-{n}.log"
         self.proc: subprocess.Popen | None = None
         self.kills = 0
@@ -40,7 +42,7 @@ class Worker:
     def subscribed(self) -> bool:
         """The worker has logged its (re)connection since its last start."""
         try:
-            return self.log.read_text().count('"broker connected"') > self.connects_before
+            return self.log.read_text().count('"broker connected"') >= self.connects_before + self.sessions
         except OSError:
             return False
 
@@ -133,7 +135,9 @@ def night(url: str, tmp: Path, n_posts: int, hours: float, workers: int = 2, kil
     prepare(url, posts, tmp)
     t_start = time.monotonic()
     with Broker("mosquitto", persistent=True) as b:
-        ws = [Worker(url, b.addr, i + 1, tmp, share) for i in range(workers)]
+        # worker 1 also holds the backstop subscription (mosquitto forgets shared ones on restart)
+        ws = [Worker(url, b.addr, i + 1, tmp, share, backstop=bool(share) and i == 0)
+              for i in range(workers)]
         for w in ws:
             w.start()
         # the group's subscriptions must exist before the posts speak: a broker drops what

@@ -109,3 +109,53 @@ def test_any_sensor_payload_is_stored_or_rejected_with_a_reason(d):
         return
     assert telemetry.MIN_T <= r["t"] < telemetry.MAX_T
     assert all(r[k] is None or isinstance(r[k], float) for k in ("total_kwh", "hours", "power_w", "voltage"))
+
+
+@pytest.mark.timeout(180)
+def test_backstop_keeps_alarms_sent_before_the_group_resubscribes(pg_cluster, tmp_path):
+    """mosquitto 2.0 does not restore shared subscriptions from its persistence file: what
+    posts publish after a broker restart, before the group's workers are back, reaches no
+    member. The backstop's plain persistent subscription is restored, queues those alarms,
+    and the worker stores them when it returns."""
+    if not shutil.which("mosquitto"):
+        pytest.skip("needs mosquitto 2 (apt-get install mosquitto)")
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    from simulator.broker import Broker
+
+    from .fleet_run import Worker, prepare
+    url = pg_cluster.new_database()
+    prepare(url, [("HT-0001", "K1")], tmp_path)
+    with Broker("mosquitto", persistent=True) as b:
+        w = Worker(url, b.addr, 1, tmp_path, "ops", backstop=True)
+        w.start()
+        end = time.monotonic() + 60
+        while not w.subscribed() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert w.subscribed()
+        w.kill9()
+        b.restart(graceful=True)
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="lamppost-HT-0001")
+        pub.connect(b.host, b.port)
+        pub.loop_start()
+        for i in range(1, 6):
+            pub.publish("stat/HT-0001/ALARM", json.dumps(
+                {"t": "2026-01-15T18:00:0%dZ" % i, "id": "HT-0001", "seq": i, "ev": "alarm", "alarm": "lampFailure",
+                 "state": "raised" if i % 2 else "cleared", "count": i, "inc": "0000beef", "dseq": i}),
+                qos=1).wait_for_publish(10)
+        pub.loop_stop()
+        pub.disconnect()
+        w.start()
+        eng = db.open_db(url)
+        end = time.monotonic() + 90
+        n = 0
+        while time.monotonic() < end:
+            with eng.connect() as c:
+                n = len(c.execute(select(schema.messages.c.dseq)).all())
+            if n == 5:
+                break
+            time.sleep(0.2)
+        w.stop()
+    assert n == 5
