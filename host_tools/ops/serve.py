@@ -67,7 +67,10 @@ class Service:
         self.retention_days = retention_days
         self.parts = telemetry.Partitions()
         self.batch = batch
-        self.q: queue.Queue = queue.Queue()
+        # bounded: a worker holds at most this many messages it has not stored (QoS 0
+        # telemetry is not redelivered if it dies); beyond it the MQTT thread waits and the
+        # broker holds the rest
+        self.q: queue.Queue = queue.Queue(maxsize=10 * batch)
         self.stopping = threading.Event()
         self.writer = threading.Thread(target=self._write_loop, name="ops-writer", daemon=True)
         self.writer.start()
