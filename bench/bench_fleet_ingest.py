@@ -185,8 +185,8 @@ def main(out: Path) -> None:
             nights.append(_night_row("PostgreSQL, 2 workers, chaos", r, url))
         with tempfile.TemporaryDirectory() as d:
             url = str(Path(d) / "ops.sqlite")
-            r = night(url, Path(d), POSTS, HOURS, workers=1, share=None, fault_rate=0.01,
-                      cabinet_rate=0.05, settle_s=300, speed=speed)
+            r = night(url, Path(d), POSTS, HOURS, workers=1, share=None, fault_rate=0.04,
+                      cabinet_rate=0.1, settle_s=300, speed=speed)
             nights.append(_night_row("SQLite, 1 worker", r, url))
         result["nights"] = nights
         print(f"\nA night of {POSTS} posts, {HOURS:g} h virtual at {speed:.0f}x, STATE+SENSOR every 300 s "
