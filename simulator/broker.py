@@ -49,8 +49,10 @@ class Broker:
 
     def __init__(self, kind: str = "auto", port: int | None = None, tls: bool = False,
                  users: dict[str, str] | None = None, password_file: Path | None = None,
-                 acl_file: Path | None = None):
-        """password_file/acl_file: mosquitto files as `lampctl provision` writes them (accounts
+                 acl_file: Path | None = None, persistent: bool = False):
+        """persistent: mosquitto keeps sessions, subscriptions and queued QoS 1 messages on disk
+        across a `restart(graceful=True)` (as a production broker does).
+        password_file/acl_file: mosquitto files as `lampctl provision` writes them (accounts
         and per-post ACL); users: plain user -> password, hashed here (no ACL)."""
         if kind == "auto":
             kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
@@ -59,6 +61,9 @@ class Broker:
         if (tls or users or password_file or acl_file) and kind != "mosquitto":
             raise RuntimeError("TLS and passwords need mosquitto (apt-get install mosquitto)")
         self.tls = tls
+        self.persistent = persistent
+        if persistent and kind != "mosquitto":
+            raise RuntimeError("a persistent broker needs mosquitto (apt-get install mosquitto)")
         self.users = users or {}
         self.ca_path: Path | None = None
         self.kind = kind
@@ -77,8 +82,9 @@ class Broker:
         d = Path(self._dir.name)
         if self.kind == "mosquitto":
             conf = d / "mosquitto.conf"
-            text = (f"listener {self.port} 127.0.0.1\npersistence false\nlog_dest none\n"
-                    "max_inflight_messages 0\n")
+            text = (f"listener {self.port} 127.0.0.1\nlog_dest none\nmax_inflight_messages 0\n"
+                    + (f"persistence true\npersistence_location {d}/\nmax_queued_messages 0\n"
+                       "max_queued_bytes 0\n" if self.persistent else "persistence false\n"))
             if os.geteuid() == 0:  # else mosquitto drops to its own user, who cannot read d
                 text += "user root\n"
             if self.tls:
@@ -155,9 +161,11 @@ class Broker:
                 self.proc.wait()
         self.proc = None
 
-    def restart(self) -> None:
-        """Crash the broker and start it again on the same port."""
-        self.stop(kill=True)
+    def restart(self, graceful: bool = False) -> None:
+        """Crash the broker (or, graceful, stop it as an operator would: a persistent
+        mosquitto then writes its sessions and queued messages to disk) and start it again
+        on the same port."""
+        self.stop(kill=not graceful)
         self.start()
 
     def close(self) -> None:

@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     town_cli.add_parser(sub)
     from simulator import corpus  # `score`: the detection scorer and baseline (corpus.py)
     corpus.add_parser(sub)
+    from testbed import fleet_load  # `fleet-load`: virtual posts at fleet scale (docs/fleet.md)
+    fleet_load.add_parser(sub)
     args = ap.parse_args(argv)
     try:
         return args.func(args)

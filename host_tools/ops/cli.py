@@ -9,13 +9,15 @@
     order-update ID acknowledged|repaired --cause TEXT   a contractor's answer by hand
     tick                                 judge what is due now (serve does it every few seconds)
     dispatch [--retry-rejected]          work the dispatch queue once, poll contractors
-    serve --broker HOST:PORT [--health HOST:PORT] [--console HOST:PORT]   the long-running service
+    serve --broker HOST:PORT [--health HOST:PORT] [--console HOST:PORT] [--share GROUP --client-id ID]
+                                         the long-running service; N workers with one --share group split the load
     console --listen HOST:PORT [--broker HOST:PORT]   the web console alone (docs/console-web.md)
     user add NAME --role R --municipality M [--contractor C] [--password-file F]   console accounts
     user list | passwd NAME | disable NAME | enable NAME | token NAME
     ota rollout --bundle DIR --broker HOST:PORT (--posts ID,... | --municipality M | --all)
                 [--canary 0.1] [--wave 50] [--max-fail 0.2]   update posts in waves (docs/ota.md)
     ota status [--state FILE]            per-post state of the last rollout
+    telemetry maintain | energy [--per hour|day] [--post P]   history: rollups, retention
 Exit codes: 0 ok, 2 usage (bad option, config or register file), 1 failure (database, broker).
 The database: --db, else $LAMPPOST_OPS_DB, else ./lamppost-ops.sqlite (SQLite); a
 postgresql+psycopg:// URL for PostgreSQL. docs/operations.md is the operator's guide.
@@ -30,7 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from host_tools.ops import config as cfgmod
-from host_tools.ops import db, register, schema
+from host_tools.ops import db, register, schema, telemetry
 from host_tools.ops.engine import Engine, iso
 
 PROG = "lamppost-ops"
@@ -180,6 +182,25 @@ def cmd_dispatch(args) -> int:
     return 0
 
 
+def cmd_telemetry_maintain(args) -> int:
+    e = _engine(args)
+    n = telemetry.maintain(e.db, args.retention_days)
+    _out(args, n, f"rolled up {n['rolled_hours']} post-hour(s), dropped {n['dropped_partitions']} "
+                  f"partition(s), deleted {n['deleted_rows']} row(s)")
+    return 0
+
+
+def cmd_telemetry_energy(args) -> int:
+    e = _engine(args)
+    rows = telemetry.energy(e.db, args.per, args.post)
+    for r in rows:
+        r["start"] = iso(r["start"])
+        r["energy_kwh"] = round(r["energy_kwh"], 4)
+        r["burn_h"] = round(r["burn_h"], 3)
+    _out(args, rows, _table(rows, ["post_id", "start", "energy_kwh", "burn_h", "samples"]))
+    return 0
+
+
 def cmd_serve(args) -> int:
     from host_tools.ops.serve import serve
     e = _engine(args)
@@ -304,6 +325,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--for", dest="for_s", type=float, help="stop after this many seconds")
     p.add_argument("--console", metavar="HOST:PORT", help="serve the web console here (default: "
                    "[console] listen of the config; none without it)")
+    p.add_argument("--share", metavar="GROUP", help="MQTT 5 shared subscription group "
+                   "($share/GROUP/...): N workers with the same GROUP and distinct --client-id split "
+                   "the messages (docs/fleet.md)")
+    p.add_argument("--backstop", action="store_true", help="also take ALARM/EVENT on a plain "
+                   "persistent subscription (client id <client-id>-backstop): with --share on a broker "
+                   "that does not restore shared subscriptions after a restart (mosquitto 2.0), give "
+                   "it to one or two workers (docs/fleet.md)")
+    p.add_argument("--session-expiry", type=int, default=7 * 86400, help="seconds the broker keeps "
+                   "this worker's session and its QoS 1 messages while it is away (default 7 days)")
+    p.add_argument("--retention-days", type=float, default=telemetry.DEFAULT_RETENTION_DAYS,
+                   help="telemetry history kept, days back from the newest report (default "
+                        f"{telemetry.DEFAULT_RETENTION_DAYS}); rollups older than that go too")
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("console", help="the web console alone (no ingest); docs/console-web.md",
                        parents=[common])
@@ -361,6 +394,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = os_.add_parser("status", help="per-post state of the last rollout", parents=[common])
     p.add_argument("--state", default="ota-rollout.json")
     p.set_defaults(func=cmd_ota_status)
+    p = sub.add_parser("telemetry", help="telemetry history: maintain (rollup, partitions, "
+                       "retention) or energy (the rollups)", parents=[common])
+    ts = p.add_subparsers(dest="sub", required=True, metavar="ACTION")
+    q = ts.add_parser("maintain", help="roll up new telemetry and apply retention once", parents=[common])
+    q.add_argument("--retention-days", type=float, default=telemetry.DEFAULT_RETENTION_DAYS)
+    q.set_defaults(func=cmd_telemetry_maintain)
+    q = ts.add_parser("energy", help="energy (kWh) and burning hours per post per hour or day "
+                      "(from the rollups)", parents=[common])
+    q.add_argument("--per", choices=["hour", "day"], default="day")
+    q.add_argument("--post", help="one post id")
+    q.set_defaults(func=cmd_telemetry_energy)
     return ap
 
 

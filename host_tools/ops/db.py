@@ -63,9 +63,23 @@ def alembic_config(eng: Engine) -> Config:
     return cfg
 
 
+MIGRATE_LOCK = 0x6C616D70  # pg advisory lock key ("lamp") held while one worker migrates
+
+
 def migrate(eng: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (Alembic upgrade)."""
-    command.upgrade(alembic_config(eng), revision)
+    """Bring the schema to `revision` (Alembic upgrade). On PostgreSQL several workers may
+    start at once: a session advisory lock lets one migrate while the others wait, then
+    find the schema current."""
+    if eng.dialect.name != "postgresql":
+        command.upgrade(alembic_config(eng), revision)
+        return
+    with eng.connect() as lock:
+        lock.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATE_LOCK})")
+        try:
+            command.upgrade(alembic_config(eng), revision)
+        finally:
+            lock.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATE_LOCK})")
+            lock.commit()
 
 
 def current_revision(eng: Engine) -> str | None:

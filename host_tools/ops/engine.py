@@ -81,43 +81,77 @@ class Engine:
         """Record one parsed message; returns stored | duplicate. Judging happens in tick()."""
         now = self.clock()
         with self.db.begin() as c:
-            P = S.posts
-            if kind == "lwt":
-                c.execute(update(P).where(P.c.id == pid).values(
-                    lwt="Online" if data["online"] else "Offline", lwt_at=now,
-                    **({"last_seen_at": now} if data["online"] else {})))
-                return "stored"
-            t = data["t"]
-            seen = {"last_seen_at": now,
-                    "last_t": func.coalesce(func.max(P.c.last_t, t) if c.dialect.name == "sqlite"
-                                            else func.greatest(P.c.last_t, t), t)}
-            if kind in ("state", "sensor"):
-                if c.execute(update(P).where(P.c.id == pid).values(**seen)).rowcount == 0:
-                    return "stored"  # a post not in the register: nothing to keep
-                if kind == "sensor":
-                    c.execute(insert(S.readings).values(
-                        post_id=pid, t=t, power_w=data.get("Power"), voltage_v=data.get("Voltage"),
-                        current_a=data.get("Current"), factor=data.get("Factor"),
-                        total_kwh=data.get("Total")))
-                elif "lamp" in data:
-                    self._lamp_state(c, pid, data["lamp"], t, data.get("dimmer"))
-                return "stored"
-            ok = _insert_ignore(c, S.messages, post_id=pid, inc=data["inc"], dseq=data["dseq"],
-                                kind=kind, alarm=data.get("alarm"),
-                                state=data.get("state") or data.get("lamp"), t=t,
-                                payload=repr(data)[:2000], received_at=now)
-            if not ok:
-                bump(c, "duplicates")
-                return "duplicate"
-            c.execute(update(P).where(P.c.id == pid).values(**seen))
-            if kind == "event" and data.get("ev") == "switch" and data.get("lamp") == "on":
-                c.execute(update(P).where(P.c.id == pid).where(
-                    or_(P.c.lamp_on_t.is_(None), P.c.lamp_on_t < t)).values(lamp_on_t=t))
-            if kind == "event" and data.get("ev") == "switch" and "lamp" in data:
-                self._lamp_state(c, pid, data["lamp"], t)
-            if "alarm" in data:  # an ALARM, or a photocell EVENT (kept as the alarm `photocell`)
-                self._alarm(c, pid, data["alarm"], data["state"] == "raised", t, now)
+            return self._ingest(c, kind, pid, data, now)
+
+    def ingest_many(self, items: list[tuple[str, str, dict]]) -> list[str]:
+        """Several parsed messages in ONE transaction (serve's writer batch): all are stored
+        or none. Taken in post order (stable, so one post's messages keep their order): two
+        workers lock posts in the same order."""
+        now = self.clock()
+        order = sorted(range(len(items)), key=lambda i: items[i][1])
+        out = [""] * len(items)
+        with self.db.begin() as c:
+            for i in order:
+                out[i] = self._ingest(c, *items[i], now)
+        return out
+
+    def _ingest(self, c, kind: str, pid: str, data: dict, now: float) -> str:
+        P = S.posts
+        if kind == "lwt":
+            c.execute(update(P).where(P.c.id == pid).values(
+                lwt="Online" if data["online"] else "Offline", lwt_at=now,
+                **({"last_seen_at": now} if data["online"] else {})))
+            return "stored"
+        t = data["t"]
+        seen = {"last_seen_at": now,
+                "last_t": func.coalesce(func.max(P.c.last_t, t) if c.dialect.name == "sqlite"
+                                        else func.greatest(P.c.last_t, t), t)}
+        if kind in ("state", "sensor"):
+            if c.execute(update(P).where(P.c.id == pid).values(**seen)).rowcount == 0:
+                return "stored"  # a post not in the register: nothing to keep
+            if kind == "sensor":  # the console's readings (the fleet's history: telemetry.py)
+                c.execute(insert(S.readings).values(
+                    post_id=pid, t=t, power_w=data.get("Power"), voltage_v=data.get("Voltage"),
+                    current_a=data.get("Current"), factor=data.get("Factor"),
+                    total_kwh=data.get("Total")))
+            elif "lamp" in data:
+                self._lamp_state(c, pid, data["lamp"], t, data.get("dimmer"))
+            return "stored"
+        if "alarm" in data and c.dialect.name == "postgresql":
+            # one post's alarms are decided one at a time, whichever workers (shared
+            # subscription) they reached: its alarm rows are read and written under this
+            c.execute(select(func.pg_advisory_xact_lock(func.hashtext(pid))))
+        ok = _insert_ignore(c, S.messages, post_id=pid, inc=data["inc"], dseq=data["dseq"],
+                            kind=kind, alarm=data.get("alarm"),
+                            state=data.get("state") or data.get("lamp"), t=t,
+                            payload=repr(data)[:2000], received_at=now)
+        if not ok:
+            bump(c, "duplicates")
+            return "duplicate"
+        c.execute(update(P).where(P.c.id == pid).values(**seen))
+        if kind == "event" and data.get("ev") == "switch" and data.get("lamp") == "on":
+            c.execute(update(P).where(P.c.id == pid).where(
+                or_(P.c.lamp_on_t.is_(None), P.c.lamp_on_t < t)).values(lamp_on_t=t))
+        if kind == "event" and data.get("ev") == "switch" and "lamp" in data:
+            self._lamp_state(c, pid, data["lamp"], t)
+        if "alarm" in data:  # an ALARM, or a photocell EVENT (kept as the alarm `photocell`)
+            self._alarm(c, pid, data["alarm"], data["state"] == "raised", t, now)
         return "stored"
+
+    def ingest_states(self, newest: dict[str, int]) -> None:
+        """Many STATE reports in one transaction: post -> its newest post time in the batch
+        (what ingest("state") does one by one for a STATE without lamp fields; serve's
+        writer batches them)."""
+        if not newest:
+            return
+        now = self.clock()
+        P = S.posts
+        with self.db.begin() as c:
+            greatest = func.max if c.dialect.name == "sqlite" else func.greatest
+            for pid in sorted(newest):  # one order for every worker: no lock-order deadlock
+                t = newest[pid]
+                c.execute(update(P).where(P.c.id == pid).values(
+                    last_seen_at=now, last_t=func.coalesce(greatest(P.c.last_t, t), t)))
 
     def _lamp_state(self, c, pid, lamp, t, dimmer=None):
         """The newest lamp state by post time (a late resend does not turn a lit lamp dark)."""

@@ -147,6 +147,38 @@ counters = Table(  # rejected input and the like, for reports and /healthz
     Column("value", BigInteger, nullable=False),
 )
 
+# ---- history at scale (migration 0002_fleet; host_tools/ops/telemetry.py) ----
+telemetry = Table(  # one row per SENSOR report; PostgreSQL: partitioned by day on t
+    "telemetry", metadata,
+    Column("post_id", String(32), primary_key=True),
+    Column("t", BigInteger, primary_key=True),       # post time of the report
+    Column("total_kwh", Float),                      # ENERGY.Total (counter)
+    Column("hours", Float),                          # ENERGY.operatingHours (counter)
+    Column("power_w", Float),
+    Column("voltage", Float),
+    Column("current_a", Float),
+    Column("factor", Float),
+    Column("received_at", Float, nullable=False),
+)
+
+energy_hourly = Table(  # rollup: what reports read instead of raw telemetry
+    "energy_hourly", metadata,
+    Column("post_id", String(32), primary_key=True),
+    Column("hour_t", BigInteger, primary_key=True),  # start of the UTC hour (post time)
+    Column("energy_kwh", Float, nullable=False),
+    Column("burn_h", Float, nullable=False),
+    Column("samples", Integer, nullable=False),
+)
+
+energy_daily = Table(
+    "energy_daily", metadata,
+    Column("post_id", String(32), primary_key=True),
+    Column("day_t", BigInteger, primary_key=True),   # start of the UTC day (post time)
+    Column("energy_kwh", Float, nullable=False),
+    Column("burn_h", Float, nullable=False),
+    Column("samples", Integer, nullable=False),
+)
+
 inbound = Table(  # status updates contractors posted (POST /inbound/...): each applied once
     "inbound", metadata,
     Column("source", String(130), primary_key=True),    # municipality/contractor

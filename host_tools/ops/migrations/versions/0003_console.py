@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0003_console'
-down_revision = '0001'
+down_revision = '0002_fleet'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,92 @@
+"""`lamppost-sim fleet-load` against a real broker: what a subscriber sees is the firmware's
+protocol (every message passes the collector's validator), the outbox's ids count up per
+post, faults raise the catalogue's alarms, and bad options exit 2."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from host_tools.collector.validate import validate
+from simulator.broker import Broker, kind_from_env
+from simulator.scenario import CAUSES
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "testbed.cli", "fleet-load"]
+
+
+def test_fleet_load_speaks_the_firmware_protocol(tmp_path):
+    with Broker(kind_from_env()) as b:
+        got, lock = [], threading.Lock()
+        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watch")
+        sub.on_message = lambda c, u, m: (lock.acquire(), got.append((m.topic, m.payload, m.qos, m.retain)),
+                                          lock.release())
+        ready = threading.Event()
+        sub.on_subscribe = lambda *a: ready.set()
+        sub.connect(b.host, b.port)
+        sub.subscribe("#", 1)
+        sub.loop_start()
+        assert ready.wait(30)
+        r = subprocess.run([*CLI, "--broker", b.addr, "--posts", "40", "--hours", "2", "--fault-rate", "0.05",
+                            "--cabinet-rate", "0.5", "--seed", "3", "--json"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        fig = json.loads(r.stdout)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(got) < sum(fig["sent"].values()):
+            time.sleep(0.1)
+        sub.loop_stop()
+        retained = []  # a new subscriber gets every post's LWT from the broker's store
+        late = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="late")
+        late.on_message = lambda c, u, m: retained.append((m.topic, m.payload, m.retain))
+        late.connect(b.host, b.port)
+        late.subscribe("tele/+/LWT", 1)
+        late.loop_start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(retained) < 40:
+            time.sleep(0.1)
+        late.loop_stop()
+    assert len(retained) == 40 and all(p == b"Online" and r for _, p, r in retained)
+    assert fig["unacked"] == 0 and fig["posts"] == 40 and fig["faults"] >= 1
+    kinds, dseq, alarms = {}, {}, []
+    for topic, payload, qos, retain in got:
+        kind, pid, d = validate(topic, payload)  # raises on anything a post would not send
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind in ("alarm", "event"):
+            assert qos == 1
+            dseq.setdefault((pid, d["inc"]), []).append(d["dseq"])
+            assert list(d)[:4] == ["t", "id", "seq", "ev"]  # report.py's leading fields
+        if kind == "alarm":
+            alarms.append(d["alarm"])
+        if kind == "lwt":
+            assert payload == b"Online"
+    assert kinds["state"] == kinds["sensor"] == fig["sent"]["state"]
+    assert kinds["event"] == 40 and kinds["lwt"] >= 40
+    assert len({p for p, _ in dseq}) == 40  # one incarnation per post
+    for seqs in dseq.values():
+        assert sorted(seqs) == list(range(1, len(seqs) + 1))  # the outbox's ids, none skipped
+    catalogue = {a for v in CAUSES.values() for a in v}
+    assert alarms and set(alarms) <= catalogue
+
+
+def test_fleet_load_register_and_bad_options(tmp_path):
+    out = tmp_path / "fleet.csv"
+    r = subprocess.run([*CLI, "--broker", "127.0.0.1:1", "--posts", "45", "--register-out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 45 and len({x["cabinet"] for x in rows}) == 3  # 20 posts a cabinet
+    for bad in (["--posts", "0"], ["--start", "yesterday"], ["--broker", "host:notaport"]):
+        args = ["--broker", "127.0.0.1:1", *bad] if bad[0] != "--broker" else bad
+        r = subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 2 and "fleet-load" in r.stderr, (bad, r.stderr)
+    r = subprocess.run([*CLI, "--broker", "127.0.0.1:1", "--posts", "2", "--hours", "0.1",
+                        "--connect-timeout", "2"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "broker" in r.stderr  # nothing listens there: a clear error, no hang
