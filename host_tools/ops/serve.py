@@ -64,7 +64,7 @@ class Service:
         self.connected = threading.Event()
         self.stats = {"received": 0, "rejected": 0, "duplicates": 0, "stored": 0, "telemetry": 0,
                       "ingest_retries": 0, "ingest_failed": 0, "rounds": 0, "last_round": None}
-        self.topics = [f"$share/{share}/{t}" if share else t for t in TOPICS + ("tele/+/SENSOR",)]
+        self.topics = [f"$share/{share}/{t}" if share else t for t in TOPICS]  # SENSOR included
         self.retention_days = retention_days
         self.parts = telemetry.Partitions()
         self.batch = batch
@@ -164,7 +164,7 @@ class Service:
             done.extend(states)
         if sensors:
             now = self.e.clock()
-            rows, ms = {}, []
+            rows, ms, readings = {}, [], []
             for m, pid, data in sensors:
                 try:
                     r = telemetry.row(pid, data, now)
@@ -174,16 +174,16 @@ class Service:
                     continue
                 rows[(r["post_id"], r["t"])] = r
                 ms.append(m)
-
-            taken = {id(m) for m in ms}
+                readings.append((pid, {"t": r["t"], "Power": r["power_w"], "Voltage": r["voltage"],
+                                       "Current": r["current_a"], "Factor": r["factor"],
+                                       "Total": r["total_kwh"]}))
 
             def put():
                 try:
                     with self.e.db.begin() as c:
                         self.stats["telemetry"] += telemetry.store(c, list(rows.values()), self.parts)
-                        for m, pid, data in sensors:  # the console's readings
-                            if id(m) in taken:
-                                self.e._ingest(c, "sensor", pid, data, now)
+                        for pid, data in readings:  # the console's readings
+                            self.e._ingest(c, "sensor", pid, data, now)
                 except Exception:
                     self.parts.known.clear()  # partitions made in a rolled-back transaction
                     raise

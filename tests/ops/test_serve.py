@@ -12,6 +12,10 @@ import urllib.request
 import paho.mqtt.client as mqtt
 import pytest
 
+from sqlalchemy import select
+
+from host_tools.ops import schema
+from host_tools.ops.db import open_db
 from host_tools.ops.inbound import sign
 from simulator.broker import Broker, free_port, kind_from_env
 
@@ -76,6 +80,12 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
                 pub.publish("stat/HT-0005/ALARM", json.dumps(payload), qos=1).wait_for_publish(10)
             pub.publish("stat/HT-0005/ALARM", b"{not json", qos=1).wait_for_publish(10)
             pub.publish("tele/HT-0005/STATE", json.dumps({"Time": iso(T0 + 1000)}), qos=1).wait_for_publish(10)
+            # what the console shows of a post: its meter (SENSOR) and its lamp (STATE POWER)
+            pub.publish("tele/HT-0005/SENSOR", json.dumps({"Time": iso(T0 + 1001), "ENERGY": {
+                "Total": 12.5, "Power": 61.0, "Voltage": 229.8, "Current": 0.27, "Factor": 0.98}}),
+                qos=1).wait_for_publish(10)
+            pub.publish("tele/HT-0005/STATE", json.dumps({"Time": iso(T0 + 1002), "POWER": "ON"}),
+                        qos=1).wait_for_publish(10)
             code, h = wait_for(lambda: (r := health(hp)) and r[1]["open_orders"] == 1 and r, what="an order")
             assert h["rejected"] == 1 and h["duplicates"] == 1
             # the contractor reports it acknowledged by a signed POST; a forged one is refused
@@ -91,6 +101,14 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
             with pytest.raises(urllib.error.HTTPError) as err:
                 urllib.request.urlopen(f"http://127.0.0.1:{cp}/api/v1/orders", timeout=10)
             assert err.value.code == 401
+            eng = open_db(db_url)
+            with eng.connect() as c:
+                wait_for(lambda: c.execute(select(schema.readings.c.power_w).where(
+                    schema.readings.c.post_id == "HT-0005")).scalar() == 61.0 or c.rollback(),
+                    what="the SENSOR reading kept for the console")
+                assert c.execute(select(schema.post_state.c.lamp).where(
+                    schema.post_state.c.post_id == "HT-0005")).scalar() == "on"
+            eng.dispose()
             pub.loop_stop()
             pub.disconnect()
         finally:
