@@ -213,6 +213,14 @@ def test_roles_in_the_browser(browser, sqlite_world):
     shot(page, "users", db_url)
     page.goto("/posts/HT-0001")
     assert page.locator("#command-form").count() == 1
+    # the OpenAPI page works offline too: Swagger UI from the pinned package, nothing from a CDN
+    asked = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto("/api/docs")
+    page.wait_for_selector(".swagger-ui .opblock")
+    assert page.locator(".swagger-ui .opblock", has_text="/api/v1/fleet").count() >= 1
+    assert asked and all(u.startswith(w.url + "/") for u in asked), [u for u in asked if not u.startswith(w.url)]
+    shot(page, "api-docs", db_url)
     page.context.clear_cookies()
     page.goto("/login")
     shot(page, "login", db_url)
