@@ -387,6 +387,26 @@ def test_live_events_reach_only_those_allowed_to_see_them(world):
     # the streams end with the server (the fixture stops it; a close here would wait for a ping)
 
 
+def test_a_disabled_account_gets_no_more_live_events(world):
+    """An open event stream is no way around disabling an account: its next event ends it."""
+    import time
+
+    from .helpers import T0, Post
+    still, gone = world.client("ho-viewer"), world.client("ho-operator")
+    streams = {n: _listen(h) for n, h in (("still", still), ("gone", gone))}
+    for n, (_, ready, _) in streams.items():
+        assert ready.wait(30), n
+    time.sleep(1.0)  # the feed's cursor is past everything older
+    accounts.set_disabled(world.engine.db, "ho-operator", True)
+    Post(world.engine, "HT-0003").alarm("lampFailure", "raised", T0 + 50)
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not any(e.get("type") == "alarm" for e in streams["still"][0]):
+        time.sleep(0.2)
+    time.sleep(1.0)  # the disabled one's event would have arrived by now as well
+    assert [e["post_id"] for e in streams["still"][0] if e["type"] == "alarm"] == ["HT-0003"]
+    assert [e["type"] for e in streams["gone"][0]] == ["hello"]
+
+
 def test_console_subcommand_serves_the_console_alone(tmp_path):
     """`lamppost-ops console`: the console without ingest, beside a serve elsewhere."""
     import time
