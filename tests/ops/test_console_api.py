@@ -207,6 +207,29 @@ def test_post_page_data_and_report_csv(world):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in h.get("/posts/HT-0001")[1]
 
 
+def test_map_filters_alarm_ages_and_overdue_orders(world):
+    """What the lighting officer filters and reads: the map's street, cabinet and state filters,
+    the alarms' age (oldest first), an order turning overdue once its SLA time has passed."""
+    h = world.client("ho-viewer")
+
+    def ids(q):
+        return sorted(json.loads(h.get("/api/v1/fleet" + q)[1])["posts"]["id"])
+    assert ids("?cabinet=K2") == ["HT-0004", "HT-0005"]
+    assert ids("?street=Lindelaan") == [f"HT-{i:04d}" for i in range(6)] and ids("?street=Elders") == []
+    assert ids("?state=alarm") == ["HT-0001", "HT-0002"]
+    assert ids("?state=alarm&cabinet=K2") == []
+    al = json.loads(h.get("/api/v1/alarms")[1])
+    assert [(a["post_id"], a["alarm"]) for a in al] == [("HT-0001", "lampFailure"), ("HT-0002", "lampUnexpectedOn")]
+    assert al[0]["age_s"] >= 1000  # raised at T0, the post has reported until T0 + 1000 s
+    [o] = json.loads(h.get("/api/v1/orders")[1])
+    assert o["overdue"] is False and o["sla_due_at"] > o["opened_at"]
+    assert "<strong>overdue</strong>" not in h.get("/orders")[1]
+    world.clock.t = o["sla_due_at"] + 60
+    [o] = json.loads(h.get("/api/v1/orders")[1])
+    assert o["overdue"] is True
+    assert "<strong>overdue</strong>" in h.get("/orders")[1]
+
+
 def test_signed_command_reaches_the_broker_and_is_audited(db_url, tmp_path):
     keys = tmp_path / "keys"
     keys.mkdir()
