@@ -64,6 +64,11 @@ def test_login_session_csrf_and_rate_limit(world):
     for _ in range(5):
         assert bad.login("ho-admin", "guess-guess") == 401
     assert bad.login("ho-admin") == 429
+    # no page may be framed by another site (clickjacking a "Mark repaired" or a command)
+    for path in ("/login", "/map", "/api/v1/me"):
+        hdr = h.get(path)[2]
+        assert hdr.get("x-frame-options") == "DENY" and "frame-ancestors 'none'" in hdr.get(
+            "content-security-policy", ""), path
     # logout ends the session
     assert h.post("/logout", form={"csrf": h.csrf("/map")})[0] == 303
     assert h.get("/api/v1/me")[0] == 401

@@ -74,6 +74,28 @@ class Unauthenticated(Exception):
     pass
 
 
+class NoFraming:
+    """Every answer forbids framing by another site (a framed console could be clicked into
+    marking an order repaired or sending a command) and content sniffing. Pure ASGI, so the
+    server-sent event stream passes untouched."""
+
+    HEADERS = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'"),
+               (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.HEADERS]}
+            await send(message)
+        await self.app(scope, receive, send_with)
+
+
 def _lifespan(feed: Feed):
     @asynccontextmanager
     async def lifespan(app):
@@ -103,6 +125,7 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
                   # /api/docs is ours (below): FastAPI's own page loads Swagger UI from a CDN
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
                   lifespan=_lifespan(feed))
+    app.add_middleware(NoFraming)
     app.add_middleware(SessionMiddleware, secret_key=st.session_secret, session_cookie=SESSION_COOKIE,
                        max_age=st.session_max_age_s, same_site="strict", https_only=st.secure_cookie)
     app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")
