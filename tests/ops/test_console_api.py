@@ -64,6 +64,11 @@ def test_login_session_csrf_and_rate_limit(world):
     for _ in range(5):
         assert bad.login("ho-admin", "guess-guess") == 401
     assert bad.login("ho-admin") == 429
+    # no page may be framed by another site (clickjacking a "Mark repaired" or a command)
+    for path in ("/login", "/map", "/api/v1/me"):
+        hdr = h.get(path)[2]
+        assert hdr.get("x-frame-options") == "DENY" and "frame-ancestors 'none'" in hdr.get(
+            "content-security-policy", ""), path
     # logout ends the session
     assert h.post("/logout", form={"csrf": h.csrf("/map")})[0] == 303
     assert h.get("/api/v1/me")[0] == 401
@@ -205,6 +210,29 @@ def test_post_page_data_and_report_csv(world):
         body = h.get(path)[1]
         assert "<script>alert" not in body and "<b>x</b>" not in body, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in h.get("/posts/HT-0001")[1]
+
+
+def test_map_filters_alarm_ages_and_overdue_orders(world):
+    """What the lighting officer filters and reads: the map's street, cabinet and state filters,
+    the alarms' age (oldest first), an order turning overdue once its SLA time has passed."""
+    h = world.client("ho-viewer")
+
+    def ids(q):
+        return sorted(json.loads(h.get("/api/v1/fleet" + q)[1])["posts"]["id"])
+    assert ids("?cabinet=K2") == ["HT-0004", "HT-0005"]
+    assert ids("?street=Lindelaan") == [f"HT-{i:04d}" for i in range(6)] and ids("?street=Elders") == []
+    assert ids("?state=alarm") == ["HT-0001", "HT-0002"]
+    assert ids("?state=alarm&cabinet=K2") == []
+    al = json.loads(h.get("/api/v1/alarms")[1])
+    assert [(a["post_id"], a["alarm"]) for a in al] == [("HT-0001", "lampFailure"), ("HT-0002", "lampUnexpectedOn")]
+    assert al[0]["age_s"] >= 1000  # raised at T0, the post has reported until T0 + 1000 s
+    [o] = json.loads(h.get("/api/v1/orders")[1])
+    assert o["overdue"] is False and o["sla_due_at"] > o["opened_at"]
+    assert "<strong>overdue</strong>" not in h.get("/orders")[1]
+    world.clock.t = o["sla_due_at"] + 60
+    [o] = json.loads(h.get("/api/v1/orders")[1])
+    assert o["overdue"] is True
+    assert "<strong>overdue</strong>" in h.get("/orders")[1]
 
 
 def test_signed_command_reaches_the_broker_and_is_audited(db_url, tmp_path):
@@ -385,6 +413,26 @@ def test_live_events_reach_only_those_allowed_to_see_them(world):
     assert not [e for e in ut_ev if e["type"] == "order"]
     assert [e["type"] for e in crew_ev] == ["hello"]  # another contractor's order, and no alarms
     # the streams end with the server (the fixture stops it; a close here would wait for a ping)
+
+
+def test_a_disabled_account_gets_no_more_live_events(world):
+    """An open event stream is no way around disabling an account: its next event ends it."""
+    import time
+
+    from .helpers import T0, Post
+    still, gone = world.client("ho-viewer"), world.client("ho-operator")
+    streams = {n: _listen(h) for n, h in (("still", still), ("gone", gone))}
+    for n, (_, ready, _) in streams.items():
+        assert ready.wait(30), n
+    time.sleep(1.0)  # the feed's cursor is past everything older
+    accounts.set_disabled(world.engine.db, "ho-operator", True)
+    Post(world.engine, "HT-0003").alarm("lampFailure", "raised", T0 + 50)
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not any(e.get("type") == "alarm" for e in streams["still"][0]):
+        time.sleep(0.2)
+    time.sleep(1.0)  # the disabled one's event would have arrived by now as well
+    assert [e["post_id"] for e in streams["still"][0] if e["type"] == "alarm"] == ["HT-0003"]
+    assert [e["type"] for e in streams["gone"][0]] == ["hello"]
 
 
 def test_console_subcommand_serves_the_console_alone(tmp_path):

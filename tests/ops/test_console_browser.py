@@ -213,7 +213,49 @@ def test_roles_in_the_browser(browser, sqlite_world):
     shot(page, "users", db_url)
     page.goto("/posts/HT-0001")
     assert page.locator("#command-form").count() == 1
+    # the OpenAPI page works offline too: Swagger UI from the pinned package, nothing from a CDN
+    asked = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto("/api/docs")
+    page.wait_for_selector(".swagger-ui .opblock")
+    assert page.locator(".swagger-ui .opblock", has_text="/api/v1/fleet").count() >= 1
+    assert asked and all(u.startswith(w.url + "/") for u in asked), [u for u in asked if not u.startswith(w.url)]
+    shot(page, "api-docs", db_url)
     page.context.clear_cookies()
     page.goto("/login")
     shot(page, "login", db_url)
+    ctx.close()
+
+
+def test_zoomed_out_thousands_of_posts_cluster_in_the_worst_state_colour(browser, sqlite_world):
+    """2,500 posts of one town: the map opens zoomed out, draws clusters (not 2,500 dots), every
+    drawn post is in one, and the cluster holding the post in alarm is ringed red."""
+    from sqlalchemy import insert
+
+    from host_tools.ops import schema
+    w = sqlite_world
+    rows = [{"id": f"HX-{i:04d}", "municipality": "houten", "street": "Veld", "cabinet": "KX",
+             "lat": round(52.20 + (i // 50) * 0.0008, 6), "lon": round(5.30 + (i % 50) * 0.0012, 6),
+             "imported_at": 0.0} for i in range(2500)]
+    with w.engine.db.begin() as c:
+        c.execute(insert(schema.posts), rows)
+        c.execute(insert(schema.alarms).values(post_id="HX-1234", alarm="lampFailure", raised=True,
+                                               since_t=0, handled=False))
+    ctx, page = login(browser, w, "ho-viewer")
+    page.wait_for_function("document.getElementById('map').dataset.rendered === '2506'")
+    assert page.evaluate("lamppostMap.map.getZoom()") < 17
+    cl = page.evaluate("lamppostMap.clusters()")
+    assert cl and len(cl) < 500 and max(c["n"] for c in cl) > 1
+    assert sum(c["n"] for c in cl) == 2506  # the whole town is in view, each post in one cluster
+    # the world's HT posts (elsewhere) have alarms of their own; in the HX field only HX-1234
+    lo = page.evaluate("lamppostMap.map.latLngToContainerPoint([52.2392, 5.30])")
+    hi = page.evaluate("lamppostMap.map.latLngToContainerPoint([52.20, 5.3588])")
+    field = [c for c in cl if lo["x"] - 1 <= c["x"] <= hi["x"] + 1 and lo["y"] - 1 <= c["y"] <= hi["y"] + 1]
+    assert sum(c["n"] for c in field) == 2500
+    [big] = [c for c in field if c["worst"] == "alarm"]
+    assert big["n"] > 1
+    ring = page.evaluate("""c => { const cv = document.querySelector('canvas.dots'), d = window.devicePixelRatio || 1;
+        return Array.from(cv.getContext('2d').getImageData(Math.round(c.x * d), Math.round((c.y - c.r - 1.5) * d), 1, 1).data).slice(0, 3); }""", big)
+    shot(page, "map-clusters", "sqlite")
+    assert near(ring, RED), (ring, big)
     ctx.close()

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Annotated
 from pathlib import Path
 
+import swagger_ui
 import xstatic.pkg.leaflet as xleaflet
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -72,6 +74,28 @@ class Unauthenticated(Exception):
     pass
 
 
+class NoFraming:
+    """Every answer forbids framing by another site (a framed console could be clicked into
+    marking an order repaired or sending a command) and content sniffing. Pure ASGI, so the
+    server-sent event stream passes untouched."""
+
+    HEADERS = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'"),
+               (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.HEADERS]}
+            await send(message)
+        await self.app(scope, receive, send_with)
+
+
 def _lifespan(feed: Feed):
     @asynccontextmanager
     async def lifespan(app):
@@ -98,12 +122,14 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
                               "with `Authorization: Bearer <token>` (`lamppost-ops user token NAME`) "
                               "or the console's session cookie plus the `X-CSRF-Token` header on "
                               "POST. Everything is scoped to the user's municipality.",
-                  docs_url="/api/docs", redoc_url=None,
-                  swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect", openapi_url="/api/openapi.json",
+                  # /api/docs is ours (below): FastAPI's own page loads Swagger UI from a CDN
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
                   lifespan=_lifespan(feed))
+    app.add_middleware(NoFraming)
     app.add_middleware(SessionMiddleware, secret_key=st.session_secret, session_cookie=SESSION_COOKIE,
                        max_age=st.session_max_age_s, same_site="strict", https_only=st.secure_cookie)
     app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(Path(swagger_ui.__file__).parent / "static")), name="swagger-ui")
     app.mount("/static/console", StaticFiles(directory=str(HERE / "static")), name="console")
     app.state.engine, app.state.sender, app.state.feed, app.state.limiter = engine, sender, feed, limiter
 
@@ -124,6 +150,15 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
         r = page(request, "error.html", u, code=exc.status_code, detail=exc.detail)
         r.status_code = exc.status_code
         return r
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs():
+        """The OpenAPI page with Swagger UI 5 (OpenAPI 3.1) from the pinned swagger-ui-py package: works
+        offline, as every other page of the console."""
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=app.title + " - docs",
+                                   swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
 
     # ---------- authentication ----------
     def csrf_token(request: Request) -> str:

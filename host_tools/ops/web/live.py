@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from host_tools.ops import schema as S
 from host_tools.ops.engine import iso
 
-from .accounts import User
+from .accounts import User, load_user
 from .views import STATES, fleet
 
 
@@ -95,7 +95,13 @@ class Feed:
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self.run())
 
+    def _still(self, user: User) -> bool:
+        """The account is still enabled with the same role and municipality."""
+        return load_user(self.e.db, user.id) == user
+
     async def stream(self, user: User):
+        """The user's events; the stream ends once the account is disabled or changed (checked
+        before each event and keep-alive), as its page requests then answer 401."""
         q: asyncio.Queue = asyncio.Queue(maxsize=10000)
         item = (user, q)
         self.subs.add(item)
@@ -105,6 +111,10 @@ class Feed:
                 try:
                     ev = await asyncio.wait_for(q.get(), timeout=15)
                 except asyncio.TimeoutError:
+                    ev = None
+                if not await asyncio.to_thread(self._still, user):
+                    return
+                if ev is None:
                     yield {"comment": "keep-alive"}
                     continue
                 yield {"event": ev["type"], "data": json.dumps(ev)}

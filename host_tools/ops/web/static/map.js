@@ -62,7 +62,8 @@
           if (data.s[i] < b.worst) { b.worst = data.s[i]; b.i = i; }
         }
         g.font = "11px sans-serif"; g.textAlign = "center"; g.textBaseline = "middle";
-        bins.forEach(function (b) {
+        // the worst drawn last, on top: a neighbour never covers the ring of a cluster in alarm
+        Array.from(bins.values()).sort(function (a, b) { return b.worst - a.worst; }).forEach(function (b) {
           var cx = b.sx / b.n, cy = b.sy / b.n, r = b.n === 1 ? 5 : Math.min(22, 9 + 2.5 * Math.log(b.n));
           if (b.n === 1) { cx = data.x[b.i] * k - ox; cy = data.y[b.i] * k - oy; }
           if (b.n === 1) {
@@ -153,6 +154,10 @@
       var cp = map.latLngToContainerPoint([data.lat[i], data.lon[i]]), c = dots._c, dpr = window.devicePixelRatio || 1;
       var px = c.getContext("2d").getImageData(Math.round(cp.x * dpr), Math.round(cp.y * dpr), 1, 1).data;
       return [px[0], px[1], px[2]];
+    },
+    // the clusters of the last frame: {n posts, worst state, centre x, y and radius in pixels}
+    clusters: function () {
+      return cells.map(function (c) { return {n: c.n, worst: STATES[data.s[c.i]], x: c.x, y: c.y, r: c.r}; });
     },
     reload: load
   };
