@@ -7,6 +7,7 @@ import os
 import struct
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -497,14 +498,17 @@ def test_deploy_to_a_board_that_does_not_answer_times_out_plainly(built, capsys,
     assert "did not answer within 3 s" in err and "Traceback" not in err
 
 
-def _console_board(master: int, seen: list, safe: bool = False):
-    """Play a board's console on a pty master: answers Login and Maintenance like the firmware."""
+def _console_board(master: int, seen: list, safe: bool = False, stop=None):
+    """Play a board's console on a pty master: answers Login and Maintenance like the firmware.
+    Ends when `stop` is set: the test closes the master only after that, so this thread never
+    reads a later test's pty that reused the fd number (it once answered another test's Login)."""
     import select
     buf = b""
-    while True:
-        r, _, _ = select.select([master], [], [], 120)  # a loaded machine may start lampctl late
+    end = time.monotonic() + 120  # a loaded machine may start lampctl late
+    while time.monotonic() < end and not (stop and stop.is_set()):
+        r, _, _ = select.select([master], [], [], 0.1)
         if not r:
-            return
+            continue
         try:
             data = os.read(master, 256)
         except OSError:
@@ -534,7 +538,8 @@ def test_deploy_with_the_pin_asks_the_running_firmware_for_a_maintenance_boot(bu
     out, _ = built
     master, slave = os.openpty()
     seen: list = []
-    t = threading.Thread(target=_console_board, args=(master, seen, safe), daemon=True)
+    stop = threading.Event()
+    t = threading.Thread(target=_console_board, args=(master, seen, safe, stop), daemon=True)
     t.start()
     ran = []
     monkeypatch.setattr(flashing, "run", lambda cmds, *a, **k: ran.append(cmds))
@@ -544,6 +549,8 @@ def test_deploy_with_the_pin_asks_the_running_firmware_for_a_maintenance_boot(bu
         assert lampctl(["deploy", "--port", os.ttyname(slave), "--pin", "1234", "--timeout", "30",
                         "--bundle", str(out / "bundle")]) == 0
     finally:
+        stop.set()
+        t.join(10)
         os.close(slave)
         os.close(master)
     assert seen == (["Login 1234"] if safe else ["Login 1234", "Maintenance"]), seen
