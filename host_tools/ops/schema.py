@@ -199,6 +199,9 @@ users = Table(  # console accounts: one municipality each; a contractor user nam
     Column("contractor", String(64)),
     Column("disabled", Boolean, nullable=False),
     Column("created_at", Float, nullable=False),
+    # raised by logout, password change and disable: a session cookie carrying an older value
+    # is refused (the cookie is stateless, so this is what ends it before its 8 h)
+    Column("session_gen", Integer, nullable=False, server_default="0"),
     UniqueConstraint("username", name="uq_users_username"),
 )
 

@@ -74,6 +74,46 @@ def test_login_session_csrf_and_rate_limit(world):
     assert h.get("/api/v1/me")[0] == 401
 
 
+def _replay(world, h: Http) -> Http:
+    """A second client holding a copy of h's session cookie (another tab, or a stolen cookie)."""
+    r = Http(world.url)
+    for c in h.jar:
+        r.jar.set_cookie(c)
+    return r
+
+
+def test_a_copied_session_cookie_dies_with_logout_password_change_and_disable(world):
+    """The cookie is signed, not stored: without a server-side check a copy of it kept working
+    for its 8 hours after logout, a password change or a disable and enable."""
+    def refused(h: Http, what: str):
+        assert h.get("/api/v1/me")[0] == 401, what
+        code, _, hdr = h.get("/map")
+        assert code == 303 and hdr["location"].startswith("/login"), what
+
+    db = world.engine.db
+    h = world.client("ho-viewer")
+    copy = _replay(world, h)
+    assert copy.get("/api/v1/me")[0] == 200
+    assert h.post("/logout", form={"csrf": h.csrf("/map")})[0] == 303
+    refused(copy, "cookie replayed after logout")
+    assert h.login("ho-viewer") == 303 and h.get("/api/v1/me")[0] == 200  # a new login works
+    refused(copy, "old cookie after a new login")
+
+    h = world.client("ho-operator")
+    copy = _replay(world, h)
+    accounts.set_password(db, "ho-operator", "another-password-1")
+    refused(copy, "cookie replayed after a password change")
+    refused(h, "the session itself after a password change")
+    assert h.login("ho-operator", "another-password-1") == 303 and h.get("/api/v1/me")[0] == 200
+
+    h = world.client("ho-admin")
+    copy = _replay(world, h)
+    accounts.set_disabled(db, "ho-admin", True)
+    accounts.set_disabled(db, "ho-admin", False)
+    refused(copy, "cookie replayed after disable and enable")
+    assert h.login("ho-admin") == 303 and h.get("/api/v1/me")[0] == 200
+
+
 def _routes(world):
     """(method, path template) of every route the console serves, static files aside."""
     app = world.server.server.config.app
@@ -431,6 +471,26 @@ def test_a_disabled_account_gets_no_more_live_events(world):
     while time.monotonic() < end and not any(e.get("type") == "alarm" for e in streams["still"][0]):
         time.sleep(0.2)
     time.sleep(1.0)  # the disabled one's event would have arrived by now as well
+    assert [e["post_id"] for e in streams["still"][0] if e["type"] == "alarm"] == ["HT-0003"]
+    assert [e["type"] for e in streams["gone"][0]] == ["hello"]
+
+
+def test_logout_ends_the_live_event_stream_of_a_copied_cookie(world):
+    """An event stream opened with a copy of the cookie stops once the session is logged out."""
+    import time
+
+    from .helpers import T0, Post
+    still, h = world.client("ho-operator"), world.client("ho-viewer")
+    streams = {"still": _listen(still), "gone": _listen(_replay(world, h))}
+    for n, (_, ready, _) in streams.items():
+        assert ready.wait(30), n
+    time.sleep(1.0)  # the feed's cursor is past everything older
+    assert h.post("/logout", form={"csrf": h.csrf("/map")})[0] == 303
+    Post(world.engine, "HT-0003").alarm("lampFailure", "raised", T0 + 50)
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not any(e.get("type") == "alarm" for e in streams["still"][0]):
+        time.sleep(0.2)
+    time.sleep(1.0)  # the logged-out one's event would have arrived by now as well
     assert [e["post_id"] for e in streams["still"][0] if e["type"] == "alarm"] == ["HT-0003"]
     assert [e["type"] for e in streams["gone"][0]] == ["hello"]
 

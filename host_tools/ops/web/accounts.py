@@ -5,6 +5,10 @@ viewer (read), operator (read, send commands), admin (operator + accounts of its
 municipality), contractor (only the orders of its contractor; may mark them acknowledged
 or repaired). Passwords are hashed with argon2id (argon2-cffi); API tokens are random and
 only their SHA-256 is stored, so a database dump gives no usable secret.
+
+Sessions: the signed cookie names the user and the account's session generation at login;
+logout, a password change and disable/enable raise the generation, so every cookie issued
+before is refused from the next request on (the cookie itself cannot be taken back).
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -43,6 +47,9 @@ class User:
     role: str
     municipality: str
     contractor: str | None
+    # the account's session generation when read (a login puts it in the cookie); not part of
+    # equality, so a live stream compares who the user is, and checks the generation itself
+    session_gen: int = field(default=0, compare=False)
 
     @property
     def can_read_fleet(self) -> bool:
@@ -58,7 +65,8 @@ class User:
 
 
 def _user(row) -> User:
-    return User(row["id"], row["username"], row["role"], row["municipality"], row["contractor"])
+    return User(row["id"], row["username"], row["role"], row["municipality"], row["contractor"],
+                row["session_gen"])
 
 
 def check_password(pw: str) -> None:
@@ -85,7 +93,7 @@ def add_user(db, username: str, password: str, role: str, municipality: str,
             uid = c.execute(insert(S.users).values(
                 username=username, password_hash=_hasher.hash(password), role=role,
                 municipality=municipality, contractor=contractor, disabled=False,
-                created_at=time.time()).returning(S.users.c.id)).scalar_one()
+                created_at=time.time(), session_gen=0).returning(S.users.c.id)).scalar_one()
     except IntegrityError:
         raise AccountError(f"user {username} exists already") from None
     return User(uid, username, role, municipality, contractor)
@@ -95,15 +103,17 @@ def set_password(db, username: str, password: str) -> None:
     check_password(password)
     with db.begin() as c:
         n = c.execute(update(S.users).where(S.users.c.username == username)
-                      .values(password_hash=_hasher.hash(password))).rowcount
+                      .values(password_hash=_hasher.hash(password),
+                              session_gen=S.users.c.session_gen + 1)).rowcount
     if not n:
         raise AccountError(f"no user {username}")
 
 
 def set_disabled(db, username: str, disabled: bool) -> None:
     with db.begin() as c:
+        # re-enabling must not bring back the cookies of before the disable either
         n = c.execute(update(S.users).where(S.users.c.username == username)
-                      .values(disabled=disabled)).rowcount
+                      .values(disabled=disabled, session_gen=S.users.c.session_gen + 1)).rowcount
     if not n:
         raise AccountError(f"no user {username}")
 
@@ -135,11 +145,24 @@ def authenticate(db, username: str, password: str) -> User | None:
     return _user(row)
 
 
-def load_user(db, uid: int) -> User | None:
-    """The session's user, or None once the account is disabled or gone."""
+def load_user(db, uid: int, session_gen: int | None = None) -> User | None:
+    """The user, or None once the account is disabled or gone; with `session_gen` (a session
+    cookie's), also None once that session was ended (logout, password change, disable)."""
     with db.connect() as c:
         row = c.execute(select(S.users).where(S.users.c.id == uid)).mappings().first()
-    return _user(row) if row and not row["disabled"] else None
+    if not row or row["disabled"]:
+        return None
+    if session_gen is not None and row["session_gen"] != session_gen:
+        return None
+    return _user(row)
+
+
+def end_sessions(db, uid: int) -> None:
+    """Every session cookie of the user issued so far stops working (logout: the cookie is
+    signed, not stored, so a copy of it would otherwise work until it expires)."""
+    with db.begin() as c:
+        c.execute(update(S.users).where(S.users.c.id == uid)
+                  .values(session_gen=S.users.c.session_gen + 1))
 
 
 def _token_hash(token: str) -> str:

@@ -145,8 +145,7 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
         if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                                 headers=getattr(exc, "headers", None))
-        uid = request.session.get("uid")
-        u = accounts.load_user(db, uid) if isinstance(uid, int) else None
+        u = session_user(request)
         r = page(request, "error.html", u, code=exc.status_code, detail=exc.detail)
         r.status_code = exc.status_code
         return r
@@ -167,6 +166,14 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
             tok = request.session["csrf"] = secrets.token_urlsafe(24)
         return tok
 
+    def session_user(request: Request) -> User | None:
+        """The cookie's user if the session is still current: the cookie carries the account's
+        session generation at login, which logout, a password change and disable raise."""
+        uid, gen = request.session.get("uid"), request.session.get("gen")
+        if not isinstance(uid, int) or not isinstance(gen, int):
+            return None
+        return accounts.load_user(db, uid, gen)
+
     def current_user(request: Request) -> User:
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
@@ -175,8 +182,7 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
                 raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
             request.state.bearer = True
             return u
-        uid = request.session.get("uid")
-        u = accounts.load_user(db, uid) if isinstance(uid, int) else None
+        u = session_user(request)
         if u is None:
             request.session.pop("uid", None)
             raise Unauthenticated()
@@ -254,12 +260,15 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
             return r
         limiter.succeeded(keys[0])
         request.session.clear()
-        request.session.update(uid=u.id, csrf=secrets.token_urlsafe(24))
+        request.session.update(uid=u.id, gen=u.session_gen, csrf=secrets.token_urlsafe(24))
         return RedirectResponse(nxt if nxt != "/" else ("/orders" if u.role == "contractor" else "/map"),
                                 status_code=303)
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, user: User = Depends(check_csrf)):
+        # clearing the cookie is not enough: a copy of it (another tab, a stolen one) stays
+        # valid until it expires, so the account's sessions end on the server too
+        accounts.end_sessions(db, user.id)
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
@@ -356,7 +365,8 @@ def create_app(engine, settings: Settings | None = None, publish=None) -> FastAP
 
     @app.get("/events", include_in_schema=False)
     async def events(request: Request, user: User = Depends(current_user)):
-        return EventSourceResponse(feed.stream(user), ping=15)
+        gen = None if request.state.bearer else request.session.get("gen")
+        return EventSourceResponse(feed.stream(user, gen), ping=15)
 
     # ---------- shared actions ----------
     def _order_update(user: User, oid: int, status: str, note: str) -> tuple[bool, str]:

@@ -95,13 +95,15 @@ class Feed:
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self.run())
 
-    def _still(self, user: User) -> bool:
-        """The account is still enabled with the same role and municipality."""
-        return load_user(self.e.db, user.id) == user
+    def _still(self, user: User, session_gen: int | None) -> bool:
+        """The account is still enabled with the same role and municipality, and a stream opened
+        with a session cookie still has a current session (no logout or password change since)."""
+        return load_user(self.e.db, user.id, session_gen) == user
 
-    async def stream(self, user: User):
-        """The user's events; the stream ends once the account is disabled or changed (checked
-        before each event and keep-alive), as its page requests then answer 401."""
+    async def stream(self, user: User, session_gen: int | None = None):
+        """The user's events; the stream ends once the account is disabled or changed, or (given
+        the session's generation) its session ended; checked before each event and keep-alive,
+        as its page requests then answer 401."""
         q: asyncio.Queue = asyncio.Queue(maxsize=10000)
         item = (user, q)
         self.subs.add(item)
@@ -112,7 +114,7 @@ class Feed:
                     ev = await asyncio.wait_for(q.get(), timeout=15)
                 except asyncio.TimeoutError:
                     ev = None
-                if not await asyncio.to_thread(self._still, user):
+                if not await asyncio.to_thread(self._still, user, session_gen):
                     return
                 if ev is None:
                     yield {"comment": "keep-alive"}
