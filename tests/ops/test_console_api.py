@@ -524,6 +524,7 @@ def test_console_subcommand_serves_the_console_alone(tmp_path):
 @given(pid=st.text(min_size=1, max_size=40), oid=st.integers(-2**63, 2**63),
        name=st.text(max_size=80), pw=st.text(max_size=80))
 @example(pid="0/", oid=0, name="", pw="")  # a trailing slash once redirected to post "0"'s page
+@example(pid="x", oid=1, name="\x00", pw="")  # PostgreSQL refuses a NUL: once a 500 at login
 def test_any_id_or_login_input_gets_a_clear_answer_never_a_crash(world, pid, oid, name, pw):
     """Whatever a client puts in a path or the login form: 401/404/422/303, never a 500, and
     nothing of another municipality."""

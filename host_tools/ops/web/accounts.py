@@ -130,8 +130,11 @@ def list_users(db, municipality: str | None = None) -> list[dict]:
 
 def authenticate(db, username: str, password: str) -> User | None:
     """The user if the name and password match an enabled account, else None."""
-    with db.connect() as c:
-        row = c.execute(select(S.users).where(S.users.c.username == username)).mappings().first()
+    row = None
+    # a name no account can have is not looked up (PostgreSQL refuses one with a NUL byte)
+    if USERNAME_RE.fullmatch(username or ""):
+        with db.connect() as c:
+            row = c.execute(select(S.users).where(S.users.c.username == username)).mappings().first()
     try:
         _hasher.verify(row["password_hash"] if row else _DUMMY, password)
     except (VerificationError, InvalidHashError):
