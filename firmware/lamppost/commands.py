@@ -28,8 +28,29 @@ class NeedLogin(Exception):
 
 
 class Commands:
+    """The command set, and the narrow interface its handlers (cmd_*.py) get of the app.
+
+    A handler sees the app only through these members (docs/architecture.md, "The commands'
+    interface"; tests/test_cmd_interface.py keeps cmd_*.py to them), never the App itself:
+      cfg, state, secret    the config dict (Config writes it), the state dict, the secret
+                            key names (None on an app that did not boot through bootfiles)
+      hal                   the HAL (hal/contract.py): repl, session_time, name
+      sched, engine, sun    Schedule (overrides, self-test), detect.Engine, SunSwitch
+      r, meter, energy, rep this tick's Reading, the Meter, Energy, the Reporter
+      now, lamp_on, dim     read through the app each time: the tick's time, whether the lamp
+                            is switched on (App.cmd_on), its dim level in %
+      net                   the uplink (lamppost/uplink.py) or None without a broker
+    plus Commands' own: log, execute, selftest_done, login and reboot state.
+    The objects are references the app never rebinds; the values that change every tick
+    are properties, so a handler never holds a stale copy.
+    """
+
     def __init__(self, app):
-        self.app = app
+        self._app = app  # private: handlers use the members above (tests/test_cmd_interface.py)
+        self.cfg, self.state, self.hal = app.cfg, app.state, app.hal
+        self.sched, self.engine, self.sun = app.sched, app.engine, app.sun
+        self.r, self.meter, self.energy, self.rep = app.r, app.meter, app.energy, app.rep
+        self.secret = getattr(app, "secret", None)
         self.fails = 0  # wrong PINs in a row, and the lockout they caused (lamppost/servicepin.py)
         self.locked_until = 0
         self.until = 0  # the UART is logged in while hal.session_time(now) < until
@@ -47,6 +68,27 @@ class Commands:
         app.rep.sinks.append(self._log_report)
         app.sched.out = self._sched_event
 
+    @property
+    def now(self):
+        """The time of the current tick (the app's, read each time: it changes every tick)."""
+        return self._app.now
+
+    @property
+    def lamp_on(self):
+        """Whether the schedule switched the lamp on at the last tick (None before the first)."""
+        return self._app.cmd_on
+
+    @property
+    def dim(self):
+        """The lamp's dim level in % at the last tick."""
+        return self._app.dim
+
+    @property
+    def net(self):
+        """The uplink (lamppost/uplink.py), or None on a post without a broker; the app makes
+        it after the Commands, so it is read through the app."""
+        return self._app.net
+
     def console(self, line):
         """The UART console's entry: one line, with the UART's own session.
 
@@ -63,28 +105,28 @@ class Commands:
         """Once per main-loop tick: event-log flushing, a pending Reboot or Maintenance."""
         if self.t_boot is None:
             self.t_boot = now
-            if self.app.cfg.get("selftest_boot") and self.restart == "power-on":
-                lock, self.app.locked = self.app.locked, None  # the post's own, not a user's
+            if self.cfg.get("selftest_boot") and self.restart == "power-on":
+                lock, self._app.locked = self._app.locked, None  # the post's own, not a user's
                 self.execute("selftest", "", True)  # mains is back: prove relay, lamp, driver
-                self.app.locked = lock
+                self._app.locked = lock
         self.log.tick(now)
         if self.reboot_at is not None and now >= self.reboot_at:
-            self.app.state["restart"] = "maintenance" if self.maint else "command"
-            self.app.state["run"] = 0  # a clean end: the next boot reports no supplyLoss
-            self.app.save_state()
+            self.state["restart"] = "maintenance" if self.maint else "command"
+            self.state["run"] = 0  # a clean end: the next boot reports no supplyLoss
+            self._app.save_state()
             self.log.flush(now)
             if self.maint:
-                self.app.hal.maintenance()
-            self.app.hal.reset(0)
+                self.hal.maintenance()
+            self.hal.reset(0)
 
     def _log_report(self, line, f):
-        ev, now = f.get("ev"), self.app.now
+        ev, now = f.get("ev"), self._app.now
         if ev == "alarm":
             st = f.get("state")
             self.log.add(now, "alarm", "%s %s" % (f.get("alarm"), st), st == "raised")
         elif ev == "switch":
             self.log.add(now, "switch", "%s %s%% by %s" % (f.get("lamp"), f.get("dim"),
-                                                         self.app.sched.why))
+                                                         self.sched.why))
         elif ev == "boot":
             self.log.add(now, "boot", "#%s fw %s restart %s" % (
                 f.get("boots"), f.get("fw"), self.restart), True)
@@ -94,10 +136,10 @@ class Commands:
             self.log.add(now, ev, str(f.get("error") or f.get("state"))[:100], ev != "override")
 
     def selftest_done(self, result):
-        self.app.rep.emit(self.app.now, "selftest", result)
+        self.rep.emit(self._app.now, "selftest", result)
 
     def _sched_event(self, kind, fields):
-        self.app.rep.emit(self.app.now, kind, fields)
+        self.rep.emit(self._app.now, kind, fields)
 
     def execute(self, line_or_name, payload=None, authed: "bool | None" = False):
         """Run one command; a dict reply with "cmd", and "error" when it failed.
@@ -116,10 +158,10 @@ class Commands:
         if modname is None:  # the error suggests the closest known name (cmd_tas.c_unknown)
             modname, fn, payload = "cmd_tas", "unknown", name
             name = name[:32]
-        now = self.app.hal.session_time(self.app.now)  # login timers' clock (hal/contract.py)
+        now = self.hal.session_time(self._app.now)  # login timers' clock (hal/contract.py)
         uart = authed is None  # the UART's own login; other channels say True/False
         ok = now < self.until if uart else authed is True
-        lock = self.app.locked  # the PIN could not be read: nobody may change anything
+        lock = self._app.locked  # the PIN could not be read: nobody may change anything
         if lock:
             ok = False
             if name == "login":
