@@ -1,7 +1,8 @@
 """The console handlers (firmware/lamppost/cmd_*.py) use only the Commands interface, never the
 App: no `.app` anywhere in them or in commands.py, the App reference (Commands._app) used only
-inside class Commands, and every attribute a handler reads off its `c` is a documented public
-member of Commands (parsed with ast, CPython; docs/architecture.md "The commands' interface")."""
+inside class Commands, and every attribute a handler reads off its `c` is a public member of
+Commands or a name in commands.VIEW, the app's parts handlers may read (parsed with ast, CPython;
+docs/architecture.md "The commands' interface")."""
 from __future__ import annotations
 
 import ast
@@ -16,7 +17,16 @@ def _commands_class(tree: ast.Module) -> ast.ClassDef:
     return next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Commands")
 
 
-def interface(source: str) -> set[str]:
+def view(source: str) -> set[str]:
+    """The names in commands.VIEW (read through the app by Commands.__getattr__)."""
+    for n in ast.parse(source).body:
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "VIEW"
+                                             for t in n.targets):
+            return {e.value for e in n.value.elts}  # type: ignore[attr-defined]
+    raise AssertionError("commands.py has no VIEW")
+
+
+def own_members(source: str) -> set[str]:
     """Public members of class Commands: methods, properties, class attributes and attributes
     its methods assign on self."""
     cls = _commands_class(ast.parse(source))
@@ -31,6 +41,11 @@ def interface(source: str) -> set[str]:
                 and isinstance(n.value, ast.Name) and n.value.id == "self":
             out.add(n.attr)
     return {k for k in out if not k.startswith("_")}
+
+
+def interface(source: str) -> set[str]:
+    """What a handler may use of its `c`: Commands' own public members and VIEW."""
+    return own_members(source) | view(source)
 
 
 def app_reaches(source: str, name: str, allowed_class: str | None = None) -> list[str]:
@@ -90,11 +105,11 @@ def test_handlers_use_only_the_documented_interface():
         used.update(handler_uses(p.read_text(), p.name))
     beyond = {k: v for k, v in used.items() if k not in have}
     assert not beyond, f"handlers use what Commands does not offer: {beyond}"
-    # the values that change every tick are read through the app, not copied once
-    cls = _commands_class(ast.parse((CORE / "commands.py").read_text()))
-    props = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)
-             and any(isinstance(d, ast.Name) and d.id == "property" for d in n.decorator_list)}
-    assert {"now", "lamp_on", "dim", "net"} <= props
+    # VIEW is read through the app at each access, never copied onto the Commands once (a
+    # stored `now` would be the boot's time forever, a stored `net` None on every post)
+    src = (CORE / "commands.py").read_text()
+    assert {"now", "cmd_on", "dim", "net", "cfg"} <= view(src)
+    assert not view(src) & own_members(src), "a VIEW name shadowed by a copy on Commands"
 
 
 def test_interface_is_documented():

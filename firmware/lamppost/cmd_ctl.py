@@ -33,7 +33,7 @@ def c_relay(c, p, ok, s):
             sc.set_override(c.now, relay=p == "on")
         c.log.add(c.now, "override", "relay " + p)
     o = sc.override()
-    on = c.lamp_on if sc.relay_ovr is None else sc.relay_ovr  # as from the next tick
+    on = c.cmd_on if sc.relay_ovr is None else sc.relay_ovr  # as from the next tick
     return {"relay": o["relay"] if o else "auto", "lamp": "on" if on else "off",
             "until": clock.iso(sc.ovr_until) if o else None}
 
@@ -54,7 +54,7 @@ def c_dim(c, p, ok, s):
     if sc.dim_ovr is not None:
         level = sc.dim_ovr
     elif p == "auto":  # the level the schedule returns to at the next tick (Schedule.decide)
-        on = c.lamp_on if sc.relay_ovr is None else sc.relay_ovr
+        on = c.cmd_on if sc.relay_ovr is None else sc.relay_ovr
         level = sc.dim_auto(c.now) if on else 100
     else:
         level = c.dim

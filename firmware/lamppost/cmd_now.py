@@ -7,7 +7,7 @@ def s_readings(c):
     d = report.readings(r, {"ApparentPower": round(r.S, 1), "Frequency": round(r.Hz, 2),
                             "Temperature": round(r.temp, 1), "mains": r.mains,
                             "dark": r.dark, "valid": r.ok})
-    d["lamp"] = "on" if c.lamp_on else "off"
+    d["lamp"] = "on" if c.cmd_on else "off"
     d["dim"] = c.dim
     return d
 

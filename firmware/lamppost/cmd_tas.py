@@ -35,7 +35,7 @@ def c_power(c, p, ok, s):
     if p:
         if p in ("toggle", "2"):
             sc = c.sched
-            on = c.lamp_on if sc.relay_ovr is None else sc.relay_ovr
+            on = c.cmd_on if sc.relay_ovr is None else sc.relay_ovr
             p = "off" if on else "on"
         elif p in ("1", "true"):
             p = "on"
@@ -68,7 +68,7 @@ def c_state(c, p, ok, s):
     up = c.now - (c.t_boot or c.now)
     gc.collect()
     return {"UptimeSec": up, "Heap": gc.mem_free() // 1024,
-            "POWER": "ON" if c.lamp_on else "OFF", "Dimmer": c.dim, "Wifi": None}
+            "POWER": "ON" if c.cmd_on else "OFF", "Dimmer": c.dim, "Wifi": None}
 
 
 def c_backlog(c, p, ok, uart):
