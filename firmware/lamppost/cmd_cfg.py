@@ -10,7 +10,7 @@ LIVE = ("id", "lat", "lon", "sun_elev", "cal_v", "cal_i", "pin", "login_s", "pho
 
 
 def c_config(c, p, ok, s):
-    cfg = c.app.cfg
+    cfg = c.cfg
     if not p:
         return {"config": config.public(cfg)}
     key, _, text = p.partition(" ")
@@ -36,26 +36,26 @@ def c_config(c, p, ok, s):
         else:
             del cfg[key]
         raise ValueError("flash full: not saved")
-    _apply(c.app, c, key)
-    c.log.add(c.app.now, "config", "%s set" % key if spec[4] else "%s=%s" % (key, value))
+    _apply(c, key)
+    c.log.add(c.now, "config", "%s set" % key if spec[4] else "%s=%s" % (key, value))
     d = {key: "(secret)" if spec[4] else value, "saved": True}
     if key not in LIVE:
         d["reboot"] = "needed to apply"
     return d
 
 
-def _apply(a, c, key):
-    cfg = a.cfg
+def _apply(c, key):
+    cfg = c.cfg
     if key in ("lat", "lon", "sun_elev"):
-        a.sun.lat, a.sun.lon, a.sun.elev, a.sun.day = cfg["lat"], cfg["lon"], cfg["sun_elev"], None
+        c.sun.lat, c.sun.lon, c.sun.elev, c.sun.day = cfg["lat"], cfg["lon"], cfg["sun_elev"], None
     elif key in ("cal_v", "cal_i"):
-        setattr(a.meter, key, cfg[key])
+        setattr(c.meter, key, cfg[key])
     elif key == "id":
-        a.rep.id = cfg["id"]
+        c.rep.id = cfg["id"]
     elif key == "login_s":
         c.idle_s = cfg["login_s"]
     else:
-        a.sched.configure(cfg)
+        c.sched.configure(cfg)
 
 
 def _value(kind, text):
@@ -83,24 +83,23 @@ def c_calibrate(c, p, ok, s):
         true = float(val)
     except ValueError:
         raise ValueError("calibrate voltage|power|current <true value>")
-    a = c.app
-    old = (a.meter.cal_v, a.meter.cal_i)
-    gains = calib.calibrate(a.meter, a.r, kind, true)
+    old = (c.meter.cal_v, c.meter.cal_i)
+    gains = calib.calibrate(c.meter, c.r, kind, true)
     try:
         for k in gains:
-            a.cfg[k] = config.check(k, gains[k])
+            c.cfg[k] = config.check(k, gains[k])
     except ValueError:
-        a.meter.cal_v, a.meter.cal_i = old
+        c.meter.cal_v, c.meter.cal_i = old
         raise
-    store.save(config.PATH, a.cfg)
-    c.log.add(a.now, "config", "calibrate %s %s" % (kind, true))
+    store.save(config.PATH, c.cfg)
+    c.log.add(c.now, "config", "calibrate %s %s" % (kind, true))
     gains["saved"] = True
     return gains
 
 
 def c_teleperiod(c, p, ok, s):
     """TelePeriod [10..86400]: seconds between MQTT STATE/SENSOR reports (Tasmota's name)."""
-    net = c.app.net
+    net = c.net
     if net is None:
         raise ValueError("no MQTT broker configured (mqtt_host)")
     if p:

@@ -4,7 +4,7 @@ from lamppost.commands import NeedLogin, parse_int
 
 
 def c_selftest(c, p, ok, s):
-    sc, a = c.app.sched, c.app
+    sc = c.sched
     if p:
         raise ValueError("SelfTest takes no value")
     if sc.test is not None:
@@ -12,15 +12,15 @@ def c_selftest(c, p, ok, s):
     if not ok:
         raise NeedLogin()
     from lamppost.selftest import SelfTest
-    settle = 240 if a.cfg["lamp"] == "hps" else 5
+    settle = 240 if c.cfg["lamp"] == "hps" else 5
     # the callback lives in the resident Commands, so this module can be dropped meanwhile
-    sc.test = SelfTest(a.now, a.cfg["rated_w"], settle, c.selftest_done,
-                       getattr(a.engine, "on_w", 6.0))
+    sc.test = SelfTest(c.now, c.cfg["rated_w"], settle, c.selftest_done,
+                       getattr(c.engine, "on_w", 6.0))
     return {"state": "started", "takes_s": 4 * settle, "result": "as ev selftest"}
 
 
 def c_relay(c, p, ok, s):
-    sc = c.app.sched
+    sc = c.sched
     p = p.lower()
     if p:
         if p not in ("on", "off", "auto"):
@@ -28,36 +28,36 @@ def c_relay(c, p, ok, s):
         if not ok:
             raise NeedLogin()
         if p == "auto":
-            sc.set_override(c.app.now, clear_relay=True)
+            sc.set_override(c.now, clear_relay=True)
         else:
-            sc.set_override(c.app.now, relay=p == "on")
-        c.log.add(c.app.now, "override", "relay " + p)
+            sc.set_override(c.now, relay=p == "on")
+        c.log.add(c.now, "override", "relay " + p)
     o = sc.override()
-    on = c.app.cmd_on if sc.relay_ovr is None else sc.relay_ovr  # as from the next tick
+    on = c.cmd_on if sc.relay_ovr is None else sc.relay_ovr  # as from the next tick
     return {"relay": o["relay"] if o else "auto", "lamp": "on" if on else "off",
             "until": clock.iso(sc.ovr_until) if o else None}
 
 
 def c_dim(c, p, ok, s):
-    sc = c.app.sched
+    sc = c.sched
     p = p.lower()
     if p:
         level = None if p == "auto" else parse_int(p, 0, 100, "Dim <0-100>|auto: level")
         if not ok:
             raise NeedLogin()
         if level is None:
-            sc.set_override(c.app.now, clear_dim=True)
+            sc.set_override(c.now, clear_dim=True)
         else:
-            sc.set_override(c.app.now, dim=level)
-        c.log.add(c.app.now, "override", "dim " + p)
+            sc.set_override(c.now, dim=level)
+        c.log.add(c.now, "override", "dim " + p)
     o = sc.override()
     if sc.dim_ovr is not None:
         level = sc.dim_ovr
     elif p == "auto":  # the level the schedule returns to at the next tick (Schedule.decide)
-        on = c.app.cmd_on if sc.relay_ovr is None else sc.relay_ovr
-        level = sc.dim_auto(c.app.now) if on else 100
+        on = c.cmd_on if sc.relay_ovr is None else sc.relay_ovr
+        level = sc.dim_auto(c.now) if on else 100
     else:
-        level = c.app.dim
+        level = c.dim
     return {"dim": o["dim"] if o else "auto", "level": level,
             "until": clock.iso(sc.ovr_until) if o else None}
 
@@ -65,7 +65,7 @@ def c_dim(c, p, ok, s):
 def c_reboot(c, p, ok, s):
     if not ok:
         raise NeedLogin()
-    c.reboot_at = c.app.now + 1
+    c.reboot_at = c.now + 1
     return {"reboot": "in 1 s"}
 
 
@@ -74,13 +74,13 @@ def c_maintenance(c, p, ok, uart):
     again for mpremote, no watchdog; the deploy's final reset starts the firmware again."""
     if not uart:
         raise ValueError("Maintenance applies to the serial console")
-    if not c.app.hal.repl:
+    if not c.hal.repl:
         raise ValueError("Maintenance needs a board (this HAL has no REPL to hand over)")
     if not ok:
         raise NeedLogin()
-    c.log.add(c.app.now, "maintenance", "deploy")
+    c.log.add(c.now, "maintenance", "deploy")
     c.maint = True
-    c.reboot_at = c.app.now + 1
+    c.reboot_at = c.now + 1
     return {"maintenance": "restarting into safe mode in 1 s: REPL for mpremote, lamp on the fallback schedule"}
 
 
@@ -88,10 +88,10 @@ def c_login(c, p, ok, uart):
     if not uart:
         raise ValueError("Login applies to the serial console")
     from lamppost import servicepin
-    now = c.app.now
-    sess = c.app.hal.session_time(now)  # the login timers' clock (hal/contract.py)
+    now = c.now
+    sess = c.hal.session_time(now)  # the login timers' clock (hal/contract.py)
     locked = c.locked_until
-    err = servicepin.check(c, sess, p, c.app.cfg["pin"])
+    err = servicepin.check(c, sess, p, c.cfg["pin"])
     if err is None:
         c.log.add(now, "login", "ok")
     elif c.locked_until != locked:  # one entry per lockout, not per wrong PIN: a flood of tries

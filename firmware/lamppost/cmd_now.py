@@ -3,17 +3,17 @@ from lamppost import report
 
 
 def s_readings(c):
-    a, r = c.app, c.app.r
+    r = c.r
     d = report.readings(r, {"ApparentPower": round(r.S, 1), "Frequency": round(r.Hz, 2),
                             "Temperature": round(r.temp, 1), "mains": r.mains,
                             "dark": r.dark, "valid": r.ok})
-    d["lamp"] = "on" if a.cmd_on else "off"
-    d["dim"] = a.dim
+    d["lamp"] = "on" if c.cmd_on else "off"
+    d["dim"] = c.dim
     return d
 
 
 def s_alarms(c):
-    e = c.app.engine
+    e = c.engine
     return {"active": e.active(), "counts": e.counts()}
 
 

@@ -56,21 +56,20 @@ def c_status(c, p, ok, s):
 
 
 def s_fw(c):
-    a = c.app
     from lamppost import app as appmod
-    return {"version": getattr(appmod, "FW_VERSION", "?"), "hal": a.hal.name,
-            "boots": a.state.get("boots"), "restart": c.restart, "time": clock.iso(a.now),
-            "uptime_s": a.now - (c.t_boot or a.now),
-            "login": "yes" if a.hal.session_time(a.now) < c.until else "no"}
+    return {"version": getattr(appmod, "FW_VERSION", "?"), "hal": c.hal.name,
+            "boots": c.state.get("boots"), "restart": c.restart, "time": clock.iso(c.now),
+            "uptime_s": c.now - (c.t_boot or c.now),
+            "login": "yes" if c.hal.session_time(c.now) < c.until else "no"}
 
 
 def s_energy(c):
-    e = getattr(c.app, "energy", None)
-    return e.fields() if e is not None else {"Total": round(c.app.meter.total(), 4)}
+    e = c.energy
+    return e.fields() if e is not None else {"Total": round(c.meter.total(), 4)}
 
 
 def s_net(c):
-    net = getattr(c.app, "net", None)
+    net = c.net
     if net is not None and hasattr(net, "status"):
         return net.status()
     return {"state": "not configured"}
@@ -86,18 +85,18 @@ def s_config(c):
     """The config without its secrets (names kept from boot: App.secret). The schema is not
     resident (bootfiles.done()) and importing it for a Status built in RAM over MQTT found
     no heap; cfg holds only keys the schema checked at boot or a Config set checked since."""
-    sec = getattr(c.app, "secret", None)
+    sec = c.secret
     if sec is None:  # an app that did not boot through bootfiles
         from lamppost import config
-        return config.public(c.app.cfg)
-    d = dict(c.app.cfg)
+        return config.public(c.cfg)
+    d = dict(c.cfg)
     for k in sec:
         d.pop(k, None)
     return d
 
 
 def s_thresholds(c):
-    e = c.app.engine
+    e = c.engine
     d = {}
     for k in ("rated_w", "blank_s", "warmup_s", "fail_frac", "tol", "on_w", "pf_min",
               "v_low", "v_high", "temp_max"):
@@ -107,12 +106,12 @@ def s_thresholds(c):
 
 
 def s_schedule(c):
-    sc, a = c.app.sched, c.app
+    sc = c.sched
     sun = sc.sun
     return {"by": sc.why, "sunrise": clock.iso(sun.rise), "sunset": clock.iso(sun.set),
             "photocell": ("fault" if sc.pc_fault else "ok") if sc.photocell else "not fitted",
             "dim_clock": "solar" if sc.solar else "utc%+d min%s" % (sc.offset_s // 60, ("", " dst eu", " dst us")[sc.dst]),
-            "local_min": sc.local_minute(a.now), "override": _ovr(sc)}
+            "local_min": sc.local_minute(c.now), "override": _ovr(sc)}
 
 
 def _ovr(sc):

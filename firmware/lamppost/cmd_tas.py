@@ -34,8 +34,8 @@ def c_power(c, p, ok, s):
     p = p.lower()
     if p:
         if p in ("toggle", "2"):
-            sc = c.app.sched
-            on = c.app.cmd_on if sc.relay_ovr is None else sc.relay_ovr
+            sc = c.sched
+            on = c.cmd_on if sc.relay_ovr is None else sc.relay_ovr
             p = "off" if on else "on"
         elif p in ("1", "true"):
             p = "on"
@@ -61,15 +61,14 @@ def c_dimmer(c, p, ok, s):
 
 def c_state(c, p, ok, s):
     """State: the tele STATE report, now (also without a broker)."""
-    a = c.app
-    net = getattr(a, "net", None)
+    net = c.net
     if net is not None:
-        return net.state(a.now)
+        return net.state(c.now)
     import gc
-    up = a.now - (c.t_boot or a.now)
+    up = c.now - (c.t_boot or c.now)
     gc.collect()
     return {"UptimeSec": up, "Heap": gc.mem_free() // 1024,
-            "POWER": "ON" if a.cmd_on else "OFF", "Dimmer": a.dim, "Wifi": None}
+            "POWER": "ON" if c.cmd_on else "OFF", "Dimmer": c.dim, "Wifi": None}
 
 
 def c_backlog(c, p, ok, uart):
@@ -125,14 +124,14 @@ def c_decommission(c, p, ok, s):
     discovery entry) and keep it out (ha_discovery off, saved). Needs a login or a signature."""
     from lamppost.commands import NeedLogin
     from lamppost import config, store
-    net = c.app.net
+    net = c.net
     if net is None:
         raise ValueError("no MQTT broker configured (mqtt_host): nothing announced")
     if p:
         raise ValueError("Decommission takes no value")
     if not ok:
         raise NeedLogin()
-    cfg = c.app.cfg
+    cfg = c.cfg
     old = cfg.get("ha_discovery", True)
     cfg["ha_discovery"] = False
     if not store.save(config.PATH, cfg):
@@ -140,6 +139,6 @@ def c_decommission(c, p, ok, s):
         raise ValueError("flash full: not saved")
     net.removing = True
     net.disc = 0
-    c.log.add(c.app.now, "config", "decommission: HA discovery removed")
+    c.log.add(c.now, "config", "decommission: HA discovery removed")
     return {"decommission": "removing Home Assistant discovery (empty retained configs)",
             "ha_discovery": False}

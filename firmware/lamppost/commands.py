@@ -27,9 +27,25 @@ class NeedLogin(Exception):
     pass
 
 
+# what handlers may read of the app, as c.<name> (docs/architecture.md): the config, state and
+# secret key names; the HAL; Schedule, alarm Engine, SunSwitch; this tick's Reading, Meter,
+# Energy, Reporter; the tick's time, the lamp's commanded on/off and dim %; the uplink or None
+VIEW = ("cfg", "state", "secret", "hal", "sched", "engine", "sun", "r", "meter", "energy", "rep",
+        "now", "cmd_on", "dim", "net")
+
+
 class Commands:
+    """The command set, and the narrow interface its handlers (cmd_*.py) get of the app.
+
+    A handler sees the app only through Commands' own members and the names in VIEW
+    (docs/architecture.md, "The commands' interface"; tests/test_cmd_interface.py keeps
+    cmd_*.py to them), never the App itself. VIEW is read through the app at each access
+    (__getattr__): no stale copy of now, cmd_on, dim or net (made after the Commands), and
+    no resident reference or property per name (references and properties for them cost ~0.6 KB more heap).
+    """
+
     def __init__(self, app):
-        self.app = app
+        self._app = app  # private: handlers use VIEW (tests/test_cmd_interface.py)
         self.fails = 0  # wrong PINs in a row, and the lockout they caused (lamppost/servicepin.py)
         self.locked_until = 0
         self.until = 0  # the UART is logged in while hal.session_time(now) < until
@@ -47,6 +63,12 @@ class Commands:
         app.rep.sinks.append(self._log_report)
         app.sched.out = self._sched_event
 
+    def __getattr__(self, name):
+        """c.<name> for a name in VIEW: the app's, read through it each time."""
+        if name in VIEW:
+            return getattr(self._app, name, None)
+        raise AttributeError(name)
+
     def console(self, line):
         """The UART console's entry: one line, with the UART's own session.
 
@@ -63,28 +85,28 @@ class Commands:
         """Once per main-loop tick: event-log flushing, a pending Reboot or Maintenance."""
         if self.t_boot is None:
             self.t_boot = now
-            if self.app.cfg.get("selftest_boot") and self.restart == "power-on":
-                lock, self.app.locked = self.app.locked, None  # the post's own, not a user's
+            if self._app.cfg.get("selftest_boot") and self.restart == "power-on":
+                lock, self._app.locked = self._app.locked, None  # the post's own, not a user's
                 self.execute("selftest", "", True)  # mains is back: prove relay, lamp, driver
-                self.app.locked = lock
+                self._app.locked = lock
         self.log.tick(now)
         if self.reboot_at is not None and now >= self.reboot_at:
-            self.app.state["restart"] = "maintenance" if self.maint else "command"
-            self.app.state["run"] = 0  # a clean end: the next boot reports no supplyLoss
-            self.app.save_state()
+            self._app.state["restart"] = "maintenance" if self.maint else "command"
+            self._app.state["run"] = 0  # a clean end: the next boot reports no supplyLoss
+            self._app.save_state()
             self.log.flush(now)
             if self.maint:
-                self.app.hal.maintenance()
-            self.app.hal.reset(0)
+                self._app.hal.maintenance()
+            self._app.hal.reset(0)
 
     def _log_report(self, line, f):
-        ev, now = f.get("ev"), self.app.now
+        ev, now = f.get("ev"), self._app.now
         if ev == "alarm":
             st = f.get("state")
             self.log.add(now, "alarm", "%s %s" % (f.get("alarm"), st), st == "raised")
         elif ev == "switch":
             self.log.add(now, "switch", "%s %s%% by %s" % (f.get("lamp"), f.get("dim"),
-                                                         self.app.sched.why))
+                                                         self._app.sched.why))
         elif ev == "boot":
             self.log.add(now, "boot", "#%s fw %s restart %s" % (
                 f.get("boots"), f.get("fw"), self.restart), True)
@@ -94,10 +116,10 @@ class Commands:
             self.log.add(now, ev, str(f.get("error") or f.get("state"))[:100], ev != "override")
 
     def selftest_done(self, result):
-        self.app.rep.emit(self.app.now, "selftest", result)
+        self._app.rep.emit(self._app.now, "selftest", result)
 
     def _sched_event(self, kind, fields):
-        self.app.rep.emit(self.app.now, kind, fields)
+        self._app.rep.emit(self._app.now, kind, fields)
 
     def execute(self, line_or_name, payload=None, authed: "bool | None" = False):
         """Run one command; a dict reply with "cmd", and "error" when it failed.
@@ -116,10 +138,10 @@ class Commands:
         if modname is None:  # the error suggests the closest known name (cmd_tas.c_unknown)
             modname, fn, payload = "cmd_tas", "unknown", name
             name = name[:32]
-        now = self.app.hal.session_time(self.app.now)  # login timers' clock (hal/contract.py)
+        now = self._app.hal.session_time(self._app.now)  # login timers' clock (hal/contract.py)
         uart = authed is None  # the UART's own login; other channels say True/False
         ok = now < self.until if uart else authed is True
-        lock = self.app.locked  # the PIN could not be read: nobody may change anything
+        lock = self._app.locked  # the PIN could not be read: nobody may change anything
         if lock:
             ok = False
             if name == "login":
