@@ -84,10 +84,11 @@ def _plain(src_name, deco):
     a = src.index("@micropython.viper")
     b = src.index("class AdcWindow")
     body = src[a:b].replace("@micropython.viper", deco)
-    g = {"micropython": micropython, "ptr8": lambda x: x, "ptr32": lambda x: x,
-         "HEAD": 6, "_N": 0, "_SV": 1, "_SI": 2, "_SVV": 3, "_SII": 4, "_SVI": 5, "_SVI2": 6,
-         "_FIRST": 7, "_FPREV": 8, "_FCUR": 9, "_LAST": 10, "_LPREV": 11, "_LCUR": 12,
-         "_NC": 13, "_CLIP": 14, "_HVV": 15, "_HII": 16, "_HVI": 17, "_HVI2": 18, "_IL": 19, "_VL1": 20}
+    g = {"micropython": micropython, "ptr8": lambda x: x, "ptr32": lambda x: x}
+    for line in src.split("\n"):  # the module's `_X = const(N)`: private, so not in adc's globals
+        name, sep, rest = line.split("#")[0].partition(" = const(")
+        if sep and name and name[0] != " ":
+            g[name] = eval(rest[:rest.rindex(")")], g)  # noqa: S307 - the firmware's own source
     exec(body, g)
     return g["sums"]
 
