@@ -64,6 +64,18 @@ class RamBlocks:
         return None
 
 
+def remount(bdev):
+    """Mount bdev at MNT (unmounting what was there) and work in it: a board's boot after a
+    power cut, for the power-cut harnesses (tests/mp/powercut_*.py)."""
+    os.chdir("/")
+    try:
+        vfs.umount(MNT)
+    except OSError:
+        pass
+    vfs.mount(vfs.VfsLfs2(bdev), MNT)  # pyright: ignore[reportArgumentType]
+    os.chdir(MNT)
+
+
 def _copy(src, dst):
     with open(src, "rb") as f, open(dst, "wb") as g:
         while True:

@@ -18,7 +18,7 @@ import struct
 import sys
 import vfs
 from hal.contract import Hal as Contract
-from hal.ramflash import Cut, RamBlocks
+from hal.ramflash import Cut, RamBlocks, remount
 
 MNT = "/flash"
 T0 = 821807640  # 2026-01-15T15:54:00Z in seconds since 2000 (sunset at the post 15:55)
@@ -158,13 +158,7 @@ def provision(data):
 
 def mount(bdev):
     DEV[0] = bdev
-    os.chdir("/")
-    try:
-        vfs.umount(MNT)
-    except OSError:
-        pass
-    vfs.mount(vfs.VfsLfs2(bdev), MNT)
-    os.chdir(MNT)
+    remount(bdev)
 
 
 def run_workload(w, t0=T0):

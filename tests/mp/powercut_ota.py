@@ -18,7 +18,7 @@ import os
 import struct
 import sys
 import vfs
-from hal.ramflash import Cut, RamBlocks  # the one RAM flash chip of the LittleFS tests
+from hal.ramflash import Cut, RamBlocks, remount  # the one RAM flash chip of the LittleFS tests
 
 MNT = "/flash"
 BUNDLE = sys.argv[1]
@@ -117,13 +117,7 @@ DEV = [None]
 
 def mount(bdev):
     DEV[0] = bdev
-    os.chdir("/")
-    try:
-        vfs.umount(MNT)
-    except OSError:
-        pass
-    vfs.mount(vfs.VfsLfs2(bdev), MNT)
-    os.chdir(MNT)
+    remount(bdev)
 
 
 def boot(cause):
