@@ -78,6 +78,25 @@ def parse_time(text) -> int:
         raise ValueError(f"{_show(text)} is outside the years 2000-2099") from None
 
 
+
+def fault_fields(rd, ft: dict, i: int, kind: str, model: str, reserved: tuple) -> tuple:
+    """(at, until, params) of the i-th [[fault]] table: `until` after `at`, every other key a
+    parameter of the fault model `model` within its range (both scenario formats use this)."""
+    at = rd.get(ft, "fault", "at", _when, index=i)
+    until = rd.get(ft, "fault", "until", _when, None, index=i)
+    if until is not None and until <= at:
+        rd.fail("fault", "until", "must be after `at`", i)
+    params = {k: v for k, v in ft.items() if k not in reserved}
+    known = FAULT_PARAMS[model]
+    for k, v in params.items():
+        if k not in known:
+            rd.fail("fault", k, f"not a parameter of {kind} (known: {', '.join(known) or 'none'})", i)
+        try:
+            params[k] = check_number(v, known[k][0], known[k][1])
+        except (ValueError, OverflowError) as e:
+            rd.fail("fault", k, str(e), i)
+    return at, until, params
+
 def _when(text) -> int:
     """A scenario time: parse_time within the simulated clock's range."""
     t = parse_time(text)
@@ -295,19 +314,7 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         kind = rd.get(ft, "fault", "kind", _choice(tuple(CAUSES)), index=i)
         if kind in PHOTOCELL_CAUSES and not post.photocell:
             rd.fail("fault", "kind", f"{kind} needs a photocell: set [post] photocell = true", i)
-        at = rd.get(ft, "fault", "at", _when, index=i)
-        until = rd.get(ft, "fault", "until", _when, None, index=i)
-        if until is not None and until <= at:
-            rd.fail("fault", "until", "must be after `at`", i)
-        params = {k: v for k, v in ft.items() if k not in ("kind", "at", "until")}
-        known = FAULT_PARAMS[kind]
-        for k, v in params.items():
-            if k not in known:
-                rd.fail("fault", k, f"not a parameter of {kind} (known: {', '.join(known) or 'none'})", i)
-            try:
-                params[k] = check_number(v, known[k][0], known[k][1])
-            except (ValueError, OverflowError) as e:
-                rd.fail("fault", k, str(e), i)
+        at, until, params = fault_fields(rd, ft, i, kind, kind, ("kind", "at", "until"))
         faults.append(Fault(kind, at, until, params))
     fw = _firmware(rd, fw_t)
     network = _network(rd, raw_network)

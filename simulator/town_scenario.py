@@ -16,8 +16,6 @@ from pathlib import Path
 
 from lamppost_common.ids import check_post_id
 from simulator import scenario as s1
-from simulator.models.params import FAULT as FAULT_PARAMS
-from simulator.models.params import check_number
 from simulator.scenario import ScenarioError
 from simulator.scenario_types import CAUSES, LAMPS, PHOTOCELL_CAUSES, SENSORS, Fault, Post, Scenario
 
@@ -205,19 +203,8 @@ def loads(text: str, path: str = "<town>") -> Town:
                     f"fault: give {'cabinet' if kind in CABINET_CAUSES else 'post'} = \"ID\"", i)
         if kind in PHOTOCELL_CAUSES and not by_id[where_post][0].photocell:
             rd.fail("fault", "kind", f"{kind} needs a photocell: set photocell = true on the post", i)
-        at = rd.get(ft, "fault", "at", s1._when, index=i)
-        until = rd.get(ft, "fault", "until", s1._when, None, index=i)
-        if until is not None and until <= at:
-            rd.fail("fault", "until", "must be after `at`", i)
-        params = {k: v for k, v in ft.items() if k not in ("kind", "at", "until", "post", "cabinet")}
-        known = FAULT_PARAMS[CABINET_CAUSES.get(kind, kind)]
-        for k, v in params.items():
-            if k not in known:
-                rd.fail("fault", k, f"not a parameter of {kind} (known: {', '.join(known) or 'none'})", i)
-            try:
-                params[k] = check_number(v, known[k][0], known[k][1])
-            except (ValueError, OverflowError) as e:
-                rd.fail("fault", k, str(e), i)
+        at, until, params = s1.fault_fields(rd, ft, i, kind, CABINET_CAUSES.get(kind, kind),
+                                            ("kind", "at", "until", "post", "cabinet"))
         faults.append(TownFault(kind, at, until, params, where_post, where_cab))
     out = []
     for n, (p, cab) in enumerate(posts):
