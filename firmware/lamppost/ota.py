@@ -82,7 +82,8 @@ def _mkdirs(path):
                 pass
 
 
-def sha256_file(path, buf):
+def _digest(path, buf):
+    """SHA-256 of a file, read through buf (no allocation per block)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:
@@ -90,7 +91,11 @@ def sha256_file(path, buf):
             if not n:
                 break
             h.update(memoryview(buf)[:n])
-    return binascii.hexlify(h.digest()).decode()
+    return h.digest()
+
+
+def sha256_file(path, buf):
+    return binascii.hexlify(_digest(path, buf)).decode()
 
 
 def safe_path(p):
@@ -131,16 +136,7 @@ def signed(man, key_hex, sig_hex):
     """True when the manifest file man carries the signature sig_hex (hex) of the SHA-256
     of its bytes by the operator's public key key_hex; lamppost/ed25519.py is loaded for it
     and dropped again."""
-    h = hashlib.sha256()
-    buf = bytearray(512)
-    with open(man, "rb") as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(memoryview(buf)[:n])
-    digest = h.digest()
-    buf = h = None
+    digest = _digest(man, bytearray(512))
     try:
         key = binascii.unhexlify(key_hex)
         sig = binascii.unhexlify(sig_hex)
