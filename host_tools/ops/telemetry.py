@@ -133,12 +133,14 @@ d AS (
   SELECT post_id, t, k, h, mine,
          LAG(k) OVER (PARTITION BY post_id ORDER BY t) AS pk,
          LAG(h) OVER (PARTITION BY post_id ORDER BY t) AS ph,
-         ROW_NUMBER() OVER (PARTITION BY post_id, t / 3600 ORDER BY t DESC) AS rn
+         LEAD(t) OVER (PARTITION BY post_id ORDER BY t) AS nt
   FROM a)
 SELECT post_id, (t / 3600) * 3600 AS hour_t,
        SUM(CASE WHEN pk IS NULL OR k IS NULL THEN 0 WHEN k >= pk THEN k - pk ELSE k END),
        SUM(CASE WHEN ph IS NULL OR h IS NULL THEN 0 WHEN h >= ph THEN h - ph ELSE h END),
-       COUNT(*), MAX(t), MAX(CASE WHEN rn = 1 THEN k END), MAX(CASE WHEN rn = 1 THEN h END)
+       COUNT(*), MAX(t),
+       MAX(CASE WHEN nt IS NULL OR nt / 3600 <> t / 3600 THEN k END),
+       MAX(CASE WHEN nt IS NULL OR nt / 3600 <> t / 3600 THEN h END)
 FROM d WHERE mine = 1 GROUP BY post_id, (t / 3600) * 3600
 """
 _CARRY = {
