@@ -206,10 +206,13 @@ def maintain(eng: Engine, retention_days: float = DEFAULT_RETENTION_DAYS,
         if pg and not c.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({ROLLUP_LOCK})").scalar():
             out["busy"] = 1  # another worker is at it: its round covers ours
             return out
-        newest = c.execute(select(func.max(S.telemetry.c.t))).scalar()
-        if newest is None:
-            return out
         mark = c.execute(select(S.counters.c.value).where(S.counters.c.name == "rollup_mark")).scalar()
+        # the newest report at or after the mark: on PostgreSQL only the partitions from the
+        # mark's day on are read (a max over all of history would read every partition each round)
+        q = select(func.max(S.telemetry.c.t))
+        newest = c.execute(q if mark is None else q.where(S.telemetry.c.t >= mark)).scalar()
+        if newest is None:
+            return out  # nothing stored, or nothing since the last round
         # the hour the last rollup ended in is recomputed (it was partial then), the ones
         # before are final (SENSOR is QoS 0: nothing arrives late for them)
         lo = mark if mark is not None else c.execute(select(func.min(S.telemetry.c.t))).scalar()

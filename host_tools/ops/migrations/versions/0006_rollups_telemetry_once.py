@@ -9,7 +9,8 @@ partitioned `telemetry` (the fleet, 0002_fleet). The console now reads its plots
 `telemetry` and its energy and burning hours from the rollups. Upgrade copies every
 reading that telemetry lacks (a report `serve` already stored in both is kept once; one
 outside 2020..2100, which telemetry refuses, is dropped), creating the day partitions
-they need on PostgreSQL, then drops `readings`. The rollups are emptied and rebuilt from
+they need on PostgreSQL, then drops `readings`. An index on telemetry's `t` serves the rollup's time window (BRIN on
+PostgreSQL, a b-tree on SQLite). The rollups are emptied and rebuilt from
 the whole of telemetry by the next `telemetry maintain` round (serve's or by hand), so the
 moved history is in them and every hour has its carry columns.
 Downgrade recreates `readings` from telemetry and drops the carry columns.
@@ -45,12 +46,16 @@ def upgrade() -> None:
         b.add_column(sa.Column('last_t', sa.BigInteger(), nullable=True))
         b.add_column(sa.Column('last_kwh', sa.Float(), nullable=True))
         b.add_column(sa.Column('last_hours', sa.Float(), nullable=True))
+    # the rollup reads a t range over every post: BRIN on PostgreSQL (on the partitioned
+    # parent: every partition gets one, today's and those made later), a b-tree on SQLite
+    op.create_index('ix_telemetry_t', 'telemetry', ['t'], postgresql_using='brin')
     op.execute("DELETE FROM energy_hourly")
     op.execute("DELETE FROM energy_daily")
     op.execute("DELETE FROM counters WHERE name = 'rollup_mark'")
 
 
 def downgrade() -> None:
+    op.drop_index('ix_telemetry_t', table_name='telemetry')
     with op.batch_alter_table('energy_hourly') as b:
         b.drop_column('last_hours')
         b.drop_column('last_kwh')
