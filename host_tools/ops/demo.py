@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from host_tools.ops import config, db, register
+from host_tools.ops import config, db, register, telemetry
 from host_tools.ops.dispatch import Dispatcher
 from host_tools.ops.engine import Engine, iso
 from host_tools.ops.ingest import Reject, parse
@@ -97,6 +97,7 @@ class VirtualService:
         e = self.engine
         with self.lock:
             e.tick()
+            telemetry.maintain(e.db)  # as serve's rounds: the console's reports read the rollups
             self.dispatcher.run()
             for o in e.orders(status="dispatched") + e.orders(status="acknowledged"):
                 if o["status"] == "dispatched":

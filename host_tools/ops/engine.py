@@ -29,6 +29,7 @@ from sqlalchemy import Connection, and_, func, insert, literal_column, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 
 from host_tools.ops import schema as S
+from host_tools.ops import telemetry
 from host_tools.ops.config import CATEGORIES, FAULT_CLASS, GROUPABLE, PRIORITY, Config
 
 OPEN = ("opened", "dispatched", "acknowledged", "repaired", "not_verified")
@@ -75,13 +76,18 @@ class Engine:
         self.db = eng
         self.cfg = cfg
         self.clock = clock
+        self.parts = telemetry.Partitions()  # day partitions known to exist (PostgreSQL)
 
     # ---------- input from posts ----------
     def ingest(self, kind: str, pid: str, data: dict) -> str:
         """Record one parsed message; returns stored | duplicate. Judging happens in tick()."""
         now = self.clock()
-        with self.db.begin() as c:
-            return self._ingest(c, kind, pid, data, now)
+        try:
+            with self.db.begin() as c:
+                return self._ingest(c, kind, pid, data, now)
+        except Exception:
+            self.parts.known.clear()  # partitions made in a rolled-back transaction
+            raise
 
     def ingest_many(self, items: list[tuple[str, str, dict]]) -> list[str]:
         """Several parsed messages in ONE transaction (serve's writer batch): all are stored
@@ -90,9 +96,13 @@ class Engine:
         now = self.clock()
         order = sorted(range(len(items)), key=lambda i: items[i][1])
         out = [""] * len(items)
-        with self.db.begin() as c:
-            for i in order:
-                out[i] = self._ingest(c, *items[i], now)
+        try:
+            with self.db.begin() as c:
+                for i in order:
+                    out[i] = self._ingest(c, *items[i], now)
+        except Exception:
+            self.parts.known.clear()  # partitions made in a rolled-back transaction
+            raise
         return out
 
     def _ingest(self, c, kind: str, pid: str, data: dict, now: float) -> str:
@@ -109,11 +119,13 @@ class Engine:
         if kind in ("state", "sensor"):
             if c.execute(update(P).where(P.c.id == pid).values(**seen)).rowcount == 0:
                 return "stored"  # a post not in the register: nothing to keep
-            if kind == "sensor":  # the console's readings (the fleet's history: telemetry.py)
-                c.execute(insert(S.readings).values(
-                    post_id=pid, t=t, power_w=data.get("Power"), voltage_v=data.get("Voltage"),
-                    current_a=data.get("Current"), factor=data.get("Factor"),
-                    total_kwh=data.get("Total")))
+            if kind == "sensor":  # telemetry: the one copy (serve stores its batches itself)
+                if telemetry.MIN_T <= t < telemetry.MAX_T:
+                    telemetry.store(c, [{
+                        "post_id": pid, "t": t, "total_kwh": data.get("Total"),
+                        "hours": data.get("operatingHours"), "power_w": data.get("Power"),
+                        "voltage": data.get("Voltage"), "current_a": data.get("Current"),
+                        "factor": data.get("Factor"), "received_at": now}], self.parts)
             elif "lamp" in data:
                 self._lamp_state(c, pid, data["lamp"], t, data.get("dimmer"))
             return "stored"
@@ -145,13 +157,18 @@ class Engine:
         if not newest:
             return
         now = self.clock()
-        P = S.posts
         with self.db.begin() as c:
-            greatest = func.max if c.dialect.name == "sqlite" else func.greatest
-            for pid in sorted(newest):  # one order for every worker: no lock-order deadlock
-                t = newest[pid]
-                c.execute(update(P).where(P.c.id == pid).values(
-                    last_seen_at=now, last_t=func.coalesce(greatest(P.c.last_t, t), t)))
+            self.seen(c, newest, now)
+
+    @staticmethod
+    def seen(c, newest: dict[str, int], now: float) -> None:
+        """The posts were heard from at `now`, each up to its post time in newest."""
+        P = S.posts
+        greatest = func.max if c.dialect.name == "sqlite" else func.greatest
+        for pid in sorted(newest):  # one order for every worker: no lock-order deadlock
+            t = newest[pid]
+            c.execute(update(P).where(P.c.id == pid).values(
+                last_seen_at=now, last_t=func.coalesce(greatest(P.c.last_t, t), t)))
 
     def _lamp_state(self, c, pid, lamp, t, dimmer=None):
         """The newest lamp state by post time (a late resend does not turn a lit lamp dark)."""

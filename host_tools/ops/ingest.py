@@ -61,11 +61,11 @@ def parse(topic: str, payload: bytes) -> tuple[str, str, dict]:
         if isinstance(d.get("Dimmer"), (int, float)):
             out["dimmer"] = float(d["Dimmer"])
         return "state", pid, out
-    if kind == "sensor":  # the meter, for the console's history plots and energy per day
+    if kind == "sensor":  # the meter: telemetry (the console's plots, the energy rollups)
         e = d["ENERGY"]
         return "sensor", pid, {"t": post_time(d.get("Time")),
-                               **{k: float(e[k]) for k in ("Total", "Power", "Voltage", "Current",
-                                                           "Factor") if k in e}}
+                               **{k: float(e[k]) for k in ("Total", "operatingHours", "Power", "Voltage",
+                                                           "Current", "Factor") if k in e}}
     if kind not in ("alarm", "event"):
         raise Reject(f"{kind} messages are not read by the service")
     if "id" in d and d["id"] != pid:

@@ -148,7 +148,7 @@ counters = Table(  # rejected input and the like, for reports and /healthz
 )
 
 # ---- history at scale (migration 0002_fleet; host_tools/ops/telemetry.py) ----
-telemetry = Table(  # one row per SENSOR report; PostgreSQL: partitioned by day on t
+telemetry = Table(  # one row per SENSOR report (the only copy; the console reads it too); PostgreSQL: by day on t
     "telemetry", metadata,
     Column("post_id", String(32), primary_key=True),
     Column("t", BigInteger, primary_key=True),       # post time of the report
@@ -159,6 +159,10 @@ telemetry = Table(  # one row per SENSOR report; PostgreSQL: partitioned by day 
     Column("current_a", Float),
     Column("factor", Float),
     Column("received_at", Float, nullable=False),
+    # the rollup's window is a t range over every post (the primary key leads with the post):
+    # a BRIN index on PostgreSQL (rows arrive in about t order, it costs the inserts next to
+    # nothing), a b-tree on SQLite (migration 0006)
+    Index("ix_telemetry_t", "t", postgresql_using="brin"),
 )
 
 energy_hourly = Table(  # rollup: what reports read instead of raw telemetry
@@ -168,6 +172,11 @@ energy_hourly = Table(  # rollup: what reports read instead of raw telemetry
     Column("energy_kwh", Float, nullable=False),
     Column("burn_h", Float, nullable=False),
     Column("samples", Integer, nullable=False),
+    # the hour's newest report (migration 0006): the next window's rollup takes the counters'
+    # increase from here, however long the post was silent in between
+    Column("last_t", BigInteger),
+    Column("last_kwh", Float),
+    Column("last_hours", Float),
 )
 
 energy_daily = Table(
@@ -213,19 +222,6 @@ api_tokens = Table(  # bearer tokens for scripts; only the SHA-256 of the token 
     Column("name", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
-)
-
-readings = Table(  # tele/<id>/SENSOR: the post's meter, post clock
-    "readings", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("post_id", String(32), nullable=False),
-    Column("t", BigInteger, nullable=False),
-    Column("power_w", Float),
-    Column("voltage_v", Float),
-    Column("current_a", Float),
-    Column("factor", Float),
-    Column("total_kwh", Float),
-    Index("ix_readings_post_t", "post_id", "t"),
 )
 
 post_state = Table(  # the newest lamp state a post reported (STATE POWER or a switch event)

@@ -164,7 +164,7 @@ class Service:
             done.extend(states)
         if sensors:
             now = self.e.clock()
-            rows, ms, readings = {}, [], []
+            rows, ms, heard = {}, [], {}
             for m, pid, data in sensors:
                 try:
                     r = telemetry.row(pid, data, now)
@@ -174,16 +174,13 @@ class Service:
                     continue
                 rows[(r["post_id"], r["t"])] = r
                 ms.append(m)
-                readings.append((pid, {"t": r["t"], "Power": r["power_w"], "Voltage": r["voltage"],
-                                       "Current": r["current_a"], "Factor": r["factor"],
-                                       "Total": r["total_kwh"]}))
+                heard[pid] = max(heard.get(pid, 0), r["t"])
 
             def put():
                 try:
-                    with self.e.db.begin() as c:
+                    with self.e.db.begin() as c:  # telemetry is the only copy: the console reads it
                         self.stats["telemetry"] += telemetry.store(c, list(rows.values()), self.parts)
-                        for pid, data in readings:  # the console's readings
-                            self.e._ingest(c, "sensor", pid, data, now)
+                        self.e.seen(c, heard, now)
                 except Exception:
                     self.parts.known.clear()  # partitions made in a rolled-back transaction
                     raise

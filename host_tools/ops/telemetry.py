@@ -23,7 +23,6 @@ from host_tools.ops import schema as S
 DAY = 86400
 HOUR = 3600
 AHEAD_DAYS = 2          # partitions kept ready beyond the newest data
-LOOKBACK_S = HOUR       # a rollup reads this far before its first hour (the previous report)
 MIN_T, MAX_T = 1_577_836_800, 4_102_444_800  # 2020-01-01 .. 2100-01-01: a sane post clock
 ROLLUP_LOCK = 0x726F6C6C  # pg advisory xact lock: one worker rolls up at a time
 PART_LOCK = 0x70617274    # pg advisory xact lock: one worker creates partitions at a time
@@ -117,28 +116,68 @@ def store(c: Connection, rows: list[dict], parts: Partitions) -> int:
     return len(r.all())
 
 
+# Energy and burning hours per post and hour, from the counters' increases between a post's
+# consecutive reports. The report before the first one of the window is the previous hour's
+# newest (`last_*` of that post's latest energy_hourly row before :lo: one index probe per
+# post, however long the post was silent), so a window boundary loses nothing. A counter
+# that went down (meter replaced, counters lost) counts from zero, as the console always did.
 _HOURLY = """
-WITH d AS (
-  SELECT post_id, t,
-         total_kwh - LAG(total_kwh) OVER (PARTITION BY post_id ORDER BY t) AS de,
-         hours - LAG(hours) OVER (PARTITION BY post_id ORDER BY t) AS dh
-  FROM telemetry WHERE t >= :look AND t < :hi)
+WITH w AS (
+  SELECT post_id, t, total_kwh AS k, hours AS h FROM telemetry
+  WHERE t >= :lo AND t < :hi {post}),
+p AS (SELECT DISTINCT post_id FROM w),
+c AS ({carry}),
+a AS (SELECT post_id, t, k, h, 1 AS mine FROM w
+      UNION ALL SELECT post_id, t, k, h, 0 AS mine FROM c),
+d AS (
+  SELECT post_id, t, k, h, mine,
+         LAG(k) OVER (PARTITION BY post_id ORDER BY t) AS pk,
+         LAG(h) OVER (PARTITION BY post_id ORDER BY t) AS ph,
+         LEAD(t) OVER (PARTITION BY post_id ORDER BY t) AS nt
+  FROM a)
 SELECT post_id, (t / 3600) * 3600 AS hour_t,
-       SUM(CASE WHEN de > 0 THEN de ELSE 0 END), SUM(CASE WHEN dh > 0 THEN dh ELSE 0 END), COUNT(*)
-FROM d WHERE t >= :lo GROUP BY post_id, (t / 3600) * 3600
+       SUM(CASE WHEN pk IS NULL OR k IS NULL THEN 0 WHEN k >= pk THEN k - pk ELSE k END),
+       SUM(CASE WHEN ph IS NULL OR h IS NULL THEN 0 WHEN h >= ph THEN h - ph ELSE h END),
+       COUNT(*), MAX(t),
+       MAX(CASE WHEN nt IS NULL OR nt / 3600 <> t / 3600 THEN k END),
+       MAX(CASE WHEN nt IS NULL OR nt / 3600 <> t / 3600 THEN h END)
+FROM d WHERE mine = 1 GROUP BY post_id, (t / 3600) * 3600
 """
+_CARRY = {
+    "postgresql": """SELECT p.post_id, e.last_t AS t, e.last_kwh AS k, e.last_hours AS h FROM p
+  CROSS JOIN LATERAL (SELECT last_t, last_kwh, last_hours FROM energy_hourly x
+                      WHERE x.post_id = p.post_id AND x.hour_t < :lo
+                      ORDER BY x.hour_t DESC LIMIT 1) e
+  WHERE e.last_t IS NOT NULL""",
+    "sqlite": """SELECT e.post_id, e.last_t AS t, e.last_kwh AS k, e.last_hours AS h FROM p
+  JOIN energy_hourly e ON e.post_id = p.post_id AND e.hour_t = (
+    SELECT MAX(x.hour_t) FROM energy_hourly x WHERE x.post_id = p.post_id AND x.hour_t < :lo)
+  WHERE e.last_t IS NOT NULL""",
+}
+
+
+def hourly(c: Connection, lo: int, hi: int, post: str | None = None) -> list[dict]:
+    """The energy_hourly rows of the whole hours covering [lo, hi), computed from telemetry
+    (and the rollup's newest row before them), without writing: what `rollup` stores, and
+    what the console adds for the hours the last rollup has not reached yet."""
+    lo, hi = lo - lo % HOUR, hi - hi % HOUR + HOUR
+    sql = _HOURLY.format(post="AND post_id = :post" if post else "",
+                         carry=_CARRY["postgresql" if c.dialect.name == "postgresql" else "sqlite"])
+    rows = c.execute(text(sql), {"lo": lo, "hi": hi, **({"post": post} if post else {})}).all()
+    return [{"post_id": p, "hour_t": int(h), "energy_kwh": float(e or 0), "burn_h": float(b or 0),
+             "samples": int(n), "last_t": int(lt), "last_kwh": lk, "last_hours": lh}
+            for p, h, e, b, n, lt, lk, lh in rows]
 
 
 def rollup(c: Connection, lo: int, hi: int) -> int:
     """Recompute energy_hourly for the hours in [lo, hi) and energy_daily for their days;
-    returns the hourly rows written. A counter that went down (meter replaced) adds 0."""
+    returns the hourly rows written. A counter that went down (meter replaced) counts from 0."""
     lo, hi = lo - lo % HOUR, hi - hi % HOUR + HOUR
     H, D = S.energy_hourly, S.energy_daily
-    rows = c.execute(text(_HOURLY), {"look": lo - LOOKBACK_S, "lo": lo, "hi": hi}).all()
+    rows = hourly(c, lo, hi - 1)
     c.execute(H.delete().where(H.c.hour_t >= lo, H.c.hour_t < hi))
     if rows:
-        c.execute(H.insert(), [{"post_id": p, "hour_t": int(h), "energy_kwh": float(e or 0),
-                                "burn_h": float(b or 0), "samples": int(n)} for p, h, e, b, n in rows])
+        c.execute(H.insert(), rows)
     dlo, dhi = _day(lo), _day(hi - 1) + DAY
     c.execute(D.delete().where(D.c.day_t >= dlo, D.c.day_t < dhi))
     day = H.c.hour_t - H.c.hour_t % DAY
@@ -147,6 +186,13 @@ def rollup(c: Connection, lo: int, hi: int) -> int:
         select(H.c.post_id, day, func.sum(H.c.energy_kwh), func.sum(H.c.burn_h), func.sum(H.c.samples))
         .where(H.c.hour_t >= dlo, H.c.hour_t < dhi).group_by(H.c.post_id, day)))
     return len(rows)
+
+
+def rolled_to(c: Connection) -> int | None:
+    """Start of the hour the last rollup ended in: energy_hourly before it is final, from it
+    on it is partial or missing (None: nothing rolled up yet)."""
+    mark = c.execute(select(S.counters.c.value).where(S.counters.c.name == "rollup_mark")).scalar()
+    return None if mark is None else mark - mark % HOUR
 
 
 def maintain(eng: Engine, retention_days: float = DEFAULT_RETENTION_DAYS,
@@ -160,10 +206,13 @@ def maintain(eng: Engine, retention_days: float = DEFAULT_RETENTION_DAYS,
         if pg and not c.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({ROLLUP_LOCK})").scalar():
             out["busy"] = 1  # another worker is at it: its round covers ours
             return out
-        newest = c.execute(select(func.max(S.telemetry.c.t))).scalar()
-        if newest is None:
-            return out
         mark = c.execute(select(S.counters.c.value).where(S.counters.c.name == "rollup_mark")).scalar()
+        # the newest report at or after the mark: on PostgreSQL only the partitions from the
+        # mark's day on are read (a max over all of history would read every partition each round)
+        q = select(func.max(S.telemetry.c.t))
+        newest = c.execute(q if mark is None else q.where(S.telemetry.c.t >= mark)).scalar()
+        if newest is None:
+            return out  # nothing stored, or nothing since the last round
         # the hour the last rollup ended in is recomputed (it was partial then), the ones
         # before are final (SENSOR is QoS 0: nothing arrives late for them)
         lo = mark if mark is not None else c.execute(select(func.min(S.telemetry.c.t))).scalar()

@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from host_tools.ops import register
+from host_tools.ops import register, telemetry
 from host_tools.ops.web import accounts
 from host_tools.ops.web.app import Settings, create_app
 from host_tools.ops.web.server import ConsoleServer
@@ -111,8 +111,10 @@ def build_world(db_url, tmp_path, key_dir=None, publish=None, tile_url=None) -> 
         for k in range(6):
             t = T0 + k * 300
             p._send(f"tele/{pid}/SENSOR", {"Time": iso(t), "ENERGY": {
-                "Total": 1.0 + k * 0.01, "Power": 0.5, "Voltage": 230 + k, "Current": 0.01, "Factor": 0.5}})
+                "Total": 1.0 + k * 0.01, "operatingHours": 50 + k * 300 / 3600, "Power": 0.5,
+                "Voltage": 230 + k, "Current": 0.01, "Factor": 0.5}})
         p.state(T0 + 1000)
+    telemetry.maintain(e.db)  # what serve does every minute: the reports read the rollups
     Post(e, "HT-0002").alarm("lampUnexpectedOn", "raised", T0 + 100)
     Post(e, "UT-0002").alarm("lampUnexpectedOn", "raised", T0 + 100)
     clock.t = T0 + 1200

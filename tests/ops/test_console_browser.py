@@ -94,7 +94,8 @@ def test_a_failing_post_turns_red_is_repaired_and_verified_at_dusk(browser, worl
         t = T0 + 120 + 300 * k
         lit = t < T0 + 3600
         post._send("tele/HT-0004/SENSOR", {"Time": iso(t), "ENERGY": {
-            "Total": round(2.0 + 0.0025 * min(k, 11), 4), "Power": 29.6 if lit else 0.4,
+            "Total": round(2.0 + 0.0025 * min(k, 11), 4), "operatingHours": round(10 + 300 * min(k, 11) / 3600, 2),
+            "Power": 29.6 if lit else 0.4,
             "Voltage": 229.0 + (k % 3), "Current": 0.13 if lit else 0.003, "Factor": 0.96 if lit else 0.3}})
     post.state(T0 + 120)
     ctx, page = login(browser, w, "ho-operator")

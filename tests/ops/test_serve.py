@@ -103,9 +103,14 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
             assert err.value.code == 401
             eng = open_db(db_url)
             with eng.connect() as c:
-                wait_for(lambda: c.execute(select(schema.readings.c.power_w).where(
-                    schema.readings.c.post_id == "HT-0005")).scalar() == 61.0 or c.rollback(),
+                # stored once, in telemetry, and what the console's post page reads
+                wait_for(lambda: c.execute(select(schema.telemetry.c.power_w).where(
+                    schema.telemetry.c.post_id == "HT-0005")).scalar() == 61.0 or c.rollback(),
                     what="the SENSOR reading kept for the console")
+                from host_tools.ops.web import views
+                from host_tools.ops.web.accounts import User
+                page = views.post_detail(c, User(1, "v", "viewer", "houten", None), "HT-0005", None)
+                assert page["readings"]["power_w"] == 61.0 and page["readings"]["total_kwh"] == 12.5
                 assert c.execute(select(schema.post_state.c.lamp).where(
                     schema.post_state.c.post_id == "HT-0005")).scalar() == "on"
             eng.dispose()

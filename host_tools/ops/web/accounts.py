@@ -99,12 +99,21 @@ def add_user(db, username: str, password: str, role: str, municipality: str,
     return User(uid, username, role, municipality, contractor)
 
 
+def _revoke_tokens(c, username: str) -> int:
+    """Delete every API token of the user: a token is a credential like the password, so
+    one that leaked with it must not outlive a password change or a disable."""
+    T, U = S.api_tokens, S.users
+    return c.execute(T.delete().where(T.c.user_id.in_(select(U.c.id).where(U.c.username == username)))).rowcount
+
+
 def set_password(db, username: str, password: str) -> None:
+    """New password: ends the account's sessions and revokes its API tokens."""
     check_password(password)
     with db.begin() as c:
         n = c.execute(update(S.users).where(S.users.c.username == username)
                       .values(password_hash=_hasher.hash(password),
                               session_gen=S.users.c.session_gen + 1)).rowcount
+        _revoke_tokens(c, username)
     if not n:
         raise AccountError(f"no user {username}")
 
@@ -114,6 +123,8 @@ def set_disabled(db, username: str, disabled: bool) -> None:
         # re-enabling must not bring back the cookies of before the disable either
         n = c.execute(update(S.users).where(S.users.c.username == username)
                       .values(disabled=disabled, session_gen=S.users.c.session_gen + 1)).rowcount
+        if disabled:  # revoked, not suspended: enabling the account again brings none back
+            _revoke_tokens(c, username)
     if not n:
         raise AccountError(f"no user {username}")
 

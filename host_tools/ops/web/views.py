@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, func, select
 
 from host_tools.ops import schema as S
+from host_tools.ops import telemetry
 from host_tools.ops.engine import OPEN, iso
 from lamppost_common.ids import ID_RE
 
@@ -163,34 +164,11 @@ def _day(t: int) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d")
 
 
-def burning_seconds(switches: list[tuple[int, str]], end_t: int) -> dict[str, int]:
-    """Seconds lit per UTC day from the post's switch events (on/off by post time), up to
-    end_t (the post's newest report): a lamp still on is counted until then."""
-    per: dict[str, int] = defaultdict(int)
-    on_since = None
-
-    def count(a: int, b: int) -> None:
-        while a < b:  # split at midnight
-            nxt = min(b, (a // 86400 + 1) * 86400)
-            per[_day(a)] += nxt - a
-            a = nxt
-
-    for t, st in sorted(switches):
-        if t >= end_t:
-            break
-        if st == "on" and on_since is None:
-            on_since = t
-        elif st == "off" and on_since is not None:
-            count(on_since, t)
-            on_since = None
-    if on_since is not None:
-        count(on_since, end_t)
-    return dict(per)
-
-
 def energy_per_day(readings: list[tuple[int, float | None]]) -> dict[str, float]:
     """kWh per UTC day: the rise of the post's Total counter within the day and since the
-    previous day's last reading (a counter reset counts from zero, never negative)."""
+    previous day's last reading (a counter reset counts from zero, never negative). What the
+    rollups compute in SQL (telemetry.hourly); kept as the reference the tests and the bench
+    compare them with."""
     per = defaultdict(float)
     prev = None
     for t, total in sorted((t, v) for t, v in readings if v is not None):
@@ -201,23 +179,50 @@ def energy_per_day(readings: list[tuple[int, float | None]]) -> dict[str, float]
     return dict(per)
 
 
+HISTORY_S = 7 * 86400   # the post page plots its last week of SENSOR reports ...
+HISTORY_MAX = 2000      # ... at most this many (a week at the default 300 s tele_period)
+
+
+def post_energy(c, pid: str) -> dict[str, tuple[float, float]]:
+    """UTC day -> (kWh, burning hours) of one post, from the rollups (energy_daily for the
+    days before the last rollup's hour, energy_hourly for that day's final hours) plus the
+    hours the last rollup has not reached yet, computed from this post's telemetry now: the
+    post page is current to its newest SENSOR report, whenever serve rolled up last."""
+    H, D = S.energy_hourly, S.energy_daily
+    per: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    cut = telemetry.rolled_to(c)
+    if cut is not None:
+        cday = cut - cut % 86400
+        for d, e, b in c.execute(select(D.c.day_t, D.c.energy_kwh, D.c.burn_h)
+                                 .where(D.c.post_id == pid, D.c.day_t < cday)):
+            per[_day(d)][0] += e
+            per[_day(d)][1] += b
+        for h, e, b in c.execute(select(H.c.hour_t, H.c.energy_kwh, H.c.burn_h)
+                                 .where(H.c.post_id == pid, H.c.hour_t >= cday, H.c.hour_t < cut)):
+            per[_day(h)][0] += e
+            per[_day(h)][1] += b
+    for r in telemetry.hourly(c, telemetry.MIN_T if cut is None else cut, telemetry.MAX_T - 1, post=pid):
+        per[_day(r["hour_t"])][0] += r["energy_kwh"]
+        per[_day(r["hour_t"])][1] += r["burn_h"]
+    return {k: (v[0], v[1]) for k, v in per.items()}
+
+
 def post_detail(c, user: User, pid: str, cfg) -> dict | None:
     if not post_visible(c, user, pid):
         return None
-    P, R, M, A, PS = S.posts, S.readings, S.messages, S.alarms, S.post_state
+    P, T, M, A, PS = S.posts, S.telemetry, S.messages, S.alarms, S.post_state
     p = dict(c.execute(select(P).where(P.c.id == pid)).mappings().one())
     ps = c.execute(select(PS).where(PS.c.post_id == pid)).mappings().first()
-    rd = c.execute(select(R.c.t, R.c.power_w, R.c.voltage_v, R.c.factor, R.c.current_a, R.c.total_kwh)
-                   .where(R.c.post_id == pid).order_by(R.c.t.desc()).limit(2000)).all()[::-1]
+    rd = []
+    if p["last_t"] is not None:  # a post and a t range: the day partitions that hold it
+        rd = c.execute(select(T.c.t, T.c.power_w, T.c.voltage, T.c.factor, T.c.current_a, T.c.total_kwh)
+                       .where(T.c.post_id == pid, T.c.t > p["last_t"] - HISTORY_S, T.c.t <= p["last_t"])
+                       .order_by(T.c.t.desc()).limit(HISTORY_MAX)).all()[::-1]
     msgs = c.execute(select(M.c.t, M.c.kind, M.c.alarm, M.c.state, M.c.payload)
                      .where(M.c.post_id == pid).order_by(M.c.t.desc(), M.c.id.desc()).limit(500)).all()
-    switches = [(t, st) for t, k, _a, st, _p in msgs if k == "event" and st in ("on", "off")]
-    end_t = p["last_t"] or (msgs[0][0] if msgs else 0)
-    burn = burning_seconds(switches, end_t)
-    energy = energy_per_day([(t, tot) for t, *_x, tot in rd])
-    days = sorted(set(burn) | set(energy))
-    per_day = [{"day": d, "burning_h": round(burn.get(d, 0) / 3600, 2),
-                "energy_kwh": round(energy.get(d, 0.0), 3)} for d in days]
+    energy = post_energy(c, pid)
+    per_day = [{"day": d, "burning_h": round(energy[d][1], 2), "energy_kwh": round(energy[d][0], 3)}
+               for d in sorted(energy)]
     months = defaultdict(lambda: {"burning_h": 0.0, "energy_kwh": 0.0})
     for d in per_day:
         m = months[d["day"][:7]]
@@ -264,34 +269,19 @@ def report(c, user: User, by: str, cfg) -> list[dict]:
     """Per municipality, cabinet or month: kWh, burning hours, faults reported and fixed, the
     share fixed within the SLA and the mean time to repair (opened -> verified, service clock)."""
     from .sla import sla_hours
-    P, O, R, M = S.posts, S.orders, S.readings, S.messages
-    posts = {r.id: r for r in c.execute(select(P.c.id, P.c.municipality, P.c.cabinet, P.c.last_t)
+    P, O, D = S.posts, S.orders, S.energy_daily
+    posts = {r.id: r for r in c.execute(select(P.c.id, P.c.municipality, P.c.cabinet)
                                         .where(_posts_q(user)))}
-
-    def key_post(pid, t):
-        p = posts[pid]
-        return {"municipality": p.municipality, "cabinet": p.cabinet or "(none)",
-                "month": _day(t)[:7]}[by]
-
     rows = defaultdict(lambda: {"energy_kwh": 0.0, "burning_h": 0.0, "faults_reported": 0,
                                 "faults_fixed": 0, "fixed_within_sla": 0, "_ttr": []})
-    per_post_r = defaultdict(list)
-    for pid, t, tot in c.execute(select(R.c.post_id, R.c.t, R.c.total_kwh).where(
-            R.c.post_id.in_(select(P.c.id).where(_posts_q(user))))):
-        per_post_r[pid].append((t, tot))
-    for pid, rs in per_post_r.items():
-        for day, kwh in energy_per_day(rs).items():
-            t = int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
-            rows[key_post(pid, t)]["energy_kwh"] += kwh
-    sw = defaultdict(list)
-    for pid, t, st in c.execute(select(M.c.post_id, M.c.t, M.c.state).where(
-            M.c.kind == "event", M.c.state.in_(("on", "off")),
-            M.c.post_id.in_(select(P.c.id).where(_posts_q(user))))):
-        sw[pid].append((t, st))
-    for pid, s in sw.items():
-        for day, secs in burning_seconds(s, posts[pid].last_t or max(t for t, _ in s)).items():
-            t = int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
-            rows[key_post(pid, t)]["burning_h"] += secs / 3600
+    # energy and burning hours: the daily rollup, summed in the database (one row per
+    # municipality, cabinet or day), never the raw telemetry
+    col = {"municipality": P.c.municipality, "cabinet": P.c.cabinet, "month": D.c.day_t}[by]
+    for k, kwh, burn in c.execute(select(col, func.sum(D.c.energy_kwh), func.sum(D.c.burn_h))
+                                  .join(P, P.c.id == D.c.post_id).where(_posts_q(user)).group_by(col)):
+        k = _day(k)[:7] if by == "month" else (k or "(none)")
+        rows[k]["energy_kwh"] += kwh or 0.0
+        rows[k]["burning_h"] += burn or 0.0
     A = S.audit
     verified_at = dict(c.execute(select(A.c.order_id, func.min(A.c.at)).where(
         A.c.to_status == "verified", A.c.from_status != "verified").group_by(A.c.order_id)).all())
