@@ -61,7 +61,6 @@ class Commands:
         if self.restart != "power-on":
             app.save_state()
         app.rep.sinks.append(self._log_report)
-        app.sched.out = self._sched_event
 
     def __getattr__(self, name):
         """c.<name> for a name in VIEW: the app's, read through it each time."""
@@ -117,9 +116,6 @@ class Commands:
 
     def selftest_done(self, result):
         self._app.rep.emit(self._app.now, "selftest", result)
-
-    def _sched_event(self, kind, fields):
-        self._app.rep.emit(self._app.now, kind, fields)
 
     def execute(self, line_or_name, payload=None, authed: "bool | None" = False):
         """Run one command; a dict reply with "cmd", and "error" when it failed.

@@ -193,10 +193,12 @@ class Client:
     on_message(topic, payload) gets every incoming _PUBLISH; on_up() runs after
     each _CONNACK (subscribe, announce); on_acked() after the in-flight QoS 1
     message is acknowledged. pending() -> (pid, packet-bytes) of the head or None.
+    The owner (lamppost/uplink.py) passes these callbacks to the constructor.
     """
 
     def __init__(self, client_id, opener, keepalive=60, user=None, password=None, will=None,
-                 retry=20):
+                 retry=20, on_message: "Any" = None, on_up: "Any" = None, on_acked: "Any" = None,
+                 pending: "Any" = None):
         self.client_id = client_id
         self.opener = opener
         self.keepalive = keepalive
@@ -218,10 +220,10 @@ class Client:
         self.inflight = 0  # pid of the QoS 1 message awaiting _PUBACK, 0 if none
         self.sent_at = 0
         self.pid = 0
-        self.on_message: "Any" = None  # callbacks the owner sets (lamppost.uplink)
-        self.on_up: "Any" = None
-        self.on_acked: "Any" = None
-        self.pending: "Any" = None
+        self.on_message = on_message
+        self.on_up = on_up
+        self.on_acked = on_acked
+        self.pending = pending
         self.attempts = 0  # connection attempts since boot
         self.connects = 0  # successful CONNACKs since boot
         self.big = 0  # oversize packets from the broker read past and discarded

@@ -32,9 +32,9 @@ DAY = const(86400)
 
 
 class Schedule:
-    def __init__(self, cfg, sunswitch):
+    def __init__(self, cfg, sunswitch, out=None):
         self.sun = sunswitch
-        self.out = None  # out(kind, fields): schedule events (photocell fault, override end)
+        self.out = out  # out(kind, fields): schedule events (photocell fault, override end)
         self.relay_ovr = None  # None = automatic, else True/False
         self.dim_ovr = None  # None = automatic, else 0-100
         self.ovr_until = 0
