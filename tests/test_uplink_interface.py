@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from test_cmd_interface import app_reaches
+from test_cmd_interface import app_imports, app_reaches
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "firmware" / "lamppost"
@@ -36,23 +36,6 @@ def net_members(source: str) -> set[str]:
                 and isinstance(n.value, ast.Name) and n.value.id == "self":
             out.add(n.attr)
     return {k for k in out if not k.startswith("_")}
-
-
-def app_imports(source: str, name: str) -> list[str]:
-    """Imports of lamppost.app and sys.modules["lamppost.app"], as 'file:line'."""
-    found = []
-    for n in ast.walk(ast.parse(source)):
-        hit = False
-        if isinstance(n, ast.Import):
-            hit = any(a.name == "lamppost.app" for a in n.names)
-        elif isinstance(n, ast.ImportFrom):
-            hit = n.module == "lamppost.app" or (n.module == "lamppost"
-                                                 and any(a.name == "app" for a in n.names))
-        elif isinstance(n, ast.Constant):
-            hit = n.value == "lamppost.app"
-        if hit:
-            found.append(f"{name}:{n.lineno}")
-    return found
 
 
 def _is_net(node: ast.expr, names: set[str]) -> bool:

@@ -19,6 +19,7 @@ FW_VERSION = "0.1.0"
 
 
 class App:
+    fw = FW_VERSION  # for Status fw: the handlers read it as c.fw (commands.VIEW)
     # set by bootfiles.boot (annotations only: MicroPython compiles them to nothing)
     cfg: dict
     state: dict
@@ -57,7 +58,6 @@ class App:
         from lamppost.commands import Commands
         self.cmds = Commands(self)  # console command set, login, event log
         self.console = Console(hal.uart_write, self.cmds.console, hal.uart_busy)
-        self.last_tele = 0
         self._problems = problems
         self.health = None  # the watchdog's task list, on a HAL with a hardware watchdog
         if hal.watchdog:

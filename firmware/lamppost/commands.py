@@ -29,9 +29,10 @@ class NeedLogin(Exception):
 
 # what handlers may read of the app, as c.<name> (docs/architecture.md): the config, state and
 # secret key names; the HAL; Schedule, alarm Engine, SunSwitch; this tick's Reading, Meter,
-# Energy, Reporter; the tick's time, the lamp's commanded on/off and dim %; the uplink or None
+# Energy, Reporter; the tick's time, the lamp's commanded on/off and dim %; the uplink or None;
+# the firmware version
 VIEW = ("cfg", "state", "secret", "hal", "sched", "engine", "sun", "r", "meter", "energy", "rep",
-        "now", "cmd_on", "dim", "net")
+        "now", "cmd_on", "dim", "net", "fw")
 
 
 class Commands:

@@ -33,7 +33,6 @@ _SUBSCRIBE = const(8)
 _SUBACK = const(9)
 _PINGREQ = const(12)
 _PINGRESP = const(13)
-_DISCONNECT = const(14)
 
 _DOWN = const(0)  # no socket; reconnect when backoff allows
 _OPENING = const(1)  # TCP (and TLS) connect under way, _CONNECT queued
@@ -254,13 +253,6 @@ class Client:
         if d > _BACKOFF_MAX:
             d = _BACKOFF_MAX
         self.next_try = now + d // 2 + random.getrandbits(16) % (d - d // 2 + 1)
-
-    def disconnect(self, now):
-        """Clean goodbye (the broker then does not publish the will)."""
-        if self.state == UP:
-            self.tx += packet(_DISCONNECT << 4, b"")
-            self._flush()
-        self._close(now, "disconnect")
 
     def send(self, data):
         """Queue raw packet bytes; False if not connected, the queue is full or no heap."""
