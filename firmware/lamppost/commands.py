@@ -4,7 +4,7 @@ The UART console passes whole lines and authed=None (its own login); the MQTT cl
 pass (Command, payload, True/False) for `cmnd/<id>/<Command>`. Read commands
 are open; anything that changes state needs a login (the UART's Login, or authed
 True). Every reply is a dict with "cmd"; failures carry "error" and change
-nothing. The handlers live in cmd_now/cmd_read/cmd_cfg/cmd_ctl.py, imported for one
+nothing. The handlers live in cmd_now/cmd_read/cmd_cfg/cmd_ctl/cmd_tas.py, imported for one
 command and dropped after it, so they cost no heap while the lamp just runs
 (about 12 KB on the 64-bit unix port). This module also feeds the event log
 from every report and performs the deferred Reboot, via tick(now).
