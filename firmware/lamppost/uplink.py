@@ -352,7 +352,7 @@ class Net:
             self.said_full = box.full
             if box.full:
                 self.rep.emit(now, "error", {"error": "flash full: outbox in RAM (at most "
-                                                 "10 messages, lost on a power cut)"})
+                                             "10 messages, lost on a power cut)"})
         while box.news:
             self.rep.emit(now, "error", {"error": box.news.pop(0)})
 
