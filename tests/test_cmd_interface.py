@@ -1,5 +1,5 @@
 """The console handlers (firmware/lamppost/cmd_*.py) use only the Commands interface, never the
-App: no `.app` anywhere in them or in commands.py, the App reference (Commands._app) used only
+App: no `.app` anywhere in them or in commands.py, no import of lamppost.app, the App reference (Commands._app) used only
 inside class Commands, and every attribute a handler reads off its `c` is a public member of
 Commands or a name in commands.VIEW, the app's parts handlers may read (parsed with ast, CPython;
 docs/architecture.md "The commands' interface")."""
@@ -71,6 +71,23 @@ def app_reaches(source: str, name: str, allowed_class: str | None = None) -> lis
     return found
 
 
+def app_imports(source: str, name: str) -> list[str]:
+    """Imports of lamppost.app and sys.modules["lamppost.app"], as 'file:line'."""
+    found = []
+    for n in ast.walk(ast.parse(source)):
+        hit = False
+        if isinstance(n, ast.Import):
+            hit = any(a.name == "lamppost.app" for a in n.names)
+        elif isinstance(n, ast.ImportFrom):
+            hit = n.module == "lamppost.app" or (n.module == "lamppost"
+                                                 and any(a.name == "app" for a in n.names))
+        elif isinstance(n, ast.Constant):
+            hit = n.value == "lamppost.app"
+        if hit:
+            found.append(f"{name}:{n.lineno}")
+    return found
+
+
 def handler_uses(source: str, name: str) -> dict[str, str]:
     """Attributes read or written on the Commands a handler gets (the first parameter `c` of
     each function) -> where, 'file:line'."""
@@ -95,6 +112,8 @@ def test_handlers_never_reach_the_app():
     for p in HANDLERS:
         found += app_reaches(p.read_text(), p.name)
     found += app_reaches((CORE / "commands.py").read_text(), "commands.py", "Commands")
+    for p in HANDLERS + [CORE / "commands.py"]:
+        found += app_imports(p.read_text(), p.name)  # nor the app's module (FW_VERSION is c.fw)
     assert not found, f"the App reached past the Commands interface at {found}"
 
 

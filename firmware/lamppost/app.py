@@ -19,6 +19,7 @@ FW_VERSION = "0.1.0"
 
 
 class App:
+    fw = FW_VERSION  # for Status fw: the handlers read it as c.fw (commands.VIEW)
     # set by bootfiles.boot (annotations only: MicroPython compiles them to nothing)
     cfg: dict
     state: dict
@@ -52,23 +53,27 @@ class App:
         self.now = 0
         gc.collect()  # compiling from source on a 64 KB heap: start each import unfragmented
         from lamppost.schedule import Schedule
-        self.sched = Schedule(cfg, self.sun)  # clock, photocell, dimming, overrides
+        self.sched = Schedule(cfg, self.sun, self._event)  # clock, photocell, dimming, overrides
         gc.collect()
         from lamppost.commands import Commands
         self.cmds = Commands(self)  # console command set, login, event log
         self.console = Console(hal.uart_write, self.cmds.console, hal.uart_busy)
-        self.last_tele = 0
         self._problems = problems
         self.health = None  # the watchdog's task list, on a HAL with a hardware watchdog
         if hal.watchdog:
             from lamppost.health import Watchdog
             self.health = Watchdog(hal)
         self.net = None
-        if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/uplink.py)
+        if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/uplink.py): what it may use
             from lamppost.uplink import Net
-            self.net = Net(self)
+            self.net = Net(cfg, hal, self.health, self.rep, self.r, self.energy, self.engine,
+                           self.cmds.execute, FW_VERSION)
             self.rep.sinks.append(self.net.sink)
         bootfiles.done()  # problems now holds the event log's and the auth counter's findings too
+
+    def _event(self, kind, fields):
+        """The Schedule's events (photocell fault, override end) as reports."""
+        self.rep.emit(self.now, kind, fields)
 
     def _serial_sink(self, line, fields):
         self.hal.uart_write(line.encode() + b"\n")

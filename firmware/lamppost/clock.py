@@ -7,7 +7,7 @@ allocation per tick). Only the HAL converts to and from the host's clock.
 from micropython import const
 
 EPOCH2000_UNIX = const(946684800)  # unix time of 2000-01-01T00:00:00Z
-DAY = const(86400)
+_DAY = const(86400)
 
 
 def civil(days):
@@ -35,8 +35,8 @@ def days_from_civil(y, m, d):
 
 def iso(t):
     """ISO 8601 UTC text of a 2000-epoch time, e.g. '2026-01-15T20:00:03Z'."""
-    days = t // DAY
-    s = t - days * DAY
+    days = t // _DAY
+    s = t - days * _DAY
     y, m, d = civil(days)
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, s // 3600, s // 60 % 60, s % 60)
 
@@ -58,4 +58,4 @@ def parse_iso(text):
         raise ValueError("date or time out of range")
     if d > 28 and civil(days_from_civil(y, mo, d))[1] != mo:  # 31 April, 29 February 2026
         raise ValueError("date or time out of range")
-    return days_from_civil(y, mo, d) * DAY + hh * 3600 + mi * 60 + ss
+    return days_from_civil(y, mo, d) * _DAY + hh * 3600 + mi * 60 + ss

@@ -14,8 +14,7 @@ def c_selftest(c, p, ok, s):
     from lamppost.selftest import SelfTest
     settle = 240 if c.cfg["lamp"] == "hps" else 5
     # the callback lives in the resident Commands, so this module can be dropped meanwhile
-    sc.test = SelfTest(c.now, c.cfg["rated_w"], settle, c.selftest_done,
-                       getattr(c.engine, "on_w", 6.0))
+    sc.test = SelfTest(c.now, c.cfg["rated_w"], settle, c.selftest_done, c.engine.on_w)
     return {"state": "started", "takes_s": 4 * settle, "result": "as ev selftest"}
 
 

@@ -56,8 +56,7 @@ def c_status(c, p, ok, s):
 
 
 def s_fw(c):
-    from lamppost import app as appmod
-    return {"version": getattr(appmod, "FW_VERSION", "?"), "hal": c.hal.name,
+    return {"version": c.fw, "hal": c.hal.name,
             "boots": c.state.get("boots"), "restart": c.restart, "time": clock.iso(c.now),
             "uptime_s": c.now - (c.t_boot or c.now),
             "login": "yes" if c.hal.session_time(c.now) < c.until else "no"}
@@ -70,7 +69,7 @@ def s_energy(c):
 
 def s_net(c):
     net = c.net
-    if net is not None and hasattr(net, "status"):
+    if net is not None:
         return net.status()
     return {"state": "not configured"}
 

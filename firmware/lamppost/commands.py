@@ -4,7 +4,7 @@ The UART console passes whole lines and authed=None (its own login); the MQTT cl
 pass (Command, payload, True/False) for `cmnd/<id>/<Command>`. Read commands
 are open; anything that changes state needs a login (the UART's Login, or authed
 True). Every reply is a dict with "cmd"; failures carry "error" and change
-nothing. The handlers live in cmd_now/cmd_read/cmd_cfg/cmd_ctl.py, imported for one
+nothing. The handlers live in cmd_now/cmd_read/cmd_cfg/cmd_ctl/cmd_tas.py, imported for one
 command and dropped after it, so they cost no heap while the lamp just runs
 (about 12 KB on the 64-bit unix port). This module also feeds the event log
 from every report and performs the deferred Reboot, via tick(now).
@@ -29,9 +29,10 @@ class NeedLogin(Exception):
 
 # what handlers may read of the app, as c.<name> (docs/architecture.md): the config, state and
 # secret key names; the HAL; Schedule, alarm Engine, SunSwitch; this tick's Reading, Meter,
-# Energy, Reporter; the tick's time, the lamp's commanded on/off and dim %; the uplink or None
+# Energy, Reporter; the tick's time, the lamp's commanded on/off and dim %; the uplink or None;
+# the firmware version
 VIEW = ("cfg", "state", "secret", "hal", "sched", "engine", "sun", "r", "meter", "energy", "rep",
-        "now", "cmd_on", "dim", "net")
+        "now", "cmd_on", "dim", "net", "fw")
 
 
 class Commands:
@@ -61,7 +62,6 @@ class Commands:
         if self.restart != "power-on":
             app.save_state()
         app.rep.sinks.append(self._log_report)
-        app.sched.out = self._sched_event
 
     def __getattr__(self, name):
         """c.<name> for a name in VIEW: the app's, read through it each time."""
@@ -117,9 +117,6 @@ class Commands:
 
     def selftest_done(self, result):
         self._app.rep.emit(self._app.now, "selftest", result)
-
-    def _sched_event(self, kind, fields):
-        self._app.rep.emit(self._app.now, kind, fields)
 
     def execute(self, line_or_name, payload=None, authed: "bool | None" = False):
         """Run one command; a dict reply with "cmd", and "error" when it failed.

@@ -32,7 +32,7 @@ def entry(net, i):
     """(topic, payload) of entry i; the payload is "" when the entry is to be removed
     (net.removing, or the light while ha_control is off)."""
     from lamppost.detect import NAMES
-    cfg = net.app.cfg
+    cfg = net.cfg
     pid = net.id
     nsen = len(SENSORS)
     if i < nsen:
@@ -84,8 +84,7 @@ def entry(net, i):
         d["brightness_scale"] = 100
         d["brightness_state_topic"] = tele + "STATE"
         d["brightness_value_template"] = "{{ value_json.Dimmer }}"
-    from lamppost import app as appmod
-    fw = getattr(appmod, "FW_VERSION", "?")
+    fw = net.fw
     dev = {"identifiers": [uid], "name": "lamppost %s" % pid, "manufacturer": "lamppost project",
            "model": "lamppost %s %s W" % (cfg.get("lamp"), cfg.get("rated_w")),
            "sw_version": fw}

@@ -22,9 +22,6 @@ class Health:
         """Register task name, which must beat at least every max_s seconds from now on."""
         self.tasks[name] = [now, max_s]
 
-    def forget(self, name):
-        self.tasks.pop(name, None)
-
     def beat(self, name, now):
         t = self.tasks.get(name)
         if t is not None:

@@ -33,7 +33,6 @@ _SUBSCRIBE = const(8)
 _SUBACK = const(9)
 _PINGREQ = const(12)
 _PINGRESP = const(13)
-_DISCONNECT = const(14)
 
 _DOWN = const(0)  # no socket; reconnect when backoff allows
 _OPENING = const(1)  # TCP (and TLS) connect under way, _CONNECT queued
@@ -193,10 +192,12 @@ class Client:
     on_message(topic, payload) gets every incoming _PUBLISH; on_up() runs after
     each _CONNACK (subscribe, announce); on_acked() after the in-flight QoS 1
     message is acknowledged. pending() -> (pid, packet-bytes) of the head or None.
+    The owner (lamppost/uplink.py) passes these callbacks to the constructor.
     """
 
     def __init__(self, client_id, opener, keepalive=60, user=None, password=None, will=None,
-                 retry=20):
+                 retry=20, on_message: "Any" = None, on_up: "Any" = None, on_acked: "Any" = None,
+                 pending: "Any" = None):
         self.client_id = client_id
         self.opener = opener
         self.keepalive = keepalive
@@ -218,10 +219,10 @@ class Client:
         self.inflight = 0  # pid of the QoS 1 message awaiting _PUBACK, 0 if none
         self.sent_at = 0
         self.pid = 0
-        self.on_message: "Any" = None  # callbacks the owner sets (lamppost.uplink)
-        self.on_up: "Any" = None
-        self.on_acked: "Any" = None
-        self.pending: "Any" = None
+        self.on_message = on_message
+        self.on_up = on_up
+        self.on_acked = on_acked
+        self.pending = pending
         self.attempts = 0  # connection attempts since boot
         self.connects = 0  # successful CONNACKs since boot
         self.big = 0  # oversize packets from the broker read past and discarded
@@ -252,13 +253,6 @@ class Client:
         if d > _BACKOFF_MAX:
             d = _BACKOFF_MAX
         self.next_try = now + d // 2 + random.getrandbits(16) % (d - d // 2 + 1)
-
-    def disconnect(self, now):
-        """Clean goodbye (the broker then does not publish the will)."""
-        if self.state == UP:
-            self.tx += packet(_DISCONNECT << 4, b"")
-            self._flush()
-        self._close(now, "disconnect")
 
     def send(self, data):
         """Queue raw packet bytes; False if not connected, the queue is full or no heap."""

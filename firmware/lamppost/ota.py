@@ -15,7 +15,8 @@ failure refuses the bundle (`ev: ota`, `state: refused`, why) and wipes the slot
 files verified, ota.json names the new slot for trial (otaboot.py) and the post restarts.
 A trial confirms itself after _TRIAL_S s with the MQTT session up and a report
 acknowledged; one that cannot within _TRIAL_MAX s rolls back by itself. Loaded by
-lamppost/net.py only when an offer arrives or ota.json exists. Format: docs/ota.md.
+lamppost/uplink.py only when an offer arrives or ota.json exists; it sees the post only
+through that Net's public members (tests/test_uplink_interface.py). Format: docs/ota.md.
 """
 import binascii
 import gc
@@ -175,7 +176,6 @@ def verify_at_boot(key_hex):
 class Ota:
     def __init__(self, net):
         self.net = net
-        self.app = net.app
         self.st: "Any" = otaboot.load()
         self.dl: "Any" = self.st.get("dl")
         if not isinstance(self.dl, dict):
@@ -191,11 +191,12 @@ class Ota:
         self.topic = "stat/%s/OTA" % net.id
 
     def running(self):
-        return sys.modules["lamppost.app"].FW_VERSION
+        return self.net.fw
 
     def emit(self, state, **kw):
         kw["state"] = state
-        self.app.rep.emit(self.app.now, "ota", kw)
+        net = self.net
+        net.rep.emit(net.now, "ota", kw)
 
     def _save(self):
         if self.dl is None:
@@ -215,7 +216,7 @@ class Ota:
         self._save()
         self.emit(state, v=v, why=why)
 
-    # ---- messages from the broker (lamppost/net.py routes cmnd/<id>/OtaOffer and OtaData) ----
+    # ---- messages from the broker (lamppost/uplink.py routes cmnd/<id>/OtaOffer and OtaData) ----
     def message(self, name, payload):
         if name == "otaoffer":
             self.offer(payload)
@@ -240,7 +241,7 @@ class Ota:
             # came back online before the server heard it switched): say where it stands
             self.emit("trial" if otaboot.TRIAL else "confirmed", v=v)
             return
-        if not self.app.cfg.get("ota_key"):
+        if not self.net.cfg.get("ota_key"):
             why = "no ota_key provisioned: updates over the air are off"
         elif otaboot.TRIAL:
             why = "a trial is running; offer again once it confirmed or rolled back"
@@ -343,7 +344,7 @@ class Ota:
         """Confirm after _TRIAL_S ticks with the session up and the outbox empty (the trial
         report, queued at the first poll, acknowledged by the broker); else roll back."""
         net = self.net
-        if self.polls >= _TRIAL_S and not len(net.box) and net.cli.state == 3:  # mqtt.UP
+        if self.polls >= _TRIAL_S and not len(net.box) and net.cli.up():
             self.st = {"slot": otaboot.ACTIVE}
             if otaboot.save(self.st):
                 otaboot.TRIAL = False
@@ -353,16 +354,16 @@ class Ota:
         elif self.polls >= _TRIAL_MAX:
             self.st = {"slot": self.st.get("slot", ""), "rb": {"v": self.running(), "why": (
                 "trial not confirmed in %d s (MQTT session %s, %d reports unacknowledged)" % (
-                    _TRIAL_MAX, "up" if net.cli.state == 3 else "down", len(net.box)))}}
+                    _TRIAL_MAX, "up" if net.cli.up() else "down", len(net.box)))}}
             otaboot.save(self.st)
-            self.app.hal.reset(0)
+            net.hal.reset(0)
 
     def _fetch(self, now):
         net = self.net
         cli = net.cli
         if self.ask is not None and now - self.asked < _WAIT:
             return
-        if cli.state != 3 or len(net.box) or len(cli.tx) >= 256 or net.disc >= 0:
+        if not cli.up() or len(net.box) or len(cli.tx) >= 256 or net.disc >= 0:
             return  # reports and HA discovery first; a session down asks again when it is back
         nxt = self._next()
         if nxt is None:
@@ -416,17 +417,18 @@ class Ota:
 
     def _check_manifest(self, man):
         dl = self.dl
+        net = self.net
         vb = dl.get("vb")  # the signature checked at boot (verify_at_boot): 2 good, 3 bad
         if vb is None:
             self.buf = None
             try:
-                ok = signed(man, self.app.cfg.get("ota_key", ""), dl["sig"])
+                ok = signed(man, net.cfg.get("ota_key", ""), dl["sig"])
             except MemoryError:  # no room beside the running firmware: check it at boot
                 gc.collect()
                 dl["vb"] = 1
                 if self._save():
-                    self.app.energy.flush(self.app.now)
-                    self.app.hal.reset(0)
+                    net.energy.flush(net.now)
+                    net.hal.reset(0)
                 raise
         else:
             ok = vb == 2
@@ -438,8 +440,8 @@ class Ota:
         why = None
         if hd.get("lamppost-ota") != "1":
             why = "unknown manifest format"
-        elif hd.get("chip") != self.app.hal.chip:
-            why = "bundle is for chip %s, this post is %s" % (hd.get("chip"), self.app.hal.chip)
+        elif hd.get("chip") != net.hal.chip:
+            why = "bundle is for chip %s, this post is %s" % (hd.get("chip"), net.hal.chip)
         elif hd.get("version") != dl["v"]:
             why = "manifest version %s differs from the offer's %s" % (hd.get("version"), dl["v"])
         elif version(dl["v"]) == version(run):
@@ -462,11 +464,6 @@ class Ota:
             return
         self.st = st
         self.dl = None
-        self.app.energy.flush(self.app.now)  # as a Reboot: no energy lost to the restart
-        self.app.hal.reset(0)
-
-    def status(self):
-        dl = self.dl
-        return {"slot": otaboot.ACTIVE or "-", "trial": otaboot.TRIAL, "fw": self.running(),
-                "download": None if dl is None else {"v": dl["v"], "slot": dl["slot"],
-                                                     "file": self.ent[0] if self.ent else -1}}
+        net = self.net
+        net.energy.flush(net.now)  # as a Reboot: no energy lost to the restart
+        net.hal.reset(0)

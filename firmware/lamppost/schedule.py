@@ -9,8 +9,8 @@ minutes of a real sunset or sunrise, and while the sun is within
 sun.PC_BAND_DEG of the switching elevation (near the end of polar night the
 sun can skim just below the horizon all day while the sky is bright). Only
 elsewhere is the cell judged: one that disagrees with the clock there for
-PC_FAULT_S is reported faulty (stuck, dirty, covered) and ignored until it
-reads right for PC_FAULT_S where it read wrong (a cell stuck dark agrees
+_PC_FAULT_S is reported faulty (stuck, dirty, covered) and ignored until it
+reads right for _PC_FAULT_S where it read wrong (a cell stuck dark agrees
 every night: that does not clear it). A disagreement inside the window
 never counts toward either timer: both restart there.
 
@@ -27,14 +27,14 @@ midnight) a lit lamp runs at `dim_level` percent, else at 100.
 from micropython import const
 from lamppost.clock import civil, days_from_civil
 
-PC_FAULT_S = const(600)
-DAY = const(86400)
+_PC_FAULT_S = const(600)
+_DAY = const(86400)
 
 
 class Schedule:
-    def __init__(self, cfg, sunswitch):
+    def __init__(self, cfg, sunswitch, out=None):
         self.sun = sunswitch
-        self.out = None  # out(kind, fields): schedule events (photocell fault, override end)
+        self.out = out  # out(kind, fields): schedule events (photocell fault, override end)
         self.relay_ovr = None  # None = automatic, else True/False
         self.dim_ovr = None  # None = automatic, else 0-100
         self.ovr_until = 0
@@ -73,23 +73,23 @@ class Schedule:
                     self._summer(now)
                 if self.d0 <= now < self.d1:
                     shift += 3600
-        return (now + shift) % DAY // 60
+        return (now + shift) % _DAY // 60
 
     def _summer(self, now):
         """Cache the UTC year around now and its summer time [d0, d1) under the dst rule."""
-        y = civil(now // DAY)[0]
-        self.y0 = days_from_civil(y, 1, 1) * DAY
-        self.y1 = days_from_civil(y + 1, 1, 1) * DAY
+        y = civil(now // _DAY)[0]
+        self.y0 = days_from_civil(y, 1, 1) * _DAY
+        self.y1 = days_from_civil(y + 1, 1, 1) * _DAY
         if self.dst == 1:  # EU: last Sunday of March and of October, 01:00 UTC
-            self.d0 = _sunday(y, 3, -1) * DAY + 3600
-            self.d1 = _sunday(y, 10, -1) * DAY + 3600
+            self.d0 = _sunday(y, 3, -1) * _DAY + 3600
+            self.d1 = _sunday(y, 10, -1) * _DAY + 3600
         else:  # US: 02:00 local standard time on, 02:00 local summer time (01:00 standard) off
             if y >= 2007:
                 on, off = _sunday(y, 3, 2), _sunday(y, 11, 1)
             else:
                 on, off = _sunday(y, 4, 1), _sunday(y, 10, -1)
-            self.d0 = on * DAY + 7200 - self.offset_s
-            self.d1 = off * DAY + 3600 - self.offset_s
+            self.d0 = on * _DAY + 7200 - self.offset_s
+            self.d1 = off * _DAY + 3600 - self.offset_s
 
     def dim_auto(self, now):
         m = self.local_minute(now)
@@ -119,7 +119,7 @@ class Schedule:
             else:
                 if self.pc_since < 0:
                     self.pc_since = now
-                if now - self.pc_since >= PC_FAULT_S:
+                if now - self.pc_since >= _PC_FAULT_S:
                     self.pc_fault = not agree
                     self.pc_bad = r.dark
                     self.pc_since = -1

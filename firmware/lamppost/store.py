@@ -2,7 +2,7 @@
 
 LittleFS renames atomically, so a power cut leaves either the old or the new
 file, never half of one. A file that cannot be read as a JSON object (missing,
-empty, truncated, not UTF-8, another JSON type, a directory, over MAX bytes,
+empty, truncated, not UTF-8, another JSON type, a directory, over _MAX bytes,
 nested too deep for the heap) reads as None, so callers fall back and report
 it instead of crashing (lamppost/bootfiles.py sets such a file aside at boot, see
 docs/persistence.md).
@@ -11,12 +11,12 @@ import json
 import os
 from micropython import const
 
-MAX = const(4096)  # bytes: every JSON file the firmware keeps is far smaller
+_MAX = const(4096)  # bytes: every JSON file the firmware keeps is far smaller
 
 
 def load(path):
     try:
-        if os.stat(path)[6] > MAX:  # [6] size; a directory's open fails below
+        if os.stat(path)[6] > _MAX:  # [6] size; a directory's open fails below
             return None
         with open(path) as f:
             v = json.load(f)

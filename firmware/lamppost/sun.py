@@ -18,7 +18,7 @@ precision; dark(t) per tick compares small ints and allocates nothing.
 from math import sin, cos, radians, pi
 from micropython import const
 
-DAY = const(86400)
+_DAY = const(86400)
 _HALF_DAY = const(43200)
 POLAR_NIGHT = const(1)
 MIDNIGHT_SUN = const(2)
@@ -28,14 +28,14 @@ TOL_DEG = 0.05  # the switch is right wherever the sun is further than this from
 
 def solar_day(t, lon):
     """Index of the local mean-solar day (midnight to midnight) that contains t."""
-    return (t + int(lon * 240)) // DAY
+    return (t + int(lon * 240)) // _DAY
 
 
 def _pos(t, lon):
     """(sin decl, cos decl, hour angle rad) of the sun at 2000-epoch t (NOAA formulas)."""
     s = t - _HALF_DAY  # seconds since J2000.0 (2000-01-01T12:00Z; TT-UT is below a second's worth)
-    n = s // DAY
-    f = (s - n * DAY) / DAY
+    n = s // _DAY
+    f = (s - n * _DAY) / _DAY
     jc = (n + f) / 36525.0
     l0 = radians(((0.98564736 * n) % 360.0 + 0.98564736 * f + 280.46646 + 0.0003032 * jc * jc) % 360.0)
     m = radians(((0.98560028 * n) % 360.0 + 0.98560028 * f + 357.52911) % 360.0)
@@ -50,7 +50,7 @@ def _pos(t, lon):
     y *= y
     eqt = (y * sin(2 * l0) - 2 * e * sin(m) + 4 * e * y * sin(m) * cos(2 * l0)
            - 0.5 * y * y * sin(4 * l0) - 1.25 * e * e * sin(2 * m))  # radians of hour angle
-    ha = ((t % DAY) / DAY + lon / 360.0) * 2 * pi + eqt - pi
+    ha = ((t % _DAY) / _DAY + lon / 360.0) * 2 * pi + eqt - pi
     return sd, (1 - sd * sd) ** 0.5, ha
 
 
@@ -63,7 +63,7 @@ def sin_elev(t, lat, lon):
 
 def true_noon(k, lon):
     """2000-epoch second of true solar noon on local mean day k (mean noon minus the equation of time)."""
-    mean = k * DAY + _HALF_DAY - int(lon * 240)
+    mean = k * _DAY + _HALF_DAY - int(lon * 240)
     ha = _pos(mean, lon)[2]
     while ha > pi:
         ha -= 2 * pi
@@ -93,7 +93,7 @@ def first(a, b, lat, lon, s, below):
 
 def night(t, lat, lon, elev=-0.833):
     """(noon, next noon, set, rise) of the night around t: dark is set <= t < rise."""
-    k = (t + int(lon * 240) - _HALF_DAY) // DAY
+    k = (t + int(lon * 240) - _HALF_DAY) // _DAY
     a = true_noon(k, lon)
     if t < a:
         k -= 1

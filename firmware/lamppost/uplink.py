@@ -80,10 +80,24 @@ class _Pieces:
 
 
 class Net:
-    def __init__(self, app):
-        cfg = app.cfg
-        self.app = app
-        self.hal = app.hal
+    """The uplink. It never sees the App: the App passes in what it may use (docs/architecture.md,
+    "The uplink's interface"; tests/test_uplink_interface.py): the config dict, the HAL, the
+    watchdog's task list (None without a hardware watchdog), the Reporter, this tick's Reading,
+    the Energy counter, the alarm Engine, the command set's execute and the firmware version.
+    The time is the one poll(now) was last given; the lamp's state is what the HAL set (hal.relay,
+    hal.dim). ota.py and hadisc.py get this Net and use only its public members."""
+
+    def __init__(self, cfg, hal, health, rep, r, energy, engine, execute, fw):
+        self.cfg = cfg
+        self.hal = hal
+        self.health = health
+        self.rep = rep
+        self.r = r
+        self.energy = energy
+        self.engine = engine
+        self.execute = execute
+        self.fw = fw
+        self.now = 0  # the time of the current poll
         self.id = i = cfg["id"]
         self.t_lwt = "tele/%s/LWT" % i
         self.t_cmnd = "cmnd/%s/" % i
@@ -91,15 +105,11 @@ class Net:
         self.auth = signedcmd.Verifier(cfg["cmd_key"], i)
         self.cli = mqtt.Client(
             "lamppost-" + i, self._open, cfg["mqtt_keepalive"], cfg["mqtt_user"] or None,
-            cfg["mqtt_pass"] or None, (self.t_lwt, "Offline", 1, True))
-        self.cli.pending = self._pending
-        self.cli.on_acked = self._acked
-        self.cli.on_up = self._up
-        self.cli.on_message = self._message
-        self.host = cfg["mqtt_host"]
-        self.port = cfg["mqtt_port"]
-        self.tls = cfg["mqtt_tls"]
-        self.ca = cfg["mqtt_ca"]
+            cfg["mqtt_pass"] or None, (self.t_lwt, "Offline", 1, True), 20, self._message,
+            self._up, self._acked, self._pending)
+        # (host, port, tls, ca) as booted (a Config change applies after Reboot); one tuple,
+        # not four attributes: Net's attribute table stays in its size (heap)
+        self.broker = (cfg["mqtt_host"], cfg["mqtt_port"], cfg["mqtt_tls"], cfg["mqtt_ca"])
         self.period = cfg["tele_period"]
         self.head = None  # (seq, pid, packet) of the outbox head, read once
         self.next_tele = 0
@@ -116,27 +126,26 @@ class Net:
         self.cq_bytes = 0
         self.busy = 0  # commands answered busy
         self.dropped = 0  # commands (or replies) dropped without an answer
-        self.health = app.health  # the watchdog's task list, or None (no hardware watchdog)
         self.opened = -1  # cli.connects when the last connect began: no CONNACK since -> re-resolve
         # lamppost/ota.py once an update is offered or under way (None: not loaded); 0 before the
         # first poll after boot and HA discovery, or an offer (bytes) that came before then
         self.ota: "Any" = 0
-        self.hal.wifi_start(cfg)  # ESP32: join the AP (hal/esp32_net.py); host: a no-op
+        hal.wifi_start(cfg)  # ESP32: join the AP (hal/esp32_net.py); host: a no-op
 
     def set_period(self, v):
         """TelePeriod: seconds between STATE/SENSOR reports, from now on."""
         self.period = v
         self.next_tele = 0
-        if self.disc < 0 and self.app.cfg.get("ha_discovery", True):
+        if self.disc < 0 and self.cfg.get("ha_discovery", True):
             self.disc = 0  # HA's expire_after follows the period: announce again
 
     def _open(self):
         """Start a connect (the client calls this once per backoff attempt). The broker's
         address is resolved again only when the previous attempt never got a CONNACK."""
-        h = self.hal
+        host, port, tls, ca = self.broker
         fresh = self.cli.connects == self.opened
         self.opened = self.cli.connects
-        return h.net_open(self.host, self.port, self.tls, self.ca, fresh)
+        return self.hal.net_open(host, port, tls, ca, fresh)
 
     def _link(self):
         return self.hal.net_up()
@@ -271,7 +280,7 @@ class Net:
                 d = {"error": "internal: %s" % type(e).__name__}
             self._reply(name, d)
             if name.lower() in _SWITCH and "error" not in d:
-                self.next_tele = self.app.now + 1  # HA's light reads the new state from STATE
+                self.next_tele = self.now + 1  # HA's light reads the new state from STATE
 
     def command(self, name, text):
         """Run a console command received over MQTT (lamppost.commands); the reply dict.
@@ -284,13 +293,13 @@ class Net:
             return {"error": "payload not UTF-8 text"}
         authed = False
         if text.lstrip().startswith("{"):
-            text, why = self.auth.check(name, text, self.app.now, self.boot)
+            text, why = self.auth.check(name, text, self.now, self.boot)
             if why:
                 return {"error": why}
             authed = True
-        elif name in ("power", "power1", "dimmer") and self.app.cfg.get("ha_control"):
+        elif name in ("power", "power1", "dimmer") and self.cfg.get("ha_control"):
             authed = True  # opt-in: Home Assistant's light; the broker's ACL decides who
-        d = self.app.cmds.execute(name, text, authed)
+        d = self.execute(name, text, authed)
         if d.get("error", "").startswith("login required"):
             d["error"] = "not authenticated: sign state-changing commands (HMAC, see README)"
         return d
@@ -298,7 +307,8 @@ class Net:
     def status(self):
         """The `Status net` section: link, broker session and outbox, no secrets."""
         cli = self.cli
-        return {"broker": "%s:%d" % (self.host, self.port), "tls": bool(self.tls),
+        b = self.broker
+        return {"broker": "%s:%d" % (b[0], b[1]), "tls": bool(b[2]),
                 "wifi": "up" if self.link else "down", "mqtt": "up" if cli.state == mqtt.UP else "down",
                 "connects": cli.connects, "attempts": cli.attempts, "last_error": cli.last_error,
                 "link_count": self.link_count, "downtime_s": self.downtime,
@@ -314,7 +324,7 @@ class Net:
         w = self.hal.wifi_info() or {}
         rssi = w.get("rssi")
         return {"RSSI": rssi, "Signal": None if rssi is None else max(0, min(100, 2 * (rssi + 100))),
-                "SSId": w.get("ssid") or self.app.cfg.get("wifi_ssid") or None,
+                "SSId": w.get("ssid") or self.cfg.get("wifi_ssid") or None,
                 "Channel": w.get("channel"), "LinkCount": self.link_count,
                 "Downtime": "%dT%02d:%02d:%02d" % (self.downtime // 86400, self.downtime // 3600 % 24,
                                                    self.downtime // 60 % 60, self.downtime % 60),
@@ -325,8 +335,8 @@ class Net:
         gc.collect()  # Heap says what is free, not what garbage has not yet been collected
         return {"Time": clock.iso(now), "Uptime": "%dT%02d:%02d:%02d" % (
             up // 86400, up // 3600 % 24, up // 60 % 60, up % 60), "UptimeSec": up,
-            "Heap": gc.mem_free() // 1024, "POWER": "ON" if self.app.cmd_on else "OFF",
-            "Dimmer": self.app.dim, "Alarms": self.app.engine.active(),
+            "Heap": gc.mem_free() // 1024, "POWER": "ON" if self.hal.relay else "OFF",
+            "Dimmer": self.hal.dim, "Alarms": self.engine.active(),
             "Wifi": self.wifi(),
             "MQTT": {"Connects": self.cli.connects, "Attempts": self.cli.attempts,
                      "LastError": self.cli.last_error, "Oversize": self.cli.big,
@@ -341,24 +351,25 @@ class Net:
         if box.full != self.said_full:
             self.said_full = box.full
             if box.full:
-                self.app.rep.emit(now, "error", {"error": "flash full: outbox in RAM (at most "
-                                                 "10 messages, lost on a power cut)"})
+                self.rep.emit(now, "error", {"error": "flash full: outbox in RAM (at most "
+                                             "10 messages, lost on a power cut)"})
         while box.news:
-            self.app.rep.emit(now, "error", {"error": box.news.pop(0)})
+            self.rep.emit(now, "error", {"error": box.news.pop(0)})
 
     def sensor(self, now):
-        r = self.app.r
-        e = self.app.energy.fields()  # Total kWh, operatingHours, switchOnCounter
+        r = self.r
+        e = self.energy.fields()  # Total kWh, operatingHours, switchOnCounter
         e["Power"] = round(r.P, 1)
         e["ApparentPower"] = round(r.S, 1)
         e["Factor"] = round(r.PF, 2)
         e["Voltage"] = round(r.V, 1)
         e["Current"] = round(r.I, 3)
-        return {"Time": clock.iso(now), "ENERGY": e, "Stored": self.app.energy.stored(),
+        return {"Time": clock.iso(now), "ENERGY": e, "Stored": self.energy.stored(),
                 "Temperature": round(r.temp, 1), "TempUnit": "C"}
 
     def poll(self, now):
         """One tick of the network task; it beats the watchdog's health list when done."""
+        self.now = now
         hh = self.health
         if not self.boot:
             self.boot = now

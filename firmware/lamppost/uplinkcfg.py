@@ -4,7 +4,7 @@ the console's Config imports it for one command to read or set them (config.spec
 Same format as config.SCHEMA: key: (kind, lo, hi, default, secret).
 """
 SCHEMA = {
-    # network: WiFi and the MQTT broker (lamppost/net.py); MQTT is off while mqtt_host is empty
+    # network: WiFi and the MQTT broker (lamppost/uplink.py); MQTT is off while mqtt_host is empty
     "wifi_ssid": ("s", 0, 32, "", False),  # WiFi network name
     "wifi_pass": ("s", 0, 64, "", True),  # WiFi password (WPA2: 8-63 characters)
     "mqtt_host": ("s", 0, 64, "", False),  # MQTT broker host name or address (empty: no MQTT)

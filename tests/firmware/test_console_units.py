@@ -84,8 +84,7 @@ def cfg(**kw):
 def sched(**kw):
     c = cfg(**kw)
     events = []
-    s = Schedule(c, sun.SunSwitch(c["lat"], c["lon"]))
-    s.out = lambda kind, f: events.append((kind, f.get("state")))
+    s = Schedule(c, sun.SunSwitch(c["lat"], c["lon"]), lambda kind, f: events.append((kind, f.get("state"))))
     return s, events
 
 

@@ -10,8 +10,7 @@ CELL = sin(radians(-1.5))  # a clean cell under a clear sky reads dark below -1.
 def sched(lat, lon):
     c = {"lat": lat, "lon": lon, "photocell": True, "pc_window_min": 30}
     events = []
-    s = Schedule(c, sun.SunSwitch(lat, lon))
-    s.out = lambda kind, f: events.append((kind, f.get("state")))
+    s = Schedule(c, sun.SunSwitch(lat, lon), lambda kind, f: events.append((kind, f.get("state"))))
     return s, events
 
 

@@ -29,10 +29,6 @@ class Reset(BaseException):
     """The firmware asked for a restart (hal.reset)."""
 
 
-class AppModule:
-    FW_VERSION = "0.1.0"  # what lamppost/ota.py reads as the running version
-
-
 class Hal:
     chip = "host"
 
@@ -55,21 +51,14 @@ class Energy:
         pass
 
 
-class App:
-    def __init__(self):
-        self.cfg = {"ota_key": PUB}
-        self.rep = Rep()
-        self.hal = Hal()
-        self.energy = Energy()
-        self.now = 1000
-
-
 class Cli:
-    state = 3  # mqtt.UP
     tx = b""
 
     def __init__(self):
         self.req = None
+
+    def up(self):  # the MQTT session is up
+        return True
 
     def publish(self, topic, payload, retain=False):
         self.req = json.loads(payload)
@@ -77,12 +66,18 @@ class Cli:
 
 
 class Net:
+    """The members of lamppost/uplink.py's Net that lamppost/ota.py uses."""
     id = "NL-P"
     disc = -1
     box = ()  # the outbox: empty, every report acknowledged
+    fw = "0.1.0"  # the running version
 
     def __init__(self):
-        self.app = App()
+        self.cfg = {"ota_key": PUB}
+        self.rep = Rep()
+        self.hal = Hal()
+        self.energy = Energy()
+        self.now = 1000
         self.cli = Cli()
 
 
@@ -149,7 +144,7 @@ def update(events):
         now = 1001
         try:
             for _ in range(100000):  # the first poll reports the boot's news
-                ota.app.now = now
+                ota.net.now = now
                 ota.poll(now)
                 if DEV[0].dead():
                     raise Cut()
@@ -161,11 +156,11 @@ def update(events):
                     ota.message("otadata", chunk(req["f"], req["o"], req["n"]))
                 now += 1
             raise RuntimeError("the update never ended: ota.json %s, events %s, ask %s, i %s" % (
-                ob.load(), ota.app.rep.events[-3:], ota.ask, ota.i))
+                ob.load(), ota.net.rep.events[-3:], ota.ask, ota.i))
         except Reset:
             cause = "reset"
         finally:
-            events.extend(ota.app.rep.events)
+            events.extend(ota.net.rep.events)
 
 
 def verify_slot():
@@ -199,7 +194,6 @@ def run(data, cut_at):
 
 
 def main():
-    sys.modules["lamppost.app"] = AppModule
     size = 512 * (1024 if sys.argv[3:] == ["count"] else 256)  # count: room for a whole bundle
     base = bytearray(size)
     probe = RamBlocks(base)
