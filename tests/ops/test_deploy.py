@@ -294,3 +294,72 @@ def test_two_workers_as_deployed_write_the_primary_and_the_replica_serves_reads(
     assert rc == 1 and json.loads(out)["error"].startswith("the database is a read-only standby"), out
     rc, out, err = ops(capsys, "--db", replica_url, "serve", "--broker", "127.0.0.1:9", "--health", "127.0.0.1:0")
     assert rc == 1 and "read-only standby" in err, err
+
+
+def test_the_unit_s_command_line_is_one_lamppost_ops_accepts(tmp_path):
+    """lamppost-ops@.service: systemd's own check of the unit (the binary path pointed at this
+    venv's lamppost-ops), and its ExecStart, expanded with ops.env.example, parsed by
+    lamppost-ops' own parser: no stale or misspelt option."""
+    from host_tools.ops.cli import build_parser
+    unit = (DEPLOY / "ops" / "lamppost-ops@.service").read_text()
+    env = {**unit_environment(unit), **env_file((DEPLOY / "ops" / "ops.env.example").read_text())}
+    for extra in ("", "--backstop"):
+        argv = exec_start(unit, {**env, "LAMPPOST_OPS_EXTRA": extra}, "2", "db1")
+        assert argv[0] == "/opt/lamppost/.venv/bin/lamppost-ops"
+        a = build_parser().parse_args(argv[1:])
+        assert (a.broker, a.share, a.client_id, a.health, a.user, a.retention_days, a.backstop) == \
+            ("mqtt.lamppost.internal:1883", "ops", "ops-db1-2", "127.0.0.1:8312", "lamppost.collector",
+             400.0, extra == "--backstop")
+        assert getattr(a, "password", None) is None  # the password comes from the environment
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        return  # the parser check above is what this machine can do
+    exe = Path(sys.executable).parent / "lamppost-ops"
+    copy = tmp_path / "lamppost-ops@1.service"
+    copy.write_text(replace(unit, "/opt/lamppost/.venv/bin/lamppost-ops", str(exe)))
+    r = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_emqx_files_parse_and_grant_what_the_workers_subscribe(monkeypatch):
+    """No EMQX here: emqx.conf is parsed as HOCON and its listeners, shared-subscription and
+    queue settings checked; acl.conf's rules are read as Erlang terms and must let the "ops"
+    account subscribe exactly the worker's shared topics and a post publish only as itself."""
+    import ipaddress
+
+    from pyhocon import ConfigFactory
+
+    from host_tools.ops.ingest import TOPICS
+    conf = ConfigFactory.parse_file(str(DEPLOY / "emqx" / "emqx.conf"))  # resolves every substitution
+    assert conf["node.name"].startswith("emqx@") and "cookie" not in conf["node"]  # from EMQX_NODE__COOKIE
+    assert conf["node.name"] in conf["cluster.static.seeds"] and len(conf["cluster.static.seeds"]) == 3
+    assert conf["listeners.ssl.default.bind"].endswith(":8883")
+    host, _, port = conf["listeners.tcp.default.bind"].rpartition(":")
+    ip = ipaddress.ip_address(host)
+    # a host address of the private network (10.0.0.0 is the network itself: nothing binds it)
+    assert ip.is_private and int(ip) & 0xFF not in (0, 255) and port == "1883"
+    assert conf["mqtt.shared_subscription_strategy"] in ("round_robin", "hash_topic", "hash_clientid",
+                                                         "sticky", "random", "local")
+    assert conf["mqtt.mqueue_store_qos0"] is False and conf["mqtt.max_mqueue_len"] > 0
+    assert conf["durable_sessions.enable"] is True
+    assert conf["authorization.no_match"] == "deny"
+    [src] = conf["authorization.sources"]
+    assert (src["type"], src["path"]) == ("file", "/etc/emqx/acl.conf")
+
+    text = (DEPLOY / "emqx" / "acl.conf").read_text()
+    body = "\n".join(ln.split("%%")[0] for ln in text.splitlines())
+    rules = [r.strip() for r in body.split("}.") if r.strip()]
+    assert rules[-1] == "{deny, all" and all(r.startswith("{") for r in rules)
+    grants: dict[tuple[str, str], list[str]] = {}
+    for r in rules[:-1]:
+        m = re.fullmatch(r'\{allow,\s*(all|\{username,\s*"([^"]+)"\}),\s*(publish|subscribe),\s*\[(.*)\]',
+                         r, re.S)
+        assert m, f"acl.conf rule not understood: {r}"
+        who = m.group(2) or "all"
+        grants.setdefault((who, m.group(3)), []).extend(re.findall(r'"([^"]+)"', m.group(4)))
+    # what `serve --share ops` subscribes ($share/GROUP/ before each topic, serve.Service)
+    shared = [f"$share/ops/{t}" for t in TOPICS]
+    assert sorted(grants[("ops", "subscribe")]) == sorted(shared)
+    assert grants[("ops", "publish")] == ["cmnd/+/+"]
+    assert sorted(grants[("all", "publish")]) == ["stat/${username}/#", "tele/${username}/#"]
+    assert grants[("all", "subscribe")] == ["cmnd/${username}/+"]
