@@ -234,9 +234,15 @@ def test_two_workers_as_deployed_write_the_primary_and_the_replica_serves_reads(
             alarm = {"t": iso(T0), "id": "HT-0005", "seq": 4, "ev": "alarm", "alarm": "lampFailure",
                      "state": "raised", "count": 1, "dseq": 7, "inc": "00000001"}
             pub.publish("stat/HT-0005/ALARM", json.dumps(alarm), qos=1).wait_for_publish(30)
-            for k in range(20):  # the group shares these: each worker gets some
+            k = 0
+
+            def both_received() -> bool:  # the group shares the STATEs: each worker gets some
+                nonlocal k
+                k += 1
                 pub.publish("tele/HT-0005/STATE", json.dumps({"Time": iso(T0 + 1000 + k)}),
                             qos=1).wait_for_publish(30)
+                return all((h := health(log)) and h["received"] > 0 for _, log in workers)
+            wait_for(both_received, 90, "messages of the shared subscription at both workers")
             eng_p = db.make_engine(url)
             wait_for(lambda: orders(eng_p), 90, "an order on the primary")
             # a few more judging rounds on both workers: a second order would show now
@@ -244,8 +250,6 @@ def test_two_workers_as_deployed_write_the_primary_and_the_replica_serves_reads(
             wait_for(lambda: all(health(log)["rounds"] >= n + 3 for (_, log), n in zip(workers, rounds)),
                      90, "three more rounds on each worker")
             assert [tuple(o)[1:] for o in orders(eng_p)] == [("HT-0005", "lamp")]
-            received = [health(log)["received"] for _, log in workers]
-            assert all(n > 0 for n in received), received  # the shared subscription spread them
             with eng_p.connect() as cx:  # the workers wrote to the primary, not the replica
                 assert cx.exec_driver_sql("SELECT pg_is_in_recovery()").scalar() is False
             eng_p.dispose()
