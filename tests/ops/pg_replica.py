@@ -115,6 +115,32 @@ class ReplicatedCluster:
             return
         raise RuntimeError(f"PostgreSQL ({data.name}) found no free port")
 
+    # ---------- failover ----------
+    def kill(self, data: Path) -> None:
+        """The server dies (immediate shutdown: no checkpoint, as a crash)."""
+        self._run(self._bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+
+    def promote(self, data: Path, timeout: float = 120.0) -> None:
+        """`pg_ctl promote`, as replica.sh tells the operator, and wait until it takes writes."""
+        import psycopg
+        self._run(self._bin("pg_ctl"), "-D", str(data), "-w", "-t", str(int(timeout)), "promote")
+        end = time.monotonic() + timeout
+        with psycopg.connect(**self.socket_args(data), autocommit=True) as c:
+            while c.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                if time.monotonic() > end:
+                    raise RuntimeError("the promoted replica is still in recovery")
+                time.sleep(0.2)
+
+    def sql(self, data: Path, *statements: str) -> list[tuple]:
+        """Run statements as postgres (autocommit); the last one's rows."""
+        import psycopg
+        rows: list[tuple] = []
+        with psycopg.connect(**self.socket_args(data), autocommit=True) as c:
+            for st in statements:
+                cur = c.execute(st)
+                rows = cur.fetchall() if cur.description else []
+        return rows
+
     # ---------- addresses ----------
     def socket_args(self, data: Path) -> dict:
         return {"host": str(self.dir), "port": self.ports[data], "user": "postgres", "dbname": "postgres"}

@@ -171,7 +171,8 @@ def test_two_workers_as_deployed_write_the_primary_and_the_replica_serves_reads(
                                                                               monkeypatch):
     """mosquitto with the deploy's conf, two workers with the unit's command line and ops.env:
     a post's ALARM (over TLS, with its provisioned account) becomes one order on the primary;
-    the rows are on the replica, where the read-only commands work and a write is refused."""
+    the rows are on the replica, where the read-only commands work and a write is refused;
+    after the primary dies and the replica is promoted, ops.env's URL writes to it."""
     c = replicated
     P, R = c.ports[c.primary], c.ports[c.replica]
     # replica.sh's pg_basebackup -R wrote the conninfo that makes it the synchronous standby
@@ -298,6 +299,28 @@ def test_two_workers_as_deployed_write_the_primary_and_the_replica_serves_reads(
     assert rc == 1 and json.loads(out)["error"].startswith("the database is a read-only standby"), out
     rc, out, err = ops(capsys, "--db", replica_url, "serve", "--broker", "127.0.0.1:9", "--health", "127.0.0.1:0")
     assert rc == 1 and "read-only standby" in err, err
+
+    # failover: the primary dies, the replica is promoted (replica.sh's last line). ops.env's URL
+    # finds it, but its primary.conf names a synchronous standby (replica1: itself, now gone),
+    # so a commit waits for one, as on a primary whose replica is down. The documented way
+    # out (docs/fleet.md) releases it.
+    c.kill(c.primary)
+    c.promote(c.replica)
+    upd = subprocess.Popen([*OPS, "--db", url, "order-update", str(o["id"]), "acknowledged", "--cause",
+                            "on site"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: upd.poll() is not None or c.sql(
+            c.replica, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'")[0][0], 90,
+            "the order update waiting for a synchronous standby")
+        assert upd.poll() is None, upd.communicate()
+        c.sql(c.replica, "ALTER SYSTEM SET synchronous_standby_names = ''", "SELECT pg_reload_conf()")
+        out, err = upd.communicate(timeout=90)
+    finally:
+        if upd.poll() is None:
+            upd.kill()
+    assert upd.returncode == 0, err
+    rc, out, err = ops(capsys, "--db", url, "--json", "orders")
+    assert [x["status"] for x in json.loads(out)] == ["acknowledged"], out
 
 
 def test_the_unit_s_command_line_is_one_lamppost_ops_accepts(tmp_path):
