@@ -122,25 +122,31 @@ class Mosquitto:
         # lampctl provision's files: a post account each, the collector's account
         d = broker_acl.write(tmp / "provision", accounts)
         self.collector_password = broker_acl.collector_password(tmp / "provision")
-        self.tls_port, self.port = free_port(), free_port()
-        text = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
-        text = replace(text, "persistence_location /var/lib/mosquitto/", f"persistence_location {self.dir}/")
-        text = replace(text, "\nlistener 8883\n", f"\nlistener {self.tls_port} 127.0.0.1\n")
-        text = replace(text, "\nlistener 1883 127.0.0.1\n", f"\nlistener {self.port} 127.0.0.1\n")
-        for name, key in (("ca.pem", "ca"), ("server.pem", "cert"), ("server.key", "key")):
-            text = replace(text, f"/etc/mosquitto/certs/{name}", str(self.certs[key]))
-        text = replace(text, "password_file /etc/mosquitto/passwd", f"password_file {d / 'password_file'}")
-        text = replace(text, "acl_file /etc/mosquitto/acl", f"acl_file {d / 'acl_file'}")
-        text += f"log_dest file {self.dir / 'log'}\n"
-        if os.geteuid() == 0:  # else mosquitto drops to its own user, who cannot read the temp dir
-            text += "user root\n"
-        self.conf = self.dir / "mosquitto.conf"
-        self.conf.write_text(text)
-        self.proc = subprocess.Popen([shutil.which("mosquitto"), "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: self.proc.poll() is not None or "running" in self.log(), 30, "mosquitto to start")
-        assert self.proc.poll() is None, f"mosquitto refused deploy/mosquitto/mosquitto.conf:\n" \
-                                         f"{self.proc.stderr.read()}{self.log()}"
+        for _ in range(5):  # a free port may be taken by another process before mosquitto binds it
+            self.tls_port, self.port = free_port(), free_port()
+            text = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
+            text = replace(text, "persistence_location /var/lib/mosquitto/", f"persistence_location {self.dir}/")
+            text = replace(text, "\nlistener 8883\n", f"\nlistener {self.tls_port} 127.0.0.1\n")
+            text = replace(text, "\nlistener 1883 127.0.0.1\n", f"\nlistener {self.port} 127.0.0.1\n")
+            for name, key in (("ca.pem", "ca"), ("server.pem", "cert"), ("server.key", "key")):
+                text = replace(text, f"/etc/mosquitto/certs/{name}", str(self.certs[key]))
+            text = replace(text, "password_file /etc/mosquitto/passwd", f"password_file {d / 'password_file'}")
+            text = replace(text, "acl_file /etc/mosquitto/acl", f"acl_file {d / 'acl_file'}")
+            text += f"log_dest file {self.dir / 'log'}\n"
+            if os.geteuid() == 0:  # else mosquitto drops to its own user, who cannot read the temp dir
+                text += "user root\n"
+            self.conf = self.dir / "mosquitto.conf"
+            self.conf.write_text(text)
+            (self.dir / "log").unlink(missing_ok=True)
+            self.proc = subprocess.Popen([shutil.which("mosquitto"), "-c", str(self.conf)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            wait_for(lambda: self.proc.poll() is not None or " running" in self.log(), 30, "mosquitto to start")
+            if self.proc.poll() is None:
+                return
+            why = self.proc.stderr.read() + self.log()
+            if "in use" not in why:
+                break
+        raise AssertionError(f"mosquitto refused deploy/mosquitto/mosquitto.conf:\n{why}")
 
     def log(self) -> str:
         try:
@@ -174,7 +180,6 @@ def test_two_workers_as_deployed_write_the_primary_and_the_replica_serves_reads(
     the rows are on the replica, where the read-only commands work and a write is refused;
     after the primary dies and the replica is promoted, ops.env's URL writes to it."""
     c = replicated
-    P, R = c.ports[c.primary], c.ports[c.replica]
     # replica.sh's pg_basebackup -R wrote the conninfo that makes it the synchronous standby
     auto = (c.replica / "postgresql.auto.conf").read_text()
     assert "application_name=replica1" in auto and "primary_slot_name = 'replica1'" in auto
@@ -183,6 +188,14 @@ def test_two_workers_as_deployed_write_the_primary_and_the_replica_serves_reads(
     posts = town(6)
     accounts = {p["id"]: f"pw-{p['id']}" for p in posts}
     mq = Mosquitto(tmp_path, accounts)
+    try:
+        run_the_layout(c, mq, accounts, posts, tmp_path, capsys, monkeypatch)
+    finally:
+        mq.stop()
+
+
+def run_the_layout(c, mq, accounts, posts, tmp_path, capsys, monkeypatch) -> None:
+    P, R = c.ports[c.primary], c.ports[c.replica]
     # ops.env.example, with this machine's hosts and secrets. db1 is the replica here, db2 the
     # primary (as after a failover): target_session_attrs=read-write must find the primary.
     env = env_file((DEPLOY / "ops" / "ops.env.example").read_text())
@@ -265,7 +278,7 @@ def test_two_workers_as_deployed_write_the_primary_and_the_replica_serves_reads(
                 proc.wait(60)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        mq.stop()
+        mq.stop()  # before the replica checks: the workers are gone, nothing writes any more
     for _, log in workers:
         assert '"level": "error"' not in log.read_text(), log.read_text()
 
@@ -390,3 +403,14 @@ def test_emqx_files_parse_and_grant_what_the_workers_subscribe(monkeypatch):
     assert grants[("ops", "publish")] == ["cmnd/+/+"]
     assert sorted(grants[("all", "publish")]) == ["stat/${username}/#", "tele/${username}/#"]
     assert grants[("all", "subscribe")] == ["cmnd/${username}/+"]
+
+
+def test_serve_takes_the_broker_password_from_a_file_or_the_environment_never_argv(tmp_path, capsys):
+    """The workers' broker account: `--password x` is refused (every user sees argv), a
+    missing --password-file is a usage error naming the file, before any connection."""
+    from host_tools.ops.cli import main
+    base = ["--db", str(tmp_path / "ops.sqlite"), "serve", "--broker", "127.0.0.1:9", "--user", "ops"]
+    assert main([*base, "--password", "x"]) == 2
+    assert "--password-file" in capsys.readouterr().err
+    assert main([*base, "--password-file", str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err
