@@ -99,8 +99,8 @@ def unit_environment(unit: str) -> dict[str, str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def replicated():
+@pytest.fixture
+def replicated():  # per test: the layout test kills the primary and promotes the replica
     bindir = server_bindir()
     if bindir is None:
         pytest.skip("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin): install postgresql")
