@@ -204,6 +204,8 @@ def cmd_telemetry_energy(args) -> int:
 def cmd_serve(args) -> int:
     from host_tools.ops.serve import serve
     e = _engine(args)
+    if db.read_only(e.db):  # a worker on a replica would retry its first write for ever
+        raise Failed("serve: " + db.READ_ONLY)
     return serve(e, args)
 
 
@@ -332,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "persistent subscription (client id <client-id>-backstop): with --share on a broker "
                    "that does not restore shared subscriptions after a restart (mosquitto 2.0), give "
                    "it to one or two workers (docs/fleet.md)")
+    p.add_argument("--user", help="broker account (a broker without anonymous access: "
+                   "deploy/mosquitto/mosquitto.conf, deploy/emqx/acl.conf)")
+    p.add_argument("--password-file", dest="password_file", help="first line is the broker password "
+                   "(else $LAMPPOST_MQTT_PASSWORD)")
+    p.add_argument("--password", help=argparse.SUPPRESS)  # refused: a secret on the command line
     p.add_argument("--session-expiry", type=int, default=7 * 86400, help="seconds the broker keeps "
                    "this worker's session and its QoS 1 messages while it is away (default 7 days)")
     p.add_argument("--retention-days", type=float, default=telemetry.DEFAULT_RETENTION_DAYS,
@@ -483,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     except Failed as e:
         return _error(args, str(e), 1)
     except SQLAlchemyError as e:
+        if db.is_read_only_error(e):
+            return _error(args, db.READ_ONLY, 1)
         return _error(args, f"database: {str(e).splitlines()[0]}", 1)
     except KeyboardInterrupt:
         return 130

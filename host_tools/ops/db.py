@@ -82,6 +82,23 @@ def migrate(eng: Engine, revision: str = "head") -> None:
             lock.commit()
 
 
+READ_ONLY = ("the database is a read-only standby (a replica): this command writes; give the primary's "
+             "URL, or both hosts with target_session_attrs=read-write (docs/fleet.md)")
+
+
+def is_read_only_error(err: BaseException) -> bool:
+    """A write refused because the server is a hot standby (SQLSTATE 25006)."""
+    return getattr(getattr(err, "orig", None), "sqlstate", None) == "25006"
+
+
+def read_only(eng: Engine) -> bool:
+    """True on a PostgreSQL hot standby (in recovery: a replica takes no writes)."""
+    if eng.dialect.name != "postgresql":
+        return False
+    with eng.connect() as c:
+        return bool(c.exec_driver_sql("SELECT pg_is_in_recovery()").scalar())
+
+
 def current_revision(eng: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
     with eng.connect() as c:

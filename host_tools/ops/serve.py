@@ -58,8 +58,10 @@ class Service:
 
     def __init__(self, engine: Engine, host: str, port: int, client_id: str, share: str | None = None,
                  session_expiry: int = 7 * 86400, retention_days: float = telemetry.DEFAULT_RETENTION_DAYS,
-                 batch: int = 200, backstop: bool = False):
+                 batch: int = 200, backstop: bool = False, username: str | None = None,
+                 password: str | None = None):
         self.e = engine
+        self.auth = (username, password) if username else None  # the broker account (--user)
         self.d = Dispatcher(engine, engine.cfg)
         self.connected = threading.Event()
         self.stats = {"received": 0, "rejected": 0, "duplicates": 0, "stored": 0, "telemetry": 0,
@@ -88,6 +90,8 @@ class Service:
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
                         userdata=topics)
         c.manual_ack_set(True)  # PUBACK only after the row is committed (_write_loop)
+        if self.auth:
+            c.username_pw_set(*self.auth)
         c.on_connect = self._on_connect
         c.on_disconnect = lambda *a: (self.connected.clear(), log.warning("broker disconnected"))
         c.on_message = lambda cl, u, m: self.q.put((cl, m))
@@ -330,15 +334,17 @@ def serve(engine: Engine, args) -> int:
     h.setFormatter(JsonLog())
     log.handlers[:] = [h]
     log.setLevel(logging.INFO)
+    from host_tools.secret import SecretError, broker_password
     try:
         host, port = parse_addr(args.broker)
-    except ValueError as err:
+        password = broker_password(args)  # --password-file or $LAMPPOST_MQTT_PASSWORD, never argv
+    except (ValueError, SecretError) as err:
         print(f"lamppost-ops: {err}", file=__import__("sys").stderr)
         return 2
     try:
         svc = Service(engine, host, port, args.client_id, share=args.share,
                       session_expiry=args.session_expiry, retention_days=args.retention_days,
-                      backstop=args.backstop)
+                      backstop=args.backstop, username=getattr(args, "user", None), password=password)
     except OSError as err:
         log.error("cannot reach broker", extra={"fields": {"broker": args.broker, "error": str(err)}})
         return 1
