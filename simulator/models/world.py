@@ -204,9 +204,13 @@ class World:
     def snapshot(self) -> tuple:
         """Everything step() changes, so a step computed ahead (runner: while the firmware
         runs the tick before) can be undone when the firmware's outputs turn out different."""
-        posts = {id(p): p for p in (self.post, self.healthy, *self.twins) if p is not None}
-        return (self.last_t, self.healthy, list(self.twins),
-                [(p, dict(vars(p)), dict(vars(p.lamp)), dict(vars(p.thermal))) for p in posts.values()])
+        post, healthy = self.post, self.healthy
+        posts = [post] if healthy is post else [post, healthy]
+        for p in self.twins:  # each twin once: one may be the post itself
+            if p is not None and p is not post and p is not healthy:
+                posts.append(p)
+        return (self.last_t, healthy, self.twins.copy(),
+                [(p, vars(p).copy(), vars(p.lamp).copy(), vars(p.thermal).copy()) for p in posts])
 
     def restore(self, snap: tuple) -> None:
         """Back to the state of snapshot() (see there)."""
