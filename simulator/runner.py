@@ -14,6 +14,7 @@ import json
 import tempfile
 import threading
 import time
+from time import perf_counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -88,6 +89,9 @@ class Simulation:
     # the per-tick trace (Results.trace: baselines, wrong switching); a town turns it off:
     # ~300 bytes a post-second is gigabytes for 50 posts over a week
     keep_trace = True
+    # a T frame's write that takes longer than this came back only after the firmware ran its
+    # tick on this core (observe: then no tick is computed ahead); a write alone takes a few us
+    preempted_s = 15e-6
 
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
@@ -228,11 +232,16 @@ class Simulation:
                     # the photocell reads dark ([post] photocell); WiFi associated (netproxy)
                     flags = lk.tick_flags(True, truth.dark, bool(self.net and self.net.link_up(t)))
                     frame = lk.tick_frame(t, flags, truth.temp, fe)
+                sent = perf_counter()
                 board.send_frame(frame)
-                # the firmware runs tick t: meanwhile the record of t and the world's t + 1
+                # the firmware runs tick t: meanwhile the record of t and the world's t + 1.
+                # Not ahead when the write came back only after the firmware had run: woken on
+                # this core (the other one busy), it took the core at once, its answer is in
+                # and a tick computed ahead would only add its snapshot
+                alone = perf_counter() - sent < self.preempted_s
                 if self.keep_trace:
                     self._trace(t, relay, dim, truth, mains)
-                if self.speculate and (t + 1 < sc.end or self.hold):
+                if self.speculate and alone and (t + 1 < sc.end or self.hold):
                     ahead = self._ahead(t + 1, relay, dim, reframe is not None)
                 kind = board.receive()
                 if self.net:

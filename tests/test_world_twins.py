@@ -100,13 +100,17 @@ def test_a_run_with_the_world_computed_ahead_is_the_plain_run(tmp_path):
     from simulator.runner import Simulation
     sc = load(CORPUS / "corpus_led_lamp_dead_night.toml")
     sc.duration = 6 * 3600  # through the switch-on at dusk and the fault at 20:00
-    got = []
+    got, undone = [], []
     for ahead in (False, True):
         sim = Simulation(sc, flash_dir=tmp_path / f"flash-{ahead}", ahead=ahead)
+        sim.preempted_s = math.inf  # every tick ahead, however the scheduler places the firmware
+        restore = sim.world.restore
+        sim.world.restore = lambda snap: (undone.append(1), restore(snap))
         try:
             got.append(sim.run())
         finally:
             sim.close()
+    assert undone  # the firmware switched: a tick computed ahead was undone and redone
     plain, early = got
     assert any(r[1] for r in plain.trace) and not plain.trace[0][1]  # the lamp did switch on
     assert early.trace == plain.trace and early.observable == plain.observable
