@@ -1,9 +1,11 @@
 """Lockstep speed on the demo scenario (two days, serial only): FIL ticks per wall second,
 the firmware-bound limit (ticks per second of the firmware's own CPU time, from the child
-process's rusage) and their ratio, in one run; then the same with the world's next tick
-computed while the firmware runs (Simulation(ahead=True)). A ratio of 1 means the simulator
-costs nothing beside the firmware; the goal (issue 12) is wall <= 1.25x the firmware's CPU,
-a ratio of at least 0.8."""
+process's rusage) and their ratio, in one run: first the default (the next tick computed
+while the firmware runs this one, Simulation(ahead=True)), then plain lockstep
+(ahead=False). A ratio of 1 means the simulator costs nothing beside the firmware; the
+goal (issue 12) is wall <= 1.25x the firmware's CPU, a ratio of at least 0.8. The CPU per
+tick of each side is printed too: on a machine shared with other work the wall time (and
+so the ratio) depends on what else runs, the CPU per tick much less."""
 import json
 import os
 import resource
@@ -43,21 +45,20 @@ def _run(ahead: bool) -> dict:
 def main(out: Path) -> None:
     compiled_dir(FIRMWARE_DIR)  # the .mpy cache is built before the clock starts (no mpy-cross in the figures)
     load1 = os.getloadavg()[0]
-    runs = [_run(False), _run(True)]
+    runs = [_run(True), _run(False)]  # the default first
     r = runs[0]
     print(f"demo scenario: {r['ticks']} ticks, {r['boots']} boot(s); load average {load1:.1f} on "
           f"{os.cpu_count()} cores at the start")
-    print(f"  {'':<26} {'FIL ticks/s':>12} {'limit ticks/s':>14} {'ratio':>6}  {'wall':>7} "
-          f"{'firmware CPU':>13} {'simulator CPU':>14}")
+    print(f"  {'':<24} {'FIL ticks/s':>11} {'limit ticks/s':>13} {'ratio':>5} {'wall':>7} "
+          f"{'firmware CPU':>12} {'simulator CPU':>13} {'us/tick fw':>10} {'sim':>4}")
     for r in runs:
-        name = "world computed ahead" if r["ahead"] else "lockstep (default)"
-        print(f"  {name:<26} {r['fil_ticks_per_s']:>12,.0f} {r['firmware_bound_ticks_per_s']:>14,.0f} "
-              f"{r['ratio']:>6.2f}  {r['wall_s']:>5.1f} s {r['firmware_cpu_s']:>11.1f} s "
-              f"{r['simulator_cpu_s']:>12.1f} s")
+        name = "ahead (default)" if r["ahead"] else "lockstep (ahead=False)"
+        print(f"  {name:<24} {r['fil_ticks_per_s']:>11,.0f} {r['firmware_bound_ticks_per_s']:>13,.0f} "
+              f"{r['ratio']:>5.2f} {r['wall_s']:>5.1f} s {r['firmware_cpu_s']:>10.1f} s "
+              f"{r['simulator_cpu_s']:>11.1f} s {1e6 * r['firmware_cpu_s'] / r['ticks']:>10.0f} "
+              f"{1e6 * r['simulator_cpu_s'] / r['ticks']:>4.0f}")
     print(f"  ratio = FIL / firmware-bound limit = firmware CPU / wall; goal >= {GOAL} "
-          f"({'met' if max(x['ratio'] for x in runs) >= GOAL else 'not met'}); simulator "
-          f"{1e6 * runs[0]['simulator_cpu_s'] / runs[0]['ticks']:.0f} us per tick, firmware "
-          f"{1e6 * runs[0]['firmware_cpu_s'] / runs[0]['ticks']:.0f} us")
+          f"({'met' if runs[0]['ratio'] >= GOAL else 'not met'} by the default)")
     (out / "lockstep.json").write_text(json.dumps(
-        {**runs[0], "goal": GOAL, "speedup": runs[0]["fil_ticks_per_s"], "ahead_run": runs[1],
+        {**runs[0], "goal": GOAL, "speedup": runs[0]["fil_ticks_per_s"], "lockstep_run": runs[1],
          "load_average": load1}, indent=1))

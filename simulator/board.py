@@ -52,6 +52,10 @@ class Board:
     def outputs(self) -> tuple[bool, int]:
         return bool(self.out[0]), self.out[1]
 
+    def watch(self) -> tuple[list[int], list[int]]:
+        """The UART's fds with work for drain() (SerialBridge.fds), for the link's wait."""
+        return self.bridge.fds()
+
     def drain(self) -> None:
         """Hand what the firmware wrote on its UART to the sink."""
         self.sink(self.bridge.pump())
@@ -67,7 +71,7 @@ class Board:
             try:
                 fw = FirmwareProcess(self.flash_dir, self.bridge.firmware_fd, self.heap, reset_cause=cause,
                                      wall_sessions=self.wall_sessions, watchdog_s=self.watchdog_s)
-                fw.link.watch = self.bridge.fds  # serve the UART while waiting for the firmware
+                fw.link.watch = self.watch  # serve the UART while waiting for the firmware
                 fw.link.serve = self.drain
                 kind, out = fw.link.recv()
                 if kind == lk.OUTPUTS:
@@ -91,10 +95,14 @@ class Board:
 
     def send(self, t: int, flags: int, temp: float, frontend: bytes) -> None:
         """The tick's T frame; the firmware runs the tick until receive()."""
+        self.send_frame(lk.tick_frame(t, flags, temp, frontend))
+
+    def send_frame(self, frame: bytes) -> None:
+        """A T frame packed already (link.tick_frame): one write."""
         assert self.fw is not None
         self._sent = True
         try:
-            self.fw.link.send_tick(t, flags, temp, frontend)
+            self.fw.link.send(frame)
         except (lk.LinkClosed, BrokenPipeError):
             self._sent = False
 

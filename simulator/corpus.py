@@ -27,17 +27,20 @@ def expand(paths: list[str]) -> list[Path]:
     return out
 
 
-def run_one(path: str, heap: str = DEFAULT_HEAP, sensor: str | None = None) -> dict:
+def run_one(path: str, heap: str = DEFAULT_HEAP, sensor: str | None = None,
+            ahead: bool = True) -> dict:
     """Run one scenario; {"scenario", "ours": {faults, false_alarms}, "baseline": {...}}.
 
     `sensor` fits the post with another front end (adc, cse7766) than its file says,
     uncalibrated as shipped, so detection is judged on what that hardware reads.
+    `ahead`: compute each next tick while the firmware runs (Simulation); the same results,
+    and only worth its bookkeeping when a core is free for it.
     """
     from simulator.runner import Simulation
     sc = load(path)
     if sensor:
         sc.post.sensor = sensor
-    sim = Simulation(sc, heap=heap)
+    sim = Simulation(sc, heap=heap, ahead=ahead)
     try:
         res = sim.run()
     finally:
@@ -84,11 +87,15 @@ def run_many(paths: list[Path], jobs: int = 2, heap: str = DEFAULT_HEAP,
                 raise ScenarioError(f"{p}: not a results file from `lamppost-sim run --out`: {e}") from None
     for p in tomls:
         load(p)  # fail early, with file and line, before starting any run
+    # each run is two processes (simulator, firmware): the next tick computed ahead pays
+    # only while the runs leave a core for it
+    ahead = 2 * max(1, min(jobs, len(tomls))) <= (os.cpu_count() or 1)
     if jobs <= 1 or len(tomls) <= 1:
-        out += [run_one(p, heap, sensor) for p in tomls]
+        out += [run_one(p, heap, sensor, ahead) for p in tomls]
     else:
         with ProcessPoolExecutor(jobs) as ex:
-            out += list(ex.map(run_one, tomls, [heap] * len(tomls), [sensor] * len(tomls)))
+            out += list(ex.map(run_one, tomls, [heap] * len(tomls), [sensor] * len(tomls),
+                               [ahead] * len(tomls)))
     return out
 
 

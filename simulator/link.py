@@ -37,6 +37,14 @@ class LinkClosed(EOFError):
     """The firmware process went away (crash, reset or power cut)."""
 
 
+def tick_frame(unix_t: int, flags: int, temp: float, frontend: bytes) -> bytes:
+    """A T frame, whole: the runner packs the next one while the firmware runs this one."""
+    return _TICK.pack(TICK, _TICK_LEN + len(frontend), unix_t - EPOCH2000, flags, temp) + frontend
+
+
+_IN, _OUT = select.POLLIN | select.POLLHUP | select.POLLERR, select.POLLOUT
+
+
 class Link:
     def __init__(self, rfd: int, wfd: int):
         self.rfd, self.wfd = rfd, wfd
@@ -48,21 +56,40 @@ class Link:
         # the board's hardware watchdog, in wall seconds: a firmware that sends nothing this
         # long (hung at import or in a tick) is treated as reset by it; None waits forever
         self.watchdog_s: float | None = None
+        # one poll set kept from wait to wait (registered again only when the watched fds
+        # change): a wait is one poll(2) and the reads of what it found ready
+        self._poll = select.poll()
+        self._watched: tuple[list[int], list[int]] | None = None
 
-    def _wait(self, rd: list[int], wr: list[int]):
-        r, w, _ = select.select([self.rfd, *rd], wr, [], self.watchdog_s)
-        if not r and not w:
+    def _wait(self, rd: list[int], wr: list[int]) -> tuple[bool, bool]:
+        """Block until the link or a watched fd is ready: (link readable, another fd ready)."""
+        if (rd, wr) != self._watched:
+            if self._watched is not None:
+                for fd in {self.rfd, *self._watched[0], *self._watched[1]}:
+                    self._poll.unregister(fd)
+            want = {self.rfd: _IN}
+            for fd in rd:
+                want[fd] = want.get(fd, 0) | _IN
+            for fd in wr:
+                want[fd] = want.get(fd, 0) | _OUT
+            for fd, ev in want.items():
+                self._poll.register(fd, ev)
+            self._watched = (list(rd), list(wr))
+        ready = self._poll.poll(None if self.watchdog_s is None else max(0, round(self.watchdog_s * 1000)))
+        if not ready:
             raise LinkClosed(f"watchdog: the firmware sent nothing for {self.watchdog_s} s")
-        return r, w
+        link = any(fd == self.rfd for fd, _ in ready)
+        return link, len(ready) > link
 
-    def _read(self, n: int) -> bytes:
-        while len(self._buf) < n:
+    def _fill(self) -> None:
+        """Wait for the firmware, serving the watched fds meanwhile, and take what it sent."""
+        while True:
             if self.watch is not None and self.serve is not None:
                 rd, wr = self.watch()
-                r, w = self._wait(rd, wr)
-                if len(r) > (self.rfd in r) or w:
+                link, other = self._wait(rd, wr)
+                if other:
                     self.serve()
-                if self.rfd not in r:
+                if not link:
                     continue
             elif self.watchdog_s is not None:
                 self._wait([], [])
@@ -70,18 +97,25 @@ class Link:
             if not chunk:
                 raise LinkClosed("firmware closed the link")
             self._buf += chunk
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+            return
 
     def recv(self) -> tuple[bytes, bytes]:
         """(kind, payload) of the next frame from the firmware."""
-        hdr = self._read(HDR)
-        n = hdr[1] | hdr[2] << 8
-        return hdr[:1], self._read(n)
+        while True:
+            buf = self._buf
+            if len(buf) >= HDR:
+                end = HDR + (buf[1] | buf[2] << 8)
+                if len(buf) >= end:
+                    self._buf = buf[end:]
+                    return buf[:1], buf[HDR:end]
+            self._fill()
+
+    def send(self, frame: bytes) -> None:
+        """One whole frame (tick_frame), in one write."""
+        os.write(self.wfd, frame)
 
     def send_tick(self, unix_t: int, flags: int, temp: float, frontend: bytes) -> None:
-        hdr = _TICK.pack(TICK, _TICK_LEN + len(frontend), unix_t - EPOCH2000, flags, temp)
-        os.write(self.wfd, hdr + frontend)
+        self.send(tick_frame(unix_t, flags, temp, frontend))
 
     def close(self) -> None:
         for fd in (self.rfd, self.wfd):

@@ -2,7 +2,9 @@
 
 Each tick the simulator computes the world with the outputs the firmware last
 set, sends the tick, waits for the firmware to finish it, then collects what
-the firmware wrote on its serial line. With `speed` set, ticks are paced
+the firmware wrote on its serial line. By default the next tick is computed
+while the firmware runs this one (on the outputs it has; redone when they
+change), so the world's cost hides behind the firmware's on a second core. With `speed` set, ticks are paced
 against the wall clock (1.0 = real time, simulator/clock.py) so a person can
 watch on the pty. The board (power, boots, the link) is simulator/board.py.
 """
@@ -12,6 +14,7 @@ import json
 import tempfile
 import threading
 import time
+from time import perf_counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -86,12 +89,15 @@ class Simulation:
     # the per-tick trace (Results.trace: baselines, wrong switching); a town turns it off:
     # ~300 bytes a post-second is gigabytes for 50 posts over a week
     keep_trace = True
+    # a T frame's write that takes longer than this came back only after the firmware ran its
+    # tick on this core (observe: then no tick is computed ahead); a write alone takes a few us
+    preempted_s = 15e-6
 
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
                  hold: bool = False, broker: str | None = None, net_config: dict | None = None,
                  on_tick: Callable[[int], None] | None = None, wall_sessions: bool = False,
-                 ahead: bool = False, watchdog_s: float | None = None):
+                 ahead: bool = True, watchdog_s: float | None = None):
         self.sc = sc
         # console logins and lockouts on wall seconds (lamppost-sim run --console): a person's
         # 600 s login must not end in one wall second of a --speed 600 run
@@ -110,12 +116,14 @@ class Simulation:
         self.watchdog_s = watchdog_s  # wall s without a frame: the board's watchdog resets it
         self.speed = speed
         self.clock = clock_for(speed)
-        # compute the world's next tick while the firmware runs this one, assuming the outputs
-        # stay (they change a few times a day); undone and redone when they do not. Off by
-        # default: on two busy cores it measured slower (bench/bench_lockstep.py prints both)
+        # compute the next tick (world, front end, T frame) while the firmware runs this one,
+        # assuming the outputs stay (they change a few times a day); undone and redone when
+        # they do not, with the same result (tests/test_world_twins.py). ahead=False: each tick
+        # computed only once the firmware's outputs are in (bench/bench_lockstep.py times both)
         self.speculate = ahead
         self.on_line = on_line
         self.world = World(sc)
+        self._cuts = [(k, f) for k, f in enumerate(sc.faults) if f.kind == "mains_loss"]  # _mains
         self.frontend = make_frontend(sc)  # ideal | adc | cse7766 ([post] sensor)
         self.board = Board(self.flash_dir, heap, sc.post.holdup_s, self._collect, wall_sessions,
                            watchdog_s)
@@ -174,6 +182,7 @@ class Simulation:
     def observe(self) -> Results:
         """Run the scenario; the raw observations (reports, trace, visibility, boots, crashes)."""
         sc, res, board = self.sc, self.results, self.board
+        world, frontend = self.world, self.frontend
         res.crashes = board.crashes
         self.clock.start(sc.start)
         try:
@@ -181,45 +190,66 @@ class Simulation:
         finally:
             res.boots = board.boots
         t = self._t = sc.start
-        ahead = None  # (t, relay, dim, world snapshot, step result): the next tick, computed early
+        index = {id(f): sc.faults.index(f) for f in sc.faults}  # a visible fault's number
+        # a front end whose draws do not depend on the truth frames the next tick ahead too
+        reframe = getattr(frontend, "reframe", None)
+        # the next tick, computed while the firmware runs this one:
+        # (t, relay, dim, world snapshot, truth, visible, front-end bytes or None, T frame or None)
+        ahead = None
+        observable = res.observable
         try:
             self.ready.set()
             while (t < sc.end or self.hold) and not self._stop.is_set():
                 self.clock.pace(t)
                 relay, dim = board.outputs
-                if ahead is not None and ahead[:3] == (t, relay, dim):
-                    truth, visible = ahead[4]
+                frame = None
+                if ahead is not None and ahead[0] == t and ahead[1] == relay and ahead[2] == dim:
+                    _, _, _, _, truth, visible, fe, frame = ahead
+                    if fe is None:
+                        fe = frontend.frame(truth)
+                elif ahead is not None and ahead[0] == t:  # the outputs changed: undo, step again
+                    world.restore(ahead[3])
+                    truth, visible = world.step(t, relay, dim)
+                    fe = frontend.frame(truth) if ahead[6] is None else reframe(truth)
                 else:
-                    if ahead is not None and ahead[0] == t:
-                        self.world.restore(ahead[3])  # the outputs changed: undo, step again
-                    truth, visible = self.world.step(t, relay, dim)
+                    truth, visible = world.step(t, relay, dim)
+                    fe = frontend.frame(truth)
                 ahead = None
                 for f in visible:
-                    res.observable.setdefault(sc.faults.index(f), t)
-                # the photocell reads dark ([post] photocell); WiFi associated (netproxy)
-                flags = lk.tick_flags(truth.mains, truth.dark, bool(self.net and self.net.link_up(t)))
-                fe = self.frontend.frame(truth)
-                mains = self._mains(t, truth.mains)
+                    observable.setdefault(index[id(f)], t)
+                mains = self._mains(t, truth.mains) if self._cuts else truth.mains
                 powered = board.power.step(mains)  # recharged whenever the mains is there
-                if self.keep_trace:
-                    res.trace.append((t, int(relay), dim, truth.v if mains else 0.0, truth.i if mains else 0.0,
-                                      truth.p if mains else 0.0, truth.pf if mains else 0.0, truth.temp,
-                                      int(mains)))
                 if not mains or not board.on:
+                    if self.keep_trace:
+                        self._trace(t, relay, dim, truth, mains)
                     self._holdup(t, mains, powered, truth.temp, fe)
                     res.boots = board.boots
                     t += 1
                     res.ticks += 1
                     continue
                 self._t = t
-                board.send(t, flags, truth.temp, fe)
-                if self.speculate:  # the world's next second while the firmware runs this one
-                    snap = self.world.snapshot()
-                    ahead = (t + 1, relay, dim, snap, self.world.step(t + 1, relay, dim))
+                if frame is None:
+                    # the photocell reads dark ([post] photocell); WiFi associated (netproxy)
+                    flags = lk.tick_flags(True, truth.dark, bool(self.net and self.net.link_up(t)))
+                    frame = lk.tick_frame(t, flags, truth.temp, fe)
+                sent = perf_counter()
+                board.send_frame(frame)
+                # the firmware runs tick t: meanwhile the record of t and the world's t + 1.
+                # Not ahead when the write came back only after the firmware had run: woken on
+                # this core (the other one busy), it took the core at once, its answer is in
+                # and a tick computed ahead would only add its snapshot
+                alone = perf_counter() - sent < self.preempted_s
+                if self.keep_trace:
+                    self._trace(t, relay, dim, truth, mains)
+                if self.speculate and alone and (t + 1 < sc.end or self.hold):
+                    ahead = self._ahead(t + 1, relay, dim, reframe is not None)
                 kind = board.receive()
                 if self.net:
                     self.net.pump(t)
-                board.drain()
+                if self.on_tick or self.on_line or self.speed:
+                    # someone watches the line or waits on the tick: its lines now. Else what
+                    # the firmware wrote is taken while waiting for its next frame (Link._wait)
+                    board.drain()
                 if self.on_tick:
                     self.on_tick(t)
                 res.ticks += 1
@@ -240,10 +270,33 @@ class Simulation:
             res.wall_s = self.clock.wall_s()
         return res
 
+    def _ahead(self, t: int, relay: bool, dim: int, framed: bool) -> tuple:
+        """Tick t worked out on the outputs the firmware has now (they change a few times a
+        day), undoable: the world's snapshot before it, its truth and visible faults, and
+        with a front end that can frame it again (reframe) its bytes and, without a network
+        whose link state the flags carry, the whole T frame."""
+        world = self.world
+        snap = world.snapshot()
+        truth, visible = world.step(t, relay, dim)
+        fe = frame = None
+        if framed:
+            fe = self.frontend.frame(truth)
+            if self.net is None:
+                frame = lk.tick_frame(t, lk.tick_flags(True, truth.dark), truth.temp, fe)
+        return (t, relay, dim, snap, truth, visible, fe, frame)
+
+    def _trace(self, t: int, relay: bool, dim: int, truth, mains: bool) -> None:
+        """What the sensors saw at t (Results.trace)."""
+        if mains:
+            self.results.trace.append((t, int(relay), dim, truth.v, truth.i, truth.p, truth.pf,
+                                       truth.temp, 1))
+        else:
+            self.results.trace.append((t, int(relay), dim, 0.0, 0.0, 0.0, 0.0, truth.temp, 0))
+
     def _mains(self, t: int, mains: bool) -> bool:
         """False while the world's supply or an injected mains_loss fault cuts the mains."""
-        for k, f in enumerate(self.sc.faults):
-            if f.kind == "mains_loss" and f.active(t):
+        for k, f in self._cuts:
+            if f.active(t):
                 self.results.observable.setdefault(k, t)
                 return False
         return mains

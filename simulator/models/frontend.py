@@ -52,11 +52,21 @@ class IdealMeter:
         self.rng = random.Random(seed ^ 0x5EED)
 
     def encode(self, v: float, i: float, p: float, pf: float, hz: float) -> bytes:
-        n = 1 + self.rng.gauss(0, 0.001)
-        return struct.pack("<fffff", v * n, i * n, p * n, pf, hz)
+        n = self._n = 1 + self.rng.gauss(0, 0.001)
+        return _IDEAL.pack(v * n, i * n, p * n, pf, hz)
 
     def frame(self, truth) -> bytes:
         return self.encode(truth.v, truth.i, truth.p, truth.pf, truth.hz)
+
+    def reframe(self, truth) -> bytes:
+        """The last frame's instant again for another truth: the same noise, no new draw
+        (the runner computes a tick ahead on the outputs it expects, and again when they
+        turn out different; the draws do not depend on the truth)."""
+        n = self._n
+        return _IDEAL.pack(truth.v * n, truth.i * n, truth.p * n, truth.pf, truth.hz)
+
+
+_IDEAL = struct.Struct("<fffff")
 
 
 def esp32_adc_code(mv, gain: float, offset: float, noise):
@@ -87,9 +97,19 @@ class AdcFrontEnd:
         self._k = np.arange(PAIRS) * (PERIOD_US * 1e-6)
 
     def frame(self, truth) -> bytes:
+        # the draws do not depend on the truth: drawn here, kept for reframe()
         rng = self.np_rng
+        self._draws = (self.rng.random(),  # where in the cycle the window starts
+                       [(rng.normal(0, self.noise, PAIRS), rng.normal(0, self.noise, PAIRS))
+                        for _ in range(OSR)])
+        return self.reframe(truth)
+
+    def reframe(self, truth) -> bytes:
+        """The last frame's window again for another truth, with the same draws (see
+        IdealMeter.reframe)."""
+        start, noise = self._draws
         w = 2 * math.pi * max(truth.hz, 1.0)
-        tv = self.rng.random() / max(truth.hz, 1.0) + self._k  # starts anywhere in the cycle
+        tv = start / max(truth.hz, 1.0) + self._k  # starts anywhere in the cycle
         ti = tv + PERIOD_US * 0.5e-6
         v = np.zeros(PAIRS)
         i = np.zeros(PAIRS)
@@ -102,9 +122,9 @@ class AdcFrontEnd:
         out = np.zeros(2 * PAIRS, dtype="<u2")
         mv_v = BIAS_MV + v * (1000.0 / self.v_fs)
         mv_i = BIAS_MV + i * (1000.0 / self.i_fs)
-        for _ in range(OSR):  # conversions 10 us apart: the same instant for 50 Hz
-            out[0::2] += esp32_adc_code(mv_v, self.v_gain, self.v_off, rng.normal(0, self.noise, PAIRS))
-            out[1::2] += esp32_adc_code(mv_i, self.i_gain, self.i_off, rng.normal(0, self.noise, PAIRS))
+        for nv, ni in noise:  # OSR conversions 10 us apart: the same instant for 50 Hz
+            out[0::2] += esp32_adc_code(mv_v, self.v_gain, self.v_off, nv)
+            out[1::2] += esp32_adc_code(mv_i, self.i_gain, self.i_off, ni)
         return self._head + out.tobytes()
 
 

@@ -55,6 +55,7 @@ class LedLamp:
         self.x_cap_f = x_cap_f  # EMI X-capacitor across the driver input
         self.min_v = min_v * nominal_v / 230.0  # below this the driver drops out (90 V of 230)
         self.powered = False
+        self._lit = None  # (dim, faults, *_lit_load): the lit load of the last dim level and faults
 
     def pf_at(self, d: float) -> float:
         """Power factor at dim fraction d (0..1]: falls at low dim levels."""
@@ -66,7 +67,6 @@ class LedLamp:
 
     def step(self, dt: float, v1: float, hz: float, closed: bool, dim: int, faults: dict,
              vharm) -> Load:
-        w = 2 * math.pi * hz
         if not closed or v1 < 1.0:
             self.powered = False
             return Load()
@@ -74,11 +74,22 @@ class LedLamp:
         if not self.powered:
             self.powered = True
             inrush = min(60.0, 0.4 * self.rated_w)
-        cap = _cap_current(v1, w, self.x_cap_f, vharm)
         if "lamp_dead" in faults or v1 < self.min_v or dim <= 0:
+            cap = _cap_current(v1, 2 * math.pi * hz, self.x_cap_f, vharm)
             cap.p1 = self.standby_w
             cap.inrush = inrush
             return cap
+        got = self._lit
+        if got is None or got[0] != dim or got[1] is not faults:
+            got = self._lit = (dim, faults, *self._lit_load(dim, faults))
+        _, _, p, q, hyp, shape, lit = got
+        i1 = hyp / v1
+        return Load(p, q, [(h, k * i1, ph) for h, k, ph in shape], lit, inrush)
+
+    def _lit_load(self, dim: int, faults: dict) -> tuple:
+        """What a lit driver's load is at this dim level with these faults, whatever the
+        voltage: (P, Q, hypot(P, Q), ((order, THD share, phase), ...), lit). The current's
+        harmonics are k * i1 for i1 = hypot(P, Q) / V1: step() pays only that per tick."""
         d = min(100, dim) / 100.0
         ok = 1.0
         if "led_string_open" in faults:
@@ -95,12 +106,9 @@ class LedLamp:
         kd = 1 / math.sqrt(1 + thd * thd)
         cos_phi = min(1.0, pf / kd)
         q = -p * math.tan(math.acos(cos_phi))  # PFC + EMI filter: slightly leading
-        i1 = math.hypot(p, q) / v1
         phi = math.atan2(-q, p)  # current phase (leads when q < 0)
-        harm = []
-        for h, share in _LED_HARM:
-            harm.append((h, thd * share * i1, h * phi + math.pi))
-        return Load(p, q, harm, ok > 0 and "lamp_dead" not in faults, inrush)
+        shape = tuple((h, thd * share, h * phi + math.pi) for h, share in _LED_HARM)
+        return p, q, math.hypot(p, q), shape, ok > 0 and "lamp_dead" not in faults
 
 
 class HpsLamp:

@@ -42,16 +42,18 @@ class Supply:
         self.harmonics = [(h, c["thd"] * a / norm, self.rng.uniform(-math.pi, math.pi))
                           for h, a in _SHAPE]
         self.event: str | None = None  # "dip", "swell", "interruption" while one lasts
+        # (kind, chance a second) of the random events the scenario asks for, in draw order
+        self._rates = tuple((kind, c[key] / 86400.0) for kind, key in (
+            ("dip", "dips_per_day"), ("swell", "swells_per_day"),
+            ("interruption", "short_interruptions_per_day"),
+            ("long_interruption", "long_interruptions_per_day")) if c[key] > 0)
         self._event_end = 0
         self._event_level = 1.0
 
     def _maybe_start_event(self, t: int) -> None:
-        c, rng = self.cfg, self.rng
-        rates = (("dip", c["dips_per_day"]), ("swell", c["swells_per_day"]),
-                 ("interruption", c["short_interruptions_per_day"]),
-                 ("long_interruption", c["long_interruptions_per_day"]))
-        for kind, per_day in rates:
-            if per_day > 0 and rng.random() < per_day / 86400.0:
+        rng = self.rng
+        for kind, per_s in self._rates:
+            if rng.random() < per_s:
                 if kind == "dip":
                     level, dur = rng.uniform(0.4, 0.9), rng.randint(1, 60)
                 elif kind == "swell":
@@ -77,7 +79,7 @@ class Supply:
         v = self.nominal * (1 + daily + self.walk)
         if self.event and t >= self._event_end:
             self.event = None
-        if self.event is None:
+        if self.event is None and self._rates:
             self._maybe_start_event(t)
         if self.event:
             v = self.nominal * self._event_level * (1 + self.walk) if self._event_level else 0.0

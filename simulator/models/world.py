@@ -142,21 +142,30 @@ class PhysicalPost:
         return tr
 
 
+_VORDERS: tuple = (None, {})  # (the supply's harmonics list, {order: index in vh}), cached
+
+
 def spectra_truth(v1: float, hz: float, vharm, load: Load) -> Truth:
     """Exact Vrms, Irms, P, PF from the fundamental and harmonic phasors."""
+    global _VORDERS
     vh = [(1, v1, 0.0)] + [(h, f * v1, ph) for h, f, ph in vharm]
+    if _VORDERS[0] is not vharm:  # the supply's spectrum is fixed: its orders' places once
+        _VORDERS = (vharm, {h: k for k, (h, _, _) in enumerate(vh)})
+    where = _VORDERS[1]
+    rect = cmath.rect
     i1 = math.hypot(load.p1, load.q1) / v1 if v1 > 0 else 0.0
-    phasors = {1: cmath.rect(i1, -math.atan2(load.q1, load.p1) if i1 else 0.0)}
+    phasors = {1: rect(i1, -math.atan2(load.q1, load.p1) if i1 else 0.0)}
     for h, a, ph in load.harm:
-        phasors[h] = phasors.get(h, 0j) + cmath.rect(a, ph)
+        phasors[h] = phasors.get(h, 0j) + rect(a, ph)
     ih = [(h, abs(z), cmath.phase(z)) for h, z in sorted(phasors.items())]
-    vdict = {h: cmath.rect(a, ph) for h, a, ph in vh}
-    p = sum((vdict[h] * z.conjugate()).real for h, z in phasors.items() if h in vdict)
-    vrms = math.sqrt(sum(a * a for _, a, _ in vh))
-    irms = math.sqrt(sum(a * a for _, a, _ in ih))
+    # P = sum over the orders both carry of Re(V_h conj(I_h)), in the current's order
+    p = sum([(rect(vh[where[h]][1], vh[where[h]][2]) * z.conjugate()).real
+             for h, z in phasors.items() if h in where])
+    vrms = math.sqrt(sum([a * a for _, a, _ in vh]))
+    irms = math.sqrt(sum([a * a for _, a, _ in ih]))
     s = vrms * irms
     return Truth(vrms, irms, p, p / s if s > 1e-9 else 0.0, hz, 25.0, True, load.lit,
-                 s=s, q=load.q1, vh=vh, ih=ih, inrush=load.inrush)
+                 s, load.q1, vh, ih, load.inrush)
 
 
 class World:
@@ -174,6 +183,15 @@ class World:
                           if sc.post.photocell else None)
         self.last_t: int | None = None
         self._mains_at: tuple[int, tuple[float, float]] | None = None  # the supply's (V, Hz) at t
+        # fixed for the run: what each fault's twin steps with, which faults are a photocell's,
+        # the times where the set of active faults changes (World._faults_at) and the watts a
+        # sensor tells apart (differs)
+        self._alone = [{f.kind: f.params} for f in sc.faults]
+        self._stuck = [f.kind in STUCK for f in sc.faults]
+        self._bounds = sorted({b for f in sc.faults for b in (f.at, f.until) if b is not None})
+        self._span: tuple = (0, -1, None)  # (from, until, _faults_at's answer there)
+        self._tol = max(1.0, 0.05 * sc.post.rated_w)
+        self._since_merge = 0  # ticks since the last World._merge
 
     def _supply(self, t: int) -> tuple[float, float]:
         """The supply at t, drawn once per t: a step undone and redone (restore) sees the same
@@ -186,9 +204,13 @@ class World:
     def snapshot(self) -> tuple:
         """Everything step() changes, so a step computed ahead (runner: while the firmware
         runs the tick before) can be undone when the firmware's outputs turn out different."""
-        posts = {id(p): p for p in (self.post, self.healthy, *self.twins) if p is not None}
-        return (self.last_t, self.healthy, list(self.twins),
-                [(p, dict(vars(p)), dict(vars(p.lamp)), dict(vars(p.thermal))) for p in posts.values()])
+        post, healthy = self.post, self.healthy
+        posts = [post] if healthy is post else [post, healthy]
+        for p in self.twins:  # each twin once: one may be the post itself
+            if p is not None and p is not post and p is not healthy:
+                posts.append(p)
+        return (self.last_t, healthy, self.twins.copy(),
+                [(p, vars(p).copy(), vars(p.lamp).copy(), vars(p.thermal).copy()) for p in posts])
 
     def restore(self, snap: tuple) -> None:
         """Back to the state of snapshot() (see there)."""
@@ -202,43 +224,96 @@ class World:
     def active(self, t: int) -> list[Fault]:
         return [f for f in self.faults if f.active(t)]
 
+    def _faults_at(self, t: int) -> tuple:
+        """(active faults, on per fault, kinds, solo, stuck) at t. They change only where a
+        fault starts or ends, so they are worked out again only when t leaves the span
+        between two such times they were worked out for. solo: the index of the one fault
+        acting, when exactly one acts (its twin steps just as the post does); stuck: what a
+        stuck photocell reads (None: no photocell fault acts)."""
+        got = self._span
+        if got[0] <= t < got[1]:
+            return got[2]
+        active = self.active(t)
+        on = [f.active(t) for f in self.faults]
+        kinds = {f.kind: f.params for f in active}
+        solo = on.index(True) if len(active) == 1 else None
+        stuck = next((value for kind, value in STUCK.items() if kind in kinds), None)
+        lo = max((b for b in self._bounds if b <= t), default=-math.inf)
+        hi = min((b for b in self._bounds if b > t), default=math.inf)
+        got = (active, on, kinds, solo, stuck)
+        self._span = (lo, hi, got)
+        return got
+
     def step(self, t: int, relay: bool, dim: int) -> tuple[Truth, list[Fault]]:
         """The faulted truth at t and the faults whose effect is observable now."""
         dt = 1.0 if self.last_t is None else float(max(0, t - self.last_t))
         self.last_t = t
         v, hz = self._supply(t)
         vharm = self.supply.harmonics
-        active = self.active(t)
-        kinds = {f.kind: f.params for f in active}
-        if active and self.healthy is self.post:
-            self.healthy = copy.deepcopy(self.post)  # both still in the state of no fault at all
-        for k, f in enumerate(self.faults):
-            on = f in active
-            if on and self.twins[k] is None and f.kind not in STUCK:
-                self.twins[k] = copy.deepcopy(self.healthy)  # as if stepped fault-free until now
-            elif not on:
-                self.twins[k] = None  # ended (or not begun): nothing reads its twin
-        truth = self.post.step(t, dt, v, hz, vharm, relay, dim, kinds)
-        healthy = (truth if self.healthy is self.post
-                   else self.healthy.step(t, dt, v, hz, vharm, relay, dim, {}))
+        active, on, kinds, solo, stuck = self._faults_at(t)
+        post, twins, faults = self.post, self.twins, self.faults
+        if active and self.healthy is post:
+            self.healthy = copy.deepcopy(post)  # both still in the state of no fault at all
+        self._since_merge += 1
+        if self._since_merge >= MERGE_EVERY:
+            self._merge(active, solo)
+        for k, f in enumerate(faults):
+            twin = twins[k]
+            if not on[k]:
+                twins[k] = None  # ended (or not begun): nothing reads its twin
+            elif twin is None and not self._stuck[k]:
+                # as if stepped fault-free until now; while its fault is the only one and the
+                # post is in the state of the healthy twin, the twin IS the post
+                twins[k] = (post if k == solo and same_state(post, self.healthy)
+                            else copy.deepcopy(self.healthy))
+            elif twin is post and k != solo:  # another fault acts on the post: part from here
+                twins[k] = copy.deepcopy(post)
+        truth = post.step(t, dt, v, hz, vharm, relay, dim, kinds)
+        healthy = (truth if self.healthy is post
+                   else self.healthy.step(t, dt, v, hz, vharm, relay, dim, _NO_FAULTS))
         visible = []
         sees = None  # what a working photocell reads now (None: none fitted)
         if self.photocell is not None:
             sees = self.photocell.dark(t)
-            truth.dark = self.photocell.read(t, kinds)
-        tol = max(1.0, 0.05 * self.sc.post.rated_w)
-        for f, twin in zip(self.faults, self.twins):
-            on = f in active
-            if f.kind in STUCK:  # a wrong reading is visible while a working cell would differ
-                if on and sees is not None and STUCK[f.kind] != sees:
-                    visible.append(f)
+            truth.dark = sees if stuck is None else stuck  # Photocell.read, with dark(t) once
+        tol = self._tol
+        for k, twin in enumerate(twins):
+            if self._stuck[k]:  # a wrong reading is visible while a working cell would differ
+                if on[k] and sees is not None and STUCK[faults[k].kind] != sees:
+                    visible.append(faults[k])
                 continue
             if twin is None:
                 continue
-            alone = twin.step(t, dt, v, hz, vharm, relay, dim, {f.kind: f.params})
+            alone = (truth if twin is post
+                     else twin.step(t, dt, v, hz, vharm, relay, dim, self._alone[k]))
             if differs(alone, healthy, tol):
-                visible.append(f)
+                visible.append(faults[k])
         return truth, visible
+
+
+    def _merge(self, active: list, solo: int | None) -> None:
+        """Twins that have come to exactly the post's state step just as it does from now on
+        (lags settle to the same floats hours after a fault): the healthy twin once no fault
+        acts, a fault's twin while its fault is the only one."""
+        self._since_merge = 0
+        post = self.post
+        if not active and self.healthy is not post and same_state(self.healthy, post):
+            self.healthy = post
+        if solo is not None and self.twins[solo] not in (None, post) and same_state(self.twins[solo], post):
+            self.twins[solo] = post
+
+
+MERGE_EVERY = 60  # ticks between looks for twins that have come to the post's state (World._merge)
+_NO_FAULTS: dict = {}  # what the healthy twin steps with (one object: the lamps' caches hold)
+
+
+def same_state(a: PhysicalPost, b: PhysicalPost) -> bool:
+    """Whether two twins are in exactly the same state (caches, the _ names, aside)."""
+    if a is b:
+        return True
+    return all({k: v for k, v in vars(x).items() if not k.startswith("_") and k not in ("lamp", "thermal")}
+               == {k: v for k, v in vars(y).items() if not k.startswith("_") and k not in ("lamp", "thermal")}
+               for x, y in ((a, b), (a.lamp, b.lamp), (a.thermal, b.thermal)))
 
 
 def differs(a: Truth, b: Truth, tol_w: float) -> bool:
