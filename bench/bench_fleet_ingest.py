@@ -20,7 +20,7 @@ At scale (LAMPPOST_FLEET_SCALE_POSTS set, e.g. 100000): instead of the above, th
 on mosquitto edge brokers (at most EDGE_POSTS posts each: one process's file descriptors)
 bridged to a core mosquitto where the workers' shared subscriptions are, with one
 generator process per edge (tests/ops/fleet_run.night_scaled), a plain run and a chaos run.
-Its table goes to build/bench/bench_fleet_scale.txt (docs block bench_fleet_scale), its JSON
+Its table goes to build/bench/bench_fleet_scale_<posts>.txt (docs block of that name), its JSON
 to build/bench/fleet_scale_<posts>.json. LAMPPOST_FLEET_SCALE_HOURS (default 0.5: the dusk
 burst, the faults, their orders; a full night does not fit a session here, docs/fleet.md),
 _PERIOD (tele_period, default 1800: a valid firmware setting, two telemetry rounds in the
@@ -56,7 +56,7 @@ MSGS = int(os.environ.get("LAMPPOST_FLEET_INGEST_MSGS", "6000"))
 SCALE = int(os.environ.get("LAMPPOST_FLEET_SCALE_POSTS", "0"))
 EDGE_POSTS = 17000  # posts per edge broker and generator process (20,000 descriptors a process)
 # bench/__main__ keeps what this module printed under this name: the scale run has its own block
-TXT = "bench_fleet_scale" if SCALE else "bench_fleet_ingest"
+TXT = f"bench_fleet_scale_{SCALE}" if SCALE else "bench_fleet_ingest"
 
 
 def _messages(n: int, posts: int = 200):
@@ -200,6 +200,7 @@ def scale(out: Path) -> None:
                 row = _night_row(f"PostgreSQL, {workers} workers, {edges} edges" + (", chaos" if chaos else ""),
                                  r, url)
             row["msg_s"] = round(row["msgs"] / r["total_wall_s"])
+            row["core_mb"], row["edges_mb"] = r["broker_rss_mb"]["core"], r["broker_rss_mb"]["edges"]
             result["nights"].append(row)
             result["details"].append({k: v for k, v in r.items() if not k.startswith("latency")})
             (out / f"fleet_scale_{SCALE}.json").write_text(json.dumps(result, indent=1, default=str))
@@ -209,9 +210,11 @@ def scale(out: Path) -> None:
           f"core mosquitto, {edges} generator processes, {workers} workers -> PostgreSQL; {hours:g} h virtual "
           f"at {speed:g}x (tele_period {period} s: STATE+SENSOR; every post's LWT and switch-on EVENT at "
           f"dusk), faults at 4 % of posts and 10 % of cabinets, chaos: a worker killed -9 every {kill_s:g} s "
-          "and the core broker restarted once; lat = post t -> order in virtual s, wall = alarm published "
-          "-> order, wall s:")
-    print(_table(result["nights"], ["run", "posts", "wall_s", "msgs", "msg_s", "broker_db_kb", "db_mb",
+          "and the core broker restarted once; wall_s = the whole run (connect, dusk, night, every order); "
+          "broker_db_kb = the core's persistence file, core_mb/edges_mb = the brokers' resident memory; "
+          "lat = post t -> order in virtual s, wall = alarm published -> order, wall s:")
+    print(_table(result["nights"], ["run", "posts", "wall_s", "msgs", "msg_s", "broker_db_kb", "core_mb",
+                                    "edges_mb", "db_mb",
                                     "faults", "one_order", "lost", "twice", "orders_dup", "lat_p50_s",
                                     "lat_p99_s", "wall_p50_s", "wall_p99_s", "kills", "broker_restarts"]))
 

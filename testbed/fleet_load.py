@@ -152,6 +152,7 @@ class Fleet:
         self.connect_timeout = 30.0  # no post connected by then: the broker is not there
         self._last_misc = 0.0
         self._last_down = 0.0
+        self._next_keep = 0.0  # keep_alive's next step (wall)
         self._misc_i = 0
         self.log = log or (lambda *_: None)
 
@@ -392,20 +393,23 @@ class Fleet:
 
     def keep_alive(self, seconds: float) -> None:
         """Keep sending STATE every period (virtual time moves on) for `seconds` of wall time, so
-        the service sees the posts' clocks pass the persistence time."""
+        the service sees the posts' clocks pass the persistence time. At --speed at most, as
+        during the night (else a big fleet floods the service), across calls."""
         end = time.monotonic() + seconds
-        t = self.now_v
-        while time.monotonic() < end:
-            t0 = time.monotonic()
-            t += self.period
-            self.now_v = t
-            self.clock.append((time.time(), t))
-            for p in self.posts:
-                self._tele(p, t)
-            self.pump(self._drained, 60)
-            # at --speed at most, as during the night (else a big fleet floods the service)
-            gap = max(0.2, self.period / self.speed - (time.monotonic() - t0)) if self.speed else 0.2
-            self.pump(lambda: False, gap)
+        while True:
+            now = time.monotonic()
+            if now >= self._next_keep:
+                t = self.now_v + self.period
+                self.now_v = t
+                self.clock.append((time.time(), t))
+                for p in self.posts:
+                    self._tele(p, t)
+                self.pump(self._drained, 60)
+                self._next_keep = now + max(0.2, self.period / self.speed if self.speed else 0.2)
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.pump(lambda: False, min(left, max(0.0, self._next_keep - time.monotonic())))
 
     def virtual_at(self, wall: float, cabinet: str | None = None) -> float:
         """The virtual time the fleet was at when the wall clock read `wall` (interpolated)."""

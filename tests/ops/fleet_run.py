@@ -376,9 +376,11 @@ def night_scaled(url: str, tmp: Path, n_posts: int, hours: float, edges: int, wo
             t_orders = time.monotonic()
             time.sleep(2 * interval)  # a round or two more: a duplicate order would show now
             eng.dispose()
-            broker_bytes = sum(f.stat().st_size for f in Path(core._dir.name).glob("*.db"))
+            rss = {"core": _rss_mb(core.proc.pid), "edges": sum(_rss_mb(x.proc.pid) for x in brokers)}
             stop.set()
             parts = [q.get(timeout=300) for _ in ps]
+            core.stop()  # a clean stop writes the core's sessions, queues and retained LWTs
+            broker_bytes = sum(f.stat().st_size for f in Path(core._dir.name).glob("*.db"))
         finally:
             stop.set()
             chaos_stop.set()
@@ -403,5 +405,16 @@ def night_scaled(url: str, tmp: Path, n_posts: int, hours: float, edges: int, wo
                            "orders_s": round(t_orders - t_night, 1)},
                    settled=all(r["settled"] for r in parts), kills=chaos["kills"],
                    broker_restarts=chaos["restarts"], total_wall_s=round(time.monotonic() - t_start, 1),
-                   broker_db_bytes=broker_bytes, worker_errors=_errors(ws))
+                   broker_db_bytes=broker_bytes, broker_rss_mb=rss, worker_errors=_errors(ws))
     return figures
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
