@@ -232,12 +232,15 @@ class Fleet:
             p.next_try = time.monotonic() + p.backoff * (0.5 + self.rnd.random())
 
     def connect_all(self, timeout: float = 300.0) -> None:
+        n = len(self.posts)
         for i, p in enumerate(self.posts):
             p.boot_t = self.start
             self.down.add(p)
             self._try_connect(p)
-            if i % 200 == 199:  # let the broker answer as we go (its listen backlog is finite)
-                self.pump(lambda: True, 0)
+            if i % 200 == 199:  # let the broker answer as we go (its listen backlog is finite):
+                # at most 1,000 CONNECTs unanswered, else a busy broker's answers come after
+                # the 30 s a post waits for them and it retries, adding to the queue
+                self.pump(lambda: len(self.down) - (n - i - 1) < 1000, 30)
         first = min(timeout, self.connect_timeout)
         if not self.pump(lambda: len(self.down) < len(self.posts), first):
             raise OSError(f"no post could connect to {self.host}:{self.port} within {first:g} s")
@@ -264,8 +267,10 @@ class Fleet:
                     if now >= p.next_try and (p.client is None or not p.client.is_connected()):
                         self._try_connect(p)
             if now - self._last_misc >= 0.2:  # keepalive and retries: every post each ~5 s
+                # of wall time, however seldom pump runs (a slow connect loop calls it rarely,
+                # and a post without its ping for 90 s is dropped by the broker)
+                n = max(1, min(len(self.posts), int(len(self.posts) * (now - self._last_misc) / 5.0)))
                 self._last_misc = now
-                n = max(1, len(self.posts) // 25)
                 for p in self.posts[self._misc_i:self._misc_i + n]:
                     if p.client is not None and p.up:
                         p.client.loop_misc()
