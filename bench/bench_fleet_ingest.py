@@ -27,7 +27,7 @@ _PERIOD (tele_period, default 1800: a valid firmware setting, two telemetry roun
 half hour, so the window fits), _WORKERS (default 4), _RATE (msg/s the workers take in,
 default 400, measured here under load: the night's telemetry is sent at 60 % of it),
 _SPEED (virtual s per wall s; default from _RATE), _KILL_S (a worker killed every this
-many s, default 30), _RUNS (plain,chaos).
+many s, default 30), _RUNS (plain,chaos), _EDGE_POSTS (posts per edge and process, 17000).
 """
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ POSTS = int(os.environ.get("LAMPPOST_FLEET_LOAD_POSTS", "200"))
 HOURS = float(os.environ.get("LAMPPOST_FLEET_LOAD_HOURS", "8"))
 MSGS = int(os.environ.get("LAMPPOST_FLEET_INGEST_MSGS", "6000"))
 SCALE = int(os.environ.get("LAMPPOST_FLEET_SCALE_POSTS", "0"))
-EDGE_POSTS = 17000  # posts per edge broker and generator process (20,000 descriptors a process)
+# posts per edge broker and generator process (20,000 descriptors a process)
+EDGE_POSTS = int(os.environ.get("LAMPPOST_FLEET_SCALE_EDGE_POSTS", "17000"))
 # bench/__main__ keeps what this module printed under this name: the scale run has its own block
 TXT = f"bench_fleet_scale_{SCALE}" if SCALE else "bench_fleet_ingest"
 
