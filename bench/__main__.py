@@ -39,10 +39,12 @@ def main(argv: list[str]) -> int:
         tee, real = _Tee(sys.stdout), sys.stdout
         sys.stdout = tee
         try:
-            importlib.import_module(f"bench.{name}").main(OUT)
+            mod = importlib.import_module(f"bench.{name}")
+            mod.main(OUT)
         finally:
             sys.stdout = real
-        (OUT / f"{name}.txt").write_text(tee.kept.getvalue())
+        # a module may name its output otherwise (a scaled-up run has its own docs block)
+        (OUT / f"{getattr(mod, 'TXT', name)}.txt").write_text(tee.kept.getvalue())
     print(f"results in {OUT}")
     for path in render_docs.render(OUT):
         print(f"docs updated: {path}")

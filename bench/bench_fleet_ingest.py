@@ -13,8 +13,21 @@ mosquitto and PostgreSQL (docs/fleet.md).
 3. Chaos during such a night: a worker killed -9 every few steps, the broker restarted
    once: lost, stored twice, orders duplicated.
 4. The same night on SQLite with one worker: a small installation's figures.
-Env: LAMPPOST_FLEET_LOAD_POSTS (default 200; up to 100000 with the limits in docs/fleet.md),
-LAMPPOST_FLEET_LOAD_HOURS (default 14), LAMPPOST_FLEET_INGEST_MSGS (default 12000).
+Env: LAMPPOST_FLEET_LOAD_POSTS (default 200), LAMPPOST_FLEET_LOAD_HOURS (default 8),
+LAMPPOST_FLEET_INGEST_MSGS (default 6000).
+
+At scale (LAMPPOST_FLEET_SCALE_POSTS set, e.g. 100000): instead of the above, the night runs
+on mosquitto edge brokers (at most EDGE_POSTS posts each: one process's file descriptors)
+bridged to a core mosquitto where the workers' shared subscriptions are, with one
+generator process per edge (tests/ops/fleet_run.night_scaled), a plain run and a chaos run.
+Its table goes to build/bench/bench_fleet_scale_<posts>.txt (docs block of that name), its JSON
+to build/bench/fleet_scale_<posts>.json. LAMPPOST_FLEET_SCALE_HOURS (default 0.5: the dusk
+burst, the faults, their orders; a full night does not fit a session here, docs/fleet.md),
+_PERIOD (tele_period, default 1800: a valid firmware setting, two telemetry rounds in the
+half hour, so the window fits), _WORKERS (default 4), _RATE (msg/s the workers take in,
+default 400, measured here under load: the night's telemetry is sent at 60 % of it),
+_SPEED (virtual s per wall s; default from _RATE), _KILL_S (a worker killed every this
+many s, default 30), _RUNS (plain,chaos), _EDGE_POSTS (posts per edge and process, 17000).
 """
 from __future__ import annotations
 
@@ -34,12 +47,17 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from host_tools.ops import db, schema  # noqa: E402
 from simulator.broker import Broker  # noqa: E402
-from tests.ops.fleet_run import T0, Worker, db_bytes, night, pct, prepare  # noqa: E402
+from tests.ops.fleet_run import T0, Worker, db_bytes, night, night_scaled, pct, prepare  # noqa: E402
 from tests.ops.pg import Cluster, server_bindir  # noqa: E402
 
 POSTS = int(os.environ.get("LAMPPOST_FLEET_LOAD_POSTS", "200"))
-HOURS = float(os.environ.get("LAMPPOST_FLEET_LOAD_HOURS", "14"))
-MSGS = int(os.environ.get("LAMPPOST_FLEET_INGEST_MSGS", "12000"))
+HOURS = float(os.environ.get("LAMPPOST_FLEET_LOAD_HOURS", "8"))
+MSGS = int(os.environ.get("LAMPPOST_FLEET_INGEST_MSGS", "6000"))
+SCALE = int(os.environ.get("LAMPPOST_FLEET_SCALE_POSTS", "0"))
+# posts per edge broker and generator process (20,000 descriptors a process)
+EDGE_POSTS = int(os.environ.get("LAMPPOST_FLEET_SCALE_EDGE_POSTS", "17000"))
+# bench/__main__ keeps what this module printed under this name: the scale run has its own block
+TXT = f"bench_fleet_scale_{SCALE}" if SCALE else "bench_fleet_ingest"
 
 
 def _messages(n: int, posts: int = 200):
@@ -149,9 +167,64 @@ def _table(rows, cols) -> str:
     return "\n".join("  ".join(v.rjust(w[i]) for i, v in enumerate(x)) for x in cells)
 
 
+def _env(name: str, default: str) -> str:
+    return os.environ.get("LAMPPOST_FLEET_SCALE_" + name, default)
+
+
+def scale(out: Path) -> None:
+    """The night at LAMPPOST_FLEET_SCALE_POSTS posts on edge brokers bridged to a core."""
+    hours, period = float(_env("HOURS", "0.5")), int(_env("PERIOD", "1800"))
+    workers, rate = int(_env("WORKERS", "4")), float(_env("RATE", "400"))
+    speed = float(_env("SPEED", "0") or 0) or round(0.6 * rate * period / (2 * SCALE), 2)
+    kill_s = float(_env("KILL_S", "30"))
+    runs = [r.strip() for r in _env("RUNS", "plain,chaos").split(",") if r.strip()]
+    edges = -(-SCALE // EDGE_POSTS)
+    night_wall = hours * 3600 / speed
+    result: dict = {"posts": SCALE, "hours": hours, "period": period, "workers": workers, "edges": edges,
+                    "speed": speed, "kill_every_s": kill_s, "nights": [], "details": []}
+    import signal
+
+    def _stop(*_):  # `kill PID` stops the run cleanly: brokers, workers, generators, PostgreSQL
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _stop)
+    cluster = Cluster(server_bindir())
+    try:
+        for run in runs:
+            chaos = run == "chaos"
+            with tempfile.TemporaryDirectory() as d:
+                url = cluster.new_database()
+                r = night_scaled(url, Path(d), SCALE, hours, edges, workers=workers,
+                                 kill_every_s=kill_s if chaos else 0,
+                                 broker_restart_at_s=night_wall / 2 if chaos else None,
+                                 fault_rate=0.04, cabinet_rate=0.1, speed=speed, period=period,
+                                 settle_s=max(900.0, night_wall))
+                row = _night_row(f"PostgreSQL, {workers} workers, {edges} edges" + (", chaos" if chaos else ""),
+                                 r, url)
+            row["msg_s"] = round(row["msgs"] / r["total_wall_s"])
+            row["core_mb"], row["edges_mb"] = r["broker_rss_mb"]["core"], r["broker_rss_mb"]["edges"]
+            result["nights"].append(row)
+            result["details"].append({k: v for k, v in r.items() if not k.startswith("latency")})
+            (out / f"fleet_scale_{SCALE}.json").write_text(json.dumps(result, indent=1, default=str))
+    finally:
+        cluster.stop()
+    print(f"A night's dusk at scale: {SCALE} posts on {edges} mosquitto edge brokers bridged (QoS 1) to one "
+          f"core mosquitto, {edges} generator processes, {workers} workers -> PostgreSQL; {hours:g} h virtual "
+          f"at {speed:g}x (tele_period {period} s: STATE+SENSOR; every post's LWT and switch-on EVENT at "
+          f"dusk), faults at 4 % of posts and 10 % of cabinets, chaos: a worker killed -9 every {kill_s:g} s "
+          "and the core broker restarted once; wall_s = the whole run (connect, dusk, night, every order); "
+          "broker_db_kb = the core's persistence file, core_mb/edges_mb = the brokers' resident memory; "
+          "lat = post t -> order in virtual s, wall = alarm published -> order, wall s:")
+    print(_table(result["nights"], ["run", "posts", "wall_s", "msgs", "msg_s", "broker_db_kb", "core_mb",
+                                    "edges_mb", "db_mb",
+                                    "faults", "one_order", "lost", "twice", "orders_dup", "lat_p50_s",
+                                    "lat_p99_s", "wall_p50_s", "wall_p99_s", "kills", "broker_restarts"]))
+
+
 def main(out: Path) -> None:
     if server_bindir() is None:
         raise SystemExit("bench_fleet_ingest needs PostgreSQL server binaries and mosquitto")
+    if SCALE:
+        return scale(out)
     cluster = Cluster(server_bindir())
     result: dict = {"posts": POSTS, "hours": HOURS, "ingest_msgs": MSGS}
     try:

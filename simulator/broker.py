@@ -49,8 +49,9 @@ class Broker:
 
     def __init__(self, kind: str = "auto", port: int | None = None, tls: bool = False,
                  users: dict[str, str] | None = None, password_file: Path | None = None,
-                 acl_file: Path | None = None, persistent: bool = False):
-        """persistent: mosquitto keeps sessions, subscriptions and queued QoS 1 messages on disk
+                 acl_file: Path | None = None, persistent: bool = False, extra: str = ""):
+        """extra: mosquitto configuration appended as is (e.g. a bridge section).
+        persistent: mosquitto keeps sessions, subscriptions and queued QoS 1 messages on disk
         across a `restart(graceful=True)` (as a production broker does).
         password_file/acl_file: mosquitto files as `lampctl provision` writes them (accounts
         and per-post ACL); users: plain user -> password, hashed here (no ACL)."""
@@ -65,6 +66,9 @@ class Broker:
         if persistent and kind != "mosquitto":
             raise RuntimeError("a persistent broker needs mosquitto (apt-get install mosquitto)")
         self.users = users or {}
+        self.extra = extra
+        if extra and kind != "mosquitto":
+            raise RuntimeError("extra configuration is mosquitto's (apt-get install mosquitto)")
         self.ca_path: Path | None = None
         self.kind = kind
         self.host = "127.0.0.1"
@@ -107,7 +111,7 @@ class Broker:
                 text += f"allow_anonymous false\npassword_file {pw}\n"
             else:
                 text += "allow_anonymous true\n"
-            conf.write_text(text)
+            conf.write_text(text + self.extra)  # last: a bridge section takes what follows it
             return [shutil.which("mosquitto") or "mosquitto", "-c", str(conf)]
         conf = d / "amqtt.yaml"
         conf.write_text(
@@ -155,7 +159,8 @@ class Broker:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
-                self.proc.wait(timeout=5)
+                # a clean stop of a persistent broker writes its sessions: give it time
+                self.proc.wait(timeout=5 if kill else 60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

@@ -116,6 +116,16 @@ def register_csv(posts: list[tuple[str, str]], municipality: str = "fleet") -> s
     return "\n".join(lines) + "\n"
 
 
+def clock_at(c: list[tuple[float, int]], wall: float, start: int) -> float:
+    """The virtual time at wall-clock `wall`, interpolated in (wall, virtual) samples."""
+    if not c or wall <= c[0][0]:
+        return c[0][1] if c else start
+    for (w0, v0), (w1, v1) in zip(c, c[1:]):
+        if w0 <= wall <= w1:
+            return v0 + (v1 - v0) * ((wall - w0) / (w1 - w0) if w1 > w0 else 1)
+    return c[-1][1]
+
+
 class Fleet:
     """The virtual posts, their sockets on one selector, and the ledger of QoS 1 messages."""
 
@@ -141,6 +151,8 @@ class Fleet:
         self.unacked_n = 0
         self.connect_timeout = 30.0  # no post connected by then: the broker is not there
         self._last_misc = 0.0
+        self._last_down = 0.0
+        self._next_keep = 0.0  # keep_alive's next step (wall)
         self._misc_i = 0
         self.log = log or (lambda *_: None)
 
@@ -212,18 +224,23 @@ class Fleet:
                 p.client.connect(self.host, self.port, keepalive=60)
             else:
                 p.client.reconnect()
-            p.next_try = time.monotonic() + 10.0  # no CONNACK within 10 s: try again
+            # no CONNACK within 30 s: try again (a broker taking thousands of connections at
+            # once answers late; a retry too early only adds to its queue)
+            p.next_try = time.monotonic() + 30.0
         except OSError:
             p.backoff = min(MAX_BACKOFF_S, p.backoff * 2)
             p.next_try = time.monotonic() + p.backoff * (0.5 + self.rnd.random())
 
     def connect_all(self, timeout: float = 300.0) -> None:
+        n = len(self.posts)
         for i, p in enumerate(self.posts):
             p.boot_t = self.start
             self.down.add(p)
             self._try_connect(p)
-            if i % 200 == 199:  # let the broker answer as we go (its listen backlog is finite)
-                self.pump(lambda: True, 0)
+            if i % 200 == 199:  # let the broker answer as we go (its listen backlog is finite):
+                # at most 1,000 CONNECTs unanswered, else a busy broker's answers come after
+                # the 30 s a post waits for them and it retries, adding to the queue
+                self.pump(lambda: len(self.down) - (n - i - 1) < 1000, 30)
         first = min(timeout, self.connect_timeout)
         if not self.pump(lambda: len(self.down) < len(self.posts), first):
             raise OSError(f"no post could connect to {self.host}:{self.port} within {first:g} s")
@@ -242,13 +259,18 @@ class Fleet:
                 if mask & selectors.EVENT_WRITE and c.socket() is not None:
                     c.loop_write()
             now = time.monotonic()
-            if self.down:
+            # the posts without a session, at most every 0.1 s (a scan costs the posts down:
+            # while thousands connect, a scan every select would make connecting quadratic)
+            if self.down and now - self._last_down >= 0.1:
+                self._last_down = now
                 for p in list(self.down):
                     if now >= p.next_try and (p.client is None or not p.client.is_connected()):
                         self._try_connect(p)
             if now - self._last_misc >= 0.2:  # keepalive and retries: every post each ~5 s
+                # of wall time, however seldom pump runs (a slow connect loop calls it rarely,
+                # and a post without its ping for 90 s is dropped by the broker)
+                n = max(1, min(len(self.posts), int(len(self.posts) * (now - self._last_misc) / 5.0)))
                 self._last_misc = now
-                n = max(1, len(self.posts) // 25)
                 for p in self.posts[self._misc_i:self._misc_i + n]:
                     if p.client is not None and p.up:
                         p.client.loop_misc()
@@ -327,11 +349,16 @@ class Fleet:
                                            "Power": w, "Factor": 0.95}, f"stat/{p.id}/ALARM")
 
     # ---------- the night ----------
-    def run(self, on_step=None) -> dict:
+    def run(self, on_step=None, on_connected=None) -> dict:
         """Dusk: every post switches on (an EVENT); then every period STATE + SENSOR, the
-        faults' alarms when they show; dawn at the end. Returns the run's figures."""
+        faults' alarms when they show; dawn at the end. Returns the run's figures.
+        on_connected(fleet): called once every post is connected, before dusk (several
+        generator processes wait there for each other, so their clocks start together)."""
         t0 = time.monotonic()
         self.connect_all()
+        self.connected_s = round(time.monotonic() - t0, 2)
+        if on_connected:
+            on_connected(self)
         for p in self.posts:
             p.starts += 1
             self._report(p, self.start, "switch", {"lamp": "on", "dim": 100}, f"stat/{p.id}/EVENT")
@@ -362,6 +389,7 @@ class Fleet:
         self.clock.append((time.time(), t))
         return {"posts": len(self.posts), "faults": len(self.faults), "sent": dict(self.sent),
                 "reconnects": self.reconnects, "wall_s": round(time.monotonic() - t0, 2),
+                "connect_s": self.connected_s,
                 "virtual_s": self.end - self.start}
 
     def settle(self, timeout: float = 120.0) -> bool:
@@ -370,27 +398,27 @@ class Fleet:
 
     def keep_alive(self, seconds: float) -> None:
         """Keep sending STATE every period (virtual time moves on) for `seconds` of wall time, so
-        the service sees the posts' clocks pass the persistence time."""
+        the service sees the posts' clocks pass the persistence time. At --speed at most, as
+        during the night (else a big fleet floods the service), across calls."""
         end = time.monotonic() + seconds
-        t = self.now_v
-        while time.monotonic() < end:
-            t += self.period
-            self.now_v = t
-            self.clock.append((time.time(), t))
-            for p in self.posts:
-                self._tele(p, t)
-            self.pump(self._drained, 60)
-            self.pump(lambda: False, 0.2)
+        while True:
+            now = time.monotonic()
+            if now >= self._next_keep:
+                t = self.now_v + self.period
+                self.now_v = t
+                self.clock.append((time.time(), t))
+                for p in self.posts:
+                    self._tele(p, t)
+                self.pump(self._drained, 60)
+                self._next_keep = now + max(0.2, self.period / self.speed if self.speed else 0.2)
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.pump(lambda: False, min(left, max(0.0, self._next_keep - time.monotonic())))
 
-    def virtual_at(self, wall: float) -> float:
+    def virtual_at(self, wall: float, cabinet: str | None = None) -> float:
         """The virtual time the fleet was at when the wall clock read `wall` (interpolated)."""
-        c = self.clock
-        if not c or wall <= c[0][0]:
-            return c[0][1] if c else self.start
-        for (w0, v0), (w1, v1) in zip(c, c[1:]):
-            if w0 <= wall <= w1:
-                return v0 + (v1 - v0) * ((wall - w0) / (w1 - w0) if w1 > w0 else 1)
-        return c[-1][1]
+        return clock_at(self.clock, wall, self.start)
 
     def close(self) -> None:
         for p in self.posts:
@@ -412,7 +440,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("fleet-load", help="many virtual posts on one broker: the firmware's MQTT "
                        "protocol at fleet scale (docs/fleet.md)")
     p.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker (the only address "
-                   "this opens sockets to)")
+                   "this opens sockets to); several, comma-separated, are taken in turn by the --procs "
+                   "processes (edge brokers bridged to one core: deploy/mosquitto/edge.conf)")
     p.add_argument("--posts", type=int, default=1000, help="virtual posts (default 1000)")
     p.add_argument("--per-cabinet", type=int, default=20, help="posts per cabinet (default 20)")
     p.add_argument("--hours", type=float, default=14.0, help="virtual hours of night (default 14)")
@@ -449,15 +478,16 @@ def _run_part(host, port, posts, faults, start, args, q) -> None:
     q.put(r)
 
 
-def run_split(host, port, posts, faults, start, args, procs: int) -> dict:
-    """Run the fleet in `procs` processes (whole cabinets each) and add up their figures."""
+def run_split(addrs, posts, faults, start, args, procs: int) -> dict:
+    """Run the fleet in `procs` processes (whole cabinets each; process k talks to broker
+    addrs[k % len(addrs)]) and add up their figures."""
     import multiprocessing as mp
     if procs == 1:
         q: list = []
 
         class _Q:
             put = q.append
-        _run_part(host, port, posts, faults, start, args, _Q)
+        _run_part(*addrs[0], posts, faults, start, args, _Q)
         parts = q
     else:
         cabs = sorted({c for _, c in posts})
@@ -467,7 +497,7 @@ def run_split(host, port, posts, faults, start, args, procs: int) -> dict:
         for k in range(procs):
             mine = set(cabs[k::procs])
             ps.append(ctx.Process(target=_run_part, args=(
-                host, port, [x for x in posts if x[1] in mine], [f for f in faults if f.cabinet in mine],
+                *addrs[k % len(addrs)], [x for x in posts if x[1] in mine], [f for f in faults if f.cabinet in mine],
                 start, args, q)))
         for pr in ps:
             pr.start()
@@ -489,7 +519,9 @@ def cmd_fleet_load(args) -> int:
     import sys
     from lamppost_common.addr import parse_addr
     try:
-        host, port = parse_addr(args.broker)
+        addrs = [parse_addr(a.strip()) for a in args.broker.split(",") if a.strip()]
+        if not addrs:
+            raise ValueError("--broker: no address")
         start = int(datetime.strptime(args.start, "%Y-%m-%dT%H:%M:%SZ")
                     .replace(tzinfo=timezone.utc).timestamp())
     except ValueError as e:
@@ -507,7 +539,7 @@ def cmd_fleet_load(args) -> int:
         print(f"{args.register_out}: {len(posts)} posts")
         return 0
     try:
-        r = run_split(host, port, posts, faults, start, args, max(1, args.procs))
+        r = run_split(addrs, posts, faults, start, args, max(1, args.procs, len(addrs)))
     except OSError as e:
         print(f"lamppost-sim fleet-load: broker {args.broker}: {e}", file=sys.stderr)
         return 1

@@ -90,3 +90,32 @@ def test_fleet_load_register_and_bad_options(tmp_path):
                         "--connect-timeout", "2"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "broker" in r.stderr  # nothing listens there: a clear error, no hang
+
+
+def test_fleet_load_spreads_processes_over_several_brokers():
+    """--broker A,B with --procs 2: each process's posts connect to their own broker (an edge),
+    whole cabinets each, and together they are the fleet: every post on exactly one broker."""
+    with Broker(kind_from_env()) as a, Broker(kind_from_env()) as b:
+        r = subprocess.run([*CLI, "--broker", f"{a.addr},{b.addr}", "--procs", "2", "--posts", "80",
+                            "--hours", "0.5", "--fault-rate", "0", "--cabinet-rate", "0", "--json"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        fig = json.loads(r.stdout)
+        assert fig["posts"] == 80 and fig["procs"] == 2 and fig["unacked"] == 0
+        seen = []
+        for br in (a, b):
+            got: set[str] = set()
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="late")
+            c.on_message = lambda cl, u, m, got=got: got.add(m.topic.split("/")[1])
+            c.connect(br.host, br.port)
+            c.subscribe("tele/+/LWT", 1)  # retained: who has connected to this broker
+            c.loop_start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(got) < 40:
+                time.sleep(0.1)
+            time.sleep(0.3)
+            c.loop_stop()
+            seen.append(got)
+    assert len(seen[0]) == len(seen[1]) == 40 and not seen[0] & seen[1]
+    for s in seen:  # whole cabinets: FL-<cabinet>-<n>
+        assert all(len({p for p in s if p.split("-")[1] == cab}) == 20 for cab in {p.split("-")[1] for p in s})

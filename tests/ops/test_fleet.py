@@ -41,6 +41,27 @@ def test_two_workers_lose_nothing_through_a_kill_and_a_broker_restart(pg_cluster
     assert r["telemetry_rows"] > 0 and r["worker_errors"] == [], info
 
 
+@pytest.mark.timeout(300)
+def test_edge_brokers_bridged_to_a_core_lose_nothing_through_a_kill_and_a_core_restart(pg_cluster, tmp_path):
+    """More posts than one mosquitto holds: posts on two edge brokers bridged (QoS 1) to the
+    core the workers subscribe on (deploy/mosquitto/edge.conf), one generator process per
+    edge. A worker killed -9 and the core restarted mid-night: what an edge acknowledged to
+    a post reaches the database once, every fault is one order."""
+    if not shutil.which("mosquitto"):
+        pytest.skip("bridges and shared subscriptions need mosquitto 2 (apt-get install mosquitto)")
+    from .fleet_run import night_scaled
+    url = pg_cluster.new_database()
+    r = night_scaled(url, tmp_path, n_posts=200, hours=0.5, edges=2, workers=2, kill_every_s=4,
+                     broker_restart_at_s=8, fault_rate=0.05, cabinet_rate=0.2, speed=90.0, period=600,
+                     interval=1.0, settle_s=180)
+    info = json.dumps({k: v for k, v in r.items() if not k.startswith("latency")}, default=str)
+    assert r["kills"] >= 1 and r["broker_restarts"] == 1, info
+    assert r["settled"] and r["acked"] == r["sent_qos1"], info
+    assert r["lost"] == 0 and r["stored_twice"] == 0 and r["orders_duplicated"] == 0, info
+    assert r["faults"] > 0 and r["faults_one_order"] == r["faults"], info
+    assert r["orders_without_fault"] == 0 and r["worker_errors"] == [], info
+
+
 def sensor(pid: str, t: int, kwh: float, hours: float) -> dict:
     return {"post_id": pid, "t": t, "total_kwh": kwh, "hours": hours, "power_w": 40.0, "voltage": 230.0,
             "current_a": 0.18, "factor": 0.95, "received_at": 0.0}
