@@ -24,8 +24,10 @@ compares the database with.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
+import zlib
 import selectors
 import time
 from dataclasses import dataclass, field
@@ -36,6 +38,23 @@ import paho.mqtt.client as mqtt
 from simulator.scenario import CAUSES
 
 MIN_BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0
+# A client socket takes an ephemeral port of its source address (paho binds before it
+# connects), about 28,000 per address on Linux, shared by every process on the machine.
+# Posts talking to a broker on loopback are spread over this many source addresses in
+# 127.1.0.0/16 (all of 127/8 is the loopback interface), so 100,000 of them fit and the
+# machine's own 127.0.0.1 keeps its ports.
+LOOPBACK_SOURCES = 64
+
+
+def source_address(post_id: str, host: str) -> str:
+    """The address a post's connection is bound to: "" (any) unless the broker is on loopback."""
+    try:
+        loop = ipaddress.ip_address(host)
+    except ValueError:  # a name: let the resolver and the kernel choose
+        return ""
+    if loop.version != 4 or not loop.is_loopback:
+        return ""
+    return f"127.1.0.{1 + zlib.crc32(post_id.encode()) % LOOPBACK_SOURCES}"
 LED_W = 40.0
 # per-post faults the firmware reports at night (the photocell one is an event, not an alarm),
 # with weights after the field's mix (lamp and driver failures dominate)
@@ -221,7 +240,8 @@ class Fleet:
         try:
             if p.client is None:
                 p.client = self._client(p)
-                p.client.connect(self.host, self.port, keepalive=60)
+                p.client.connect(self.host, self.port, keepalive=60,
+                                 bind_address=source_address(p.id, self.host))
             else:
                 p.client.reconnect()
             # no CONNACK within 30 s: try again (a broker taking thousands of connections at

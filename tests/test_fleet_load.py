@@ -119,3 +119,25 @@ def test_fleet_load_spreads_processes_over_several_brokers():
     assert len(seen[0]) == len(seen[1]) == 40 and not seen[0] & seen[1]
     for s in seen:  # whole cabinets: FL-<cabinet>-<n>
         assert all(len({p for p in s if p.split("-")[1] == cab}) == 20 for cab in {p.split("-")[1] for p in s})
+
+
+def test_posts_on_a_loopback_broker_connect_from_many_source_addresses():
+    """paho binds every connection before it connects, so one source address gives a
+    machine about 28,000 client sockets in all; the generator spreads posts talking to a
+    loopback broker over 127.1.0.x, leaving 127.0.0.1's ports to everything else."""
+    from testbed.fleet_load import LOOPBACK_SOURCES, Fleet, plan, source_address
+
+    assert source_address("FL-00001-02", "10.0.0.5") == "" == source_address("FL-00001-02", "broker.example")
+    assert source_address("FL-00001-02", "::1") == ""
+    spread = {source_address(f"FL-{i // 20:05d}-{i % 20:02d}", "127.0.0.1") for i in range(5000)}
+    assert len(spread) == LOOPBACK_SOURCES and all(a.startswith("127.1.0.") for a in spread)
+    with Broker(kind_from_env()) as b:
+        posts, _ = plan(60, 20, 1_768_496_400, 1, 0, 0, 1)
+        fleet = Fleet(b.host, b.port, posts, [], 1_768_496_400, 1)
+        try:
+            fleet.connect_all(60)
+            local = {p.id: p.client.socket().getsockname()[0] for p in fleet.posts}
+        finally:
+            fleet.close()
+    assert all(a == source_address(pid, "127.0.0.1") for pid, a in local.items())
+    assert len(set(local.values())) > 20
