@@ -2,8 +2,8 @@
 
 Each virtual post is one MQTT 3.1.1 connection (paho-mqtt, clean session, client id
 `lamppost-<id>`, will `tele/<id>/LWT` Offline retained, `Online` retained on connect,
-subscribed to `cmnd/<id>/+`), as firmware/lamppost/net.py. Every `period` seconds of
-virtual time it publishes STATE and SENSOR at QoS 0 with the payloads net.py builds;
+subscribed to `cmnd/<id>/+`), as firmware/lamppost/uplink.py. Every `period` seconds of
+virtual time it publishes STATE and SENSOR at QoS 0 with the payloads uplink.py builds;
 ALARM and EVENT go at QoS 1 with the outbox's ids (`inc`: 8 hex digits per post,
 `dseq`: 1, 2, ...), as report.py + net.sink write them, one in flight at a time and
 resent (DUP) after a reconnect until acknowledged, as the outbox does. A lost
