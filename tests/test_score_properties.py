@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from simulator.scenario import CAUSES, Fault
+from simulator.scenario_types import CAUSES, Fault
 from simulator.score import score
 
 ALARMS = sorted({a for v in CAUSES.values() for a in v})
