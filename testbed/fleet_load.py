@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 import paho.mqtt.client as mqtt
 
 from simulator.scenario import CAUSES
+from testbed.timefmt import iso
 
 MIN_BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0
 LED_W = 40.0
@@ -42,10 +43,6 @@ LED_W = 40.0
 POST_FAULTS = {"lamp_dead": 30, "led_string_open": 20, "driver_fault_high": 8, "capacitor_failed": 8,
                "relay_open": 6, "hid_end_of_life": 4, "dimming_stuck": 4, "overheat": 4}
 CABINET_FAULT = "supply_sag"
-
-
-def iso(t: int) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def expected_class(kind: str) -> str:
