@@ -14,7 +14,7 @@ _CODE = re.compile(r"`[^`]*`")
 
 def slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, markup and punctuation out, spaces -> '-'."""
-    h = re.sub(r"[`*_]|<[^>]+>", "", heading.strip()).lower()
+    h = re.sub(r"[`*]|<[^>]+>", "", heading.strip()).lower()
     h = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", h)  # a link in a heading keeps its text
     return re.sub(r"[^\w\- ]", "", h).replace(" ", "-")
 
