@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# --- ship: build, type check, flash, deploy (README "Ship it to a board") ---
+# --- ship: build, type check, flash, deploy (docs/shipping.md "Ship it to a board") ---
 # The type checker and the MicroPython stubs live in build/typecheck, never in .venv:
 # the stubs would shadow CPython's standard library there.
 TC := build/typecheck

@@ -15,7 +15,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from testbed.cli import iso
+from testbed.timefmt import iso
 from simulator.scenario import CAUSES
 from testbed.town import TownSim, table
 from simulator.town_scenario import loads

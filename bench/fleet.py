@@ -44,7 +44,7 @@ from simulator.firmware_proc import FIRMWARE_DIR, micropython_path
 from simulator.models.frontend import IdealMeter
 from simulator.models.supply import Supply
 from simulator.models.world import PhysicalPost as WorldPost
-from simulator.scenario import Post, Scenario
+from simulator.scenario_types import Post, Scenario
 
 HARNESS = Path(__file__).resolve().parent / "fleet_mp.py"
 EPOCH2000 = 946684800

@@ -57,10 +57,19 @@ def config_module() -> types.ModuleType:
     return module("config")
 
 
+# the firmware modules whose SCHEMA dicts make a post's config, in merge order (uplinkcfg: the
+# network keys, merged by config.load on a post whose config names a broker)
+SCHEMA_MODULES = ("config", "uplinkcfg")
+
+
 def schema() -> dict:
     """Every key a post's config may hold, key -> (kind, lo, hi, default, secret): config.SCHEMA
-    plus uplinkcfg.SCHEMA, a fresh dict (the firmware's own dicts stay as they are)."""
-    return {**config_module().SCHEMA, **module("uplinkcfg").SCHEMA}
+    plus uplinkcfg.SCHEMA, a fresh dict (the firmware's own dicts stay as they are). The one
+    merge on the host: provision, the scenario loader, fwschema.keys() and the tests use it."""
+    out: dict = {}
+    for name in SCHEMA_MODULES:
+        out.update(module(name).SCHEMA)
+    return out
 
 
 def check(key: str, value, sch: dict | None = None):

@@ -3,8 +3,9 @@ type, range, default, whether it is secret, and what it means (the comment on it
 
 The board never loads these descriptions: they are comments in firmware/lamppost/config.py
 and uplinkcfg.py, which mpy-cross drops. Host tools (`lampctl config describe`, `config --help`,
-the operations register's column check) read the source with `ast`/`tokenize` here instead
-of importing it, so nothing runs and no MicroPython shim is needed.
+the operations register's column check) get the keys, their order and values from
+lamppost_common.firmware.schema() (the one merge of the firmware's SCHEMA dicts, imported
+under CPython) and the words from the source text, read here with `ast`/`tokenize`.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from lamppost_common.firmware import firmware_dir
+from lamppost_common import firmware as fw
 
-FIRMWARE = firmware_dir() / "lamppost"  # the checkout's, or the wheel's lamppost_firmware
-FILES = ("config.py", "uplinkcfg.py")  # uplinkcfg: the network keys, merged on a post with a broker
+FIRMWARE = fw.firmware_dir() / "lamppost"  # the checkout's, or the wheel's lamppost_firmware
+FILES = tuple(f"{m}.py" for m in fw.SCHEMA_MODULES)  # where the descriptions are
 # config keys whose unset value (None) means "the lamp type's default" (lamppost/lamptypes.py)
 UNSET = "unset: the lamp type's default (lamppost/lamptypes.py)"
 UNITS = {"_w": "W", "_s": "s", "_min": "min"}  # by the end of a key's name
@@ -101,13 +102,16 @@ def read(path: Path) -> list[Key]:
     return keys
 
 
-@lru_cache(maxsize=4)
-def keys(firmware: Path = FIRMWARE) -> dict[str, Key]:
-    """Every config key of the firmware (config.py, then uplinkcfg.py), by name."""
+@lru_cache(maxsize=1)
+def keys() -> dict[str, Key]:
+    """Every config key of the firmware by name, as fw.schema() merges them (config.py, then
+    uplinkcfg.py), each with the description on its line of the source."""
+    told = {k.name: k for f in FILES for k in read(FIRMWARE / f)}  # SchemaError when unreadable
     out: dict[str, Key] = {}
-    for f in FILES:
-        for k in read(firmware / f):
-            out[k.name] = k
+    for name, (kind, lo, hi, default, secret) in fw.schema().items():
+        k = told.get(name)
+        out[name] = Key(name, kind, lo, hi, default, bool(secret), k.meaning if k else "",
+                        k.group if k else "", k.source if k else "")
     return out
 
 
@@ -141,15 +145,15 @@ def describe(key: Key) -> str:
     return "\n".join(lines)
 
 
-def summary(firmware: Path = FIRMWARE) -> str:
+def summary() -> str:
     """One line per key (name, meaning), for `lampctl config --help`."""
-    ks = keys(firmware)
+    ks = keys()
     w = max(len(n) for n in ks)
     return "\n".join(f"  {n.ljust(w)}  {k.meaning or k.kind_text()}" for n, k in ks.items())
 
 
-def closest(name: str, firmware: Path = FIRMWARE) -> str | None:
+def closest(name: str) -> str | None:
     """The known key nearest to a mistyped one, or None."""
     import difflib
-    m = difflib.get_close_matches(name.lower(), list(keys(firmware)), n=1, cutoff=0.6)
+    m = difflib.get_close_matches(name.lower(), list(keys()), n=1, cutoff=0.6)
     return m[0] if m else None

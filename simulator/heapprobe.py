@@ -85,10 +85,16 @@ class HeapProbe(Simulation):
     COMMAND = b"status mem\n"
 
     def __init__(self, sc, every: int = 600, command: bytes = COMMAND, **kw):
-        super().__init__(sc, **kw)
+        # the command goes out from on_tick, which runs every tick: _collect runs only when the
+        # firmware wrote lines, and on a quiet post that is almost never at the minute's end
+        super().__init__(sc, on_tick=self._ask, **kw)
         self.every = every
         self.command = command
         self.run_info = HeapRun(heap=kw.get("heap", ""))
+
+    def _ask(self, t: int) -> None:
+        if (t - self.sc.start) % self.every == self.every - 1:
+            self.bridge.send_to_firmware(self.command)
 
     def _collect(self, lines):
         super()._collect(lines)
@@ -102,8 +108,6 @@ class HeapProbe(Simulation):
                 free = _find(d, "heap_free")
                 if isinstance(free, int):
                     self.run_info.samples.append((t - self.sc.start, free))
-        if (t - self.sc.start) % self.every == self.every - 1:
-            self.bridge.send_to_firmware(self.command)
 
 
 def measure(days: int = 7, heap: str = DEFAULT_HEAP, every: int = 600,

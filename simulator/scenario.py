@@ -7,7 +7,6 @@ default.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import tomllib
@@ -19,8 +18,9 @@ from simulator.models.params import CLIMATE as CLIMATE_PARAMS
 from simulator.models.params import FAULT as FAULT_PARAMS
 from simulator.models.params import SUPPLY as SUPPLY_PARAMS
 from simulator.models.params import check_number
-from simulator.scenario_types import (ALARM_NAMES, CAUSES, LAMPS, PHOTOCELL_CAUSES,  # noqa: F401
-                                      SENSORS, Fault, Post, Scenario)
+from simulator.scenario_types import (ALARM_NAMES, CAUSES, LAMPS, PHOTOCELL_CAUSES, SENSORS, Fault,
+                                      Post, Scenario, parse_time)
+from simulator.scenario_types import show_value as _show
 
 FORMAT_VERSION = 1
 class ScenarioError(ValueError):
@@ -38,12 +38,6 @@ MAX_DURATION_S = 3660 * 86400  # ten years and a bit
 SEED_MAX = 2**32 - 1  # numpy's and random's seeds: 0..2^32-1
 
 
-def _show(v) -> str:
-    """A value as a message shows it: repr, cut to 40 characters (files are untrusted)."""
-    r = v.isoformat() if isinstance(v, (dt.date, dt.time)) else repr(v)
-    return r if len(r) <= 40 else r[:37] + "..."
-
-
 def parse_duration(text: str) -> int:
     """Seconds of '90', '90s', '15m', '6h' or '2d' (up to MAX_DURATION_S)."""
     ok = isinstance(text, (str, int, float)) and not isinstance(text, bool)
@@ -57,26 +51,6 @@ def parse_duration(text: str) -> int:
     if s > MAX_DURATION_S:
         raise ValueError(f"{_show(text)} is longer than {MAX_DURATION_S // 86400} days")
     return s
-
-
-def parse_time(text) -> int:
-    """Unix seconds of an ISO 8601 UTC time (a TOML datetime or a string)."""
-    if isinstance(text, dt.datetime):
-        t = text
-    elif isinstance(text, str):
-        try:
-            t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"{_show(text)} is not an ISO time like 2026-01-15T22:00:00Z") from None
-    else:
-        raise ValueError(f"{_show(text)} is not an ISO time like 2026-01-15T22:00:00Z")
-    if t.tzinfo is None:
-        raise ValueError(f"{_show(text)} has no time zone; end it with Z for UTC")
-    try:
-        return int(t.timestamp())
-    except (OverflowError, ValueError):
-        raise ValueError(f"{_show(text)} is outside the years 2000-2099") from None
-
 
 
 def fault_fields(rd, ft: dict, i: int, kind: str, model: str, reserved: tuple) -> tuple:

@@ -1,8 +1,10 @@
 """What a scenario is, apart from the TOML that spells it (simulator/scenario.py): the post
 as configured (`Post`: lamp, sensor, place; the physics of a post is models/world.py
-`PhysicalPost`), the injected faults, the run, and the causes and alarm names they map to."""
+`PhysicalPost`), the injected faults, the run, and the causes and alarm names they map to;
+parse_time reads the ISO UTC times of scenarios and of the firmware's reports alike."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 LAMPS = ("led", "hps")
@@ -36,6 +38,31 @@ ALARM_NAMES = ("lampFailure", "lampUnexpectedOn", "cyclingFailure", "lampPowerTo
                "highTemperature", "photocell")
 
 
+
+
+def show_value(v) -> str:
+    """A value as a message shows it: repr, cut to 40 characters (files are untrusted)."""
+    r = v.isoformat() if isinstance(v, (dt.date, dt.time)) else repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def parse_time(text) -> int:
+    """Unix seconds of an ISO 8601 UTC time (a TOML datetime or a string)."""
+    if isinstance(text, dt.datetime):
+        t = text
+    elif isinstance(text, str):
+        try:
+            t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{show_value(text)} is not an ISO time like 2026-01-15T22:00:00Z") from None
+    else:
+        raise ValueError(f"{show_value(text)} is not an ISO time like 2026-01-15T22:00:00Z")
+    if t.tzinfo is None:
+        raise ValueError(f"{show_value(text)} has no time zone; end it with Z for UTC")
+    try:
+        return int(t.timestamp())
+    except (OverflowError, ValueError):
+        raise ValueError(f"{show_value(text)} is outside the years 2000-2099") from None
 
 
 def active(at: int, until: int | None, t: int) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
-from simulator.scenario_types import CAUSES, Fault
+from simulator.scenario_types import CAUSES, Fault, active, parse_time
 
 
 # Seconds after a fault ends in which its alarm still counts as detecting it. A
@@ -58,7 +58,6 @@ def alarm_records(reports: list[dict]) -> list[dict]:
     LampMonitorFunction names no photocell event), so the firmware reports it as
     `ev: photocell`; its `fault` counts as the alarm `photocell` raised, `ok` as cleared.
     """
-    from simulator.scenario import parse_time
     out = []
     for r in reports:
         ev = r.get("ev")
@@ -145,7 +144,7 @@ def switching(sc, trace: list[tuple]) -> list[dict]:
         else:
             if not powered:
                 settle, powered = t + SETTLE_S, True
-            if t >= settle and not any(x <= t < y for x, y in excused):
+            if t >= settle and not any(active(x, y, t) for x, y in excused):
                 if t > valid:  # the command at t was decided a tick earlier
                     e = sun_elevation(t - 1, p.latitude, p.longitude)
                     want = True if e < lo else False if e > hi else None

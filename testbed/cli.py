@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import signal
 import sys
@@ -12,15 +11,10 @@ from pathlib import Path
 from simulator.firmware_proc import DEFAULT_HEAP
 from simulator.runner import FirmwareCrash, Results, Simulation
 from simulator.scenario import ScenarioError, load
+from testbed.timefmt import iso
 
 DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "demo.toml"
 INTERRUPTED = 130  # exit status after Ctrl-C cut a run short (128 + SIGINT, as shells report it)
-
-
-def iso(t: int | None) -> str:
-    if t is None:
-        return "-"
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def table(res: Results) -> str:

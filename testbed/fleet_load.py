@@ -2,8 +2,8 @@
 
 Each virtual post is one MQTT 3.1.1 connection (paho-mqtt, clean session, client id
 `lamppost-<id>`, will `tele/<id>/LWT` Offline retained, `Online` retained on connect,
-subscribed to `cmnd/<id>/+`), as firmware/lamppost/net.py. Every `period` seconds of
-virtual time it publishes STATE and SENSOR at QoS 0 with the payloads net.py builds;
+subscribed to `cmnd/<id>/+`), as firmware/lamppost/uplink.py. Every `period` seconds of
+virtual time it publishes STATE and SENSOR at QoS 0 with the payloads uplink.py builds;
 ALARM and EVENT go at QoS 1 with the outbox's ids (`inc`: 8 hex digits per post,
 `dseq`: 1, 2, ...), as report.py + net.sink write them, one in flight at a time and
 resent (DUP) after a reconnect until acknowledged, as the outbox does. A lost
@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 import paho.mqtt.client as mqtt
 
 from simulator.scenario import CAUSES
+from testbed.timefmt import iso
 
 MIN_BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0
 # A client socket takes an ephemeral port of its source address (paho binds before it
@@ -61,10 +62,6 @@ LED_W = 40.0
 POST_FAULTS = {"lamp_dead": 30, "led_string_open": 20, "driver_fault_high": 8, "capacitor_failed": 8,
                "relay_open": 6, "hid_end_of_life": 4, "dimming_stuck": 4, "overheat": 4}
 CABINET_FAULT = "supply_sag"
-
-
-def iso(t: int) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def expected_class(kind: str) -> str:

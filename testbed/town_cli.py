@@ -9,6 +9,7 @@ import sys
 from simulator.firmware_proc import DEFAULT_HEAP
 from simulator.runner import FirmwareCrash
 from simulator.scenario import ScenarioError
+from testbed.timefmt import iso
 
 
 def add_parser(sub) -> None:
@@ -35,7 +36,6 @@ def result_dict(res) -> dict:
 
 
 def cmd_town(args) -> int:
-    from testbed.cli import iso
     from testbed.town import TownSim, table
     from simulator.town_scenario import load
     try:

@@ -20,7 +20,7 @@ LAMP_ALARMS = {"lampFailure", "lampUnexpectedOn", "relayFailure", "lampPowerTooL
 FAULTS = ("lamp_dead", "relay_welded", "relay_open", "string_open", "overdrive", "cap_failed",
           "dim_stuck", "sag", "swell", "mains_off", "overheat")
 LED_ONLY = {"string_open", "overdrive", "dim_stuck"}
-BLANK_S = documented.blank_s()  # README: "blanking 2 s instead of 120 s"
+BLANK_S = documented.blank_s()  # docs/detection.md: "blanking 2 s instead of 120 s"
 QUIET_S = 400  # after the last fault: HPS restrike and run-up are over
 _keys = itertools.count()
 

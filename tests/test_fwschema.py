@@ -15,11 +15,16 @@ from lamppost_common import fwschema
 
 
 def test_the_source_reader_agrees_with_the_firmware_and_describes_every_key():
-    keys = fwschema.keys()
+    keys = fwschema.keys()  # built on the one merge, lamppost_common.firmware.schema()
     fw = schema()  # the firmware's config.py + uplinkcfg.py imported under CPython
     assert list(keys) == list(fw)
+    text = {k.name: k for f in fwschema.FILES for k in fwschema.read(fwschema.FIRMWARE / f)}
+    assert list(text) == list(fw)  # the source text holds every key, in the merge's order
     for name, k in keys.items():
         assert (k.kind, k.lo, k.hi, k.default, k.secret) == fw[name], name
+        t = text[name]
+        assert (t.kind, t.lo, t.hi, t.default, t.secret) == fw[name], name
+        assert k.source == t.source and k.source in ("config.py", "uplinkcfg.py"), name
         assert k.meaning, f"{name}: add a comment on its SCHEMA line (the board never loads it)"
 
 

@@ -6,6 +6,7 @@ import statement including those inside functions):
   host_tools/         -> lamppost_common/ only     (never simulator/ or testbed/)
   lamppost_common/    -> nothing of the project
   firmware core       -> no hal.*, and the firmware's module-level imports have no loop
+  host side           -> no loop among its modules, imports inside functions included
 
 and pyproject.toml ships every package of the tree (the wheel is how the tools travel).
 """
@@ -26,21 +27,22 @@ ALLOWED = {"lamppost_common": set(),
            "testbed": {"lamppost_common", "simulator", "host_tools"}}
 
 
-def imports(path: Path, root: Path) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import in the file, relative ones resolved."""
+def imports(path: Path, root: Path, names: bool = False) -> list[tuple]:
+    """(line, absolute module name) of every import in the file, relative ones resolved;
+    with names, (line, module, the names a `from` imports)."""
     tree = ast.parse(path.read_text())
     pkg = path.parent.relative_to(root).parts
     out = []
     for n in ast.walk(tree):
         if isinstance(n, ast.Import):
-            out += [(n.lineno, a.name) for a in n.names]
+            out += [(n.lineno, a.name) + (((),) if names else ()) for a in n.names]
         elif isinstance(n, ast.ImportFrom):
             if n.level:
                 base = list(pkg[:len(pkg) - n.level + 1])
                 mod = ".".join(base + ([n.module] if n.module else []))
             else:
                 mod = n.module or ""
-            out.append((n.lineno, mod))
+            out.append((n.lineno, mod) + ((tuple(a.name for a in n.names),) if names else ()))
     return out
 
 
@@ -89,12 +91,49 @@ def firmware_loops(fw: Path) -> list[list[str]]:
     return loops
 
 
+def host_loops(root: Path) -> list[list[str]]:
+    """Cycles among the host-side modules, counting imports inside functions too (a
+    function-level import that closes a loop is a shared piece in the wrong module)."""
+    mods = {}
+    for top in PACKAGES:
+        for path in (root / top).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            name = path.relative_to(root).with_suffix("").as_posix().replace("/", ".")
+            mods[name.removesuffix(".__init__")] = path
+    edges: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        deps = set()
+        for _, mod, names in imports(path, root, names=True):
+            deps |= {mod} | {f"{mod}.{a}" for a in names}  # `from pkg import module` too
+        edges[name] = {d for d in deps if d in mods and d != name and not name.startswith(d + ".")}
+    loops, state = [], {}
+
+    def visit(m: str, stack: list[str]) -> None:
+        state[m] = 1
+        for d in sorted(edges[m]):
+            if state.get(d) == 1:
+                loops.append(stack[stack.index(d):] + [d])
+            elif d not in state:
+                visit(d, stack + [d])
+        state[m] = 2
+
+    for m in sorted(mods):
+        if m not in state:
+            visit(m, [m])
+    return loops
+
+
 def test_simulator_and_host_tools_meet_only_in_lamppost_common_and_testbed():
     assert layer_violations(ROOT) == []
 
 
 def test_the_firmware_has_no_import_loop():
     assert firmware_loops(FIRMWARE) == []
+
+
+def test_the_host_side_has_no_import_loop_even_inside_functions():
+    assert host_loops(ROOT) == []
 
 
 def test_the_checks_catch_a_cross_import_and_a_loop(tmp_path):
@@ -107,6 +146,9 @@ def test_the_checks_catch_a_cross_import_and_a_loop(tmp_path):
     found = layer_violations(tmp_path)
     assert any(v.startswith("simulator/x.py:2 imports host_tools.collector.cli") for v in found), found
     assert any(v.startswith("host_tools/collector/y.py:1 imports simulator") for v in found), found
+    (tmp_path / "host_tools" / "ops" / "telemetry.py").write_text(
+        "def f():\n    from host_tools.ops.engine import Engine\n")  # engine imports telemetry
+    assert ["host_tools.ops.engine", "host_tools.ops.telemetry", "host_tools.ops.engine"] in host_loops(tmp_path)
     fw = tmp_path / "firmware"
     shutil.copytree(FIRMWARE, fw, ignore=shutil.ignore_patterns("__pycache__"))
     clock = fw / "lamppost" / "clock.py"

@@ -157,7 +157,7 @@ def test_commands_need_a_signature_and_replay_is_refused(broker):
         assert res[2] == {"device": "NL-T2", "cmd": "teleperiod", "TelePeriod": 60}
         assert "replay" in res[3]["error"]
         assert "unknown" in res[4]["error"]
-        # what only reads runs unsigned (README "Remote commands"); what changes state does not
+        # what only reads runs unsigned (docs/mqtt.md, Remote commands); what changes state does not
         assert "error" not in res[5] and res[5]["Voltage"] > 200
         assert res[6]["active"] == [] and res[7]["entries"][0][2] == "boot"
         assert res[8] == {"device": "NL-T2", "cmd": "config", "dim_level": 100}

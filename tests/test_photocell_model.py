@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import documented
 from simulator.models.photocell import Photocell, sun_elevation
 
-# the model is checked against what the README documents, not against its own constants
+# the model is checked against what docs/scenarios.md documents, not against its own constants
 CLEAR_ELEV, MAX_DARK_ELEV, NIGHT_ELEV = documented.photocell_elevations()
 SKIES_DOC = documented.photocell_skies()
 from simulator.models.world import World

@@ -14,7 +14,7 @@ from simulator.scenario import loads
 LAT, LON = 52.03, 5.56
 SUNSET_ELEV = -0.833  # the firmware's clock
 WINDOW_S = 30 * 60  # pc_window_min default: the photocell decides this near sunrise/sunset
-PC_FAULT_S = documented.photocell_fault_s()  # README: a cell that disagrees for 10 min is reported
+PC_FAULT_S = documented.photocell_fault_s()  # docs/console.md: a cell that disagrees for 10 min is reported
 SUN_ERR_S = 240  # the firmware's sunrise equation is within ~3.5 min of the truth at 52 N
 
 

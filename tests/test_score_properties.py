@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from simulator.scenario import CAUSES, Fault
+from simulator.scenario_types import CAUSES, Fault
 from simulator.score import score
 
 ALARMS = sorted({a for v in CAUSES.values() for a in v})
@@ -17,7 +17,7 @@ alarms_st = st.lists(st.fixed_dictionaries({
     "time": st.integers(0, 2000)}), max_size=20)
 
 
-# The documented rule (simulator/score.py docstring, README "Scoring"), written out here on
+# The documented rule (simulator/score.py docstring, docs/detection.md), written out here on
 # its own rather than through score.window, the function under test: an alarm explains a fault
 # when the fault's cause should raise it and it is raised from the fault's onset until its
 # repair (or the run's end); a mains loss also counts a supplyLoss up to 60 s after the

@@ -1,4 +1,4 @@
-"""Ctrl-C on `lamppost-sim run --hold` in a terminal: the README's way to end it.
+"""Ctrl-C on `lamppost-sim run --hold` in a terminal: docs/console.md's way to end it.
 
 Before: the terminal's SIGINT reached the firmware process too (same process
 group), so the summary counted `firmware crashes: 1`, and the simulator died

@@ -8,7 +8,7 @@ Save policy (flash wear vs. loss on a power cut):
   switch-off or contactor cut loses nothing;
 - never more than _BUDGET (48) writes in any uptime day, of which events take
   at most 23, so the hourly saves always fit: over 10 years at most 175,200
-  small atomic writes (see README, "Metering").
+  small atomic writes (docs/metering.md).
 Records alternate between two files, each with a sequence number, the time
 of the save (`t`: the last moment the post is known powered, for a supplyLoss
 found only at the next boot) and a CRC,

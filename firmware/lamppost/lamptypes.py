@@ -14,7 +14,7 @@ type's defaults with any override in the post's config (same key names).
 # below 90% with 2% hysteresis and lasts at most 60 s); [D] HPS lamp data sheets
 # (run-up to 90% light in 3-5 min, hot restrike after about 1 min of cooling,
 # lamp power about +-20% for +-10% supply on a reactor ballast); [L] this
-# project's own choice, justified in the README (Detection section).
+# project's own choice, justified in docs/detection.md.
 COMMON = {
     "v_nom": 230.0,  # [N] nominal LV supply, V
     "v_low": 0.85,  # [N] EN 50160 "always" lower limit, fraction of nominal

@@ -301,7 +301,7 @@ class Net:
             authed = True  # opt-in: Home Assistant's light; the broker's ACL decides who
         d = self.execute(name, text, authed)
         if d.get("error", "").startswith("login required"):
-            d["error"] = "not authenticated: sign state-changing commands (HMAC, see README)"
+            d["error"] = "not authenticated: sign state-changing commands (HMAC, see docs)"
         return d
 
     def status(self):

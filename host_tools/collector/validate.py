@@ -176,7 +176,7 @@ def _state(d: dict) -> None:
 
 
 # STATE fields in the counter sections that are not counters: the last MQTT error (text) and
-# whether the last outbox write failed (true/false; firmware/lamppost/net.py, docs/mqtt.md)
+# whether the last outbox write failed (true/false; firmware/lamppost/uplink.py, docs/mqtt.md)
 _STATE_NOT_COUNTERS = (("MQTT", "LastError"), ("Outbox", "FlashFull"))
 
 

@@ -25,8 +25,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, and_, func, insert, literal_column, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from host_tools.ops import schema as S
 from host_tools.ops import telemetry
@@ -52,20 +51,6 @@ def metres(a_lat, a_lon, b_lat, b_lon) -> float:
     dp, dl = p2 - p1, math.radians(b_lon - a_lon)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6371000 * math.asin(min(1.0, math.sqrt(h)))
-
-
-def _insert_ignore(c: Connection, table, **values) -> bool:
-    """INSERT that does nothing on a unique conflict; True if a row was written."""
-    mod = postgresql if c.dialect.name == "postgresql" else sqlite
-    r = c.execute(mod.insert(table).values(**values).on_conflict_do_nothing()
-                  .returning(literal_column("1")))
-    return r.first() is not None  # (rowcount is -1 on PostgreSQL with RETURNING)
-
-
-def bump(c: Connection, name: str, n: int = 1) -> None:
-    if not _insert_ignore(c, S.counters, name=name, value=n):
-        c.execute(update(S.counters).where(S.counters.c.name == name)
-                  .values(value=S.counters.c.value + n))
 
 
 class Engine:
@@ -133,12 +118,12 @@ class Engine:
             # one post's alarms are decided one at a time, whichever workers (shared
             # subscription) they reached: its alarm rows are read and written under this
             c.execute(select(func.pg_advisory_xact_lock(func.hashtext(pid))))
-        ok = _insert_ignore(c, S.messages, post_id=pid, inc=data["inc"], dseq=data["dseq"],
+        ok = S.insert_ignore(c, S.messages, post_id=pid, inc=data["inc"], dseq=data["dseq"],
                             kind=kind, alarm=data.get("alarm"),
                             state=data.get("state") or data.get("lamp"), t=t,
                             payload=repr(data)[:2000], received_at=now)
         if not ok:
-            bump(c, "duplicates")
+            S.bump(c, "duplicates")
             return "duplicate"
         c.execute(update(P).where(P.c.id == pid).values(**seen))
         if kind == "event" and data.get("ev") == "switch" and data.get("lamp") == "on":
@@ -174,7 +159,7 @@ class Engine:
         """The newest lamp state by post time (a late resend does not turn a lit lamp dark)."""
         PS = S.post_state
         vals = {"lamp": lamp, "lamp_t": t, **({"dimmer": dimmer, "state_t": t} if dimmer is not None else {})}
-        if not _insert_ignore(c, PS, post_id=pid, **vals):
+        if not S.insert_ignore(c, PS, post_id=pid, **vals):
             c.execute(update(PS).where(PS.c.post_id == pid)
                       .where(or_(PS.c.lamp_t.is_(None), PS.c.lamp_t <= t)).values(**vals))
 
@@ -350,7 +335,7 @@ class Engine:
             c.execute(update(A).where(A.c.post_id == pid, A.c.alarm == alarm).values(handled=True))
             post = c.execute(select(S.posts).where(S.posts.c.id == pid)).mappings().one()
             if cls is None:
-                bump(c, "unknown_alarms")
+                S.bump(c, "unknown_alarms")
                 return 0
             if alarm in GROUPABLE:
                 n = self._group(c, post, alarm, since, now)
@@ -368,7 +353,7 @@ class Engine:
         return f"area:{p.municipality}" if p.lat is not None else None
 
     def _lock(self, c, key):
-        _insert_ignore(c, S.group_locks, key=key)
+        S.insert_ignore(c, S.group_locks, key=key)
         c.execute(select(S.group_locks).where(S.group_locks.c.key == key).with_for_update())
 
     def _group(self, c, post, alarm, since, now):

@@ -26,7 +26,7 @@ import re
 from sqlalchemy import select
 
 from host_tools.ops import schema as S
-from host_tools.ops.engine import Engine, _insert_ignore, bump
+from host_tools.ops.engine import Engine
 
 PATH_RE = re.compile(r"/inbound/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/([^/?#]{1,64})")
 SIGNATURE_HEADER = "X-Lamppost-Signature"
@@ -74,7 +74,7 @@ def parse_update(body: bytes) -> dict:
 def _count(e: Engine, name: str) -> None:
     try:
         with e.db.begin() as c:
-            bump(c, name)
+            S.bump(c, name)
     except Exception:  # noqa: BLE001 - a counter must not turn a refusal into a crash
         pass
 
@@ -109,7 +109,7 @@ def status_update(e: Engine, municipality: str, contractor: str, signature: str 
                 O.c.contractor == contractor)).first()
             if o is None:
                 raise LookupError
-            if not _insert_ignore(conn, I, source=source, event_id=u["event_id"],
+            if not S.insert_ignore(conn, I, source=source, event_id=u["event_id"],
                                   order_id=u["order"], status=u["status"], at=e.clock()):
                 old = conn.execute(select(I.c.order_id, I.c.status).where(
                     I.c.source == source, I.c.event_id == u["event_id"])).one()

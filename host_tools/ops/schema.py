@@ -8,8 +8,9 @@ report's `t`), `*_at` columns are the service's clock (epoch seconds, float).
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, Column, Connection, Float, ForeignKey, Index, Integer, MetaData,
+                        String, Table, Text, UniqueConstraint, literal_column, update)
+from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
 
@@ -245,3 +246,18 @@ commands = Table(  # every command a console user sent to a post (the command au
     Column("ctr", BigInteger, nullable=False),
     Column("result", Text, nullable=False),
 )
+
+
+# two writes every part of the service uses (engine, inbound, serve, telemetry)
+def insert_ignore(c: Connection, table, **values) -> bool:
+    """INSERT that does nothing on a unique conflict; True if a row was written."""
+    mod = postgresql if c.dialect.name == "postgresql" else sqlite
+    r = c.execute(mod.insert(table).values(**values).on_conflict_do_nothing()
+                  .returning(literal_column("1")))
+    return r.first() is not None  # (rowcount is -1 on PostgreSQL with RETURNING)
+
+
+def bump(c: Connection, name: str, n: int = 1) -> None:
+    if not insert_ignore(c, counters, name=name, value=n):
+        c.execute(update(counters).where(counters.c.name == name)
+                  .values(value=counters.c.value + n))

@@ -21,7 +21,7 @@ from host_tools.collector.validate import Reject as VReject
 from host_tools.collector.validate import validate
 from host_tools.ops import inbound, schema, telemetry
 from host_tools.ops.dispatch import Dispatcher
-from host_tools.ops.engine import Engine, bump
+from host_tools.ops.engine import Engine
 from host_tools.ops.ingest import TOPICS, Reject, parse
 
 log = logging.getLogger("lamppost-ops")
@@ -233,7 +233,7 @@ class Service:
         log.warning("message rejected", extra={"fields": {"topic": topic[:100], "why": str(err)}})
         try:
             with self.e.db.begin() as conn:
-                bump(conn, "rejected")
+                schema.bump(conn, "rejected")
         except Exception:  # noqa: BLE001 - a counter must not stop ingest
             pass
 

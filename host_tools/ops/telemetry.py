@@ -199,7 +199,6 @@ def maintain(eng: Engine, retention_days: float = DEFAULT_RETENTION_DAYS,
              parts: Partitions | None = None) -> dict:
     """One maintenance round (serve runs it every round; `lamppost-ops telemetry maintain`
     by hand): roll up what arrived since the last round, drop history past retention."""
-    from host_tools.ops.engine import bump
     out = {"rolled_hours": 0, "dropped_partitions": 0, "deleted_rows": 0}
     with eng.begin() as c:
         pg = c.dialect.name == "postgresql"
@@ -217,7 +216,7 @@ def maintain(eng: Engine, retention_days: float = DEFAULT_RETENTION_DAYS,
         # before are final (SENSOR is QoS 0: nothing arrives late for them)
         lo = mark if mark is not None else c.execute(select(func.min(S.telemetry.c.t))).scalar()
         out["rolled_hours"] = rollup(c, lo, newest)
-        bump(c, "rollup_mark", newest - (mark or 0))  # the counter holds the newest t rolled up
+        S.bump(c, "rollup_mark", newest - (mark or 0))  # the counter holds the newest t rolled up
         cutoff = _day(newest) - int(retention_days * DAY)
         if pg:
             if parts is not None:

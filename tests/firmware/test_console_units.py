@@ -5,7 +5,7 @@ from lamppost.eventlog import EventLog, PER_FILE
 from lamppost.reading import Reading
 from lamppost.schedule import Schedule
 
-PC_FAULT_S = 600  # README: a photocell that disagrees with the clock for 10 min is reported
+PC_FAULT_S = 600  # docs/console.md: a photocell that disagrees with the clock for 10 min is reported
 
 T0 = clock.parse_iso("2026-01-15T00:00:00Z")
 
