@@ -1,6 +1,6 @@
 """Dispatch: the persisted queue (table `dispatch`) to contractors' systems, with retries.
 
-Each queue row is one action (create | escalate) for one order, with an idempotency key
+Each queue row is one action (create | escalate | update) for one order, with an idempotency key
 made when the row was queued. A worker claims a due row by pushing its `next_at` a lease
 ahead (so a crashed worker's row comes back), sends, and records the answer:
 - delivered: the order becomes `dispatched` with the contractor's ticket id;

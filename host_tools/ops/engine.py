@@ -4,6 +4,9 @@ Rules (defaults and arguments: docs/operations.md "Rules"; values per municipali
 the config):
 - one open order per subject (post or cabinet) and fault class: the database holds
   `open_slot` UNIQUE, so even two workers cannot open a second one; repeats attach;
+- a relay fault explains its post's lamp-out and day-burning alarms: one relay order,
+  whichever is judged first (a late relayFailure takes the lamp order over); one post's
+  alarms are judged one at a time (the post's lock), so two workers agree;
 - persistence: an alarm opens an order only once it has stayed raised `persist_s` by
   the post's own clock; one that clears first opens nothing;
 - supply grouping: dark or supply alarms of `group_min` posts on one cabinet (or within
