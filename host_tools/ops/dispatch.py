@@ -368,7 +368,7 @@ class Dispatcher:
                                                       D.c.state == "pending")).first():
                         # the ticket to update is not known yet: after the create
                         c.execute(update(D).where(D.c.id == row["id"]).values(
-                            next_at=now + self.cfg.rules(order["municipality"])["retry_base_s"]))
+                            next_at=now + max(1, self.cfg.rules(order["municipality"])["retry_base_s"])))
                     else:  # no ticket: a create sent later (retry) carries the order as it is
                         c.execute(update(D).where(D.c.id == row["id"]).values(
                             state="merged", last_error="no ticket to update"))
