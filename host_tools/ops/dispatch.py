@@ -1,6 +1,6 @@
 """Dispatch: the persisted queue (table `dispatch`) to contractors' systems, with retries.
 
-Each queue row is one action (create | escalate) for one order, with an idempotency key
+Each queue row is one action (create | escalate | update) for one order, with an idempotency key
 made when the row was queued. A worker claims a due row by pushing its `next_at` a lease
 ahead (so a crashed worker's row comes back), sends, and records the answer:
 - delivered: the order becomes `dispatched` with the contractor's ticket id;
@@ -9,6 +9,11 @@ ahead (so a crashed worker's row comes back), sends, and records the answer:
   day gets every order when it is back);
 - a permanent refusal (other 4xx: bad service code, bad request): the row is held as
   `rejected` with the answer, for the operator (`lamppost-ops dispatch retry`).
+An `update` (the engine re-classed an order the contractor already has, e.g. a lamp order
+that turned out to be a relay fault) goes to the ticket the create made, once that is known:
+Signalen gets a PATCH of category and priority, the webhook an `update` with the same order
+id, e-mail a reply in the order's thread; Open311 GeoReport v2 has no way for a client to
+change a request, so the row is held as `manual` and the order's audit says so.
 A retry never makes a second ticket: the webhook gets the same Idempotency-Key; Open311
 and Signalen have no such header, so before re-sending a row that was sent before the
 adapter looks for a ticket carrying the key (in the description / extra_properties).
@@ -83,13 +88,24 @@ class Adapter:
     def send(self, order: dict, action: str, key: str) -> str:
         raise NotImplementedError
 
+    def update(self, order: dict, key: str, ticket: str) -> str:
+        """Correct the contractor's ticket to the order as it is now; Unsupported if the
+        system has no way to."""
+        raise Unsupported(f"{type(self).__name__} cannot change a ticket")
+
     def updates(self, tickets: list[str]) -> list[tuple[str, str, str]]:
         """(ticket id, acknowledged | repaired, what the contractor said) since last asked."""
         return []
 
 
+class Unsupported(Exception):
+    """The contractor's system cannot take this action: an operator does it by hand."""
+
+
 def _text(order: dict, action: str, key: str) -> str:
-    head = "ESCALATED, repair not verified by the post: " if action == "escalate" else ""
+    head = {"escalate": "ESCALATED, repair not verified by the post: ",
+            "update": f"UPDATE, now {order['fault_class']} priority {order['priority']} "
+                      f"(category {order['category']}): "}.get(action, "")
     return f"{head}{order['description']} [order {order['id']}, ref {key}]"
 
 
@@ -149,6 +165,11 @@ class Open311(Adapter):
         if not rid:
             raise Transient("Open311 answer without service_request_id or token")
         return str(rid)
+
+    def update(self, order, key, ticket):
+        raise Unsupported(f"Open311 GeoReport v2 cannot change request {ticket}: it still has the "
+                          f"old service code; the order is now {order['fault_class']} priority "
+                          f"{order['priority']}: tell the contractor")
 
     def updates(self, tickets):
         out = []
@@ -211,6 +232,17 @@ class Signalen(Adapter):
             raise Transient("Signalen answer without an id")
         return str(sid)
 
+    def update(self, order, key, ticket):
+        main = self.o.get("main_category", "wegen-verkeer-straatmeubilair")
+        body = {"category": {"sub_category": SIGNALEN_CAT.format(base=self.url, main=main,
+                                                                 sub=order["category"]),
+                             "text": _text(order, "update", key)[:3000]},
+                "priority": {"priority": "high" if order["priority"] <= 1 else "normal"}}
+        _http("PATCH", f"{self.url}/signals/v1/private/signals/{urllib.parse.quote(ticket)}",
+              data=json.dumps(body).encode(),
+              headers={**self._auth(), "Content-Type": "application/json"}, ctx=self.ctx)
+        return ticket
+
     cursor: str | None = None
 
     def updates(self, tickets):
@@ -250,6 +282,10 @@ class Webhook(Adapter):
         a = _json(ans, "webhook")
         return str(a.get("id") or key) if isinstance(a, dict) else key
 
+    def update(self, order, key, ticket):
+        self.send(order, "update", key)  # same order id, action update: the receiver's job
+        return ticket
+
 
 class Email(Adapter):
     """E-mail for a contractor without a system: SMTP with STARTTLS (required), login if set."""
@@ -258,9 +294,12 @@ class Email(Adapter):
         m = EmailMessage()
         m["From"] = self.o.get("from", "lamppost-ops@localhost")
         m["To"] = self.o["to"]
-        m["Subject"] = (f"[lamppost order {order['id']}] " + ("ESCALATED " if action == "escalate" else "")
+        m["Subject"] = (f"[lamppost order {order['id']}] " + {"escalate": "ESCALATED ",
+                                                              "update": "UPDATE "}.get(action, "")
                         + f"{order['fault_class']} priority {order['priority']}: {order['post_id']}")
         m["Message-ID"] = f"<{key}@lamppost-ops>"
+        if action == "update" and order.get("remote_id"):  # in the thread of the first mail
+            m["In-Reply-To"] = m["References"] = order["remote_id"]
         m.set_content(_text(order, action, key) + "\n\n" + "\n".join(
             f"{k}: {order.get(k)}" for k in ("municipality", "posts", "light_point", "street",
                                               "cabinet", "lat", "lon", "category")))
@@ -279,6 +318,10 @@ class Email(Adapter):
         except (smtplib.SMTPException, OSError) as e:
             raise Transient(f"SMTP: {e}") from None
         return m["Message-ID"]
+
+    def update(self, order, key, ticket):
+        self.send(order, "update", key)
+        return ticket
 
 
 ADAPTERS = {"open311": Open311, "signalen": Signalen, "webhook": Webhook, "email": Email}
@@ -318,19 +361,35 @@ class Dispatcher:
                                 .with_for_update(skip_locked=True)).mappings().first()
                 if row is None:
                     return n
+                order = self._order(c, row["order_id"])
+                if row["action"] == "update" and not order["remote_id"]:
+                    if c.execute(select(D.c.id).where(D.c.order_id == row["order_id"],
+                                                      D.c.action == "create",
+                                                      D.c.state == "pending")).first():
+                        # the ticket to update is not known yet: after the create
+                        c.execute(update(D).where(D.c.id == row["id"]).values(
+                            next_at=now + max(1, self.cfg.rules(order["municipality"])["retry_base_s"])))
+                    else:  # no ticket: a create sent later (retry) carries the order as it is
+                        c.execute(update(D).where(D.c.id == row["id"]).values(
+                            state="merged", last_error="no ticket to update"))
+                    continue
                 c.execute(update(D).where(D.c.id == row["id"]).values(
                     next_at=now + LEASE_S, attempts=row["attempts"] + 1))
-                order = self._order(c, row["order_id"])
             muni = order["municipality"]
             ad = self.adapter(muni, row["contractor"])
-            rid, err, refused = None, None, False
+            rid, err, refused, manual = None, None, False, False
             try:
                 if ad is None:
                     raise Refused(f"contractor {row['contractor']} is not in the config of {muni}")
-                if row["attempts"] > 0:
-                    rid = ad.find(row["idem_key"], order)
-                if rid is None:
-                    rid = ad.send(order, row["action"], row["idem_key"])
+                if row["action"] == "update":
+                    rid = ad.update(order, row["idem_key"], order["remote_id"])
+                else:
+                    if row["attempts"] > 0:
+                        rid = ad.find(row["idem_key"], order)
+                    if rid is None:
+                        rid = ad.send(order, row["action"], row["idem_key"])
+            except Unsupported as e:
+                err, refused, manual = str(e), True, True
             except Refused as e:
                 err, refused = str(e), True
             except Transient as e:
@@ -352,6 +411,9 @@ class Dispatcher:
                         c.execute(update(S.orders).where(S.orders.c.id == order["id"])
                                   .values(escalated=True))
                     n["sent"] += 1
+                elif manual:
+                    c.execute(update(D).where(D.c.id == row["id"]).values(state="manual", last_error=err))
+                    self.e._audit(c, order["id"], None, None, f"{row['action']} not sent: {err}", now)
                 elif refused:
                     c.execute(update(D).where(D.c.id == row["id"]).values(state="rejected", last_error=err))
                     self.e._audit(c, order["id"], None, None, f"dispatch refused: {err}", now)

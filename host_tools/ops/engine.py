@@ -4,6 +4,9 @@ Rules (defaults and arguments: docs/operations.md "Rules"; values per municipali
 the config):
 - one open order per subject (post or cabinet) and fault class: the database holds
   `open_slot` UNIQUE, so even two workers cannot open a second one; repeats attach;
+- a relay fault explains its post's lamp-out and day-burning alarms: one relay order,
+  whichever is judged first (a late relayFailure takes the lamp order over); one post's
+  alarms are judged one at a time (the post's lock), so two workers agree;
 - persistence: an alarm opens an order only once it has stayed raised `persist_s` by
   the post's own clock; one that clears first opens nothing;
 - supply grouping: dark or supply alarms of `group_min` posts on one cabinet (or within
@@ -328,6 +331,12 @@ class Engine:
             key = self._group_key(c, pid) if alarm in GROUPABLE else None
             if key:
                 self._lock(c, key)  # the group lock first, then rows: no lock-order deadlock
+            if c.dialect.name == "postgresql":
+                # one post's alarms are judged one at a time (the lock ingest takes for them,
+                # after the group's): a lamp order and the post's relayFailure judged by two
+                # workers at once see each other's order, so the later one attaches or takes
+                # over instead of opening a second order (SQLite: BEGIN IMMEDIATE serialises)
+                c.execute(select(func.pg_advisory_xact_lock(func.hashtext(pid))))
             cur = c.execute(select(A).where(A.c.post_id == pid, A.c.alarm == alarm)
                             .with_for_update()).mappings().first()
             if cur is None or not cur["raised"] or cur["handled"] or cur["since_t"] != since:
@@ -435,6 +444,14 @@ class Engine:
                     S.alarms.c.raised.is_(True))).first():
                 cls, slot = "relay", f"{subject}|relay"
                 oid = c.execute(select(O.c.id).where(O.c.open_slot == slot)).scalar()
+        if oid is None and cls == "relay" and not group:
+            # the lamp order of this fault opened before its relayFailure was judged (the
+            # reports reached the database out of order): that order becomes the relay order
+            oid = c.execute(select(O.c.id).where(O.c.open_slot.in_(
+                (f"{subject}|lamp", f"{subject}|dayburning"))).order_by(O.c.id).limit(1)
+                .with_for_update()).scalar()
+            if oid is not None:
+                self._take_over(c, oid, post, muni, slot, alarms, now)
         new = 0
         if oid is None:
             first = min(t for _, _, t in alarms)
@@ -462,6 +479,46 @@ class Engine:
         for pid, al, t in alarms:
             c.execute(insert(S.order_alarms).values(order_id=oid, post_id=pid, alarm=al, t=t))
         return oid, new
+
+    def _take_over(self, c, oid, post, muni, slot, alarms, now):
+        """A lamp (or day-burning) order of a post whose relayFailure is judged later becomes
+        that post's relay order: class, category, priority and contractor as the config says
+        for relay, one job at the contractor. Its dispatch: a create not yet sent goes out with
+        the corrected order (it is read when sent); one sent (or maybe sent) is followed by an
+        `update` to the same ticket; a new contractor gets a `create` of its own."""
+        O, D = S.orders, S.dispatch
+        o = c.execute(select(O).where(O.c.id == oid)).mappings().one()
+        cls = "relay"
+        contractor = muni.route.get(cls) or post["contractor"]
+        category = muni.categories.get(cls, CATEGORIES[cls])
+        names = ", ".join(sorted({a for _, a, _ in alarms}))
+        c.execute(update(O).where(O.c.id == oid).values(
+            fault_class=cls, category=category, priority=min(o["priority"], PRIORITY[cls]),
+            contractor=contractor, open_slot=slot,
+            first_t=min([o["first_t"]] + [t for _, _, t in alarms]),
+            description=f"{names} at post {post['id']}: {o['description']}"))
+        self._audit(c, oid, None, None,
+                    f"{names} at post {post['id']}: the {o['fault_class']} order is the relay "
+                    f"fault's (category {category}, priority {min(o['priority'], PRIORITY[cls])}"
+                    + (f", contractor {contractor}" if contractor != o["contractor"] else "") + ")",
+                    now, min(t for _, _, t in alarms))
+        creates = c.execute(select(D).where(D.c.order_id == oid, D.c.action == "create")
+                            .order_by(D.c.id).with_for_update()).mappings().all()
+        if contractor != o["contractor"]:
+            for d in creates:  # a create not yet tried is the old contractor's no more
+                if d["state"] == "pending" and d["attempts"] == 0:
+                    c.execute(update(D).where(D.c.id == d["id"]).values(state="merged"))
+            if any(d["attempts"] > 0 for d in creates):
+                self._audit(c, oid, None, None, f"the order went to {o['contractor']} as a "
+                            f"{o['fault_class']} order: withdraw ticket {o['remote_id'] or '(pending)'} "
+                            "there by hand", now)
+            c.execute(update(O).where(O.c.id == oid).values(remote_id=None))
+            self._enqueue(c, oid, contractor, "create", now)
+        elif any(d["attempts"] > 0 for d in creates):
+            # the contractor has (or may have) the ticket: one job, its category corrected
+            self._enqueue(c, oid, contractor, "update", now)
+        elif not creates:
+            self._enqueue(c, oid, contractor, "create", now)
 
     def _enqueue(self, c, oid, contractor, action, now):
         if not contractor:

@@ -127,9 +127,9 @@ dispatch = Table(  # the persisted dispatch queue
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
     Column("contractor", String(64), nullable=False),
-    Column("action", String(16), nullable=False),        # create | escalate
+    Column("action", String(16), nullable=False),        # create | escalate | update
     Column("idem_key", String(80), nullable=False, unique=True),
-    Column("state", String(12), nullable=False),         # pending | sent | rejected
+    Column("state", String(12), nullable=False),         # pending | sent | rejected | merged | manual
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_at", Float, nullable=False),
     Column("last_error", Text),

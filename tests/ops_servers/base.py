@@ -42,6 +42,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._dispatch("POST")
 
+    def do_PATCH(self):
+        self._dispatch("PATCH")
+
 
 class App:
     def __init__(self):

@@ -73,6 +73,28 @@ class SignalenServer(App):
             self.signals.append(s)
         return 201, s
 
+    def patch(self, h):
+        """PATCH /signals/v1/private/signals/{id}: category (sub_category URL, text) and
+        priority; the change is kept in the signal's history."""
+        if not self._authed(h):
+            return 401, {"detail": "Authentication credentials were not provided."}
+        m = re.match(r"^/signals/v1/private/signals/([^/]+)$", h.path)
+        s = next((s for s in self.signals if m and m.group(1) in (s["signal_id"], str(s["id"]))), None)
+        if s is None:
+            return 404, {"detail": "Not found."}
+        try:
+            b = json.loads(h.body())
+        except ValueError:
+            return 400, {"detail": "JSON parse error"}
+        if "category" in b:
+            c = CAT_RE.match(str(b["category"].get("sub_category", "")))
+            if not (c and c.group(1) in SUBS):
+                return 400, {"category": ["Invalid hyperlink - Object does not exist."]}
+        with self.lock:
+            s.setdefault("history", []).append(b)
+            s.update({k: v for k, v in b.items() if k in ("category", "priority")})
+        return 200, s
+
     def set_status(self, signal_id, status):
         self.feed.append({"signal_id": signal_id, "status": status, "changed_at": "2026-01-02T10:00:00Z",
                           "event_id": len(self.feed) + 1})
