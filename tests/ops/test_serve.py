@@ -128,3 +128,44 @@ def test_serve_turns_mqtt_alarms_into_an_order(db_url, tmp_path):
     out = subprocess.run([*cli, "--json", "orders"], cwd=ROOT, capture_output=True, text=True)
     [o] = json.loads(out.stdout)
     assert (o["post_id"], o["fault_class"], o["first_t"], o["status"]) == ("HT-0005", "lamp", T0, "acknowledged")
+
+
+def test_a_worker_back_after_kill_9_is_not_handed_every_retained_lwt_again(db_url, tmp_path):
+    """Every post's LWT is retained. A worker that comes back under its client id (its
+    persistent session holds the subscriptions) must not get the whole fleet's retained
+    LWTs again on each restart: at 100,000 posts and a kill every 30 s that was millions of
+    updates, and alarms and telemetry waited behind them."""
+    reg = write_register(tmp_path / "reg.csv", town(6))
+    cli = [sys.executable, "-m", "host_tools.ops", "--db", db_url]
+    assert subprocess.run([*cli, "register", "import", str(reg)], cwd=ROOT).returncode == 0
+    with Broker(kind_from_env()) as b:
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="lwt-src")
+        pub.connect(b.host, b.port)
+        pub.loop_start()
+        for i in range(6):
+            pub.publish(f"tele/HT-{i:04d}/LWT", "Online", qos=1, retain=True).wait_for_publish(10)
+
+        def start():
+            hp = free_port()
+            return hp, subprocess.Popen([*cli, "serve", "--broker", b.addr, "--health", f"127.0.0.1:{hp}",
+                                         "--share", "ops", "--client-id", "ops-rh", "--interval", "0.5",
+                                         "--for", "900"], cwd=ROOT, stderr=subprocess.DEVNULL)
+        hp, svc = start()
+        try:  # a new subscription: the retained LWTs come, as the register needs them
+            wait_for(lambda: (r := health(hp)) and r[1]["received"] >= 6, what="the retained LWTs")
+        finally:
+            svc.kill()
+            svc.wait(30)
+        hp, svc = start()
+        try:
+            wait_for(lambda: (r := health(hp)) and r[0] == 200, what="healthz 200")
+            time.sleep(1.0)  # SUBACK, then whatever retained the broker would send
+            pub.publish("tele/HT-0001/STATE", json.dumps({"Time": iso(T0 + 60), "POWER": "ON"}),
+                        qos=1).wait_for_publish(10)
+            got = wait_for(lambda: (r := health(hp)) and r[1]["received"] >= 1 and r[1])
+            time.sleep(1.0)
+            assert health(hp)[1]["received"] == 1, got  # the STATE, no retained LWT
+        finally:
+            svc.kill()
+            svc.wait(30)
+            pub.loop_stop()
