@@ -102,9 +102,11 @@ def test_collector_listen_records_what_a_broker_carries(tmp_path):
     from simulator.broker import Broker, kind_from_env
     db = str(tmp_path / "r.sqlite")
     with Broker(kind_from_env()) as b:
+        import os
         proc = subprocess.Popen([sys.executable, "-m", "host_tools.collector.cli", "listen",
                                  "--broker", b.addr, "--db", db],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONFAULTHANDLER": "1"})
         try:
             assert "listening on" in proc.stdout.readline()  # printed after the SUBACK
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{id(proc)}")
@@ -121,7 +123,12 @@ def test_collector_listen_records_what_a_broker_carries(tmp_path):
             while not Register(db).events("NL-7") and time.monotonic() < deadline:
                 time.sleep(0.05)
             proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=60)
+            try:
+                out, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:  # seen twice at load 10-20: say where it hangs
+                proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                out, err = proc.communicate(timeout=30)
+                raise AssertionError(f"listen did not end within 60 s of Ctrl-C:\n{err}") from None
         finally:
             if proc.poll() is None:
                 proc.kill()
