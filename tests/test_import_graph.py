@@ -74,6 +74,11 @@ def firmware_loops(fw: Path) -> list[list[str]]:
                 deps.add(n.module)
                 deps |= {f"{n.module}.{a.name}" for a in n.names}
         edges[name] = {d for d in deps if d in mods and d != name}
+    return cycles(edges)
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Every loop a depth-first walk of the import edges meets, each as the modules on it."""
     loops, state = [], {}
 
     def visit(m: str, stack: list[str]) -> None:
@@ -85,7 +90,7 @@ def firmware_loops(fw: Path) -> list[list[str]]:
                 visit(d, stack + [d])
         state[m] = 2
 
-    for m in sorted(mods):
+    for m in sorted(edges):
         if m not in state:
             visit(m, [m])
     return loops
@@ -107,21 +112,7 @@ def host_loops(root: Path) -> list[list[str]]:
         for _, mod, names in imports(path, root, names=True):
             deps |= {mod} | {f"{mod}.{a}" for a in names}  # `from pkg import module` too
         edges[name] = {d for d in deps if d in mods and d != name and not name.startswith(d + ".")}
-    loops, state = [], {}
-
-    def visit(m: str, stack: list[str]) -> None:
-        state[m] = 1
-        for d in sorted(edges[m]):
-            if state.get(d) == 1:
-                loops.append(stack[stack.index(d):] + [d])
-            elif d not in state:
-                visit(d, stack + [d])
-        state[m] = 2
-
-    for m in sorted(mods):
-        if m not in state:
-            visit(m, [m])
-    return loops
+    return cycles(edges)
 
 
 def test_simulator_and_host_tools_meet_only_in_lamppost_common_and_testbed():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from host_tools.ops import config, db, register
@@ -82,3 +83,15 @@ class Post:
 
     def lwt(self, online: bool):
         return self._send(f"tele/{self.id}/LWT", "Online" if online else "Offline")
+
+
+def wait_for(cond, timeout: float = 150.0, what: str = "condition"):
+    """cond()'s first true value, polled every 0.2 s; a generous timeout, since a test must
+    pass on a busy machine (it waits on the condition, never on a guess of the time)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

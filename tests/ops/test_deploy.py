@@ -14,7 +14,6 @@ import shutil
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -24,23 +23,13 @@ from host_tools.lampctl import broker_acl
 from host_tools.ops import db
 from simulator.broker import free_port
 
-from .helpers import T0, iso, town, write_register
+from .helpers import T0, iso, town, wait_for, write_register
 from .pg import server_bindir
 from .pg_replica import OPS_PASSWORD, ReplicatedCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 OPS = [sys.executable, "-m", "host_tools.ops"]
-
-
-def wait_for(cond, timeout: float = 90.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ops(capsys, *args: str) -> tuple[int, str, str]:

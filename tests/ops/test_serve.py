@@ -19,19 +19,9 @@ from host_tools.ops.db import open_db
 from host_tools.ops.inbound import sign
 from simulator.broker import Broker, free_port, kind_from_env
 
-from .helpers import T0, iso, town, write_register
+from .helpers import T0, iso, town, wait_for, write_register
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def wait_for(cond, timeout=150.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def health(port):
