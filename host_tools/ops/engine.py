@@ -35,6 +35,9 @@ from host_tools.ops import telemetry
 from host_tools.ops.config import CATEGORIES, FAULT_CLASS, GROUPABLE, PRIORITY, Config
 
 OPEN = ("opened", "dispatched", "acknowledged", "repaired", "not_verified")
+# a relayFailure this long after a lamp order's first alarm is not that order's fault (the
+# relay fault raises both within a tick; its reports may reach the database hours apart)
+SAME_FAULT_S = 3600
 NEXT = {  # allowed lifecycle transitions
     "opened": {"dispatched", "acknowledged", "repaired", "merged"},
     "dispatched": {"acknowledged", "repaired"},
@@ -447,8 +450,13 @@ class Engine:
         if oid is None and cls == "relay" and not group:
             # the lamp order of this fault opened before its relayFailure was judged (the
             # reports reached the database out of order): that order becomes the relay order
+            # (the same fault: the relayFailure shows within SAME_FAULT_S of the lamp order's
+            # first alarm, and no contractor has reported that order repaired; a relay that
+            # fails after a lamp repair is a fault of its own, with an order of its own)
             oid = c.execute(select(O.c.id).where(O.c.open_slot.in_(
-                (f"{subject}|lamp", f"{subject}|dayburning"))).order_by(O.c.id).limit(1)
+                (f"{subject}|lamp", f"{subject}|dayburning")),
+                O.c.status.in_(("opened", "dispatched", "acknowledged")),
+                O.c.first_t >= min(t for _, _, t in alarms) - SAME_FAULT_S).order_by(O.c.id).limit(1)
                 .with_for_update()).scalar()
             if oid is not None:
                 self._take_over(c, oid, post, muni, slot, alarms, now)

@@ -264,3 +264,25 @@ def test_two_workers_lamp_judged_while_the_relay_report_arrives_one_order(pg_clu
     [o] = e1.orders()
     assert (o["fault_class"], o["priority"]) == ("relay", 1)
     assert _attached(e1, o["id"]) == {"lampFailure", "relayFailure"}
+
+
+def test_a_relay_fault_after_a_repaired_lamp_order_gets_its_own_order(db_url, tmp_path):
+    """The demo's two faults: a dead lamp, its order repaired by the crew; the next afternoon
+    the relay welds. That is a second fault with an order of its own, not the lamp order
+    re-classed (the takeover is for one fault's two reports arriving out of order)."""
+    e = make_engine(db_url, tmp_path)
+    p = Post(e, PID)
+    p.alarm("lampFailure", "raised", T0)
+    p.state(T0 + 1000)
+    e.tick()
+    [lamp] = e.orders()
+    assert e.contractor_update(lamp["id"], "repaired", "crew: new lamp")
+    p.alarm("relayFailure", "raised", T0 + 16 * 3600)
+    p.alarm("lampUnexpectedOn", "raised", T0 + 16 * 3600)
+    p.state(T0 + 16 * 3600 + 1000)
+    e.tick()
+    orders = {o["id"]: o for o in e.orders()}
+    assert orders[lamp["id"]]["fault_class"] == "lamp"
+    [relay] = [o for o in orders.values() if o["id"] != lamp["id"]]
+    assert relay["fault_class"] == "relay" and _attached(e, relay["id"]) >= {"relayFailure"}
+    assert _attached(e, lamp["id"]) == {"lampFailure"}
