@@ -6,6 +6,7 @@ import json
 import pytest
 
 from console_sim import lampctl, running, scenario_text
+from terminal import like_a_shell
 from host_tools.lampctl import serial_link as sl
 
 SPEED = 200.0  # virtual seconds per wall second: login timeout 600 s = 3 s wall
@@ -153,7 +154,7 @@ def test_readme_walkthrough_sim_console_then_lampctl(tmp_path):
     sc.write_text(scenario_text().replace('"1d"', '"1m"'))
     sim = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(sc), "--console",
                             "--speed", "20", "--hold", "--quiet"],
-                           stdout=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, text=True, preexec_fn=like_a_shell)
     try:
         port = None
         for line in sim.stdout:

@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 
 from console_sim import scenario_text
+from terminal import like_a_shell
 from host_tools.lampctl import serial_link as sl
 
 SPEED = 3000.0  # virtual seconds per wall second: the board's 600 s idle logout in 0.2 s
@@ -39,7 +40,7 @@ def test_console_login_and_lockout_last_on_wall_time_in_a_fast_console_run(tmp_p
     sc.write_text(scenario_text())
     sim = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(sc), "--console",
                             "--speed", str(SPEED), "--hold", "--quiet", "--no-mqtt"],
-                           stdout=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, text=True, preexec_fn=like_a_shell)
     try:
         port = None
         for line in sim.stdout:

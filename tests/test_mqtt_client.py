@@ -100,13 +100,14 @@ def test_collector_listen_records_what_a_broker_carries(tmp_path):
     import time
     import paho.mqtt.client as mqtt
     from simulator.broker import Broker, kind_from_env
+    from terminal import like_a_shell, signal_state
     db = str(tmp_path / "r.sqlite")
     with Broker(kind_from_env()) as b:
         import os
         proc = subprocess.Popen([sys.executable, "-m", "host_tools.collector.cli", "listen",
                                  "--broker", b.addr, "--db", db],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+                                env={**os.environ, "PYTHONFAULTHANDLER": "1"}, preexec_fn=like_a_shell)
         try:
             assert "listening on" in proc.stdout.readline()  # printed after the SUBACK
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{id(proc)}")
@@ -126,9 +127,10 @@ def test_collector_listen_records_what_a_broker_carries(tmp_path):
             try:
                 out, err = proc.communicate(timeout=60)
             except subprocess.TimeoutExpired:  # seen twice at load 10-20: say where it hangs
+                sig = signal_state(proc.pid)
                 proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
                 out, err = proc.communicate(timeout=30)
-                raise AssertionError(f"listen did not end within 60 s of Ctrl-C:\n{err}") from None
+                raise AssertionError(f"listen did not end within 60 s of Ctrl-C:\n{sig}{err}") from None
         finally:
             if proc.poll() is None:
                 proc.kill()
