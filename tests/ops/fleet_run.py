@@ -124,6 +124,16 @@ def pct(xs: list[float], q: float) -> float | None:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+def stored(eng, orders: int, messages: int) -> bool:
+    """Whether the database holds at least this many orders (merged ones aside) and QoS 1
+    reports: what a night waits for before it is judged."""
+    with eng.connect() as c:
+        n = c.execute(select(func.count()).select_from(schema.orders)
+                      .where(schema.orders.c.status != "merged")).scalar()
+        m = c.execute(select(func.count()).select_from(schema.messages)).scalar()
+    return n >= orders and m >= messages
+
+
 def night(url: str, tmp: Path, n_posts: int, hours: float, workers: int = 2, kill_every: int = 0,
           broker_restart_at: int | None = None, fault_rate: float = 0.01, cabinet_rate: float = 0.05,
           seed: int = 7, settle_s: float = 120.0, share: str | None = "ops",
@@ -177,11 +187,7 @@ def night(url: str, tmp: Path, n_posts: int, hours: float, workers: int = 2, kil
             eng = db.open_db(url)
 
             def orders_in():
-                with eng.connect() as c:
-                    n = c.execute(select(func.count()).select_from(schema.orders)
-                                  .where(schema.orders.c.status != "merged")).scalar()
-                    m = c.execute(select(func.count()).select_from(schema.messages)).scalar()
-                return n >= expected and m >= len(fleet.ledger)
+                return stored(eng, expected, len(fleet.ledger))
             end = time.monotonic() + settle_s
             while not orders_in() and time.monotonic() < end:
                 fleet.keep_alive(1.0)  # the posts go on reporting: their clocks pass persistence
@@ -365,11 +371,7 @@ def night_scaled(url: str, tmp: Path, n_posts: int, hours: float, edges: int, wo
             eng = db.open_db(url)
 
             def orders_in():
-                with eng.connect() as c:
-                    n = c.execute(select(func.count()).select_from(schema.orders)
-                                  .where(schema.orders.c.status != "merged")).scalar()
-                    m = c.execute(select(func.count()).select_from(schema.messages)).scalar()
-                return n >= len(faults) and m >= qos1
+                return stored(eng, len(faults), qos1)
             end = time.monotonic() + settle_s
             while not orders_in() and time.monotonic() < end and all(pr.is_alive() for pr in ps):
                 time.sleep(2.0)  # the posts go on reporting meanwhile (their clocks pass persistence)
