@@ -21,6 +21,15 @@ from .test_dispatch import cfg_for, servers  # noqa: F401 - the fixture
 PID = "HT-0005"  # alone on cabinet K2 with HT-0004: a lamp out there is no supply group
 
 
+def _opened(e, alarm: str) -> Post:
+    """PID raises `alarm` at T0 and reports past persistence: its order is open."""
+    p = Post(e, PID)
+    p.alarm(alarm, "raised", T0)
+    p.state(T0 + 1000)
+    e.tick()
+    return p
+
+
 def _attached(e, oid):
     with e.db.connect() as c:
         return {r.alarm for r in c.execute(select(schema.order_alarms.c.alarm)
@@ -34,10 +43,7 @@ def _queue(e):
 
 def test_relay_failure_after_the_lamp_order_takes_it_over(db_url, tmp_path):
     e = make_engine(db_url, tmp_path)
-    p = Post(e, PID)
-    p.alarm("lampFailure", "raised", T0)
-    p.state(T0 + 1000)
-    e.tick()
+    p = _opened(e, "lampFailure")
     [lamp] = e.orders()
     assert lamp["fault_class"] == "lamp"
     p.alarm("relayFailure", "raised", T0 + 2)  # the late report, by post time just after
@@ -60,10 +66,7 @@ def test_relay_failure_after_the_lamp_order_takes_it_over(db_url, tmp_path):
 
 def test_lamp_failure_after_the_relay_order_attaches(db_url, tmp_path):
     e = make_engine(db_url, tmp_path)
-    p = Post(e, PID)
-    p.alarm("relayFailure", "raised", T0)
-    p.state(T0 + 1000)
-    e.tick()
+    p = _opened(e, "relayFailure")
     p.alarm("lampFailure", "raised", T0 + 2)
     e.tick()
     [o] = e.orders()
@@ -77,10 +80,7 @@ def test_takeover_routes_to_the_relay_contractor_of_the_config(db_url, tmp_path)
                                        "contractor": {"citytec": hook, "elektra": hook},
                                        "categories": {"relay": "verdeelkasten-bekabeling"}}}}
     e = make_engine(db_url, tmp_path, cfg=cfg)
-    p = Post(e, PID)
-    p.alarm("lampFailure", "raised", T0)
-    p.state(T0 + 1000)
-    e.tick()
+    p = _opened(e, "lampFailure")
     p.alarm("relayFailure", "raised", T0 + 2)
     e.tick()
     [o] = e.orders()
@@ -97,10 +97,7 @@ def _dispatched_lamp_then_relay(db_url, tmp_path, cfg):
     clock = Clock()
     e = make_engine(db_url, tmp_path, cfg=cfg, clock=clock)
     d = Dispatcher(e, config.parse(cfg))
-    p = Post(e, PID)
-    p.alarm("lampFailure", "raised", T0)
-    p.state(T0 + 1000)
-    e.tick()
+    p = _opened(e, "lampFailure")
     assert d.run()["sent"] == 1
     [lamp] = e.orders()
     assert (lamp["status"], lamp["fault_class"]) == ("dispatched", "lamp")
@@ -151,10 +148,7 @@ def test_update_waits_for_the_create_still_on_its_way(db_url, tmp_path, servers)
     clock = Clock()
     e = make_engine(db_url, tmp_path, cfg=cfg, clock=clock)
     d = Dispatcher(e, config.parse(cfg))
-    p = Post(e, PID)
-    p.alarm("lampFailure", "raised", T0)
-    p.state(T0 + 1000)
-    e.tick()
+    p = _opened(e, "lampFailure")
     servers["webhook"].down = True
     assert d.run()["retry"] == 1
     p.alarm("relayFailure", "raised", T0 + 2)
@@ -271,10 +265,7 @@ def test_a_relay_fault_after_a_repaired_lamp_order_gets_its_own_order(db_url, tm
     the relay welds. That is a second fault with an order of its own, not the lamp order
     re-classed (the takeover is for one fault's two reports arriving out of order)."""
     e = make_engine(db_url, tmp_path)
-    p = Post(e, PID)
-    p.alarm("lampFailure", "raised", T0)
-    p.state(T0 + 1000)
-    e.tick()
+    p = _opened(e, "lampFailure")
     [lamp] = e.orders()
     assert e.contractor_update(lamp["id"], "repaired", "crew: new lamp")
     p.alarm("relayFailure", "raised", T0 + 16 * 3600)
