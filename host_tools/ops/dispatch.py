@@ -396,7 +396,21 @@ class Dispatcher:
                 err = str(e)
             r = self.cfg.rules(muni)
             with self.e.db.begin() as c:
-                if err is None:
+                # the order may have moved to another contractor while this was on its way
+                # (engine._take_over): a create that lands then is that contractor's no more
+                now_for = c.execute(select(S.orders.c.contractor).where(S.orders.c.id == order["id"])
+                                    .with_for_update()).scalar()
+                moved = row["action"] == "create" and now_for != row["contractor"]
+                if moved and err is None:
+                    c.execute(update(D).where(D.c.id == row["id"]).values(
+                        state="sent", remote_id=rid, sent_at=now, last_error=None))
+                    self.e._audit(c, order["id"], None, None,
+                                  f"create delivered to {row['contractor']} as {rid} after the order "
+                                  f"went to {now_for}: withdraw ticket {rid} there by hand", now)
+                    n["sent"] += 1
+                elif moved:  # withdrawn (merged) by the move: not retried, not held for the operator
+                    c.execute(update(D).where(D.c.id == row["id"]).values(state="merged", last_error=err))
+                elif err is None:
                     c.execute(update(D).where(D.c.id == row["id"]).values(
                         state="sent", remote_id=rid, sent_at=now, last_error=None))
                     if row["action"] == "create":

@@ -513,8 +513,9 @@ class Engine:
         creates = c.execute(select(D).where(D.c.order_id == oid, D.c.action == "create")
                             .order_by(D.c.id).with_for_update()).mappings().all()
         if contractor != o["contractor"]:
-            for d in creates:  # a create not yet tried is the old contractor's no more
-                if d["state"] == "pending" and d["attempts"] == 0:
+            for d in creates:  # the old contractor's creates are tried no more (one on its
+                # way now, under another worker's lease, lands as the old contractor's: run())
+                if d["state"] == "pending":
                     c.execute(update(D).where(D.c.id == d["id"]).values(state="merged"))
             if any(d["attempts"] > 0 for d in creates):
                 self._audit(c, oid, None, None, f"the order went to {o['contractor']} as a "

@@ -167,6 +167,57 @@ def test_update_waits_for_the_create_still_on_its_way(db_url, tmp_path, servers)
     assert o["fault_class"] == "relay"
 
 
+def test_relay_to_another_contractor_keeps_its_ticket_when_the_first_create_lands_late(
+        db_url, tmp_path):
+    """The lamp contractor's create reached its system but the answer was lost (a retry is
+    due); the relayFailure then routes the order to the relay contractor. Its ticket stays the
+    order's: the first create is not sent again (the old contractor's ticket, if any, is for
+    the operator to withdraw), and a create already on its way that lands afterwards changes
+    neither the order's ticket nor its status."""
+    from tests.ops_servers.webhook import WebhookServer
+    lamp_sys, relay_sys = WebhookServer(prefix="C"), WebhookServer(prefix="E")
+    try:
+        cfg = {"municipality": {"houten": {
+            "name": "Houten", "route": {"relay": "elektra"},
+            "contractor": {"citytec": {"adapter": "webhook", "url": lamp_sys.url + "/orders",
+                                       "secret": "s3cret"},
+                           "elektra": {"adapter": "webhook", "url": relay_sys.url + "/orders",
+                                       "secret": "s3cret"}}}}}
+        clock = Clock()
+        e = make_engine(db_url, tmp_path, cfg=cfg, clock=clock)
+        d = Dispatcher(e, config.parse(cfg))
+        p = _opened(e, "lampFailure")
+        lamp_sys.lose_next_answer = True
+        assert d.run()["retry"] == 1  # citytec made ticket C1; we never heard
+        assert len(lamp_sys.tickets) == 1
+        p.alarm("relayFailure", "raised", T0 + 2)
+        e.tick()
+        for _ in range(6):  # long past every retry of the first create
+            clock.t += 3600
+            d.run()
+        [o] = e.orders()
+        [relay_ticket] = relay_sys.tickets.values()
+        assert (o["contractor"], o["remote_id"], o["status"]) == ("elektra", relay_ticket["id"], "dispatched")
+        assert len(lamp_sys.tickets) == 1  # not sent to citytec again
+        assert [(x["contractor"], x["action"], x["state"]) for x in _queue(e)] == \
+            [("citytec", "create", "merged"), ("elektra", "create", "sent")]
+        assert any("withdraw" in a["cause"] and "citytec" in a["cause"] for a in e.timeline(o["id"]))
+
+        # a create already on its way when the order moved (another worker's lease) lands late
+        with e.db.begin() as c:
+            c.execute(schema.dispatch.update().where(schema.dispatch.c.contractor == "citytec")
+                      .values(state="pending", next_at=clock.t))
+        d.run()
+        [o2] = e.orders()
+        assert (o2["remote_id"], o2["contractor"]) == (o["remote_id"], "elektra")
+        assert any("C1" in a["cause"] and "withdraw" in a["cause"] for a in e.timeline(o["id"]))
+        assert [x["id"] for x in relay_sys.tickets.values()] == [o["remote_id"]]
+        assert d.poll() == 0 and relay_sys.tickets  # polls elektra about elektra's ticket only
+    finally:
+        lamp_sys.close()
+        relay_sys.close()
+
+
 # ---------- any arrival order ----------
 
 def _messages():

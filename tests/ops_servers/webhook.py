@@ -11,9 +11,10 @@ from .base import App
 
 
 class WebhookServer(App):
-    def __init__(self, secret="s3cret"):
+    def __init__(self, secret="s3cret", prefix="T"):
         super().__init__()
         self.secret = secret.encode()
+        self.prefix = prefix  # of the ticket ids it hands out: two receivers in one test differ
         self.tickets: dict[str, dict] = {}
 
     def get(self, h):
@@ -31,5 +32,5 @@ class WebhookServer(App):
             return 400, {"error": "Idempotency-Key required"}
         with self.lock:
             if key not in self.tickets:
-                self.tickets[key] = {"id": f"T{len(self.tickets) + 1}", "body": json.loads(body)}
+                self.tickets[key] = {"id": f"{self.prefix}{len(self.tickets) + 1}", "body": json.loads(body)}
             return 200, {"id": self.tickets[key]["id"]}
