@@ -194,7 +194,7 @@ def main(out: Path) -> None:
     finally:
         mp.close()
     print(f"metering error vs the world's truth, % mean (max |err|) over the ticks of each point; "
-          f"device {DEVICES[0]} of {len(DEVICES)} per front end shown (all in the summary and the JSON);")
+          f"1 of {len(DEVICES)} devices per front end shown (seed {DEVICES[0]}) (all in the summary and the JSON);")
     print("'before' = as shipped (unit gains), 'after' = after VoltageSet + PowerSet on a 100 W resistive load")
     hdr = (f"{'front end':9} {'lamp':4} {'V':>3} {'load %':>11} | {'P before':>14} | {'P after':>14} "
            f"{'V after':>14} {'I after':>14} {'E after':>8}")
