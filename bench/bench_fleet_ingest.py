@@ -218,6 +218,46 @@ def scale(out: Path) -> None:
                                     "edges_mb", "db_mb",
                                     "faults", "one_order", "lost", "twice", "orders_dup", "lat_p50_s",
                                     "lat_p99_s", "wall_p50_s", "wall_p99_s", "kills", "broker_restarts"]))
+    write_summary(out)
+
+
+def write_summary(out: Path) -> str:
+    """The README's few lines (bench_fleet_summary.txt, its block): the sustained-ingest ratios,
+    the chaos night and SQLite from the default run (fleet_ingest.json) and the largest scale
+    run on record (fleet_scale_<posts>.json), each with the date it was measured."""
+    lines = []
+
+    def day(p: Path) -> str:
+        return time.strftime("%Y-%m-%d", time.gmtime(p.stat().st_mtime))
+
+    src = out / "fleet_ingest.json"
+    if src.is_file():
+        r = json.loads(src.read_text())
+        ing = {row["subscriber"]: row for row in r.get("ingest", [])}
+        bare = ing.get("bare paho (ceiling)", {}).get("msg_s")
+        ws = [(n, ing.get(f"{n} worker(s) -> PostgreSQL")) for n in (1, 2, 4)]
+        lines.append(f"sustained ingest into PostgreSQL ({day(src)}): "
+                     + ", ".join(f"{n} worker{'s' if n > 1 else ''} {w['msg_s']} msg/s ({w['ratio']:.2f})"
+                                 for n, w in ws if w)
+                     + f" of a bare subscriber's {bare} msg/s")
+        for row in r.get("nights", []):
+            lines.append(f"night of {row['posts']} posts, {row['run']}: {row['one_order']}/{row['faults']} "
+                         f"faults one order, lost {row['lost']}, stored twice {row['twice']}, orders "
+                         f"duplicated {row['orders_dup']}, kills {row['kills']}, broker restarts "
+                         f"{row['broker_restarts']}, wall {row['wall_s']:.0f} s")
+    scaled = sorted(out.glob("fleet_scale_*.json"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    if scaled:
+        src = scaled[-1]
+        r = json.loads(src.read_text())
+        for row in r.get("nights", []):
+            lines.append(f"dusk of {row['posts']} posts ({day(src)}, {r['hours']:g} h virtual, "
+                         f"{r['edges']} edges, {row['run']}): {row['one_order']}/{row['faults']} faults "
+                         f"one order, lost {row['lost']}, stored twice {row['twice']}, orders duplicated "
+                         f"{row['orders_dup']}, kills {row['kills']}, wall {row['wall_s']:.0f} s, "
+                         f"alarm -> order p50/p99 {row['wall_p50_s'] or 0:.1f}/{row['wall_p99_s'] or 0:.1f} s")
+    text = "\n".join(lines) + "\n"
+    (out / "bench_fleet_summary.txt").write_text(text)
+    return text
 
 
 def main(out: Path) -> None:
@@ -274,3 +314,4 @@ def main(out: Path) -> None:
     finally:
         cluster.stop()
     (out / "fleet_ingest.json").write_text(json.dumps(result, indent=1, default=str))
+    write_summary(out)
