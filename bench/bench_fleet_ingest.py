@@ -221,6 +221,11 @@ def scale(out: Path) -> None:
     write_summary(out)
 
 
+def _s(v) -> str:
+    """A latency for the summary: '-' where no order gave one."""
+    return "-" if v is None else f"{v:.1f}"
+
+
 def write_summary(out: Path) -> str:
     """The README's few lines (bench_fleet_summary.txt, its block): the sustained-ingest ratios,
     the chaos night and SQLite from the default run (fleet_ingest.json) and the largest scale
@@ -254,7 +259,7 @@ def write_summary(out: Path) -> str:
                          f"{r['edges']} edges, {row['run']}): {row['one_order']}/{row['faults']} faults "
                          f"one order, lost {row['lost']}, stored twice {row['twice']}, orders duplicated "
                          f"{row['orders_dup']}, kills {row['kills']}, wall {row['wall_s']:.0f} s, "
-                         f"alarm -> order p50/p99 {row['wall_p50_s'] or 0:.1f}/{row['wall_p99_s'] or 0:.1f} s")
+                         f"alarm -> order p50/p99 {_s(row['wall_p50_s'])}/{_s(row['wall_p99_s'])} s")
     text = "\n".join(lines) + "\n"
     (out / "bench_fleet_summary.txt").write_text(text)
     return text

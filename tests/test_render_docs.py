@@ -42,3 +42,29 @@ def test_render_rewrites_only_files_that_change(tmp_path):
     assert render_docs.render(tmp_path, [stale, plain]) == [stale]
     assert "42 ticks/s" in stale.read_text()
     assert render_docs.render(tmp_path, [stale, plain]) == []
+
+
+def test_fleet_summary_for_the_readme_reads_the_last_runs_json(tmp_path):
+    """The README's fleet lines come from the bench's JSON (default run and largest scale run),
+    so a figure there is the one measured, with its date."""
+    import json
+    from bench.bench_fleet_ingest import write_summary
+    night = {"run": "PostgreSQL, 4 workers, 6 edges, chaos", "posts": 100000, "wall_s": 2500.4,
+             "faults": 4106, "one_order": 4105, "lost": 0, "twice": 0, "orders_dup": 0, "kills": 50,
+             "broker_restarts": 1, "wall_p50_s": 40.25, "wall_p99_s": None}
+    (tmp_path / "fleet_scale_20000.json").write_text(json.dumps(
+        {"hours": 0.5, "edges": 2, "nights": [dict(night, posts=20000, one_order=812, faults=812)]}))
+    (tmp_path / "fleet_scale_100000.json").write_text(json.dumps({"hours": 0.5, "edges": 6, "nights": [night]}))
+    text = write_summary(tmp_path)
+    assert (tmp_path / "bench_fleet_summary.txt").read_text() == text
+    [line] = text.splitlines()  # only the largest scale run; no default run on record
+    assert line.startswith("dusk of 100000 posts (")
+    assert "4105/4106 faults one order, lost 0, stored twice 0, orders duplicated 0, kills 50" in line
+    assert "p50/p99 40.2/- s" in line or "p50/p99 40.3/- s" in line  # None: no order gave one
+    (tmp_path / "fleet_ingest.json").write_text(json.dumps({
+        "ingest": [{"subscriber": "bare paho (ceiling)", "msg_s": 5000, "ratio": 1.0},
+                   {"subscriber": "4 worker(s) -> PostgreSQL", "msg_s": 1800, "ratio": 0.36}],
+        "nights": [dict(night, posts=200, run="SQLite, 1 worker", one_order=9, faults=10, lost=1)]}))
+    lines = write_summary(tmp_path).splitlines()
+    assert lines[0].endswith("4 workers 1800 msg/s (0.36) of a bare subscriber's 5000 msg/s")
+    assert "night of 200 posts, SQLite, 1 worker: 9/10 faults one order, lost 1" in lines[1]
