@@ -201,23 +201,14 @@ def scale(out: Path) -> None:
                 row = _night_row(f"PostgreSQL, {workers} workers, {edges} edges" + (", chaos" if chaos else ""),
                                  r, url)
             row["msg_s"] = round(row["msgs"] / r["total_wall_s"])
-            row["core_mb"], row["edges_mb"] = r["broker_rss_mb"]["core"], r["broker_rss_mb"]["edges"]
+            row["core_mb"], row["edges_mb"] = (round(r["broker_rss_mb"]["core"], 1),
+                                               round(r["broker_rss_mb"]["edges"], 1))
             result["nights"].append(row)
             result["details"].append({k: v for k, v in r.items() if not k.startswith("latency")})
             (out / f"fleet_scale_{SCALE}.json").write_text(json.dumps(result, indent=1, default=str))
     finally:
         cluster.stop()
-    print(f"A night's dusk at scale: {SCALE} posts on {edges} mosquitto edge brokers bridged (QoS 1) to one "
-          f"core mosquitto, {edges} generator processes, {workers} workers -> PostgreSQL; {hours:g} h virtual "
-          f"at {speed:g}x (tele_period {period} s: STATE+SENSOR; every post's LWT and switch-on EVENT at "
-          f"dusk), faults at 4 % of posts and 10 % of cabinets, chaos: a worker killed -9 every {kill_s:g} s "
-          "and the core broker restarted once; wall_s = the whole run (connect, dusk, night, every order); "
-          "broker_db_kb = the core's persistence file, core_mb/edges_mb = the brokers' resident memory; "
-          "lat = post t -> order in virtual s, wall = alarm published -> order, wall s:")
-    print(_table(result["nights"], ["run", "posts", "wall_s", "msgs", "msg_s", "broker_db_kb", "core_mb",
-                                    "edges_mb", "db_mb",
-                                    "faults", "one_order", "lost", "twice", "orders_dup", "lat_p50_s",
-                                    "lat_p99_s", "wall_p50_s", "wall_p99_s", "kills", "broker_restarts"]))
+    print_scale(result)
     write_summary(out)
 
 
@@ -263,6 +254,24 @@ def write_summary(out: Path) -> str:
     text = "\n".join(lines) + "\n"
     (out / "bench_fleet_summary.txt").write_text(text)
     return text
+
+
+def print_scale(result: dict) -> None:
+    """The scale run's table from its JSON (fleet_scale_<posts>.json): printed by the run, and
+    again from the file (`python -m bench.bench_fleet_ingest --reprint FILE`) when only the
+    layout changed."""
+    print(f"A night's dusk at scale: {result['posts']} posts on {result['edges']} mosquitto edge brokers bridged (QoS 1) to one "
+          f"core mosquitto, {result['edges']} generator processes, {result['workers']} workers -> PostgreSQL; {result['hours']:g} h virtual "
+          f"at {result['speed']:g}x (tele_period {result['period']} s: STATE+SENSOR; every post's LWT and switch-on EVENT at "
+          f"dusk), faults at 4 % of posts and 10 % of cabinets, chaos: a worker killed -9 every {result['kill_every_s']:g} s "
+          "and the core broker restarted once; wall_s = the whole run (connect, dusk, night, every order); "
+          "broker_db_kb = the core's persistence file, core_mb/edges_mb = the brokers' resident memory; "
+          "lat = post t -> order in virtual s (it stops at the generators' clock when they stop: an order "
+          "opened later shows that), wall = alarm published -> order, wall s:")
+    print(_table(result["nights"], ["run", "posts", "wall_s", "msgs", "msg_s", "broker_db_kb", "core_mb",
+                                    "edges_mb", "db_mb",
+                                    "faults", "one_order", "lost", "twice", "orders_dup", "lat_p50_s",
+                                    "lat_p99_s", "wall_p50_s", "wall_p99_s", "kills", "broker_restarts"]))
 
 
 def main(out: Path) -> None:
@@ -320,3 +329,10 @@ def main(out: Path) -> None:
         cluster.stop()
     (out / "fleet_ingest.json").write_text(json.dumps(result, indent=1, default=str))
     write_summary(out)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--reprint"]:
+    _res = json.loads(Path(sys.argv[2]).read_text())
+    for _row in _res["nights"]:
+        _row["core_mb"], _row["edges_mb"] = round(_row["core_mb"], 1), round(_row["edges_mb"], 1)
+    print_scale(_res)
