@@ -247,7 +247,7 @@ def write_summary(out: Path) -> str:
         r = json.loads(src.read_text())
         for row in r.get("nights", []):
             lines.append(f"dusk of {row['posts']} posts ({day(src)}, {r['hours']:g} h virtual, "
-                         f"{r['edges']} edges, {row['run']}): {row['one_order']}/{row['faults']} faults "
+                         f"{row['run']}): {row['one_order']}/{row['faults']} faults "
                          f"one order, lost {row['lost']}, stored twice {row['twice']}, orders duplicated "
                          f"{row['orders_dup']}, kills {row['kills']}, wall {row['wall_s']:.0f} s, "
                          f"alarm -> order p50/p99 {_s(row['wall_p50_s'])}/{_s(row['wall_p99_s'])} s")
