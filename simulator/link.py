@@ -85,6 +85,7 @@ class Link:
         # change): a wait is one poll(2) and the reads of what it found ready
         self._poll = select.poll()
         self._watched: tuple[list[int], list[int]] | None = None
+        self._peek: select.poll | None = None  # the link alone, for ready()
 
     def _wait(self, rd: list[int], wr: list[int]) -> tuple[bool, bool]:
         """Block until the link or a watched fd is ready: (link readable, another fd ready)."""
@@ -123,6 +124,17 @@ class Link:
                 raise LinkClosed("firmware closed the link")
             self._buf += chunk
             return
+
+    def ready(self) -> bool:
+        """Whether recv() would return without waiting: a whole frame taken already, or the
+        firmware's pipe readable (or hung up) now."""
+        buf = self._buf
+        if len(buf) >= HDR and len(buf) >= HDR + (buf[1] | buf[2] << 8):
+            return True
+        if self._peek is None:
+            self._peek = select.poll()
+            self._peek.register(self.rfd, _IN)
+        return bool(self._peek.poll(0))
 
     def recv(self) -> tuple[bytes, bytes]:
         """(kind, payload) of the next frame from the firmware."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import tempfile
 import threading
 import time
@@ -69,6 +70,39 @@ class Results:
             "reports": self.reports,
             "serial_garbage": self.garbage,
         }
+
+
+def mark_state(obj) -> dict:
+    """What a front end's frame() may change, to go back to (restore_state): its attributes,
+    a copy of each container, a random generator's state (random or numpy) rather than a
+    deep copy of the generator (that costs a millisecond a mark)."""
+    out = {}
+    for k, v in vars(obj).items():
+        if isinstance(v, random.Random):
+            out[k] = (v, v.getstate())
+        elif hasattr(v, "bit_generator"):  # numpy.random.Generator
+            out[k] = (v, v.bit_generator.state)
+        elif isinstance(v, (list, dict, set, bytearray)) or hasattr(v, "__array__"):
+            out[k] = (None, copy.copy(v))
+        else:
+            out[k] = (None, v)
+    return out
+
+
+def restore_state(obj, state: dict) -> None:
+    """Back to a mark_state(obj); the mark stays usable (its containers copied again)."""
+    own = vars(obj)
+    for k in [k for k in own if k not in state]:
+        del own[k]
+    for k, (gen, v) in state.items():
+        if gen is None:
+            own[k] = copy.copy(v) if isinstance(v, (list, dict, set, bytearray)) or hasattr(v, "__array__") else v
+        elif isinstance(gen, random.Random):
+            gen.setstate(v)
+            own[k] = gen
+        else:
+            gen.bit_generator.state = v
+            own[k] = gen
 
 
 def firmware_config(sc: Scenario) -> dict:
@@ -325,15 +359,33 @@ class Simulation:
         flight: deque = deque()  # sent, unanswered: [u, relay, dim, truth, visible, fe, end offset]
         held = None  # a computed tick that waits for the flight to empty (no mains, no firmware)
         used: dict[int, tuple[bool, int]] = {}  # the outputs each tick since the first mark was computed on
-        self._marks = marks = [(t, world.snapshot(), copy.deepcopy(self.frontend))]
+        self._marks = marks = [(t, world.snapshot(), mark_state(self.frontend))]
         u = t  # the next tick to compute; t: the next to commit
-        sent = done = 0  # bytes written to the link; of those, read by the firmware (answered)
+        sent = done = 0  # bytes for the link; of those, read by the firmware (answered)
+        # frames computed, written together once there are `batch` of them (or before a wait
+        # for an answer; answers there already are taken without writing):
+        # 1 while writes come back at once (the firmware on the other core); doubled up to
+        # depth / 2 after a write that came back only after the firmware had run on this core
+        # (the other one busy: a wake-up per frame would cost two context switches a tick)
+        pend: list[bytes] = []
+        batch, most, slow = 1, max(1, depth // 2), self.preempted_s
+
+        def flush() -> None:
+            nonlocal batch
+            data = pend[0] if len(pend) == 1 else b"".join(pend)
+            pend.clear()
+            began = perf_counter()
+            board.send_frame(data)  # a dead firmware shows in the next read
+            if perf_counter() - began > slow:
+                batch = min(most, 2 * batch)
+            elif batch > 1:
+                batch //= 2
         try:
             while True:
                 if (held is None and u < end and len(flight) < depth and sent - done < cap
                         and not self._stop.is_set()):
                     if u - marks[-1][0] >= depth:
-                        marks.append((u, world.snapshot(), copy.deepcopy(self.frontend)))
+                        marks.append((u, world.snapshot(), mark_state(self.frontend)))
                     relay, dim = board.outputs
                     truth, visible = world.step(u, relay, dim)
                     fe = self.frontend.frame(truth)
@@ -342,15 +394,19 @@ class Simulation:
                     mains = truth.mains and not (cuts and any(f.active(u) for _, f in cuts))
                     if mains and board.on:
                         frame = lk.tick_frame(u, lk.tick_flags(True, truth.dark), truth.temp, fe, relay, dim)
-                        board.send_frame(frame)  # a dead firmware shows in the next read
+                        pend.append(frame)
                         sent += len(frame)
                         rec[6] = sent
                         flight.append(rec)
+                        if len(pend) >= batch:
+                            flush()
                     else:
                         held = rec
                     u += 1
                     continue
                 if flight:
+                    if pend and not board.fw.link.ready():
+                        flush()  # before waiting on an answer: the firmware has these to run
                     rec = flight[0]
                     self._t = rec[0]  # lines drained while waiting: nothing reads their stamp here
                     kind = board.answer()
@@ -410,9 +466,9 @@ class Simulation:
         while marks[-1][0] > t:
             marks.pop()
         c, snap, fe = marks[-1]
-        world = self.world
+        world, frontend = self.world, self.frontend
         world.restore(snap)
-        self.frontend = frontend = copy.deepcopy(fe)
+        restore_state(frontend, fe)
         for v in range(c, t):
             frontend.frame(world.step(v, *used[v])[0])
 
