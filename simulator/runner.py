@@ -356,7 +356,7 @@ class Simulation:
                 got = draws[u] = draw(u)
             return got
         supply.step = memo_step
-        flight: deque = deque()  # sent, unanswered: [u, relay, dim, truth, visible, fe, end offset]
+        flight: deque = deque()  # sent, unanswered: (u, relay, dim, truth, visible, fe, end offset)
         held = None  # a computed tick that waits for the flight to empty (no mains, no firmware)
         used: dict[int, tuple[bool, int]] = {}  # the outputs each tick since the first mark was computed on
         self._marks = marks = [(t, world.snapshot(), mark_state(self.frontend))]
@@ -380,28 +380,27 @@ class Simulation:
                 batch = min(most, 2 * batch)
             elif batch > 1:
                 batch //= 2
+        step, frame_of, tick_frame, stop = world.step, self.frontend.frame, lk.tick_frame, self._stop
+        dark_flags = (lk.tick_flags(True, False), lk.tick_flags(True, True))
         try:
             while True:
-                if (held is None and u < end and len(flight) < depth and sent - done < cap
-                        and not self._stop.is_set()):
+                if held is None and u < end and len(flight) < depth and sent - done < cap \
+                        and not stop.is_set():
                     if u - marks[-1][0] >= depth:
                         marks.append((u, world.snapshot(), mark_state(self.frontend)))
-                    relay, dim = board.outputs
-                    truth, visible = world.step(u, relay, dim)
-                    fe = self.frontend.frame(truth)
-                    used[u] = (relay, dim)
-                    rec = [u, relay, dim, truth, visible, fe, 0]
-                    mains = truth.mains and not (cuts and any(f.active(u) for _, f in cuts))
-                    if mains and board.on:
-                        frame = lk.tick_frame(u, lk.tick_flags(True, truth.dark), truth.temp, fe, relay, dim)
+                    relay, dim = outputs = board.outputs
+                    truth, visible = step(u, relay, dim)
+                    fe = frame_of(truth)
+                    used[u] = outputs
+                    if truth.mains and board.on and not (cuts and any(f.active(u) for _, f in cuts)):
+                        frame = tick_frame(u, dark_flags[truth.dark], truth.temp, fe, relay, dim)
                         pend.append(frame)
                         sent += len(frame)
-                        rec[6] = sent
-                        flight.append(rec)
+                        flight.append((u, relay, dim, truth, visible, fe, sent))
                         if len(pend) >= batch:
                             flush()
                     else:
-                        held = rec
+                        held = (u, relay, dim, truth, visible, fe, 0)
                     u += 1
                     continue
                 if flight:
@@ -424,10 +423,12 @@ class Simulation:
                     nxt = flight[0] if flight else held
                     if kind != lk.OUTPUTS or (nxt is not None and (nxt[1], nxt[2]) != board.outputs):
                         flight.clear()  # void: the firmware drops them (or is gone)
+                        pend.clear()  # never written: a rebooted firmware takes any t first
                         held = None
                         u = t
                         self._undo(t, used)
-                    self._forget(t, used, draws)
+                    if len(marks) > 1 and marks[1][0] <= t:
+                        self._forget(t, used, draws)
                     continue
                 if held is not None and not self._stop.is_set():
                     rec, held = held, None
@@ -442,13 +443,14 @@ class Simulation:
                     res.boots = board.boots
                     res.ticks += 1
                     t = u_ + 1
-                    self._forget(t, used, draws)
+                    if len(marks) > 1 and marks[1][0] <= t:
+                        self._forget(t, used, draws)
                     continue
                 return t
         finally:
             del supply.step  # the class's again
 
-    def _commit(self, rec: list, index: dict) -> None:
+    def _commit(self, rec: tuple, index: dict) -> None:
         """What a tick the firmware ran does to the run, as lockstep does it."""
         u, relay, dim, truth, visible = rec[:5]
         observable = self.results.observable
