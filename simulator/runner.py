@@ -118,6 +118,7 @@ class Simulation:
     depth = 32
     pipe_bytes = 48 * 1024
     write_batch = 1  # frames a write takes at least (more after a preempted write: _pipeline)
+    mark_every = 64  # ticks between the pipeline's marks of the world and front end (an undo replays from one)
 
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
@@ -323,10 +324,11 @@ class Simulation:
         - a tick without mains (or with the firmware off: boot) is held until every frame
           before it is answered, then run as lockstep runs it (_holdup).
         The supply is drawn once per t (a memo on its step), so a tick computed again sees
-        the same draw; the world and front end are marked every `depth` ticks, and an undo
-        goes back to the last mark and replays to the tick on the outputs each tick had."""
+        the same draw; the world and front end are marked every `mark_every` ticks, and an
+        undo goes back to the last mark and replays to the tick on the outputs each tick had."""
         sc, res, board, world = self.sc, self.results, self.board, self.world
         end, depth, cap, cuts = sc.end, self.depth, self.pipe_bytes, self._cuts
+        every = max(depth, self.mark_every)
         observable, keep_trace = res.observable, self.keep_trace
         supply = world.supply
         draws: dict[int, tuple] = {}
@@ -369,7 +371,7 @@ class Simulation:
             while True:
                 if held is None and u < end and len(flight) < depth and sent - done < cap \
                         and not stop.is_set():
-                    if u - marks[-1][0] >= depth:
+                    if u - marks[-1][0] >= every:
                         marks.append((u, world.snapshot(), mark_state(self.frontend)))
                     relay, dim = outputs = board.outputs
                     truth, visible = step(u, relay, dim)
