@@ -405,6 +405,7 @@ class Simulation:
                     if kind != lk.OUTPUTS:  # crashed or asked for a reset: reboot like a board would
                         board.restart()
                         res.boots = board.boots
+                        done = sent  # what the old firmware left unread went with its pipe
                     nxt = flight[0] if flight else held
                     if kind != lk.OUTPUTS or (nxt is not None and (nxt[1], nxt[2]) != board.outputs):
                         flight.clear()  # void: the firmware drops them (or is gone)
