@@ -56,7 +56,9 @@ class Board:
     @out.setter
     def out(self, payload: bytes) -> None:
         self._out = payload
-        self.outputs = lk.read_outputs(payload)[1:]  # (relay, dim) as the firmware last set them
+        t, relay, dim = lk.read_outputs(payload)
+        self.answered = t  # the tick the firmware ran last (None: none yet)
+        self.outputs = (relay, dim)  # as the firmware last set them
 
     def watch(self) -> tuple[list[int], list[int]]:
         """The UART's fds with work for drain() (SerialBridge.fds), for the link's wait."""
