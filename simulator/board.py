@@ -16,7 +16,7 @@ from simulator.firmware_proc import DEFAULT_HEAP, FirmwareProcess
 from simulator.models.power import HoldUp
 from simulator.serial_bridge import SerialBridge
 
-IDLE = bytes((0, 100))  # the outputs of a board without power: relay off, dim 100
+IDLE = lk.outputs_payload(None, False, 100)  # the outputs of a board without power: relay off, dim 100
 BOOT_TRIES = 3  # boots in a row that may die before the firmware asks for its first tick
 
 
@@ -49,8 +49,16 @@ class Board:
         return self.fw is not None
 
     @property
-    def outputs(self) -> tuple[bool, int]:
-        return bool(self.out[0]), self.out[1]
+    def out(self) -> bytes:
+        """The payload of the last A frame (IDLE without power)."""
+        return self._out
+
+    @out.setter
+    def out(self, payload: bytes) -> None:
+        self._out = payload
+        t, relay, dim = lk.read_outputs(payload)
+        self.answered = t  # the tick the firmware ran last (None: none yet)
+        self.outputs = (relay, dim)  # as the firmware last set them
 
     def watch(self) -> tuple[list[int], list[int]]:
         """The UART's fds with work for drain() (SerialBridge.fds), for the link's wait."""
@@ -94,8 +102,9 @@ class Board:
         return self.receive()
 
     def send(self, t: int, flags: int, temp: float, frontend: bytes) -> None:
-        """The tick's T frame; the firmware runs the tick until receive()."""
-        self.send_frame(lk.tick_frame(t, flags, temp, frontend))
+        """The tick's T frame, on the outputs the firmware last set; it runs the tick until
+        receive()."""
+        self.send_frame(lk.tick_frame(t, flags, temp, frontend, *self.outputs))
 
     def send_frame(self, frame: bytes) -> None:
         """A T frame packed already (link.tick_frame): one write."""
@@ -109,12 +118,19 @@ class Board:
     def receive(self) -> bytes:
         """The firmware's answer to the last send(): its kind (b"" if the process went away)."""
         assert self.fw is not None
-        kind, out = b"", b""
-        if self._sent:
-            try:
-                kind, out = self.fw.link.recv()
-            except (lk.LinkClosed, BrokenPipeError):
-                kind, out = b"", b""
+        if not self._sent:
+            self.last = (b"", b"")
+            return b""
+        return self.answer()
+
+    def answer(self) -> bytes:
+        """The firmware's next frame: its kind (b"" if the process went away). An A frame's
+        outputs become `outputs`; the frame stays in `last`."""
+        assert self.fw is not None
+        try:
+            kind, out = self.fw.link.recv()
+        except (lk.LinkClosed, BrokenPipeError):
+            kind, out = b"", b""
         self.last = (kind, out)
         if kind == lk.OUTPUTS:
             self.out = out

@@ -2,18 +2,23 @@
 
 Each tick the simulator computes the world with the outputs the firmware last
 set, sends the tick, waits for the firmware to finish it, then collects what
-the firmware wrote on its serial line. By default the next tick is computed
-while the firmware runs this one (on the outputs it has; redone when they
-change), so the world's cost hides behind the firmware's on a second core. With `speed` set, ticks are paced
-against the wall clock (1.0 = real time, simulator/clock.py) so a person can
-watch on the pty. The board (power, boots, the link) is simulator/board.py.
+the firmware wrote on its serial line. By default, in a plain run (no network, no
+callback, no pacing: corpus, tests, bench), up to `depth` ticks are in flight: each
+computed on the outputs last seen (they change a few times a day) and naming them, so the
+firmware drops those that assumed wrong (simulator/link.py) and the world is undone and
+computed again from there (Simulation._pipeline); a watched run computes only the next
+tick while the firmware runs this one. Either way the results are lockstep's. With `speed`
+set, ticks are paced against the wall clock (1.0 = real time, simulator/clock.py) so a
+person can watch on the pty. The board (power, boots, the link) is simulator/board.py.
 """
 from __future__ import annotations
 
 import json
+import pickle
 import tempfile
 import threading
 import time
+from collections import deque
 from time import perf_counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +71,21 @@ class Results:
         }
 
 
+def mark_state(obj) -> bytes:
+    """Everything of a front end's that frame() may change, to go back to (restore_state):
+    its attributes pickled whole, generators, blocks of draws and iterators included
+    (about 25 us, 60 for the ADC's window; a deep copy took a millisecond)."""
+    return pickle.dumps(vars(obj), pickle.HIGHEST_PROTOCOL)
+
+
+def restore_state(obj, mark: bytes) -> None:
+    """Back to a mark_state(obj), in place (whoever holds obj or its bound methods keeps
+    them); the mark stays usable."""
+    own = vars(obj)
+    own.clear()
+    own.update(pickle.loads(mark))
+
+
 def firmware_config(sc: Scenario) -> dict:
     p = sc.post
     cfg = {"id": p.id, "lamp": p.lamp, "rated_w": p.rated_w, "lat": p.latitude,
@@ -92,12 +112,19 @@ class Simulation:
     # a T frame's write that takes longer than this came back only after the firmware ran its
     # tick on this core (observe: then no tick is computed ahead); a write alone takes a few us
     preempted_s = 15e-6
+    # T frames in flight at once in a plain run (Simulation._pipeline; 1: lockstep), and the
+    # bytes of frames written but not yet read by the firmware at most: below a pipe's
+    # 64 KiB, so a write never blocks (the ADC's 1.6 KB frames allow about 30)
+    depth = 32
+    pipe_bytes = 48 * 1024
+    write_batch = 1  # frames a write takes at least (more after a preempted write: _pipeline)
+    mark_every = 64  # ticks between the pipeline's marks of the world and front end (an undo replays from one)
 
     def __init__(self, sc: Scenario, flash_dir: Path | None = None, heap: str = DEFAULT_HEAP,
                  speed: float | None = None, on_line: Callable[[int, bytes], None] | None = None,
                  hold: bool = False, broker: str | None = None, net_config: dict | None = None,
                  on_tick: Callable[[int], None] | None = None, wall_sessions: bool = False,
-                 ahead: bool = True, watchdog_s: float | None = None):
+                 ahead: bool = True, watchdog_s: float | None = None, depth: int | None = None):
         self.sc = sc
         # console logins and lockouts on wall seconds (lamppost-sim run --console): a person's
         # 600 s login must not end in one wall second of a --speed 600 run
@@ -121,6 +148,8 @@ class Simulation:
         # they do not, with the same result (tests/test_world_twins.py). ahead=False: each tick
         # computed only once the firmware's outputs are in (bench/bench_lockstep.py times both)
         self.speculate = ahead
+        if depth is not None:
+            self.depth = depth
         self.on_line = on_line
         self.world = World(sc)
         self._cuts = [(k, f) for k, f in enumerate(sc.faults) if f.kind == "mains_loss"]  # _mains
@@ -199,7 +228,9 @@ class Simulation:
         observable = res.observable
         try:
             self.ready.set()
-            while (t < sc.end or self.hold) and not self._stop.is_set():
+            if self.pipelined:
+                t = self._pipeline(t, index)
+            while (t < sc.end or self.hold) and not self._stop.is_set() and not self.pipelined:
                 self.clock.pace(t)
                 relay, dim = board.outputs
                 frame = None
@@ -231,7 +262,7 @@ class Simulation:
                 if frame is None:
                     # the photocell reads dark ([post] photocell); WiFi associated (netproxy)
                     flags = lk.tick_flags(True, truth.dark, bool(self.net and self.net.link_up(t)))
-                    frame = lk.tick_frame(t, flags, truth.temp, fe)
+                    frame = lk.tick_frame(t, flags, truth.temp, fe, relay, dim)
                 sent = perf_counter()
                 board.send_frame(frame)
                 # the firmware runs tick t: meanwhile the record of t and the world's t + 1.
@@ -270,6 +301,173 @@ class Simulation:
             res.wall_s = self.clock.wall_s()
         return res
 
+    @property
+    def pipelined(self) -> bool:
+        """Ticks in flight (_pipeline): a plain run. Whoever watches the line, waits on a tick,
+        paces the clock, types on the console or pumps a network gets one tick at a time."""
+        return (self.speculate and self.depth > 1 and not (self.on_line or self.on_tick or self.speed
+                or self.hold or self.net or self.wall_sessions))
+
+    def _pipeline(self, t: int, index: dict) -> int:
+        """Run ticks t.. to the scenario's end with up to `depth` T frames in flight; returns
+        the end. The results are lockstep's, tick for tick:
+
+        - tick u is computed on the outputs last seen (board.outputs) and its frame names
+          them; the firmware runs it only on those outputs and as its next tick
+          (firmware/hal/host.py), else drops it unanswered;
+        - what a tick does to the run (visible faults, the capacitor, the trace, the count)
+          is done when the firmware answers it (A with its t), in tick order;
+        - an answer with other outputs than the ticks after it assumed: the frames in flight
+          are void (the firmware drops them) and the world goes back to the tick after it
+          (_undo) and is computed again on the new outputs; the same after a crash or reset
+          (X or silence: the tick counted, the board rebooted, as in lockstep);
+        - a tick without mains (or with the firmware off: boot) is held until every frame
+          before it is answered, then run as lockstep runs it (_holdup).
+        The supply is drawn once per t (a memo on its step), so a tick computed again sees
+        the same draw; the world and front end are marked every `mark_every` ticks, and an
+        undo goes back to the last mark and replays to the tick on the outputs each tick had."""
+        sc, res, board, world = self.sc, self.results, self.board, self.world
+        end, depth, cap, cuts = sc.end, self.depth, self.pipe_bytes, self._cuts
+        every = max(depth, self.mark_every)
+        observable, keep_trace = res.observable, self.keep_trace
+        supply = world.supply
+        draws: dict[int, tuple] = {}
+        draw = supply.step
+
+        def memo_step(u: int) -> tuple:
+            got = draws.get(u)
+            if got is None:
+                got = draws[u] = draw(u)
+            return got
+        supply.step = memo_step
+        flight: deque = deque()  # sent, unanswered: (u, relay, dim, truth, visible, fe, end offset)
+        held = None  # a computed tick that waits for the flight to empty (no mains, no firmware)
+        used: dict[int, tuple[bool, int]] = {}  # the outputs each tick since the first mark was computed on
+        self._marks = marks = [(t, world.snapshot(), mark_state(self.frontend))]
+        u = t  # the next tick to compute; t: the next to commit
+        sent = done = 0  # bytes for the link; of those, read by the firmware (answered)
+        # frames computed, written together once there are `batch` of them (or before a wait
+        # for an answer; answers there already are taken without writing):
+        # 1 while writes come back at once (the firmware on the other core); doubled up to
+        # depth / 2 after a write that came back only after the firmware had run on this core
+        # (the other one busy: a wake-up per frame would cost two context switches a tick)
+        pend: list[bytes] = []
+        least = batch = max(1, min(self.write_batch, depth))
+        most, slow = max(least, depth // 2), self.preempted_s
+
+        def flush() -> None:
+            nonlocal batch
+            data = pend[0] if len(pend) == 1 else b"".join(pend)
+            pend.clear()
+            began = perf_counter()
+            board.send_frame(data)  # a dead firmware shows in the next read
+            if perf_counter() - began > slow:
+                batch = min(most, 2 * batch)
+            elif batch > least:
+                batch //= 2
+        step, frame_of, tick_frame, stop = world.step, self.frontend.frame, lk.tick_frame, self._stop
+        dark_flags = (lk.tick_flags(True, False), lk.tick_flags(True, True))
+        try:
+            while True:
+                if held is None and u < end and len(flight) < depth and sent - done < cap \
+                        and not stop.is_set():
+                    if u - marks[-1][0] >= every:
+                        marks.append((u, world.snapshot(), mark_state(self.frontend)))
+                    relay, dim = outputs = board.outputs
+                    truth, visible = step(u, relay, dim)
+                    fe = frame_of(truth)
+                    used[u] = outputs
+                    if truth.mains and board.on and not (cuts and any(f.active(u) for _, f in cuts)):
+                        frame = tick_frame(u, dark_flags[truth.dark], truth.temp, fe, relay, dim)
+                        pend.append(frame)
+                        sent += len(frame)
+                        flight.append((u, relay, dim, truth, visible, fe, sent))
+                        if len(pend) >= batch:
+                            flush()
+                    else:
+                        held = (u, relay, dim, truth, visible, fe, 0)
+                    u += 1
+                    continue
+                if flight:
+                    if pend and not board.fw.link.ready():
+                        flush()  # before waiting on an answer: the firmware has these to run
+                    rec = flight[0]
+                    self._t = rec[0]  # lines drained while waiting: nothing reads their stamp here
+                    kind = board.answer()
+                    if kind == lk.OUTPUTS and board.answered != rec[0]:
+                        raise RuntimeError(f"the firmware answered tick {board.answered}, not {rec[0]}")
+                    flight.popleft()
+                    done = rec[6]
+                    self._commit(rec, index)
+                    t = rec[0] + 1
+                    if kind != lk.OUTPUTS:  # crashed or asked for a reset: reboot like a board would
+                        board.restart()
+                        res.boots = board.boots
+                        done = sent  # what the old firmware left unread went with its pipe
+                    nxt = flight[0] if flight else held
+                    if kind != lk.OUTPUTS or (nxt is not None and (nxt[1], nxt[2]) != board.outputs):
+                        flight.clear()  # void: the firmware drops them (or is gone)
+                        pend.clear()  # never written: a rebooted firmware takes any t first
+                        held = None
+                        u = t
+                        self._undo(t, used)
+                    if len(marks) > 1 and marks[1][0] <= t:
+                        self._forget(t, used, draws)
+                    continue
+                if held is not None and not self._stop.is_set():
+                    rec, held = held, None
+                    u_, relay, dim, truth, visible, fe, _ = rec
+                    for f in visible:
+                        observable.setdefault(index[id(f)], u_)
+                    mains = self._mains(u_, truth.mains) if cuts else truth.mains
+                    powered = board.power.step(mains)
+                    if keep_trace:
+                        self._trace(u_, relay, dim, truth, mains)
+                    self._holdup(u_, mains, powered, truth.temp, fe)
+                    res.boots = board.boots
+                    res.ticks += 1
+                    t = u_ + 1
+                    if len(marks) > 1 and marks[1][0] <= t:
+                        self._forget(t, used, draws)
+                    continue
+                return t
+        finally:
+            del supply.step  # the class's again
+
+    def _commit(self, rec: tuple, index: dict) -> None:
+        """What a tick the firmware ran does to the run, as lockstep does it."""
+        u, relay, dim, truth, visible = rec[:5]
+        observable = self.results.observable
+        for f in visible:
+            observable.setdefault(index[id(f)], u)
+        self.board.power.step(True)
+        if self.keep_trace:
+            self._trace(u, relay, dim, truth, True)
+        self.results.ticks += 1
+
+    def _undo(self, t: int, used: dict) -> None:
+        """The world and front end back to before tick t: the last mark at or before it, then
+        its ticks again on the outputs they had (the supply's draws are kept)."""
+        marks = self._marks
+        while marks[-1][0] > t:
+            marks.pop()
+        c, snap, fe = marks[-1]
+        world, frontend = self.world, self.frontend
+        world.restore(snap)
+        restore_state(frontend, fe)
+        for v in range(c, t):
+            frontend.frame(world.step(v, *used[v])[0])
+
+    def _forget(self, t: int, used: dict, draws: dict) -> None:
+        """Drop the marks no undo can go back to (every undo goes to a tick at or after t,
+        the next the firmware runs), and the outputs and draws only they needed."""
+        marks = self._marks
+        while len(marks) > 1 and marks[1][0] <= t:
+            gone = marks.pop(0)[0]
+            for v in range(gone, marks[0][0]):
+                used.pop(v, None)
+                draws.pop(v, None)
+
     def _ahead(self, t: int, relay: bool, dim: int, framed: bool) -> tuple:
         """Tick t worked out on the outputs the firmware has now (they change a few times a
         day), undoable: the world's snapshot before it, its truth and visible faults, and
@@ -282,7 +480,7 @@ class Simulation:
         if framed:
             fe = self.frontend.frame(truth)
             if self.net is None:
-                frame = lk.tick_frame(t, lk.tick_flags(True, truth.dark), truth.temp, fe)
+                frame = lk.tick_frame(t, lk.tick_flags(True, truth.dark), truth.temp, fe, relay, dim)
         return (t, relay, dim, snap, truth, visible, fe, frame)
 
     def _trace(self, t: int, relay: bool, dim: int, truth, mains: bool) -> None:

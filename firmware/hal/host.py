@@ -12,25 +12,33 @@ LAMPPOST_WALL_SESSIONS=1 puts console logins and lockouts on the wall clock (ses
 The protocol's one definition is simulator/link.py; the numbers here are its `const` copies
 (tests/test_link_protocol.py checks that both ends agree).
 Link framing, both directions: kind (1 byte), payload length (u16 LE), payload.
-  firmware -> simulator  b"H" <B version>            once, when ready
-                         b"A" <B relay><B dim 0-100>  outputs; waits for a tick
-                         b"X" <B code>                reset requested, then exit
-  simulator -> firmware  b"T" <I t2000><B flags><f temp_c> + front-end bytes
-Flags: bit 0 mains present, bit 1 photocell dark, bit 2 WiFi associated. The simulator answers each "A"
-with the next "T", computed with those outputs; the firmware owns the time
-between a "T" and its next "A": that is lockstep virtual time.
+  firmware -> simulator  b"H" <B version>                      once, when ready
+                         b"A" <I t2000><B relay><B dim 0-100>  outputs after tick t (0: none
+                                                               yet); waits for a tick
+                         b"X" <B code>                         reset requested, then exit
+  simulator -> firmware  b"T" <I t2000><B flags><f temp_c><B relay><B dim> + front-end bytes
+Flags: bit 0 mains present, bit 1 photocell dark, bit 2 WiFi associated. A "T" names the
+outputs it was computed on: it is run only if they are this board's outputs and t is the
+next tick (any t for the first tick after a boot); else it is dropped unanswered and the
+next read. So the simulator may send several ahead, each on the outputs it expects; the
+firmware owns the time between the "T" it runs and its next "A": lockstep virtual time.
 """
 import os
 import struct
 import sys
 from micropython import const
 
-_VERSION = const(1)
+_VERSION = const(2)
 _HDR = const(3)
 _F_MAINS = const(1)
 _F_DARK = const(2)
 _F_WIFI = const(4)
-_TICK_LEN = const(9)  # T's fixed part, struct "<IBf": t2000, flags, temperature
+_TICK_LEN = const(11)  # T's fixed part, struct "<IBfBB": t2000, flags, temperature, relay, dim
+_T_FLAGS = const(4)  # offsets in T's payload
+_T_TEMP = const(5)
+_T_RELAY = const(9)
+_T_DIM = const(10)
+_A_LEN = const(6)  # A's payload, struct "<IBB": t2000 answered, relay, dim
 _TX_TICK = const(1024)  # bytes a tick sends before the console answers `busy` (as hal/esp32.py)
 
 
@@ -55,8 +63,10 @@ class Hal:
         self.tx_n = 0  # bytes written to the UART this tick
         self._hdr = bytearray(_HDR)
         self._frame = bytearray(2048)
-        self.raw = memoryview(self._frame)[:0]  # front-end bytes of the last tick
-        self._act = bytearray(b"A\x02\x00\x00\x00")
+        self._mv = memoryview(self._frame)
+        self.raw = self._mv[:0]  # front-end bytes of the last tick (a view kept while n stays)
+        self._n = _TICK_LEN
+        self._act = bytearray(b"A\x06\x00\x00\x00\x00\x00\x00\x64")  # _A_LEN payload bytes
         self._rxbuf = bytearray(256)  # per tick: a pasted burst is taken in a few ticks
         self.relay = False
         self.dim = 100
@@ -70,29 +80,44 @@ class Hal:
         self._tx.write(kind + struct.pack("<H", len(payload)) + payload)
 
     def _read_exact(self, buf, n):
-        got = 0
-        mv = memoryview(buf)
-        while got < n:
-            k = self._rx.readinto(mv[got:n])
-            if not k:
-                sys.exit(0)  # the simulator hung up: power off
-            got += k
+        got = self._rx.readinto(buf, n)  # a whole frame, as the simulator writes it, at once
+        if not got:
+            sys.exit(0)  # the simulator hung up: power off
+        if got < n:
+            mv = memoryview(buf)
+            while got < n:
+                k = self._rx.readinto(mv[got:n])
+                if not k:
+                    sys.exit(0)
+                got += k
 
     def wait_tick(self, r):
-        """Hand back the actuators, block for the next tick, fill r; returns 2000-epoch seconds."""
-        a = self._act
-        a[3] = 1 if self.relay else 0
-        a[4] = self.dim
+        """Hand back the actuators, block for the next tick, fill r; returns 2000-epoch seconds.
+        A T frame computed on other outputs than ours, or not for the next tick, is dropped."""
+        a, f, hdr = self._act, self._frame, self._hdr
+        now = self.now
+        a[3] = now & 0xFF  # the tick this answers (0: none yet)
+        a[4] = (now >> 8) & 0xFF
+        a[5] = (now >> 16) & 0xFF
+        a[6] = (now >> 24) & 0xFF
+        a[7] = 1 if self.relay else 0
+        a[8] = self.dim
         self.tx_n = 0
         self._tx.write(a)
-        self._read_exact(self._hdr, _HDR)
-        n = self._hdr[1] | (self._hdr[2] << 8)
-        self._read_exact(self._frame, n)
-        t, flags, temp = struct.unpack_from("<IBf", self._frame, 0)
-        self.raw = memoryview(self._frame)[_TICK_LEN:n]
+        while True:
+            self._read_exact(hdr, _HDR)
+            n = hdr[1] | (hdr[2] << 8)
+            self._read_exact(f, n)
+            t = f[0] | (f[1] << 8) | (f[2] << 16) | (f[3] << 24)
+            if f[_T_RELAY] == a[7] and f[_T_DIM] == a[8] and (t == now + 1 or not now):
+                break
+        if n != self._n:
+            self._n = n
+            self.raw = self._mv[_TICK_LEN:n]
+        flags = f[_T_FLAGS]
         r.mains = bool(flags & _F_MAINS)
         r.dark = bool(flags & _F_DARK)
-        r.temp = temp
+        r.temp = struct.unpack_from("<f", f, _T_TEMP)[0]
         self.wifi = flags & _F_WIFI  # associated (lamppost/uplink.py; sockets: hal/sockets.py)
         self.now = t
         return t
