@@ -15,25 +15,91 @@ magnetic ballasts do not dim.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-
 from simulator.models.params import fault_param
 
 
-@dataclass
+class Shape:
+    """The fixed part of a load's harmonic currents: their orders and phases (rad, relative
+    to the voltage fundamental), while only the amplitudes change tick to tick (an LED
+    driver's at one dim level, a capacitor's on one supply). Immutable: world.py caches what
+    it derives from one (cos/sin of the phases, where each order sits) on it."""
+
+    __slots__ = ("orders", "phases", "plans")
+
+    def __init__(self, orders: tuple, phases: tuple):
+        self.orders, self.phases = tuple(orders), tuple(phases)
+        self.plans = None  # world.py: (the supply's harmonics list, what it derived), one
+
+    def __deepcopy__(self, memo):  # immutable: a twin shares it (and what was derived)
+        return self
+
+    def __copy__(self):
+        return self
+
+
+NO_HARMONICS = Shape((), ())
+
+
 class Load:
-    p1: float = 0.0  # fundamental active power, W
-    q1: float = 0.0  # fundamental reactive power, var (+ lagging/inductive, - leading)
-    # harmonic currents: (order, A rms, phase rad relative to the voltage fundamental)
-    harm: list = field(default_factory=list)
-    lit: bool = False  # the lamp gives light
-    inrush: float = 0.0  # A peak of a switch-on spike this tick (0 = none)
+    """What the lamp draws this tick. The harmonic currents are (order, A rms, phase rad
+    relative to the voltage fundamental); a model whose phases stay put gives them as a
+    Shape and this tick's amplitudes (`harm` builds the list when someone reads it)."""
+
+    __slots__ = ("p1", "q1", "_harm", "lit", "inrush", "shape", "amps")
+
+    def __init__(self, p1: float = 0.0, q1: float = 0.0, harm: list | None = None,
+                 lit: bool = False, inrush: float = 0.0, shape: Shape | None = None,
+                 amps=()):
+        self.p1 = p1  # fundamental active power, W
+        self.q1 = q1  # fundamental reactive power, var (+ lagging/inductive, - leading)
+        self.lit = lit  # the lamp gives light
+        self.inrush = inrush  # A peak of a switch-on spike this tick (0 = none)
+        if harm is not None:
+            self._harm, self.shape, self.amps = harm, None, ()
+        else:
+            self._harm, self.shape, self.amps = None, shape or NO_HARMONICS, amps
+
+    @property
+    def harm(self) -> list:
+        """[(order, A rms, phase rad)] of the harmonic currents."""
+        if self._harm is None:
+            s = self.shape
+            self._harm = list(zip(s.orders, self.amps, s.phases))
+        return self._harm
+
+    @harm.setter
+    def harm(self, value: list) -> None:
+        self._harm, self.shape, self.amps = value, None, ()
+
+    def __repr__(self) -> str:
+        return (f"Load(p1={self.p1!r}, q1={self.q1!r}, harm={self.harm!r}, lit={self.lit!r}, "
+                f"inrush={self.inrush!r})")
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Load):
+            return NotImplemented
+        return ((self.p1, self.q1, self.harm, self.lit, self.inrush)
+                == (other.p1, other.q1, other.harm, other.lit, other.inrush))
+
+
+def _cap_shape(vharm) -> tuple:
+    """(Shape, ((f, h), ...)) of a capacitor's current on this supply: order h leads the
+    voltage's by 90 degrees, its amplitude is f * v1 * h * w * C."""
+    return (Shape([h for h, _, _ in vharm], [ph + math.pi / 2 for _, _, ph in vharm]),
+            tuple((f, h) for h, f, _ in vharm))
+
+
+_CAP: list = [None, None]  # [the supply's harmonics list, _cap_shape of it]: one supply a run
 
 
 def _cap_current(v1: float, w: float, c_f: float, vharm) -> Load:
     """A capacitor alone on the supply: leading current that amplifies voltage harmonics."""
-    harm = [(h, f * v1 * h * w * c_f, ph + math.pi / 2) for h, f, ph in vharm]
-    return Load(0.0, -v1 * v1 * w * c_f, harm)
+    if _CAP[0] is not vharm:
+        _CAP[1] = _cap_shape(vharm)
+        _CAP[0] = vharm
+    shape, fh = _CAP[1]
+    return Load(0.0, -v1 * v1 * w * c_f, None, False, 0.0, shape,
+                [f * v1 * h * w * c_f for f, h in fh])
 
 
 _LED_HARM = tuple((h, a / math.sqrt(0.64 + 0.25 + 0.09 + 0.0225))
@@ -82,14 +148,15 @@ class LedLamp:
         got = self._lit
         if got is None or got[0] != dim or got[1] is not faults:
             got = self._lit = (dim, faults, *self._lit_load(dim, faults))
-        _, _, p, q, hyp, shape, lit = got
+        _, _, p, q, hyp, shape, ks, lit = got
         i1 = hyp / v1
-        return Load(p, q, [(h, k * i1, ph) for h, k, ph in shape], lit, inrush)
+        return Load(p, q, None, lit, inrush, shape, [k * i1 for k in ks])
 
     def _lit_load(self, dim: int, faults: dict) -> tuple:
         """What a lit driver's load is at this dim level with these faults, whatever the
-        voltage: (P, Q, hypot(P, Q), ((order, THD share, phase), ...), lit). The current's
-        harmonics are k * i1 for i1 = hypot(P, Q) / V1: step() pays only that per tick."""
+        voltage: (P, Q, hypot(P, Q), Shape of the harmonic currents, (THD share k, ...), lit).
+        The current's harmonics are k * i1 for i1 = hypot(P, Q) / V1: step() pays only that
+        per tick."""
         d = min(100, dim) / 100.0
         ok = 1.0
         if "led_string_open" in faults:
@@ -107,8 +174,9 @@ class LedLamp:
         cos_phi = min(1.0, pf / kd)
         q = -p * math.tan(math.acos(cos_phi))  # PFC + EMI filter: slightly leading
         phi = math.atan2(-q, p)  # current phase (leads when q < 0)
-        shape = tuple((h, thd * share, h * phi + math.pi) for h, share in _LED_HARM)
-        return p, q, math.hypot(p, q), shape, ok > 0 and "lamp_dead" not in faults
+        shape = Shape([h for h, _ in _LED_HARM], [h * phi + math.pi for h, _ in _LED_HARM])
+        ks = tuple(thd * share for _, share in _LED_HARM)
+        return p, q, math.hypot(p, q), shape, ks, ok > 0 and "lamp_dead" not in faults
 
 
 class HpsLamp:
