@@ -82,6 +82,9 @@ class Load:
                 == (other.p1, other.q1, other.harm, other.lit, other.inrush))
 
 
+NO_LOAD = Load()  # nothing drawn: one object, read and never changed
+
+
 def _cap_shape(vharm) -> tuple:
     """(Shape, ((f, h), ...)) of a capacitor's current on this supply: order h leads the
     voltage's by 90 degrees, its amplitude is f * v1 * h * w * C."""
@@ -135,7 +138,7 @@ class LedLamp:
              vharm) -> Load:
         if not closed or v1 < 1.0:
             self.powered = False
-            return Load()
+            return NO_LOAD
         inrush = 0.0
         if not self.powered:
             self.powered = True
@@ -216,7 +219,7 @@ class HpsLamp:
                     and self.heat < self.RESTRIKE_HEAT:
                 self.lit = True  # the ignitor strikes the arc
         if not powered:
-            return Load()
+            return NO_LOAD
         cap_f = 0.0 if "capacitor_failed" in faults else self.cap_f
         cap = _cap_current(v1, w, cap_f, vharm)
         if not self.lit:

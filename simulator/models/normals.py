@@ -37,23 +37,21 @@ EXACT = _same_as_gauss()
 
 
 class Normals:
-    """rng's standard normal draws: take(n) gives the next n values that n calls of
+    """rng's standard normal draws: block(n) gives the next n values that n calls of
     rng.gauss(0.0, 1.0) would have (rng.gauss(0, s) is 0.0 + z * s of them)."""
 
-    __slots__ = ("rng", "_buf", "_i")
+    __slots__ = ("rng", "_left")
 
     def __init__(self, rng: random.Random):
         self.rng = rng
-        self._buf: list = []
-        self._i = 0
+        self._left: list = []  # drawn, not handed out yet
 
-    def take(self, n: int) -> list:
-        i = self._i
-        if i + n > len(self._buf):
-            self._buf = self._buf[i:] + self._fill()
-            i = 0
-        self._i = i + n
-        return self._buf[i:i + n]
+    def block(self, n: int) -> list:
+        got = self._left
+        while len(got) < n:
+            got = got + self._fill()
+        self._left = got[n:]
+        return got[:n]
 
     def _fill(self) -> list:
         rng = self.rng

@@ -17,6 +17,7 @@ from simulator.models.params import SUPPLY
 NOMINAL_V = 230.0
 NOMINAL_HZ = 50.0
 _TWO_PI = 2 * math.pi
+_TICKS_A_BLOCK = 1024  # Supply.step's draws made at a time
 
 # relative shape of the voltage harmonics of an LV network (odd, 3..13)
 _SHAPE = ((3, 0.45), (5, 0.75), (7, 0.40), (9, 0.15), (11, 0.25), (13, 0.15))
@@ -55,6 +56,14 @@ class Supply:
         self._variation = c["variation"]
         # without events step() is the rng's only user: its normals drawn in blocks
         self._normals = None if self._rates else Normals(self.rng)
+        self._draws = iter(())  # step()'s three draws a tick, of the block drawn last
+
+    def _block(self):
+        """step()'s draws for the next ticks: what rng.gauss(0, 0.0005), rng.gauss(0, 0.002)
+        and rng.gauss(0, 0.002) return, tick after tick."""
+        it = iter(self._normals.block(3 * _TICKS_A_BLOCK))
+        return iter([(0.0 + a * 0.0005, 0.0 + b * 0.002, 0.0 + c * 0.002)
+                     for a, b, c in zip(it, it, it)])
 
     def _maybe_start_event(self, t: int) -> None:
         rng = self.rng
@@ -79,8 +88,11 @@ class Supply:
             rng = self.rng
             g1, g2, g3 = rng.gauss(0, 0.0005), rng.gauss(0, 0.002), rng.gauss(0, 0.002)
         else:  # the same draws, a block at a time (simulator/models/normals.py)
-            z1, z2, z3 = self._normals.take(3)
-            g1, g2, g3 = 0.0 + z1 * 0.0005, 0.0 + z2 * 0.002, 0.0 + z3 * 0.002
+            try:
+                g1, g2, g3 = next(self._draws)
+            except StopIteration:
+                self._draws = self._block()
+                g1, g2, g3 = next(self._draws)
         # max(-w, min(w, x)) without the calls
         w, x = self._walk_max, self.walk + g1
         x = x if x < w else w

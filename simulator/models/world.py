@@ -22,7 +22,7 @@ import cmath
 import copy
 import math
 
-from simulator.models.lamp import Load, Shape, make_lamp
+from simulator.models.lamp import NO_LOAD, Load, Shape, make_lamp
 from simulator.models.params import fault_param
 from simulator.models.photocell import STUCK, Photocell
 from simulator.models.supply import Supply
@@ -190,7 +190,7 @@ class PhysicalPost:
         if v > 0:
             load = self.lamp.step(dt, v1, hz, closed, dim, faults, vharm)
         else:
-            load = _NO_LOAD
+            load = NO_LOAD
             self.lamp.step(dt, 0.0, hz, False, dim, faults, vharm)
         tr = spectra_truth(v1, hz, vharm, load)
         tr.temp = self.thermal.step(t, dt, tr.p, faults.get("overheat") if faults else None)
@@ -388,7 +388,10 @@ class World:
     def snapshot(self) -> tuple:
         """Everything step() changes, so a step computed ahead (runner: while the firmware
         runs the tick before) can be undone when the firmware's outputs turn out different."""
-        post, healthy = self.post, self.healthy
+        post, healthy, twins = self.post, self.healthy, self.twins
+        if healthy is post and not any(twins):  # one model: most ticks of a run
+            return (self.last_t, post, twins.copy(), ((post, post.__dict__.copy(),
+                    post.lamp.__dict__.copy(), post.thermal.__dict__.copy()),))
         posts = [post] if healthy is post else [post, healthy]
         for p in self.twins:  # each twin once: one may be the post itself
             if p is not None and p is not post and p is not healthy:
@@ -447,9 +450,13 @@ class World:
         """The faulted truth at t and the faults whose effect is observable now."""
         dt = 1.0 if self.last_t is None else float(max(0, t - self.last_t))
         self.last_t = t
-        v, hz = self._supply(t)
+        got = self._mains_at  # self._supply(t), inline
+        if got is None or got[0] != t:
+            got = self._mains_at = (t, self.supply.step(t))
+        v, hz = got[1]
         vharm = self.supply.harmonics
-        active, on, kinds, solo, stuck = self._faults_at(t)
+        got = self._span  # self._faults_at(t), the same span's answer inline
+        active, on, kinds, solo, stuck = got[2] if got[0] <= t < got[1] else self._faults_at(t)
         post, twins, faults = self.post, self.twins, self.faults
         if active and self.healthy is post:
             self.healthy = copy.deepcopy(post)  # both still in the state of no fault at all
@@ -506,7 +513,6 @@ class World:
 
 MERGE_EVERY = 60  # ticks between looks for twins that have come to the post's state (World._merge)
 _NO_FAULTS: dict = {}  # what the healthy twin steps with (one object: the lamps' caches hold)
-_NO_LOAD = Load()  # what the lamp draws without mains (spectra_truth only reads it)
 
 
 def same_state(a: PhysicalPost, b: PhysicalPost) -> bool:
