@@ -15,20 +15,30 @@ magnetic ballasts do not dim.
 from __future__ import annotations
 
 import math
+
 from simulator.models.params import fault_param
 
 
 class Shape:
     """The fixed part of a load's harmonic currents: their orders and phases (rad, relative
     to the voltage fundamental), while only the amplitudes change tick to tick (an LED
-    driver's at one dim level, a capacitor's on one supply). Immutable: world.py caches what
-    it derives from one (cos/sin of the phases, where each order sits) on it."""
+    driver's at one dim level, a capacitor's on one supply). With `ks` the amplitudes are
+    k * x for one number x a tick (Load.scale), else given a tick (Load.amps); with `fund`
+    its loads' fundamental P1 and Q1 are fixed as well (an LED driver's). Immutable:
+    world.py caches what it derives from one (cos/sin of the phases, where each order sits)
+    on it."""
 
-    __slots__ = ("orders", "phases", "plans")
+    __slots__ = ("orders", "phases", "ks", "fund", "plans")
 
-    def __init__(self, orders: tuple, phases: tuple):
+    def __init__(self, orders, phases, ks=None, fund: tuple | None = None):
         self.orders, self.phases = tuple(orders), tuple(phases)
+        self.ks = None if ks is None else tuple(ks)
+        self.fund = fund  # (P1, Q1) of every Load of this shape, when they are fixed too
         self.plans = None  # world.py: (the supply's harmonics list, what it derived), one
+
+    def amps(self, load: "Load") -> list:
+        """This tick's amplitudes of a load of this shape."""
+        return load.amps if self.ks is None else [k * load.scale for k in self.ks]
 
     def __deepcopy__(self, memo):  # immutable: a twin shares it (and what was derived)
         return self
@@ -43,17 +53,19 @@ NO_HARMONICS = Shape((), ())
 class Load:
     """What the lamp draws this tick. The harmonic currents are (order, A rms, phase rad
     relative to the voltage fundamental); a model whose phases stay put gives them as a
-    Shape and this tick's amplitudes (`harm` builds the list when someone reads it)."""
+    Shape and this tick's amplitudes, or the one number they scale with (`harm` builds the
+    list when someone reads it)."""
 
-    __slots__ = ("p1", "q1", "_harm", "lit", "inrush", "shape", "amps")
+    __slots__ = ("p1", "q1", "_harm", "lit", "inrush", "shape", "amps", "scale")
 
     def __init__(self, p1: float = 0.0, q1: float = 0.0, harm: list | None = None,
                  lit: bool = False, inrush: float = 0.0, shape: Shape | None = None,
-                 amps=()):
+                 amps=(), scale: float = 0.0):
         self.p1 = p1  # fundamental active power, W
         self.q1 = q1  # fundamental reactive power, var (+ lagging/inductive, - leading)
         self.lit = lit  # the lamp gives light
         self.inrush = inrush  # A peak of a switch-on spike this tick (0 = none)
+        self.scale = scale  # x of a Shape with ks: the amplitudes are k * x
         if harm is not None:
             self._harm, self.shape, self.amps = harm, None, ()
         else:
@@ -62,10 +74,10 @@ class Load:
     @property
     def harm(self) -> list:
         """[(order, A rms, phase rad)] of the harmonic currents."""
-        if self._harm is None:
-            s = self.shape
-            self._harm = list(zip(s.orders, self.amps, s.phases))
-        return self._harm
+        if self._harm is not None:
+            return self._harm
+        s = self.shape
+        return list(zip(s.orders, s.amps(self), s.phases))
 
     @harm.setter
     def harm(self, value: list) -> None:
@@ -113,6 +125,7 @@ class LedLamp:
     """Constant-power LED driver: power follows the dim level, not the voltage."""
 
     kind = "led"
+    STATE = ("powered",)  # what step() changes (World.snapshot); the rest: settings, caches
 
     def __init__(self, rated_w: float, strings: int = 4, standby_w: float = 0.3,
                  pf: float = 0.96, x_cap_f: float = 0.06e-6, min_v: float = 90.0,
@@ -124,7 +137,7 @@ class LedLamp:
         self.x_cap_f = x_cap_f  # EMI X-capacitor across the driver input
         self.min_v = min_v * nominal_v / 230.0  # below this the driver drops out (90 V of 230)
         self.powered = False
-        self._lit = None  # (dim, faults, *_lit_load): the lit load of the last dim level and faults
+        self._lit = None  # (dim, faults, *_lit_load(dim, faults)) of the last lit tick
 
     def pf_at(self, d: float) -> float:
         """Power factor at dim fraction d (0..1]: falls at low dim levels."""
@@ -149,17 +162,19 @@ class LedLamp:
             cap.inrush = inrush
             return cap
         got = self._lit
-        if got is None or got[0] != dim or got[1] is not faults:
+        # the same dim level and faults (the same dict, or none: a caller may pass a new {})
+        if got is None or got[0] != dim or (got[1] is not faults and (got[1] or faults)):
             got = self._lit = (dim, faults, *self._lit_load(dim, faults))
-        _, _, p, q, hyp, shape, ks, lit = got
-        i1 = hyp / v1
-        return Load(p, q, None, lit, inrush, shape, [k * i1 for k in ks])
+        load = got[3]  # this state's Load, of this tick from here: its harmonics k * i1
+        load.scale = got[2] / v1  # i1 = hypot(P, Q) / V1
+        load.inrush = inrush
+        return load
 
     def _lit_load(self, dim: int, faults: dict) -> tuple:
         """What a lit driver's load is at this dim level with these faults, whatever the
-        voltage: (P, Q, hypot(P, Q), Shape of the harmonic currents, (THD share k, ...), lit).
-        The current's harmonics are k * i1 for i1 = hypot(P, Q) / V1: step() pays only that
-        per tick."""
+        voltage: (hypot(P, Q), Load). The current's harmonics are k * i1 for
+        i1 = hypot(P, Q) / V1 (a Shape with ks): step() sets only that (Load.scale) and the
+        inrush of the tick on the one Load of this state (its caller uses it at once)."""
         d = min(100, dim) / 100.0
         ok = 1.0
         if "led_string_open" in faults:
@@ -177,15 +192,17 @@ class LedLamp:
         cos_phi = min(1.0, pf / kd)
         q = -p * math.tan(math.acos(cos_phi))  # PFC + EMI filter: slightly leading
         phi = math.atan2(-q, p)  # current phase (leads when q < 0)
-        shape = Shape([h for h, _ in _LED_HARM], [h * phi + math.pi for h, _ in _LED_HARM])
-        ks = tuple(thd * share for _, share in _LED_HARM)
-        return p, q, math.hypot(p, q), shape, ks, ok > 0 and "lamp_dead" not in faults
+        shape = Shape([h for h, _ in _LED_HARM], [h * phi + math.pi for h, _ in _LED_HARM],
+                      [thd * share for _, share in _LED_HARM], (p, q))
+        return math.hypot(p, q), Load(p, q, None, ok > 0 and "lamp_dead" not in faults, 0.0,
+                                      shape)
 
 
 class HpsLamp:
     """High-pressure sodium on a magnetic ballast with a PF-correction capacitor."""
 
     kind = "hps"
+    STATE = ("heat", "lit", "lit_full_s")  # what step() changes (World.snapshot)
     WARM_TAU = 70.0  # s: 95% of full output after ~3.5 min
     RESTRIKE_HEAT = 0.35  # arc tube must cool below this before a hot restrike
     BRANCH_PF = 0.45  # lamp + ballast alone

@@ -103,6 +103,8 @@ class Supply:
         daily = self._variation * math.sin(_TWO_PI * t / 86400 + self.phase)
         hz = self.hz0 + y + g3
         v = self.nominal * (1 + daily + x)
+        if not self._rates:  # no events asked for: none ever starts
+            return v, hz
         if self.event and t >= self._event_end:
             self.event = None
         if self.event is None and self._rates:

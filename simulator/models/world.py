@@ -21,6 +21,7 @@ from __future__ import annotations
 import cmath
 import copy
 import math
+from operator import attrgetter
 
 from simulator.models.lamp import NO_LOAD, Load, Shape, make_lamp
 from simulator.models.params import fault_param
@@ -56,7 +57,7 @@ class Truth:
         self.inrush = inrush  # A peak of a switch-on spike this tick
         self.closed = closed  # the relay contacts are closed
         self.dark = dark  # the photocell reads dark (tick flag bit 1); False when none is fitted
-        self._src = _src  # (_Plan, V1, I1 re, im, harmonic currents' amplitudes)
+        self._src = _src  # (_Plan, V1, I1 re, im, harmonic amplitudes, their scale)
 
     @property
     def vh(self) -> list:
@@ -105,6 +106,8 @@ class Thermal:
     and half a year later south of it.
     """
 
+    STATE = ("rise", "extra")  # what step() changes (World.snapshot); the rest: settings, caches
+
     def __init__(self, rated_w: float, phase: float, climate: dict | None = None,
                  lat: float = 0.0, lon: float = 0.0):
         self.rated_w = rated_w
@@ -128,16 +131,22 @@ class Thermal:
                 + c["seasonal"] * math.cos(2 * math.pi * (t - self.peak) / YEAR_S))
 
     def step(self, t: int, dt: float, p: float, overheat: dict | None) -> float:
-        amb = self.ambient(t)
+        if self.climate is None:  # self.ambient(t), inline
+            amb = 10.0 + 6.0 * math.sin(_TWO_PI * t / 86400 + self.phase)
+        else:
+            amb = self.ambient(t)
         got = self._k_rise
         if got[0] != dt:
             got = self._k_rise = (dt, 1 - math.exp(-dt / 1200.0))
         load = p / self.rated_w
-        self.rise += (12.0 * (load if load < 2.0 else 2.0) - self.rise) * got[1]  # min(2.0, load)
-        normal = amb + 15.0 + self.rise  # the enclosure runs warmer than the air
+        rise = self.rise
+        self.rise = rise = rise + (12.0 * (load if load < 2.0 else 2.0) - rise) * got[1]  # min(2, load)
+        normal = amb + 15.0 + rise  # the enclosure runs warmer than the air
         if overheat is not None:
             target = fault_param(overheat, "overheat", "temp") - normal
             tau = fault_param(overheat, "overheat", "tau_s")
+        elif self.extra == 0.0:  # settled (or never heated): 0.0 + (0.0 - 0.0) * k stays 0.0
+            return normal + 0.0
         else:
             target, tau = 0.0, 300.0
         got = self._k_extra
@@ -160,6 +169,23 @@ class PhysicalPost:
         self.stuck: float | None = None
         self._vharm = None  # the harmonics list root_thd was computed for (the supply's, fixed)
         self._root_thd = 1.0
+        # what step() changes, its own and its models' (their STATE): World.snapshot keeps
+        # it so that a step computed ahead can be undone; the rest are settings and caches
+        # (tests/test_spectra_fast.py checks that step() changes nothing else)
+        self._state_names = (("stuck",) + tuple("lamp." + k for k in type(self.lamp).STATE)
+                             + tuple("thermal." + k for k in Thermal.STATE))
+        self._state_of = attrgetter(*self._state_names)
+
+    @property
+    def state(self) -> tuple:
+        """What step() changes (_state_names), as a tuple; set back from one."""
+        return self._state_of(self)
+
+    @state.setter
+    def state(self, values: tuple) -> None:
+        for name, value in zip(self._state_names, values):
+            owner, _, attr = name.rpartition(".")
+            setattr(getattr(self, owner) if owner else self, attr, value)
 
     def step(self, t: int, dt: float, v: float, hz: float, vharm, relay: bool, dim: int,
              faults: dict) -> Truth:
@@ -241,16 +267,22 @@ def _sum(terms: list) -> str:
 class _Plan:
     """What spectra_truth derives once from a load's Shape on one supply: the cos and sin of
     every phase, where each current order meets a voltage order, the orders sorted, and
-    `compute`, spectra_reference's arithmetic for this shape unrolled into one function of
+    `truth`, spectra_reference's arithmetic for this shape unrolled into one function of
     this tick's numbers (see _unrolled)."""
 
-    __slots__ = ("vfs", "vorders", "vphases", "cs", "ss", "slots", "by_order", "meet",
-                 "vcs", "vss", "fund", "source", "compute")
+    __slots__ = ("vfs", "vorders", "vphases", "ks", "fund", "cs", "ss", "slots", "by_order",
+                 "meet", "vcs", "vss", "source", "truth")
 
     def __init__(self, shape: Shape, vharm):
         self.vfs = (1.0,) + tuple(f for _, f, _ in vharm)  # 1.0 * v1 is v1, exactly
         self.vorders = (1,) + tuple(h for h, _, _ in vharm)
         self.vphases = (0.0,) + tuple(ph for _, _, ph in vharm)
+        self.ks = shape.ks
+        self.fund = None  # with fixed P1, Q1: (hypot(P1, Q1), cos, sin of -atan2(Q1, P1))
+        if shape.fund is not None:
+            p1, q1 = shape.fund
+            phi = -math.atan2(q1, p1)
+            self.fund = (math.hypot(p1, q1), math.cos(phi), math.sin(phi))
         self.cs = tuple(math.cos(ph) for ph in shape.phases)
         self.ss = tuple(math.sin(ph) for ph in shape.phases)
         self.slots = (1,) + shape.orders  # the current's orders: the fundamental, then each
@@ -261,36 +293,58 @@ class _Plan:
         self.meet = tuple((j, where[h]) for j, h in enumerate(shape.orders) if h in where)
         self.vcs = tuple(math.cos(self.vphases[k]) for _, k in self.meet)
         self.vss = tuple(math.sin(self.vphases[k]) for _, k in self.meet)
-        self.fund = (None, None, 1.0, 0.0)  # (P1, Q1, cos, sin of the I1 phasor's angle), last
         self.source = self._unrolled()
         space: dict = {}
         exec(compile(self.source, f"<spectra plan {self.slots} on {self.vorders}>", "exec"),
-             {"sqrt": math.sqrt}, space)
-        self.compute = space["compute"]
+             {"sqrt": math.sqrt, "hypot": math.hypot, "atan2": math.atan2, "cos": math.cos,
+              "sin": math.sin, "NEW": object.__new__, "Truth": Truth, "PLAN": self}, space)
+        self.truth = space["truth"]
 
     @staticmethod
     def fits(shape: Shape, vharm) -> bool:
         """Whether the fast path computes what spectra_reference does: every current
         harmonic of its own order above the fundamental, the voltage's orders distinct,
-        every fixed number finite (written into `compute` as a literal)."""
+        every fixed number finite (written into `truth` as a literal)."""
         vorders = [h for h, _, _ in vharm]
-        numbers = [f for _, f, _ in vharm] + [ph for _, _, ph in vharm] + list(shape.phases)
+        numbers = ([f for _, f, _ in vharm] + [ph for _, _, ph in vharm] + list(shape.phases)
+                   + list(shape.ks or ()) + list(shape.fund or ()))
         return (len(set(shape.orders)) == len(shape.orders) and 1 not in shape.orders
                 and len(set(vorders)) == len(vorders) and 1 not in vorders
                 and all(math.isfinite(x) for x in numbers))
 
     def _unrolled(self) -> str:
-        """compute(v1, r1, m1, amps) -> (Vrms, Irms, P): spectra_reference's operations, in
-        its order, on floats, with this plan's fixed numbers as literals (repr() of a float
-        reads back as the same float). v1: the voltage fundamental; r1, m1: the current
-        fundamental's phasor; amps: the harmonic currents' amplitudes, in the shape's order.
-        The phasor of rect(a, ph) is (a cos ph, a sin ph), a harmonic of an order of its
-        own 0j + that, Re(V conj(I)) is Vr Ir - Vi (-Ii) (V1 = rect(v1, 0.0): (v1, v1 * 0.0)),
-        abs() of a phasor is the C hypot (as cmath's, not math.hypot)."""
+        """truth(v1, hz, load) -> Truth: spectra_reference's operations, in its order, on
+        floats, with this plan's fixed numbers as literals (repr() of a float reads back as
+        the same float). v1: the voltage fundamental; load: of this plan's shape.
+        cmath.rect(r, phi) is (r cos phi, r sin phi) (for phi = +-0.0 too), a harmonic of
+        an order of its own 0j + that, Re(V conj(I)) is Vr Ir - Vi (-Ii)
+        (V1 = rect(v1, 0.0): (v1, v1 * 0.0)), abs() of a phasor is the C hypot (as cmath's,
+        not math.hypot)."""
         n = len(self.cs)
-        lines = ["def compute(v1, r1, m1, amps):"]
-        if n:
-            lines.append("    " + ", ".join(f"a{j}" for j in range(n)) + ", = amps")
+        lines = ["def truth(v1, hz, load):"]
+        if self.fund is not None:  # i1 = hypot(P1, Q1) / v1, phi = -atan2(Q1, P1): fixed
+            hyp, c1, s1 = self.fund
+            lines += [f"    i1 = ({hyp!r}) / v1 if v1 > 0 else 0.0",
+                      "    if i1:",
+                      f"        r1 = i1 * ({c1!r})",
+                      f"        m1 = i1 * ({s1!r})"]
+        else:
+            lines += ["    p1 = load.p1",
+                      "    q1 = load.q1",
+                      "    i1 = hypot(p1, q1) / v1 if v1 > 0 else 0.0",
+                      "    if i1:",
+                      "        phi = -atan2(q1, p1)",
+                      "        r1 = i1 * cos(phi)",
+                      "        m1 = i1 * sin(phi)"]
+        lines += ["    else:",
+                  "        r1 = m1 = i1 * 0.0  # cmath.rect(0.0, 0.0)"]
+        if self.ks is not None:
+            lines += ["    amps = None", "    x = load.scale"]
+            lines += [f"    a{j} = ({k!r}) * x" for j, k in enumerate(self.ks)]
+        else:
+            lines += ["    amps = load.amps", "    x = 0.0"]
+            if n:
+                lines.append("    " + ", ".join(f"a{j}" for j in range(n)) + ", = amps")
         for k in range(1, len(self.vfs)):  # the voltage harmonics' amplitudes: f * v1
             lines.append(f"    vh{k} = ({self.vfs[k]!r}) * v1")
         for j in range(n):  # 0j + rect(a, ph)
@@ -306,17 +360,57 @@ class _Plan:
             lines.append(f"    g{j + 1} = abs(hr{j} + hm{j} * 1j)")
         vsq = ["v1 * v1"] + [f"vh{k} * vh{k}" for k in range(1, len(self.vfs))]
         isq = [f"g{k} * g{k}" for k in self.by_order]
-        lines.append(f"    return sqrt({_sum(vsq)}), sqrt({_sum(isq)}), p")
+        # Truth(vrms, irms, p, pf, hz, 25.0, True, load.lit, s, load.q1, inrush=load.inrush),
+        # its spectra made of PLAN and this tick's numbers when read; set without __init__
+        lines += [f"    vrms = sqrt({_sum(vsq)})",
+                  f"    irms = sqrt({_sum(isq)})",
+                  "    s = vrms * irms",
+                  "    tr = NEW(Truth)",
+                  "    tr.v = vrms",
+                  "    tr.i = irms",
+                  "    tr.p = p",
+                  "    tr.pf = p / s if s > 1e-9 else 0.0",
+                  "    tr.hz = hz",
+                  "    tr.temp = 25.0",
+                  "    tr.mains = True",
+                  "    tr.lit = load.lit",
+                  "    tr.s = s",
+                  "    tr.q = load.q1",
+                  "    tr._vh = None",
+                  "    tr._ih = None",
+                  "    tr.inrush = load.inrush",
+                  "    tr.closed = False",
+                  "    tr.dark = False",
+                  "    tr._src = (PLAN, v1, r1, m1, amps, x)",
+                  "    return tr"]
         return "\n".join(lines) + "\n"
 
-    def spectra(self, v1: float, r1: float, m1: float, amps) -> tuple[list, list]:
-        """(vh, ih) of a tick compute() was given these for: the same operations again."""
+    def spectra(self, v1: float, r1: float, m1: float, amps, x: float) -> tuple[list, list]:
+        """(vh, ih) of a tick truth() was given these for: the same operations again."""
+        if self.ks is not None:
+            amps = [k * x for k in self.ks]
         va = [f * v1 for f in self.vfs]
         res = [0.0 + a * c for a, c in zip(amps, self.cs)]
         ims = [0.0 + a * s for a, s in zip(amps, self.ss)]
         zs = [complex(r1, m1)] + [complex(r, m) for r, m in zip(res, ims)]
         return (list(zip(self.vorders, va, self.vphases)),
                 [(self.slots[k], abs(zs[k]), cmath.phase(zs[k])) for k in self.by_order])
+
+
+# plans by what they are made of ((orders, phases, ks) of a shape, the supply's spectrum):
+# a model that makes a new Shape of the same numbers again finds its plan here
+_PLANS: dict = {}
+
+
+def _plan(shape: Shape, vharm) -> _Plan | None:
+    """The plan of this shape on this supply (None: spectra_reference computes it)."""
+    key = (shape.orders, shape.phases, shape.ks, shape.fund, tuple(vharm))
+    plan = _PLANS.get(key, False)
+    if plan is False:
+        if len(_PLANS) >= 256:  # a bound, should a model make shapes without end
+            _PLANS.clear()
+        plan = _PLANS[key] = _Plan(shape, vharm) if _Plan.fits(shape, vharm) else None
+    return plan
 
 
 def spectra_truth(v1: float, hz: float, vharm, load: Load) -> Truth:
@@ -331,25 +425,11 @@ def spectra_truth(v1: float, hz: float, vharm, load: Load) -> Truth:
         return spectra_reference(v1, hz, vharm, load)
     got = shape.plans
     if got is None or got[0] is not vharm:
-        got = shape.plans = (vharm, _Plan(shape, vharm) if _Plan.fits(shape, vharm) else None)
+        got = shape.plans = (vharm, _plan(shape, vharm))
     plan = got[1]
     if plan is None:
         return spectra_reference(v1, hz, vharm, load)
-    p1, q1 = load.p1, load.q1
-    i1 = math.hypot(p1, q1) / v1 if v1 > 0 else 0.0
-    if i1:  # cmath.rect(i1, phi) is (i1 cos phi, i1 sin phi), for phi = +-0.0 too
-        fund = plan.fund
-        if fund[0] != p1 or fund[1] != q1:
-            phi = -math.atan2(q1, p1)
-            fund = plan.fund = (p1, q1, math.cos(phi), math.sin(phi))
-        r1, m1 = i1 * fund[2], i1 * fund[3]
-    else:
-        r1 = m1 = i1 * 0.0  # cmath.rect(0.0, 0.0)
-    amps = load.amps
-    vrms, irms, p = plan.compute(v1, r1, m1, amps)
-    s = vrms * irms
-    return Truth(vrms, irms, p, p / s if s > 1e-9 else 0.0, hz, 25.0, True, load.lit,
-                 s, q1, None, None, load.inrush, False, False, (plan, v1, r1, m1, amps))
+    return plan.truth(v1, hz, load)
 
 
 class World:
@@ -387,26 +467,23 @@ class World:
 
     def snapshot(self) -> tuple:
         """Everything step() changes, so a step computed ahead (runner: while the firmware
-        runs the tick before) can be undone when the firmware's outputs turn out different."""
+        runs the tick before) can be undone when the firmware's outputs turn out different:
+        which models are the twins and each model's state (PhysicalPost.state)."""
         post, healthy, twins = self.post, self.healthy, self.twins
         if healthy is post and not any(twins):  # one model: most ticks of a run
-            return (self.last_t, post, twins.copy(), ((post, post.__dict__.copy(),
-                    post.lamp.__dict__.copy(), post.thermal.__dict__.copy()),))
+            return (self.last_t, post, twins.copy(), ((post, post._state_of(post)),))
         posts = [post] if healthy is post else [post, healthy]
-        for p in self.twins:  # each twin once: one may be the post itself
+        for p in twins:  # each twin once: one may be the post itself
             if p is not None and p is not post and p is not healthy:
                 posts.append(p)
-        return (self.last_t, healthy, self.twins.copy(),
-                [(p, vars(p).copy(), vars(p.lamp).copy(), vars(p.thermal).copy()) for p in posts])
+        return (self.last_t, healthy, twins.copy(), [(p, p._state_of(p)) for p in posts])
 
     def restore(self, snap: tuple) -> None:
         """Back to the state of snapshot() (see there)."""
         self.last_t, self.healthy, twins, posts = snap
         self.twins = list(twins)
-        for p, own, lamp, thermal in posts:
-            vars(p).update(own)
-            vars(p.lamp).update(lamp)
-            vars(p.thermal).update(thermal)
+        for p, state in posts:
+            p.state = state
 
     def active(self, t: int) -> list[Fault]:
         return [f for f in self.faults if f.active(t)]
@@ -431,24 +508,14 @@ class World:
         self._span = (lo, hi, got)
         return got
 
-    def _quiet_step(self, t: int, dt: float, v: float, hz: float, vharm, relay: bool,
-                    dim: int, kinds: dict) -> tuple[Truth, list[Fault]]:
-        """step() while no fault acts: what its loops over the faults come to then (no
-        twin kept, nothing visible, a working photocell's reading)."""
-        twins = self.twins
-        for k in range(len(twins)):
-            twins[k] = None
-        post = self.post
-        truth = post.step(t, dt, v, hz, vharm, relay, dim, kinds)
-        if self.healthy is not post:  # not merged yet: it keeps its own state
-            self.healthy.step(t, dt, v, hz, vharm, relay, dim, _NO_FAULTS)
-        if self.photocell is not None:
-            truth.dark = self.photocell.dark(t)
-        return truth, []
-
     def step(self, t: int, relay: bool, dim: int) -> tuple[Truth, list[Fault]]:
         """The faulted truth at t and the faults whose effect is observable now."""
-        dt = 1.0 if self.last_t is None else float(max(0, t - self.last_t))
+        last = self.last_t
+        if last is None:
+            dt = 1.0
+        else:
+            d = t - last  # float(max(0, d)), 1.0 each tick of a run
+            dt = 1.0 if d == 1 else float(d if d > 0 else 0)
         self.last_t = t
         got = self._mains_at  # self._supply(t), inline
         if got is None or got[0] != t:
@@ -463,8 +530,16 @@ class World:
         self._since_merge += 1
         if self._since_merge >= MERGE_EVERY:
             self._merge(active, solo)
-        if not active:
-            return self._quiet_step(t, dt, v, hz, vharm, relay, dim, kinds)
+        if not active:  # what the loops below come to while no fault acts
+            if any(twins):
+                for k in range(len(twins)):
+                    twins[k] = None
+            truth = post.step(t, dt, v, hz, vharm, relay, dim, kinds)
+            if self.healthy is not post:  # not merged yet: it keeps its own state
+                self.healthy.step(t, dt, v, hz, vharm, relay, dim, _NO_FAULTS)
+            if self.photocell is not None:
+                truth.dark = self.photocell.dark(t)
+            return truth, []
         for k, f in enumerate(faults):
             twin = twins[k]
             if not on[k]:
