@@ -78,3 +78,21 @@ def main(out: Path) -> None:
     (out / "lockstep.json").write_text(json.dumps(
         {**runs[0], "goal": GOAL, "speedup": runs[0]["fil_ticks_per_s"], "one_ahead_run": runs[1],
          "lockstep_run": runs[2], "load_average": load1}, indent=1))
+    world_alone()
+
+
+def world_alone(ticks: int = 100_000) -> float:
+    """CPU us per tick of the simulator's own part without the firmware and the link: the
+    demo's World.step and front-end frame (the lamp switched on from 16:00 to 08:00)."""
+    from simulator.models.frontend import make_frontend
+    from simulator.models.world import World
+    sc = load(DEMO)
+    world, fe = World(sc), make_frontend(sc)
+    cpu0 = time.process_time()
+    for t in range(sc.start, sc.start + ticks):
+        h = (t // 3600) % 24
+        fe.frame(world.step(t, h >= 16 or h < 8, 100)[0])
+    us = 1e6 * (time.process_time() - cpu0) / ticks
+    print(f"  world+frontend alone: {us:.1f} us/tick (CPU, World.step + frame, {ticks:,} ticks "
+          f"of the demo)")
+    return us

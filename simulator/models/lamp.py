@@ -15,25 +15,106 @@ magnetic ballasts do not dim.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from simulator.models.params import fault_param
 
 
-@dataclass
+class Shape:
+    """The fixed part of a load's harmonic currents: their orders and phases (rad, relative
+    to the voltage fundamental), while only the amplitudes change tick to tick (an LED
+    driver's at one dim level, a capacitor's on one supply). With `ks` the amplitudes are
+    k * x for one number x a tick (Load.scale), else given a tick (Load.amps); with `fund`
+    its loads' fundamental P1 and Q1 are fixed as well (an LED driver's). Immutable:
+    world.py caches what it derives from one (cos/sin of the phases, where each order sits)
+    on it."""
+
+    __slots__ = ("orders", "phases", "ks", "fund", "plans")
+
+    def __init__(self, orders, phases, ks=None, fund: tuple | None = None):
+        self.orders, self.phases = tuple(orders), tuple(phases)
+        self.ks = None if ks is None else tuple(ks)
+        self.fund = fund  # (P1, Q1) of every Load of this shape, when they are fixed too
+        self.plans = None  # world.py: (the supply's harmonics list, what it derived), one
+
+    def amps(self, load: "Load") -> list:
+        """This tick's amplitudes of a load of this shape."""
+        return load.amps if self.ks is None else [k * load.scale for k in self.ks]
+
+    def __deepcopy__(self, memo):  # immutable: a twin shares it (and what was derived)
+        return self
+
+    def __copy__(self):
+        return self
+
+
+NO_HARMONICS = Shape((), ())
+
+
 class Load:
-    p1: float = 0.0  # fundamental active power, W
-    q1: float = 0.0  # fundamental reactive power, var (+ lagging/inductive, - leading)
-    # harmonic currents: (order, A rms, phase rad relative to the voltage fundamental)
-    harm: list = field(default_factory=list)
-    lit: bool = False  # the lamp gives light
-    inrush: float = 0.0  # A peak of a switch-on spike this tick (0 = none)
+    """What the lamp draws this tick. The harmonic currents are (order, A rms, phase rad
+    relative to the voltage fundamental); a model whose phases stay put gives them as a
+    Shape and this tick's amplitudes, or the one number they scale with (`harm` builds the
+    list when someone reads it)."""
+
+    __slots__ = ("p1", "q1", "_harm", "lit", "inrush", "shape", "amps", "scale")
+
+    def __init__(self, p1: float = 0.0, q1: float = 0.0, harm: list | None = None,
+                 lit: bool = False, inrush: float = 0.0, shape: Shape | None = None,
+                 amps=(), scale: float = 0.0):
+        self.p1 = p1  # fundamental active power, W
+        self.q1 = q1  # fundamental reactive power, var (+ lagging/inductive, - leading)
+        self.lit = lit  # the lamp gives light
+        self.inrush = inrush  # A peak of a switch-on spike this tick (0 = none)
+        self.scale = scale  # x of a Shape with ks: the amplitudes are k * x
+        if harm is not None:
+            self._harm, self.shape, self.amps = harm, None, ()
+        else:
+            self._harm, self.shape, self.amps = None, shape or NO_HARMONICS, amps
+
+    @property
+    def harm(self) -> list:
+        """[(order, A rms, phase rad)] of the harmonic currents."""
+        if self._harm is not None:
+            return self._harm
+        s = self.shape
+        return list(zip(s.orders, s.amps(self), s.phases))
+
+    @harm.setter
+    def harm(self, value: list) -> None:
+        self._harm, self.shape, self.amps = value, None, ()
+
+    def __repr__(self) -> str:
+        return (f"Load(p1={self.p1!r}, q1={self.q1!r}, harm={self.harm!r}, lit={self.lit!r}, "
+                f"inrush={self.inrush!r})")
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Load):
+            return NotImplemented
+        return ((self.p1, self.q1, self.harm, self.lit, self.inrush)
+                == (other.p1, other.q1, other.harm, other.lit, other.inrush))
+
+
+NO_LOAD = Load()  # nothing drawn: one object, read and never changed
+
+
+def _cap_shape(vharm) -> tuple:
+    """(Shape, ((f, h), ...)) of a capacitor's current on this supply: order h leads the
+    voltage's by 90 degrees, its amplitude is f * v1 * h * w * C."""
+    return (Shape([h for h, _, _ in vharm], [ph + math.pi / 2 for _, _, ph in vharm]),
+            tuple((f, h) for h, f, _ in vharm))
+
+
+_CAP: list = [None, None]  # [the supply's harmonics list, _cap_shape of it]: one supply a run
 
 
 def _cap_current(v1: float, w: float, c_f: float, vharm) -> Load:
     """A capacitor alone on the supply: leading current that amplifies voltage harmonics."""
-    harm = [(h, f * v1 * h * w * c_f, ph + math.pi / 2) for h, f, ph in vharm]
-    return Load(0.0, -v1 * v1 * w * c_f, harm)
+    if _CAP[0] is not vharm:
+        _CAP[1] = _cap_shape(vharm)
+        _CAP[0] = vharm
+    shape, fh = _CAP[1]
+    return Load(0.0, -v1 * v1 * w * c_f, None, False, 0.0, shape,
+                [f * v1 * h * w * c_f for f, h in fh])
 
 
 _LED_HARM = tuple((h, a / math.sqrt(0.64 + 0.25 + 0.09 + 0.0225))
@@ -44,6 +125,7 @@ class LedLamp:
     """Constant-power LED driver: power follows the dim level, not the voltage."""
 
     kind = "led"
+    STATE = ("powered",)  # what step() changes (World.snapshot); the rest: settings, caches
 
     def __init__(self, rated_w: float, strings: int = 4, standby_w: float = 0.3,
                  pf: float = 0.96, x_cap_f: float = 0.06e-6, min_v: float = 90.0,
@@ -55,7 +137,7 @@ class LedLamp:
         self.x_cap_f = x_cap_f  # EMI X-capacitor across the driver input
         self.min_v = min_v * nominal_v / 230.0  # below this the driver drops out (90 V of 230)
         self.powered = False
-        self._lit = None  # (dim, faults, *_lit_load): the lit load of the last dim level and faults
+        self._lit = None  # (dim, faults, *_lit_load(dim, faults)) of the last lit tick
 
     def pf_at(self, d: float) -> float:
         """Power factor at dim fraction d (0..1]: falls at low dim levels."""
@@ -69,7 +151,7 @@ class LedLamp:
              vharm) -> Load:
         if not closed or v1 < 1.0:
             self.powered = False
-            return Load()
+            return NO_LOAD
         inrush = 0.0
         if not self.powered:
             self.powered = True
@@ -80,16 +162,19 @@ class LedLamp:
             cap.inrush = inrush
             return cap
         got = self._lit
-        if got is None or got[0] != dim or got[1] is not faults:
+        # the same dim level and faults (the same dict, or none: a caller may pass a new {})
+        if got is None or got[0] != dim or (got[1] is not faults and (got[1] or faults)):
             got = self._lit = (dim, faults, *self._lit_load(dim, faults))
-        _, _, p, q, hyp, shape, lit = got
-        i1 = hyp / v1
-        return Load(p, q, [(h, k * i1, ph) for h, k, ph in shape], lit, inrush)
+        load = got[3]  # this state's Load, of this tick from here: its harmonics k * i1
+        load.scale = got[2] / v1  # i1 = hypot(P, Q) / V1
+        load.inrush = inrush
+        return load
 
     def _lit_load(self, dim: int, faults: dict) -> tuple:
         """What a lit driver's load is at this dim level with these faults, whatever the
-        voltage: (P, Q, hypot(P, Q), ((order, THD share, phase), ...), lit). The current's
-        harmonics are k * i1 for i1 = hypot(P, Q) / V1: step() pays only that per tick."""
+        voltage: (hypot(P, Q), Load). The current's harmonics are k * i1 for
+        i1 = hypot(P, Q) / V1 (a Shape with ks): step() sets only that (Load.scale) and the
+        inrush of the tick on the one Load of this state (its caller uses it at once)."""
         d = min(100, dim) / 100.0
         ok = 1.0
         if "led_string_open" in faults:
@@ -107,14 +192,17 @@ class LedLamp:
         cos_phi = min(1.0, pf / kd)
         q = -p * math.tan(math.acos(cos_phi))  # PFC + EMI filter: slightly leading
         phi = math.atan2(-q, p)  # current phase (leads when q < 0)
-        shape = tuple((h, thd * share, h * phi + math.pi) for h, share in _LED_HARM)
-        return p, q, math.hypot(p, q), shape, ok > 0 and "lamp_dead" not in faults
+        shape = Shape([h for h, _ in _LED_HARM], [h * phi + math.pi for h, _ in _LED_HARM],
+                      [thd * share for _, share in _LED_HARM], (p, q))
+        return math.hypot(p, q), Load(p, q, None, ok > 0 and "lamp_dead" not in faults, 0.0,
+                                      shape)
 
 
 class HpsLamp:
     """High-pressure sodium on a magnetic ballast with a PF-correction capacitor."""
 
     kind = "hps"
+    STATE = ("heat", "lit", "lit_full_s")  # what step() changes (World.snapshot)
     WARM_TAU = 70.0  # s: 95% of full output after ~3.5 min
     RESTRIKE_HEAT = 0.35  # arc tube must cool below this before a hot restrike
     BRANCH_PF = 0.45  # lamp + ballast alone
@@ -148,7 +236,7 @@ class HpsLamp:
                     and self.heat < self.RESTRIKE_HEAT:
                 self.lit = True  # the ignitor strikes the arc
         if not powered:
-            return Load()
+            return NO_LOAD
         cap_f = 0.0 if "capacitor_failed" in faults else self.cap_f
         cap = _cap_current(v1, w, cap_f, vharm)
         if not self.lit:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import math
 import random
 
+from simulator.models.normals import Normals
 from simulator.models.params import SUPPLY
 
 NOMINAL_V = 230.0
 NOMINAL_HZ = 50.0
+_TWO_PI = 2 * math.pi
+_TICKS_A_BLOCK = 1024  # Supply.step's draws made at a time
 
 # relative shape of the voltage harmonics of an LV network (odd, 3..13)
 _SHAPE = ((3, 0.45), (5, 0.75), (7, 0.40), (9, 0.15), (11, 0.25), (13, 0.15))
@@ -49,6 +52,18 @@ class Supply:
             ("long_interruption", "long_interruptions_per_day")) if c[key] > 0)
         self._event_end = 0
         self._event_level = 1.0
+        self._walk_max, self._fwalk_max = c["walk"], c["freq_drift"]
+        self._variation = c["variation"]
+        # without events step() is the rng's only user: its normals drawn in blocks
+        self._normals = None if self._rates else Normals(self.rng)
+        self._draws = iter(())  # step()'s three draws a tick, of the block drawn last
+
+    def _block(self):
+        """step()'s draws for the next ticks: what rng.gauss(0, 0.0005), rng.gauss(0, 0.002)
+        and rng.gauss(0, 0.002) return, tick after tick."""
+        it = iter(self._normals.block(3 * _TICKS_A_BLOCK))
+        return iter([(0.0 + a * 0.0005, 0.0 + b * 0.002, 0.0 + c * 0.002)
+                     for a, b, c in zip(it, it, it)])
 
     def _maybe_start_event(self, t: int) -> None:
         rng = self.rng
@@ -69,14 +84,27 @@ class Supply:
 
     def step(self, t: int) -> tuple[float, float]:
         """(Vrms, Hz) at unix time t: a daily swing, a bounded random walk and any event."""
-        c, rng = self.cfg, self.rng
-        w = c["walk"]
-        self.walk = max(-w, min(w, self.walk + rng.gauss(0, 0.0005)))
-        fd = c["freq_drift"]
-        self.fwalk = max(-fd, min(fd, self.fwalk + rng.gauss(0, 0.002)))
-        daily = c["variation"] * math.sin(2 * math.pi * t / 86400 + self.phase)
-        hz = self.hz0 + self.fwalk + rng.gauss(0, 0.002)
-        v = self.nominal * (1 + daily + self.walk)
+        if self._normals is None:  # events draw from the rng too: one draw at a time
+            rng = self.rng
+            g1, g2, g3 = rng.gauss(0, 0.0005), rng.gauss(0, 0.002), rng.gauss(0, 0.002)
+        else:  # the same draws, a block at a time (simulator/models/normals.py)
+            try:
+                g1, g2, g3 = next(self._draws)
+            except StopIteration:
+                self._draws = self._block()
+                g1, g2, g3 = next(self._draws)
+        # max(-w, min(w, x)) without the calls
+        w, x = self._walk_max, self.walk + g1
+        x = x if x < w else w
+        self.walk = x = x if x > -w else -w
+        fd, y = self._fwalk_max, self.fwalk + g2
+        y = y if y < fd else fd
+        self.fwalk = y = y if y > -fd else -fd
+        daily = self._variation * math.sin(_TWO_PI * t / 86400 + self.phase)
+        hz = self.hz0 + y + g3
+        v = self.nominal * (1 + daily + x)
+        if not self._rates:  # no events asked for: none ever starts
+            return v, hz
         if self.event and t >= self._event_end:
             self.event = None
         if self.event is None and self._rates:
