@@ -401,18 +401,17 @@ class Dispatcher:
                 now_for = c.execute(select(S.orders.c.contractor).where(S.orders.c.id == order["id"])
                                     .with_for_update()).scalar()
                 moved = row["action"] == "create" and now_for != row["contractor"]
-                if moved and err is None:
+                if err is None:
                     c.execute(update(D).where(D.c.id == row["id"]).values(
                         state="sent", remote_id=rid, sent_at=now, last_error=None))
+                    n["sent"] += 1
+                if err is None and moved:
                     self.e._audit(c, order["id"], None, None,
                                   f"create delivered to {row['contractor']} as {rid} after the order "
                                   f"went to {now_for}: withdraw ticket {rid} there by hand", now)
-                    n["sent"] += 1
                 elif moved:  # withdrawn (merged) by the move: not retried, not held for the operator
                     c.execute(update(D).where(D.c.id == row["id"]).values(state="merged", last_error=err))
                 elif err is None:
-                    c.execute(update(D).where(D.c.id == row["id"]).values(
-                        state="sent", remote_id=rid, sent_at=now, last_error=None))
                     if row["action"] == "create":
                         c.execute(update(S.orders).where(S.orders.c.id == order["id"])
                                   .values(remote_id=rid))
@@ -424,7 +423,6 @@ class Dispatcher:
                     if row["action"] == "escalate":
                         c.execute(update(S.orders).where(S.orders.c.id == order["id"])
                                   .values(escalated=True))
-                    n["sent"] += 1
                 elif manual:
                     c.execute(update(D).where(D.c.id == row["id"]).values(state="manual", last_error=err))
                     self.e._audit(c, order["id"], None, None, f"{row['action']} not sent: {err}", now)
