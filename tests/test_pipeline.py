@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from simulator import board
-from simulator.firmware_proc import FIRMWARE_DIR, FirmwareProcess
 from simulator.link import EPOCH2000
-from simulator.mpy_cache import compiled_dir
 from simulator.runner import Simulation
 from simulator.scenario import load
+
+from firmware_prelude import boot_with
 
 CORPUS = Path(__file__).resolve().parent / "scenarios"
 WALL = ("heap_free", "uptime_ms")  # the interpreter's heap and clock, not the simulation's
@@ -94,9 +93,7 @@ def test_crashes_resets_and_silent_deaths_as_in_lockstep(tmp_path, monkeypatch):
     crash recorded, the ticks in flight to the dead process computed again."""
     sc = load(CORPUS / "corpus_led_lamp_dead_night.toml")
     switch = sc.start + 3345 - EPOCH2000  # 15:55:45, the switch at dusk (lockstep's reports say)
-    entry = tmp_path / "entry"
-    entry.mkdir()
-    (entry / "main.py").write_text(
+    boot_with(monkeypatch, tmp_path, (
         "import sys\n"
         "from hal import host\n"
         "_read = host.Hal.uart_read\n"
@@ -108,15 +105,7 @@ def test_crashes_resets_and_silent_deaths_as_in_lockstep(tmp_path, monkeypatch):
         f"    if self.now == {switch + 20}:\n"
         "        sys.exit(3)\n"
         "    return _read(self)\n"
-        "host.Hal.uart_read = uart_read\n"
-        f"exec(open({str(FIRMWARE_DIR / 'main.py')!r}).read())\n")
-    firmware = str(compiled_dir(FIRMWARE_DIR) or FIRMWARE_DIR)
-
-    class Faulty(FirmwareProcess):
-        def __init__(self, flash_dir, uart, *a, **kw):
-            kw.pop("firmware_dir", None)
-            super().__init__(flash_dir, uart, *a, firmware_dir=entry, extra_path=[firmware], **kw)
-    monkeypatch.setattr(board, "FirmwareProcess", Faulty)
+        "host.Hal.uart_read = uart_read\n"))
     plain, piped, undone = both(tmp_path, "corpus_led_lamp_dead_night.toml", 3600 + 600)
     assert plain["boots"] == 4 and len(plain["crashes"]) == 2  # X 0 is no crash
     assert "injected" in plain["crashes"][0]

@@ -11,11 +11,10 @@ import datetime as dt
 from astral import Observer
 from astral.sun import sunrise, sunset
 
-from simulator.firmware_proc import FIRMWARE_DIR, FirmwareProcess
-from simulator.mpy_cache import compiled_dir
-from simulator import board
 from simulator.runner import Simulation
 from simulator.scenario import loads
+
+from firmware_prelude import boot_with
 
 EPOCH2000 = 946684800
 DAY = """
@@ -32,22 +31,11 @@ seed = 3
 
 
 def test_safe_mode_lights_the_lamp_from_before_sunset_to_after_sunrise(tmp_path, monkeypatch):
-    entry = tmp_path / "entry"
-    entry.mkdir()
-    (entry / "main.py").write_text(
-        "import lamppost\n"
-        "from lamppost import safe\n"
-        "lamppost.SAFE = safe.MODE = True\n"
-        "safe.REASON, safe.CRASHES = 'crashes', 3\n"
-        f"exec(open({str(FIRMWARE_DIR / 'main.py')!r}).read())\n")
-    firmware = str(compiled_dir(FIRMWARE_DIR) or FIRMWARE_DIR)
-
-    class SafeBoot(FirmwareProcess):
-        """Boots with lamppost.SAFE set, as boot.py does on a board after 3 crashes."""
-
-        def __init__(self, flash_dir, uart_path, *a, **kw):
-            super().__init__(flash_dir, uart_path, *a, firmware_dir=entry, extra_path=[firmware])
-    monkeypatch.setattr(board, "FirmwareProcess", SafeBoot)
+    # boots with lamppost.SAFE set, as boot.py does on a board after 3 crashes
+    boot_with(monkeypatch, tmp_path, "import lamppost\n"
+                                     "from lamppost import safe\n"
+                                     "lamppost.SAFE = safe.MODE = True\n"
+                                     "safe.REASON, safe.CRASHES = 'crashes', 3\n")
     sim = Simulation(loads(DAY, "safe-day.toml"))
     try:
         res = sim.run()
