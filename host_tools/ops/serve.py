@@ -64,7 +64,7 @@ class Service:
         self.auth = (username, password) if username else None  # the broker account (--user)
         self.d = Dispatcher(engine, engine.cfg)
         self.connected = threading.Event()
-        self.stats = {"received": 0, "rejected": 0, "duplicates": 0, "stored": 0, "telemetry": 0,
+        self.stats = {"received": 0, "redelivered": 0, "rejected": 0, "duplicates": 0, "stored": 0, "telemetry": 0,
                       "ingest_retries": 0, "ingest_failed": 0, "rounds": 0, "last_round": None}
         self.topics = [f"$share/{share}/{t}" if share else t for t in TOPICS]  # SENSOR included
         self.retention_days = retention_days
@@ -143,6 +143,9 @@ class Service:
         done, sensors, states, newest, reports = [], [], [], {}, []
         for m in batch:
             self.stats["received"] += 1
+            # the broker's second try of a message a worker took but never acknowledged
+            # (killed between delivery and PUBACK): expected after a crash, never a new report
+            self.stats["redelivered"] += bool(m.dup)
             try:
                 kind, pid, data = (("sensor", *validate_sensor(m.topic, m.payload))
                                    if m.topic.endswith("/SENSOR") else parse(m.topic, m.payload))

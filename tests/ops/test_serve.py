@@ -154,7 +154,11 @@ def test_a_worker_back_after_kill_9_is_not_handed_every_retained_lwt_again(db_ur
                         qos=1).wait_for_publish(10)
             got = wait_for(lambda: (r := health(hp)) and r[1]["received"] >= 1 and r[1])
             time.sleep(1.0)
-            assert health(hp)[1]["received"] == 1, got  # the STATE, no retained LWT
+            h = health(hp)[1]
+            # the STATE, and no retained LWT sent afresh. LWTs the first worker took but had
+            # not acknowledged when it was killed come again with DUP set (QoS 1 redelivery,
+            # as it must): on a busy machine that is some or all six
+            assert h["received"] - h["redelivered"] == 1, (got, h)
         finally:
             svc.kill()
             svc.wait(30)
