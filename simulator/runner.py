@@ -225,7 +225,6 @@ class Simulation:
         # the next tick, computed while the firmware runs this one:
         # (t, relay, dim, world snapshot, truth, visible, front-end bytes or None, T frame or None)
         ahead = None
-        observable = res.observable
         try:
             self.ready.set()
             if self.pipelined:
@@ -246,17 +245,10 @@ class Simulation:
                     truth, visible = world.step(t, relay, dim)
                     fe = frontend.frame(truth)
                 ahead = None
-                for f in visible:
-                    observable.setdefault(index[id(f)], t)
-                mains = self._mains(t, truth.mains) if self._cuts else truth.mains
-                powered = board.power.step(mains)  # recharged whenever the mains is there
+                mains, powered = self._settle(t, truth, visible, index)
                 if not mains or not board.on:
-                    if self.keep_trace:
-                        self._trace(t, relay, dim, truth, mains)
-                    self._holdup(t, mains, powered, truth.temp, fe)
-                    res.boots = board.boots
+                    self._off_tick(t, relay, dim, truth, mains, powered, fe)
                     t += 1
-                    res.ticks += 1
                     continue
                 self._t = t
                 if frame is None:
@@ -329,7 +321,6 @@ class Simulation:
         sc, res, board, world = self.sc, self.results, self.board, self.world
         end, depth, cap, cuts = sc.end, self.depth, self.pipe_bytes, self._cuts
         every = max(depth, self.mark_every)
-        observable, keep_trace = res.observable, self.keep_trace
         supply = world.supply
         draws: dict[int, tuple] = {}
         draw = supply.step
@@ -417,15 +408,8 @@ class Simulation:
                 if held is not None and not self._stop.is_set():
                     rec, held = held, None
                     u_, relay, dim, truth, visible, fe, _ = rec
-                    for f in visible:
-                        observable.setdefault(index[id(f)], u_)
-                    mains = self._mains(u_, truth.mains) if cuts else truth.mains
-                    powered = board.power.step(mains)
-                    if keep_trace:
-                        self._trace(u_, relay, dim, truth, mains)
-                    self._holdup(u_, mains, powered, truth.temp, fe)
-                    res.boots = board.boots
-                    res.ticks += 1
+                    mains, powered = self._settle(u_, truth, visible, index)
+                    self._off_tick(u_, relay, dim, truth, mains, powered, fe)
                     t = u_ + 1
                     if len(marks) > 1 and marks[1][0] <= t:
                         self._forget(t, used, draws)
@@ -435,14 +419,32 @@ class Simulation:
             del supply.step  # the class's again
 
     def _commit(self, rec: tuple, index: dict) -> None:
-        """What a tick the firmware ran does to the run, as lockstep does it."""
+        """What a tick the firmware ran does to the run, as lockstep does it (it was sent
+        only with the mains there and no cut active)."""
         u, relay, dim, truth, visible = rec[:5]
-        observable = self.results.observable
-        for f in visible:
-            observable.setdefault(index[id(f)], u)
-        self.board.power.step(True)
+        self._settle(u, truth, visible, index)
         if self.keep_trace:
             self._trace(u, relay, dim, truth, True)
+        self.results.ticks += 1
+
+    def _settle(self, t: int, truth, visible: list, index: dict) -> tuple[bool, bool]:
+        """What every tick does before the firmware sees it: the faults now visible noted,
+        the mains (the world's supply and injected cuts) and the hold-up capacitor, which
+        recharges whenever the mains is there. Returns (mains, capacitor still powering)."""
+        observable = self.results.observable
+        for f in visible:
+            observable.setdefault(index[id(f)], t)
+        mains = self._mains(t, truth.mains) if self._cuts else truth.mains
+        return mains, self.board.power.step(mains)
+
+    def _off_tick(self, t: int, relay: bool, dim: int, truth, mains: bool, powered: bool,
+                  fe: bytes) -> None:
+        """A tick without mains or without a running firmware: traced, then the hold-up or
+        the boot (_holdup), counted."""
+        if self.keep_trace:
+            self._trace(t, relay, dim, truth, mains)
+        self._holdup(t, mains, powered, truth.temp, fe)
+        self.results.boots = self.board.boots
         self.results.ticks += 1
 
     def _undo(self, t: int, used: dict) -> None:
