@@ -42,6 +42,7 @@ from host_tools.ops.engine import Engine, iso
 
 LEASE_S = 120
 TIMEOUT_S = 20
+STATUS_BATCH = 50  # Open311 tickets asked for in one GET (the ids go in the URL)
 
 
 class Transient(Exception):
@@ -112,7 +113,10 @@ def _text(order: dict, action: str, key: str) -> str:
 class Open311(Adapter):
     """Open311 GeoReport v2: GET services.json (once: a configured service_code the contractor
     does not offer is refused with the codes it does), POST requests.json (form-encoded), status
-    by GET requests/{id}.json (`closed` = repaired). servicerequestupdates.json is not used (yet)."""
+    by GET requests.json?service_request_id=a,b,... (the spec's multi-id query: one request per
+    STATUS_BATCH open tickets; `closed` = repaired), GET requests/{id}.json for any it left out
+    (a server that ignores the parameter). GeoReport v2 has no `in progress`; mySociety's
+    servicerequestupdates.json (an extension) is not used."""
 
     offered: set[str] | None = None
 
@@ -172,12 +176,38 @@ class Open311(Adapter):
                           f"{order['priority']}: tell the contractor")
 
     def updates(self, tickets):
-        out = []
-        for rid in tickets:
-            _, body = _http("GET", f"{self.url}/requests/{urllib.parse.quote(rid)}.json", ctx=self.ctx)
-            ans = _json(body, "Open311 GET request")
-            if isinstance(ans, list) and ans and ans[0].get("status") == "closed":
-                out.append((rid, "repaired", f"Open311 status closed: {ans[0].get('status_notes') or ''}"))
+        """A ticket whose status cannot be had this round (the server down, one request deleted
+        there) is asked again next round; it never holds back the others."""
+        out, asked, failed = [], 0, None
+        for i in range(0, len(tickets), STATUS_BATCH):
+            ids = tickets[i:i + STATUS_BATCH]
+            q = {"service_request_id": ",".join(ids)}
+            if self.o.get("jurisdiction_id"):
+                q["jurisdiction_id"] = self.o["jurisdiction_id"]
+            try:
+                _, body = _http("GET", f"{self.url}/requests.json?{urllib.parse.urlencode(q)}", ctx=self.ctx)
+                ans = _json(body, "Open311 GET requests")
+            except (Transient, Refused) as e:
+                failed = e
+                continue
+            got = {str(r.get("service_request_id")): r for r in ans if isinstance(r, dict)} \
+                if isinstance(ans, list) else {}
+            asked += 1
+            for rid in ids:
+                r = got.get(rid)
+                if r is None:  # left out: the server ignored the parameter, or paged it away
+                    try:
+                        _, body = _http("GET", f"{self.url}/requests/{urllib.parse.quote(rid)}.json",
+                                        ctx=self.ctx)
+                        one = _json(body, "Open311 GET request")
+                    except (Transient, Refused) as e:
+                        failed = e
+                        continue
+                    r = one[0] if isinstance(one, list) and one and isinstance(one[0], dict) else {}
+                if r.get("status") == "closed":
+                    out.append((rid, "repaired", f"Open311 status closed: {r.get('status_notes') or ''}"))
+        if failed and not asked and not out:
+            raise failed  # nothing came through: the poll says so, and asks again
         return out
 
 

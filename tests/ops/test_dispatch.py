@@ -3,10 +3,12 @@ STARTTLS), the persisted queue with backoff, a contractor down for 24 h, and no 
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from host_tools.ops import config, schema
-from host_tools.ops.dispatch import Dispatcher
+from host_tools.ops.dispatch import Dispatcher, Open311, Refused, Transient
 from tests.ops_servers.open311 import Open311Server
 from tests.ops_servers.signalen import SignalenServer
 from tests.ops_servers.smtp import SmtpServer
@@ -165,3 +167,69 @@ def test_status_back_from_signalen_feed(db_url, tmp_path, servers):
     servers["signalen"].set_status(sid, "RESOLVED")
     assert d.poll() == 1 and e.orders()[0]["status"] == "repaired"
     assert d.poll() == 0  # the cursor moved on: nothing twice
+
+
+def test_open311_status_of_many_tickets_in_few_requests_and_one_gone_holds_back_none(
+        db_url, tmp_path, servers):
+    """120 open tickets are asked for with the spec's comma-delimited service_request_id, 50 to
+    a GET (3 requests, not 120); one deleted at the contractor (a 404 on its own GET) holds
+    back none of the others; a server that ignores the parameter and answers only its newest
+    requests still has every closed ticket found (the rest asked one by one)."""
+    clock = Clock(T0 + 1000)
+    cfg = cfg_for(servers, "open311")
+    posts = town(120, cabinet_of=lambda i: f"K{i}")  # a cabinet each: an order each
+    e = make_engine(db_url, tmp_path, posts=posts, cfg=cfg, clock=clock)
+    for p in posts:
+        q = Post(e, p["id"])
+        q.alarm("lampFailure", "raised", T0)
+        q.state(T0 + 1000)
+    e.tick()
+    d = Dispatcher(e, config.parse(cfg))
+    while d.run()["sent"]:
+        pass
+    srv = servers["open311"]
+    rids = [o["remote_id"] for o in sorted(e.orders(), key=lambda o: int(o["remote_id"]))]
+    assert len(rids) == 120 and len(srv.requests) == 120
+    srv.delete_request(rids[0])
+    for rid in rids[1:11]:
+        srv.close_request(rid, "lamp replaced")
+    srv.calls.clear()
+    assert d.poll() == 10
+    gets = [p for m, p in srv.calls if m == "GET"]
+    assert len([g for g in gets if g.startswith("/requests.json?")]) == 3, gets
+    assert [g for g in gets if g.startswith("/requests/")] == [f"/requests/{rids[0]}.json"]
+    status = {o["remote_id"]: o["status"] for o in e.orders()}
+    assert [status[r] for r in rids[:12]] == ["dispatched"] + ["repaired"] * 10 + ["dispatched"]
+
+    srv.multi_id, srv.page = False, 50  # ignores the ids: its newest 50 requests
+    for rid in rids[20:23] + rids[115:118]:
+        srv.close_request(rid, "driver replaced")
+    srv.calls.clear()
+    assert d.poll() == 6
+    status = {o["remote_id"]: o["status"] for o in e.orders()}
+    assert [status[r] for r in rids[20:23] + rids[115:118]] == ["repaired"] * 6
+    assert sum(status[r] == "repaired" for r in rids) == 16
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8),
+                     st.sampled_from(["1", "2", "closed", "open", "service_request_id", "status"]))
+_json = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4),
+    st.dictionaries(st.sampled_from(["service_request_id", "status", "status_notes", "x"]), inner, max_size=4)),
+    max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answer=_json)
+def test_open311_status_answers_of_any_shape_are_read_or_refused_never_raised(servers, answer):
+    """Whatever JSON a contractor's server answers the status queries with, the adapter reports
+    only tickets it asked about, closed ones as repaired, or says Transient/Refused: never a
+    TypeError that would stop the poll of every other contractor."""
+    srv = servers["open311"]
+    srv.answer = answer
+    ad = Open311(config.Contractor("citytec", "open311", {"url": srv.url}))
+    try:
+        got = ad.updates(["1", "2"])
+    except (Transient, Refused):
+        return
+    assert {rid for rid, _, _ in got} <= {"1", "2"} and {st for _, st, _ in got} <= {"repaired"}

@@ -1,7 +1,7 @@
 """Open311 GeoReport v2 (JSON format) as the spec documents it: GET services.json,
 POST requests.json (form-encoded; api_key, service_code and a location required; errors as
-[{code, description}] with 400/403/404), GET requests.json, GET requests/{id}.json,
-and mySociety's servicerequestupdates.json."""
+[{code, description}] with 400/403/404), GET requests.json (with the comma-delimited
+service_request_id query), GET requests/{id}.json."""
 from __future__ import annotations
 
 import re
@@ -20,7 +20,11 @@ class Open311Server(App):
         super().__init__()
         self.api_key, self.jurisdiction = api_key, jurisdiction
         self.requests: list[dict] = []
-        self.updates: list[dict] = []
+        # the spec's multi-id query; False: a server that ignores it and answers its newest
+        # `page` requests (the spec leaves the page size to the server)
+        self.multi_id, self.page = True, 1000
+        self.seq = 1  # the next service_request_id
+        self.answer = None  # set: every GET of requests answers this JSON (a broken server)
 
     @staticmethod
     def err(code, status, text):
@@ -31,18 +35,21 @@ class Open311Server(App):
         q = dict(urllib.parse.parse_qsl(u.query))
         if u.path == "/services.json":
             return 200, SERVICES
+        if self.answer is not None and u.path.startswith("/requests"):
+            return 200, self.answer
         if u.path == "/requests.json":
             if q.get("start_date") and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", q["start_date"]):
                 return self.err(400, 400, "start_date must be w3c datetime")
-            return 200, [self._public(r) for r in self.requests]
+            if "service_request_id" in q and self.multi_id:  # comma-delimited; overrides the rest
+                ids = q["service_request_id"].split(",")
+                return 200, [self._public(r) for r in self.requests if r["service_request_id"] in ids]
+            return 200, [self._public(r) for r in self.requests][-self.page:]
         if u.path.startswith("/requests/") and u.path.endswith(".json"):
             rid = u.path[len("/requests/"):-5]
             for r in self.requests:
                 if r["service_request_id"] == rid:
                     return 200, [self._public(r)]
             return self.err(404, 404, f"no request {rid}")
-        if u.path == "/servicerequestupdates.json":
-            return 200, {"service_request_updates": self.updates}
         return self.err(404, 404, "not found")
 
     @staticmethod
@@ -70,7 +77,7 @@ class Open311Server(App):
         except ValueError:
             return self.err(400, 400, "lat/long must be numbers")
         with self.lock:
-            rid = str(len(self.requests) + 1)
+            rid, self.seq = str(self.seq), self.seq + 1
             self.requests.append({
                 "service_request_id": rid, "status": "open", "status_notes": None,
                 "service_code": one["service_code"], "description": one.get("description", ""),
@@ -78,6 +85,10 @@ class Open311Server(App):
                 "requested_datetime": "2026-01-01T00:00:00Z",
                 "attributes": {k[10:-1]: v for k, v in one.items() if k.startswith("attribute[")}})
         return 201, [{"service_request_id": rid, "service_notice": "", "account_id": None}]
+
+    def delete_request(self, rid):
+        """Gone at the contractor (merged or withdrawn there): requests/{rid}.json is a 404."""
+        self.requests = [r for r in self.requests if r["service_request_id"] != rid]
 
     def close_request(self, rid, notes="repaired"):
         for r in self.requests:
