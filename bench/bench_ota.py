@@ -23,7 +23,8 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from host_tools.ota import bundle as ob
-from host_tools.ota.rollout import Rollout
+from host_tools.ops import db
+from host_tools.ops.rollout import Rollout
 from host_tools.ota.server import TERMINAL, OtaServer
 from simulator.broker import Broker, kind_from_env
 from simulator.firmware_proc import micropython_path
@@ -138,8 +139,8 @@ def wave(b: Broker, key, tmp: Path) -> dict:
     try:
         time.sleep(1.0)
         w0 = time.monotonic()
-        res = Rollout(srv, good, posts, tmp / "wave.json", canary_share=0.34, wave_size=2,
-                      max_fail=0.0, wave_timeout_s=900).run()
+        res = Rollout.start(srv, good, posts, db.open_db(str(tmp / "ops.sqlite")), canary_share=0.34,
+                            wave_size=2, max_fail=0.0, wave_timeout_s=900).run()
         wall = time.monotonic() - w0
     finally:
         srv.close()

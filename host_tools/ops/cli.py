@@ -14,9 +14,10 @@
     console --listen HOST:PORT [--broker HOST:PORT]   the web console alone (docs/console-web.md)
     user add NAME --role R --municipality M [--contractor C] [--password-file F]   console accounts
     user list | passwd NAME | disable NAME | enable NAME | token NAME
-    ota rollout --bundle DIR --broker HOST:PORT (--posts ID,... | --municipality M | --all)
+    ota rollout --bundle DIR --broker HOST:PORT (--posts ID,... | --municipality M | --all | --resume ID)
                 [--canary 0.1] [--wave 50] [--max-fail 0.2]   update posts in waves (docs/ota.md)
-    ota status [--state FILE]            per-post state of the last rollout
+    ota status [ID]                      per-post state of a rollout (the newest without ID)
+    ota list                             the rollouts, newest first
     telemetry maintain | energy [--per hour|day] [--post P]   history: rollups, retention
 Exit codes: 0 ok, 2 usage (bad option, config or register file), 1 failure (database, broker).
 The database: --db, else $LAMPPOST_OPS_DB, else ./lamppost-ops.sqlite (SQLite); a
@@ -390,17 +391,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--posts", help="comma-separated post ids")
     p.add_argument("--municipality", help="every post of this municipality in the register")
     p.add_argument("--all", action="store_true", help="every post in the register")
+    p.add_argument("--resume", type=int, metavar="ID",
+                   help="carry on rollout ID whose process died (its posts, waves and limits)")
     p.add_argument("--canary", type=float, default=0.1, help="share of posts in the first wave (default 0.1)")
     p.add_argument("--wave", type=int, default=50, help="posts per later wave (default 50)")
     p.add_argument("--max-fail", dest="max_fail", type=float, default=0.2,
                    help="halt when more than this share of a wave failed (default 0.2)")
     p.add_argument("--wave-timeout", dest="wave_timeout", type=float, default=3600.0,
                    help="seconds a wave may take; a post without a verdict by then failed (default 3600)")
-    p.add_argument("--state", default="ota-rollout.json", help="per-post state file (default ota-rollout.json)")
     p.set_defaults(func=cmd_ota_rollout)
-    p = os_.add_parser("status", help="per-post state of the last rollout", parents=[common])
-    p.add_argument("--state", default="ota-rollout.json")
+    p = os_.add_parser("status", help="per-post state of a rollout (the newest without ID)", parents=[common])
+    p.add_argument("id", nargs="?", type=int)
     p.set_defaults(func=cmd_ota_status)
+    p = os_.add_parser("list", help="the rollouts, newest first", parents=[common])
+    p.set_defaults(func=cmd_ota_list)
     p = sub.add_parser("telemetry", help="telemetry history: maintain (rollup, partitions, "
                        "retention) or energy (the rollups)", parents=[common])
     ts = p.add_subparsers(dest="sub", required=True, metavar="ACTION")
@@ -418,27 +422,34 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_ota_rollout(args) -> int:
     from pathlib import Path
 
+    from host_tools.ops.rollout import Rollout, RolloutError
     from host_tools.ota import bundle as ob
-    from host_tools.ota.rollout import Rollout
     from host_tools.ota.server import OtaServer
     from host_tools.secret import SecretError, broker_password
     try:
         pw = broker_password(args)  # before anything else: a secret on argv is a usage error
     except SecretError as e:
         raise Usage(str(e)) from None
-    if args.posts:
+    if args.resume is not None:
+        if args.posts or args.municipality or args.all:
+            raise Usage("--resume carries on a rollout's own posts: name no others")
+        posts, scope = [], ""
+    elif args.posts:
         posts = [p for p in args.posts.split(",") if p]
+        scope = f"posts {args.posts}" if len(args.posts) <= 200 else f"{len(posts)} posts named"
     elif args.municipality or args.all:
         rows = _register_rows(args)
         posts = [r["id"] for r in rows if not args.municipality or r.get("municipality") == args.municipality]
+        scope = f"municipality {args.municipality}" if args.municipality else "all posts"
     else:
-        raise Usage("name the posts: --posts ID,ID, --municipality M or --all")
-    if not posts:
+        raise Usage("name the posts: --posts ID,ID, --municipality M or --all (or --resume ID)")
+    if not posts and args.resume is None:
         raise Usage("no posts to update")
     try:
         b = ob.load(Path(args.bundle))
     except ob.BundleError as e:
         raise Usage(str(e)) from None
+    eng = db.open_db(db.resolve_url(args.db))
     host, _, port = args.broker.rpartition(":")
     try:
         srv = OtaServer(host or "127.0.0.1", int(port), args.user, pw)
@@ -446,28 +457,47 @@ def cmd_ota_rollout(args) -> int:
         print(f"{PROG}: broker: {e}", file=sys.stderr)
         return 1
     try:
-        r = Rollout(srv, b, posts, Path(args.state), args.canary, args.wave, args.max_fail, args.wave_timeout)
+        if args.resume is not None:
+            r = Rollout.resume(srv, b, eng, args.resume)
+        else:
+            r = Rollout.start(srv, b, posts, eng, args.canary, args.wave, args.max_fail, args.wave_timeout,
+                              scope=scope)
+        print(f"rollout {r.id}: {b.version} to {sum(map(len, r.plan))} posts in {len(r.plan)} waves "
+              f"(`{PROG} ota status {r.id}` from anywhere)", file=sys.stderr)
         res = r.run()
-    except ValueError as e:
+    except RolloutError as e:
         raise Usage(str(e)) from None
     finally:
         srv.close()
-    rows = [{"post": p, **v} for p, v in res["posts"].items()]
-    _out(args, res, _table(rows, ["post", "wave", "state", "why"]) + f"\nrollout of {res['version']}: "
-         f"{res['state']}" + (f" ({res['why']})" if res.get("why") else ""))
+    _rollout_out(args, res)
     return 0 if res["state"] == "done" else 1
 
 
-def cmd_ota_status(args) -> int:
-    from pathlib import Path
-
-    from host_tools.ota.rollout import load_status
-    try:
-        res = load_status(Path(args.state))
-    except (OSError, ValueError) as e:
-        raise Usage(f"no rollout state in {args.state}: {e}") from None
+def _rollout_out(args, res: dict) -> None:
     rows = [{"post": p, **v} for p, v in res["posts"].items()]
-    _out(args, res, _table(rows, ["post", "wave", "state", "why"]) + f"\nrollout of {res['version']}: {res['state']}")
+    state = res["state"] + (" (its process stopped writing: `ota rollout --resume "
+                            f"{res['id']}` carries it on)" if res["stale"] else "")
+    _out(args, res, _table(rows, ["post", "wave", "state", "why"]) + f"\nrollout {res['id']} of "
+         f"{res['version']} ({res['scope']}): {state}" + (f" ({res['why']})" if res.get("why") else ""))
+
+
+def cmd_ota_status(args) -> int:
+    from host_tools.ops.rollout import RolloutError, status
+    try:
+        res = status(db.open_db(db.resolve_url(args.db)), args.id)
+    except RolloutError as e:
+        raise Usage(str(e)) from None
+    _rollout_out(args, res)
+    return 0
+
+
+def cmd_ota_list(args) -> int:
+    from host_tools.ops.rollout import listing
+    rows = listing(db.open_db(db.resolve_url(args.db)))
+    for r in rows:
+        r["started"] = iso(int(r["started_at"]))
+    _out(args, rows, _table(rows, ["id", "version", "scope", "state", "posts", "confirmed", "started"])
+         if rows else "no rollout yet")
     return 0
 
 

@@ -248,6 +248,33 @@ commands = Table(  # every command a console user sent to a post (the command au
 )
 
 
+ota_rollouts = Table(  # firmware rollouts in waves (lamppost-ops ota rollout, host_tools/ops/rollout.py)
+    "ota_rollouts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(32), nullable=False),
+    Column("scope", Text, nullable=False),            # what the operator named: posts, a municipality, all
+    Column("state", String(16), nullable=False),      # running | done | halted
+    Column("why", Text),                              # why it halted
+    Column("canary", Float, nullable=False),
+    Column("wave_size", Integer, nullable=False),
+    Column("max_fail", Float, nullable=False),
+    Column("wave_timeout_s", Float, nullable=False),
+    Column("waves", Text, nullable=False),            # JSON: each finished wave's posts, failed, failure_rate
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),    # the running process's last write
+    Column("ended_at", Float),
+)
+
+ota_rollout_posts = Table(  # each post's place and state in a rollout (no FK: --posts may name any id)
+    "ota_rollout_posts", metadata,
+    Column("rollout_id", Integer, ForeignKey("ota_rollouts.id"), primary_key=True),
+    Column("post_id", String(32), primary_key=True),
+    Column("wave", Integer, nullable=False),
+    Column("state", String(16), nullable=False),       # pending, offered ... confirmed, rolledBack, held
+    Column("why", Text),
+    Column("updated_at", Float, nullable=False),
+)
+
 # two writes every part of the service uses (engine, inbound, serve, telemetry)
 def insert_ignore(c: Connection, table, **values) -> bool:
     """INSERT that does nothing on a unique conflict; True if a row was written."""

@@ -1,0 +1,230 @@
+"""Rollout of one signed bundle to a set of posts in waves: a canary share first, then the rest.
+
+Each wave is offered at once and waited for until every post in it has a verdict
+(confirmed, rolledBack, refused, failed) or the wave's time is up (a post without a
+verdict counts as failed: "timeout"). When more than max_fail of a wave failed, the
+rollout halts: the posts of later waves are never offered ("held").
+
+The record is the operations database (tables ota_rollouts, ota_rollout_posts): every
+change of a post's state is written as it happens, so `lamppost-ops ota status` shows a
+rollout while it runs and after it ended, from any machine of the service. The running
+process writes a heartbeat; a rollout whose process died stays `running` with an old
+heartbeat, and `ota rollout --resume ID` carries it on (resume()). docs/ota.md.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+from sqlalchemy import Engine, bindparam, func, select, update
+
+from host_tools.ops import schema as S
+from host_tools.ota.bundle import Bundle
+from host_tools.ota.server import TERMINAL, OtaServer
+
+STALE_S = 60.0  # a running rollout whose heartbeat is older than this has lost its process
+BEAT_S = 5.0  # with nothing else to write, the heartbeat this often
+POLL_S = 0.2  # how often a wave's states are looked at
+
+
+class RolloutError(ValueError):
+    """A rollout that cannot start or resume: the reason in words."""
+
+
+def waves(posts: list[str], canary_share: float, wave_size: int) -> list[list[str]]:
+    """The posts in waves: ceil(canary_share * n) (at least 1) first, then wave_size at a time."""
+    if not posts:
+        return []
+    if not 0 < canary_share <= 1 or wave_size < 1:
+        raise RolloutError("canary share must be in (0, 1] and the wave size at least 1")
+    n = max(1, math.ceil(canary_share * len(posts)))
+    out = [posts[:n]]
+    rest = posts[n:]
+    out += [rest[i:i + wave_size] for i in range(0, len(rest), wave_size)]
+    return out
+
+
+class Rollout:
+    """One rollout's run. Start a new one with start(), carry on a dead one's with resume()."""
+
+    def __init__(self, server: OtaServer, bundle: Bundle, db: Engine, rid: int, plan: list[list[str]],
+                 states: dict[str, dict], done_waves: list[dict], max_fail: float,
+                 wave_timeout_s: float, clock=time.time):
+        self.srv, self.bundle, self.db, self.id = server, bundle, db, rid
+        self.plan, self.states, self.result_waves = plan, states, done_waves
+        self.max_fail, self.timeout, self.clock = max_fail, wave_timeout_s, clock
+        self.beat = 0.0  # when the heartbeat was last written (time.monotonic)
+
+    @classmethod
+    def start(cls, server: OtaServer, bundle: Bundle, posts: list[str], db: Engine,
+              canary_share: float = 0.1, wave_size: int = 50, max_fail: float = 0.2,
+              wave_timeout_s: float = 3600.0, scope: str = "", clock=time.time) -> Rollout:
+        """A new rollout, recorded before anything is offered. Refused when a post is named
+        twice or is in another rollout that is still running."""
+        if len(set(posts)) != len(posts):
+            raise RolloutError("a post is named twice")
+        plan = waves(posts, canary_share, wave_size)
+        now = clock()
+        with db.begin() as c:
+            busy = _running_posts(c, set(posts), now)
+            if busy:
+                (other, ids), = list(busy.items())[:1]
+                raise RolloutError(f"rollout {other} is still running with {len(ids)} of these posts "
+                                   f"({', '.join(sorted(ids)[:5])}{', ...' if len(ids) > 5 else ''}); "
+                                   f"wait for it, or `ota status {other}`")
+            rid = c.execute(S.ota_rollouts.insert().values(
+                version=bundle.version, scope=scope or f"{len(posts)} posts", state="running", why=None,
+                canary=canary_share, wave_size=wave_size, max_fail=max_fail,
+                wave_timeout_s=wave_timeout_s, waves="[]", started_at=now, heartbeat_at=now,
+                ended_at=None)).inserted_primary_key[0]
+            rows = [{"rollout_id": rid, "post_id": p, "wave": i, "state": "pending", "why": None,
+                     "updated_at": now} for i, w in enumerate(plan) for p in w]
+            if rows:
+                c.execute(S.ota_rollout_posts.insert(), rows)
+        states = {r["post_id"]: {"state": "pending", "why": None, "wave": r["wave"]} for r in rows}
+        return cls(server, bundle, db, rid, plan, states, [], max_fail, wave_timeout_s, clock)
+
+    @classmethod
+    def resume(cls, server: OtaServer, bundle: Bundle, db: Engine, rid: int, clock=time.time) -> Rollout:
+        """A rollout whose process died, carried on: the waves it finished stay as they are,
+        the posts of the first unfinished wave without a verdict are offered again (a post
+        that already switched answers `confirmed` again, docs/ota.md), then the rest."""
+        with db.begin() as c:
+            r = c.execute(select(S.ota_rollouts).where(S.ota_rollouts.c.id == rid)).mappings().first()
+            if r is None:
+                raise RolloutError(f"no rollout {rid}")
+            if r["state"] != "running":
+                raise RolloutError(f"rollout {rid} has ended ({r['state']}): nothing to resume")
+            if clock() - r["heartbeat_at"] < STALE_S:
+                raise RolloutError(f"rollout {rid} is running (its process wrote "
+                                   f"{clock() - r['heartbeat_at']:.0f} s ago): nothing to resume")
+            if r["version"] != bundle.version:
+                raise RolloutError(f"rollout {rid} is of version {r['version']}, the bundle is "
+                                   f"{bundle.version}")
+            c.execute(update(S.ota_rollouts).where(S.ota_rollouts.c.id == rid).values(heartbeat_at=clock()))
+            posts = c.execute(select(S.ota_rollout_posts).where(S.ota_rollout_posts.c.rollout_id == rid)
+                              .order_by(S.ota_rollout_posts.c.wave)).mappings().all()
+        plan: list[list[str]] = []
+        states = {}
+        for p in posts:
+            while len(plan) <= p["wave"]:
+                plan.append([])
+            plan[p["wave"]].append(p["post_id"])
+            states[p["post_id"]] = {"state": p["state"], "why": p["why"], "wave": p["wave"]}
+        return cls(server, bundle, db, rid, plan, states, json.loads(r["waves"]), r["max_fail"],
+                   r["wave_timeout_s"], clock)
+
+    def _save(self, changed: list[str], **rollout) -> None:
+        """The posts whose state changed and the heartbeat (and what else of the rollout
+        changed), in one transaction."""
+        P = S.ota_rollout_posts
+        now = self.clock()
+        self.beat = time.monotonic()
+        with self.db.begin() as c:
+            if changed:
+                c.execute(update(P).where(P.c.rollout_id == self.id, P.c.post_id == bindparam("pid"))
+                          .values(state=bindparam("st"), why=bindparam("wy"), updated_at=now),
+                          [{"pid": p, "st": self.states[p]["state"], "wy": self.states[p]["why"]}
+                           for p in changed])
+            c.execute(update(S.ota_rollouts).where(S.ota_rollouts.c.id == self.id)
+                      .values(heartbeat_at=now, **rollout))
+
+    def _sync(self, wave: list[str], timed_out: bool = False) -> list[str]:
+        """The server's word on the wave's posts taken in; the posts that changed."""
+        changed = []
+        for p in wave:
+            mine = self.states[p]
+            st = self.srv.state(p)
+            new = (st.state, st.why) if st is not None else (mine["state"], mine["why"])
+            if timed_out and new[0] not in TERMINAL:
+                new = ("failed", "timeout: no verdict within the wave's time")
+            if new != (mine["state"], mine["why"]):
+                mine["state"], mine["why"] = new
+                changed.append(p)
+        return changed
+
+    def run(self) -> dict:
+        """Offer wave after wave; the rollout's record (status()) when it is done or halted."""
+        for i, wave in enumerate(self.plan):
+            if i < len(self.result_waves):
+                continue  # finished before a resume
+            for p in wave:
+                if self.states[p]["state"] not in TERMINAL:
+                    self.srv.offer(p, self.bundle)
+            end = time.monotonic() + self.timeout
+            while True:
+                changed = self._sync(wave)
+                if changed or time.monotonic() - self.beat >= BEAT_S:
+                    self._save(changed)
+                if all(self.states[p]["state"] in TERMINAL for p in wave):
+                    break
+                if time.monotonic() >= end:
+                    self._save(self._sync(wave, timed_out=True))
+                    break
+                time.sleep(POLL_S)
+            failed = [p for p in wave if self.states[p]["state"] != "confirmed"]
+            rate = len(failed) / len(wave)
+            self.result_waves.append({"wave": i, "posts": len(wave), "failed": len(failed),
+                                      "failure_rate": round(rate, 3)})
+            if rate > self.max_fail:
+                why = f"wave {i}: {len(failed)} of {len(wave)} failed ({rate:.0%} > {self.max_fail:.0%})"
+                held = [p for later in self.plan[i + 1:] for p in later]
+                for p in held:
+                    self.states[p].update(state="held", why=None)
+                self._save(held, waves=json.dumps(self.result_waves), state="halted", why=why,
+                           ended_at=self.clock())
+                return status(self.db, self.id, self.clock)
+            self._save([], waves=json.dumps(self.result_waves))
+        self._save([], state="done", ended_at=self.clock())
+        return status(self.db, self.id, self.clock)
+
+
+def _running_posts(c, posts: set[str], now: float) -> dict[int, set[str]]:
+    """Of these posts, those in a rollout still running (heartbeat fresh), by rollout."""
+    R, P = S.ota_rollouts, S.ota_rollout_posts
+    live = c.execute(select(R.c.id).where(R.c.state == "running",
+                                          R.c.heartbeat_at > now - STALE_S)).scalars().all()
+    out: dict[int, set[str]] = {}
+    for rid in live:
+        mine = set(c.execute(select(P.c.post_id).where(P.c.rollout_id == rid)).scalars()) & posts
+        if mine:
+            out[rid] = mine
+    return out
+
+
+def status(db: Engine, rid: int | None = None, clock=time.time) -> dict:
+    """A rollout's record (the newest when rid is None): version, state, why, waves, the
+    per-post states; `stale` when it says running but its process stopped writing. Raises
+    RolloutError if there is none."""
+    R, P = S.ota_rollouts, S.ota_rollout_posts
+    with db.connect() as c:
+        q = select(R).where(R.c.id == rid) if rid is not None else select(R).order_by(R.c.id.desc()).limit(1)
+        r = c.execute(q).mappings().first()
+        if r is None:
+            raise RolloutError(f"no rollout {rid}" if rid is not None else "no rollout yet")
+        posts = c.execute(select(P.c.post_id, P.c.wave, P.c.state, P.c.why).where(P.c.rollout_id == r["id"])
+                          .order_by(P.c.wave, P.c.post_id)).all()
+    out = {k: r[k] for k in ("id", "version", "scope", "state", "why", "started_at", "heartbeat_at",
+                             "ended_at", "canary", "wave_size", "max_fail")}
+    out["waves"] = json.loads(r["waves"])
+    out["stale"] = r["state"] == "running" and clock() - r["heartbeat_at"] >= STALE_S
+    out["posts"] = {p.post_id: {"state": p.state, "why": p.why, "wave": p.wave} for p in posts}
+    return out
+
+
+def listing(db: Engine, limit: int = 50) -> list[dict]:
+    """The newest rollouts, a line each: id, version, scope, state, posts, confirmed, when."""
+    R, P = S.ota_rollouts, S.ota_rollout_posts
+    with db.connect() as c:
+        rs = c.execute(select(R).order_by(R.c.id.desc()).limit(limit)).mappings().all()
+        counts = dict(((rid, st), n) for rid, st, n in c.execute(
+            select(P.c.rollout_id, P.c.state, func.count()).where(P.c.rollout_id.in_([r["id"] for r in rs]))
+            .group_by(P.c.rollout_id, P.c.state)).all())
+    out = []
+    for r in rs:
+        n = sum(v for (rid, _), v in counts.items() if rid == r["id"])
+        out.append({"id": r["id"], "version": r["version"], "scope": r["scope"], "state": r["state"],
+                    "posts": n, "confirmed": counts.get((r["id"], "confirmed"), 0),
+                    "started_at": r["started_at"], "ended_at": r["ended_at"]})
+    return out
