@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import smtplib
 import ssl
 import urllib.error
@@ -39,6 +40,8 @@ from sqlalchemy import select, update
 from host_tools.ops import schema as S
 from host_tools.ops.config import Config, Contractor
 from host_tools.ops.engine import Engine, iso
+
+log = logging.getLogger("lamppost-ops")
 
 LEASE_S = 120
 TIMEOUT_S = 20
@@ -73,6 +76,15 @@ def _json(body: bytes, what: str):
         return json.loads(body)
     except ValueError:
         raise Transient(f"{what}: answer is not JSON: {body[:100]!r}") from None
+
+
+def _ticket(value, what: str) -> str:
+    """A contractor's ticket id as text: a non-empty string or an integer, else Transient (the
+    answer is not understood; asked again, and found there before sending twice)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip() \
+            or len(str(value)) > 200:
+        raise Transient(f"{what}: no ticket id in the answer: {str(value)[:100]!r}")
+    return str(value)
 
 
 class Adapter:
@@ -143,9 +155,10 @@ class Open311(Adapter):
         if self.o.get("jurisdiction_id"):
             q["jurisdiction_id"] = self.o["jurisdiction_id"]
         _, body = _http("GET", f"{self.url}/requests.json?{urllib.parse.urlencode(q)}", ctx=self.ctx)
-        for r in _json(body, "Open311 GET requests"):
-            if key in str(r.get("description", "")):
-                return str(r.get("service_request_id"))
+        ans = _json(body, "Open311 GET requests")
+        for r in ans if isinstance(ans, list) else []:
+            if isinstance(r, dict) and key in str(r.get("description", "")):
+                return _ticket(r.get("service_request_id"), "Open311 GET requests")
         return None
 
     def send(self, order, action, key):
@@ -163,12 +176,10 @@ class Open311(Adapter):
         _, body = _http("POST", f"{self.url}/requests.json", data=urllib.parse.urlencode(f).encode(),
                         headers={"Content-Type": "application/x-www-form-urlencoded"}, ctx=self.ctx)
         ans = _json(body, "Open311 POST requests")
-        if not isinstance(ans, list) or not ans:
+        if not isinstance(ans, list) or not ans or not isinstance(ans[0], dict):
             raise Transient(f"Open311 answer without a request: {body[:200]!r}")
-        rid = ans[0].get("service_request_id") or ans[0].get("token")
-        if not rid:
-            raise Transient("Open311 answer without service_request_id or token")
-        return str(rid)
+        return _ticket(ans[0].get("service_request_id") or ans[0].get("token"),
+                       "Open311 POST requests (service_request_id or token)")
 
     def update(self, order, key, ticket):
         raise Unsupported(f"Open311 GeoReport v2 cannot change request {ticket}: it still has the "
@@ -226,9 +237,12 @@ class Signalen(Adapter):
                                     "created_after": iso(int(order["opened_at"]) - 3600)})
         _, body = _http("GET", f"{self.url}/signals/v1/private/signals/?{q}", headers=self._auth(),
                         ctx=self.ctx)
-        for s in _json(body, "Signalen list").get("results", []):
-            if (s.get("extra_properties") or {}).get("lamppost_ref") == key:
-                return str(s.get("signal_id") or s.get("id"))
+        ans = _json(body, "Signalen list")
+        res = ans.get("results") if isinstance(ans, dict) else None
+        for s in res if isinstance(res, list) else []:
+            extra = s.get("extra_properties") if isinstance(s, dict) else None
+            if isinstance(extra, dict) and extra.get("lamppost_ref") == key:
+                return _ticket(s.get("signal_id") or s.get("id"), "Signalen list")
         return None
 
     def send(self, order, action, key):
@@ -257,10 +271,8 @@ class Signalen(Adapter):
                        data=json.dumps(body).encode(),
                        headers={**self._auth(), "Content-Type": "application/json"}, ctx=self.ctx)
         a = _json(ans, "Signalen POST")
-        sid = a.get("signal_id") or a.get("id")
-        if not sid:
-            raise Transient("Signalen answer without an id")
-        return str(sid)
+        return _ticket((a.get("signal_id") or a.get("id")) if isinstance(a, dict) else None,
+                       "Signalen POST (signal_id or id)")
 
     def update(self, order, key, ticket):
         main = self.o.get("main_category", "wegen-verkeer-straatmeubilair")
@@ -284,14 +296,20 @@ class Signalen(Adapter):
             _, body = _http("GET", f"{self.url}/signals/v1/private/status-updates?"
                             f"{urllib.parse.urlencode(q)}", headers=self._auth(), ctx=self.ctx)
             page = _json(body, "Signalen status-updates")
+            if not isinstance(page, dict) or not isinstance(page.get("items", []), list):
+                raise Transient(f"Signalen status-updates: not a page of items: {body[:100]!r}")
             for it in page.get("items", []):
-                sid = str(it.get("signal_id"))
-                st = {"IN_PROGRESS": "acknowledged", "RESOLVED": "repaired"}.get(it.get("status"))
+                if not isinstance(it, dict):
+                    continue
+                sid, status = str(it.get("signal_id")), it.get("status")
+                st = {"IN_PROGRESS": "acknowledged", "RESOLVED": "repaired"}.get(status) \
+                    if isinstance(status, str) else None
                 if sid in want and st:
-                    out.append((sid, st, f"Signalen {it.get('status')} at {it.get('changed_at')}"))
-            if not page.get("next_cursor") or not page.get("items"):
+                    out.append((sid, st, f"Signalen {status} at {it.get('changed_at')}"))
+            nxt = page.get("next_cursor")
+            if not nxt or not page.get("items") or not isinstance(nxt, (str, int)):
                 break
-            self.cursor = page["next_cursor"]
+            self.cursor = str(nxt)
         return out
 
 
@@ -310,7 +328,8 @@ class Webhook(Adapter):
             "Content-Type": "application/json", "Idempotency-Key": key,
             "X-Lamppost-Signature": f"sha256={sig}"})
         a = _json(ans, "webhook")
-        return str(a.get("id") or key) if isinstance(a, dict) else key
+        got = a.get("id") if isinstance(a, dict) else None
+        return key if got is None or got == "" else _ticket(got, "webhook answer's id")
 
     def update(self, order, key, ticket):
         self.send(order, "update", key)  # same order id, action update: the receiver's job
@@ -424,6 +443,10 @@ class Dispatcher:
                 err, refused = str(e), True
             except Transient as e:
                 err = str(e)
+            except Exception as e:  # noqa: BLE001 - an answer no adapter foresaw: retried, never lost
+                err = f"{row['contractor']}: answer not understood: {type(e).__name__}: {e}"[:500]
+                log.exception("dispatch: answer not understood", extra={"fields": {
+                    "order": order["id"], "contractor": row["contractor"]}})
             r = self.cfg.rules(muni)
             with self.e.db.begin() as c:
                 # the order may have moved to another contractor while this was on its way
@@ -485,6 +508,10 @@ class Dispatcher:
                 ups = ad.updates(list(ids))
             except (Transient, Refused):
                 continue  # asked again next round
+            except Exception:  # noqa: BLE001 - one contractor's odd answer stops no other's status
+                log.exception("poll: status answer not understood", extra={"fields": {
+                    "municipality": muni, "contractor": name}})
+                continue
             for rid, status, why in ups:
                 if rid in ids and self.e.contractor_update(ids[rid], status, why):
                     n += 1

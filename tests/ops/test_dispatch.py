@@ -219,17 +219,32 @@ _json = st.recursive(_scalars, lambda inner: st.one_of(
     max_leaves=12)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(answer=_json)
-def test_open311_status_answers_of_any_shape_are_read_or_refused_never_raised(servers, answer):
-    """Whatever JSON a contractor's server answers the status queries with, the adapter reports
-    only tickets it asked about, closed ones as repaired, or says Transient/Refused: never a
-    TypeError that would stop the poll of every other contractor."""
-    srv = servers["open311"]
-    srv.answer = answer
-    ad = Open311(config.Contractor("citytec", "open311", {"url": srv.url}))
-    try:
-        got = ad.updates(["1", "2"])
-    except (Transient, Refused):
-        return
-    assert {rid for rid, _, _ in got} <= {"1", "2"} and {st for _, st, _ in got} <= {"repaired"}
+@pytest.mark.parametrize("which", ["open311", "signalen", "webhook"])
+def test_any_answer_of_a_contractor_is_taken_retried_or_refused_never_raised(db_url, tmp_path, servers,
+                                                                             which):
+    """Whatever JSON a contractor's server answers (with 200) to a create, a find before a retry
+    or a status poll, the dispatcher neither raises (which stopped the round: every other
+    contractor's orders waited) nor loses the order: its queue row is sent with a ticket id
+    in words, or pending for a retry, or rejected for the operator."""
+    clock = Clock(T0 + 1000)
+    e, d = open_orders(db_url, tmp_path, cfg_for(servers, which), clock)
+    srv = servers[which]
+    D, O = schema.dispatch, schema.orders
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(answer=_json, attempts=st.integers(0, 2))
+    def check(answer, attempts):
+        with e.db.begin() as c:
+            c.execute(D.update().values(state="pending", next_at=clock.t - 1, attempts=attempts,
+                                        remote_id=None, last_error=None))
+            c.execute(O.update().values(remote_id="1"))  # polled as an open ticket
+        srv.answer = answer
+        d.run()
+        d.poll()
+        [row] = queue(e)
+        assert row["state"] in ("sent", "pending", "rejected"), row
+        if row["state"] == "sent":
+            assert isinstance(row["remote_id"], str) and row["remote_id"].strip()
+        else:
+            assert row["last_error"]
+    check()

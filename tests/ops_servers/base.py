@@ -1,4 +1,5 @@
-"""A threaded stdlib HTTP server with switches a test flips: down (503), lose the next answer."""
+"""A threaded stdlib HTTP server with switches a test flips: down (503), lose the next answer,
+answer anything (a broken server: every request gets 200 with that JSON)."""
 from __future__ import annotations
 
 import json
@@ -28,6 +29,10 @@ class Handler(BaseHTTPRequestHandler):
         if srv.down:
             self.reply(503, {"error": "service unavailable"})
             return
+        if srv.answer is not None:
+            self.body()
+            self.reply(200, srv.answer)
+            return
         code, obj = getattr(srv, method.lower())(self)
         if srv.lose_next_answer and method == "POST":
             srv.lose_next_answer = False
@@ -51,6 +56,7 @@ class App:
         self.calls: list = []
         self.down = False
         self.lose_next_answer = False
+        self.answer = None
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.app = self
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"

@@ -24,7 +24,6 @@ class Open311Server(App):
         # `page` requests (the spec leaves the page size to the server)
         self.multi_id, self.page = True, 1000
         self.seq = 1  # the next service_request_id
-        self.answer = None  # set: every GET of requests answers this JSON (a broken server)
 
     @staticmethod
     def err(code, status, text):
@@ -35,8 +34,6 @@ class Open311Server(App):
         q = dict(urllib.parse.parse_qsl(u.query))
         if u.path == "/services.json":
             return 200, SERVICES
-        if self.answer is not None and u.path.startswith("/requests"):
-            return 200, self.answer
         if u.path == "/requests.json":
             if q.get("start_date") and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", q["start_date"]):
                 return self.err(400, 400, "start_date must be w3c datetime")
