@@ -8,6 +8,7 @@ import io
 import json
 import os
 import threading
+from types import SimpleNamespace
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -258,6 +259,17 @@ def test_post_page_data_and_report_csv(world):
     k1 = next(r for r in rows if r["cabinet"] == "K1")
     assert k1["faults_reported"] == "1" and float(k1["energy_kwh"]) == pytest.approx(0.05)
     assert "<svg" in h.get("/posts/HT-0001")[1]
+    assert p["updates"] == []
+    # a firmware rollout of two municipalities' posts: each post page shows its own verdict
+    from host_tools.ops.rollout import Rollout
+    r = Rollout.start(None, SimpleNamespace(version="0.2.0"), ["HT-0001", "UT-0001"], world.engine.db)
+    r.states["HT-0001"].update(state="rolledBack", why="trial failed to run")
+    r._save(["HT-0001"])
+    [u] = json.loads(h.get("/api/v1/posts/HT-0001")[1])["updates"]
+    assert (u["rollout"], u["version"], u["state"], u["why"], u["rollout_state"]) == (
+        r.id, "0.2.0", "rolledBack", "trial failed to run", "running")
+    assert "trial failed to run" in h.get("/posts/HT-0001")[1]
+    assert h.get("/api/v1/posts/UT-0001")[0] == 404  # the other municipality's post: not there
     # text from outside (the register, a query string) is escaped on every page
     from sqlalchemy import update
 

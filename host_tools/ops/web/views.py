@@ -249,6 +249,13 @@ def post_detail(c, user: User, pid: str, cfg) -> dict | None:
                                        .order_by(S.commands.c.id.desc()).limit(50)).mappings()]
     for x in cmds:
         x["at_iso"] = iso(int(x["at"]))
+    R, RP = S.ota_rollouts, S.ota_rollout_posts
+    updates = [{"rollout": r.id, "version": r.version, "state": r.state, "why": r.why,
+                "rollout_state": r.rollout_state, "updated": iso(int(r.updated_at))}
+               for r in c.execute(select(R.c.id, R.c.version, RP.c.state, RP.c.why, RP.c.updated_at,
+                                         R.c.state.label("rollout_state"))
+                                  .join(R, R.c.id == RP.c.rollout_id).where(RP.c.post_id == pid)
+                                  .order_by(R.c.id.desc()).limit(10))]
     return {
         "id": pid, "config": config,
         "status": {"lwt": p["lwt"], "last_report": iso(p["last_t"]), "lamp": ps["lamp"] if ps else None,
@@ -262,6 +269,7 @@ def post_detail(c, user: User, pid: str, cfg) -> dict | None:
         "per_month": [{"month": k, **v} for k, v in sorted(months.items())],
         "alarms": cur, "alarm_timeline": timeline, "events": events,
         "orders": orders(c, user, post_id=pid), "commands": cmds,
+        "updates": updates,  # the firmware rollouts this post was in, newest first (docs/ota.md)
     }
 
 
