@@ -40,8 +40,9 @@ def cfg_for(servers, which: str, **over) -> dict:
     return {"municipality": {"houten": {"name": "Houten", "contractor": {"citytec": opts}}}}
 
 
-def open_orders(db_url, tmp_path, cfg, clock, posts=("HT-0005",)):
-    e = make_engine(db_url, tmp_path, cfg=cfg, clock=clock)
+def open_orders(db_url, tmp_path, cfg, clock, posts=("HT-0005",), register=None):
+    """An order for each of posts (a lamp failure), on the register given or the default town."""
+    e = make_engine(db_url, tmp_path, posts=register, cfg=cfg, clock=clock)
     for pid in posts:
         p = Post(e, pid)
         p.switch(True, T0)
@@ -116,13 +117,7 @@ def test_contractors_down_for_a_day_get_every_order_once(db_url, tmp_path, serve
         p["contractor"] = kinds[i % 3]
     for k in kinds:
         servers[k].down = True
-    e = make_engine(db_url, tmp_path, posts=posts, cfg=cfg, clock=clock)
-    for p in posts:
-        q = Post(e, p["id"])
-        q.alarm("lampFailure", "raised", T0)
-        q.state(T0 + 1000)
-    e.tick()
-    d = Dispatcher(e, config.parse(cfg))
+    e, d = open_orders(db_url, tmp_path, cfg, clock, [p["id"] for p in posts], register=posts)
     tries = 0
     while clock.t < T0 + 1000 + 86400:  # jump the virtual clock to the next due retry
         tries += d.run()["retry"]
@@ -178,13 +173,7 @@ def test_open311_status_of_many_tickets_in_few_requests_and_one_gone_holds_back_
     clock = Clock(T0 + 1000)
     cfg = cfg_for(servers, "open311")
     posts = town(120, cabinet_of=lambda i: f"K{i}")  # a cabinet each: an order each
-    e = make_engine(db_url, tmp_path, posts=posts, cfg=cfg, clock=clock)
-    for p in posts:
-        q = Post(e, p["id"])
-        q.alarm("lampFailure", "raised", T0)
-        q.state(T0 + 1000)
-    e.tick()
-    d = Dispatcher(e, config.parse(cfg))
+    e, d = open_orders(db_url, tmp_path, cfg, clock, [p["id"] for p in posts], register=posts)
     while d.run()["sent"]:
         pass
     srv = servers["open311"]
