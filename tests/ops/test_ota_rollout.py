@@ -184,3 +184,16 @@ def test_ota_commands_refuse_a_broker_password_on_the_command_line(tmp_path, cap
     rc = ops(["--db", str(tmp_path / "ops.sqlite"), "ota", "rollout", "--bundle", str(tmp_path),
               "--broker", "127.0.0.1:9", "--posts", "NL-0001", "--password", "hunter2"])
     assert rc == 2 and "--password-file" in capsys.readouterr().err
+
+
+def test_ota_cli_says_what_is_wrong_with_exit_2(tmp_path, capsys):
+    """No rollout to show, --resume beside other posts, an unknown rollout: usage errors in
+    words, before any broker is contacted."""
+    dbf = str(tmp_path / "ops.sqlite")
+    assert ops(["--db", dbf, "ota", "status"]) == 2
+    assert "no rollout yet" in capsys.readouterr().err
+    assert ops(["--db", dbf, "--json", "ota", "list"]) == 0 and json.loads(capsys.readouterr().out) == []
+    assert ops(["--db", dbf, "ota", "status", "7"]) == 2 and "no rollout 7" in capsys.readouterr().err
+    assert ops(["--db", dbf, "ota", "rollout", "--bundle", str(tmp_path), "--broker", "127.0.0.1:9",
+                "--resume", "7", "--posts", "NL-0001"]) == 2
+    assert "--resume carries on a rollout's own posts" in capsys.readouterr().err
