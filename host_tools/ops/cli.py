@@ -18,6 +18,7 @@
                 [--canary 0.1] [--wave 50] [--max-fail 0.2]   update posts in waves (docs/ota.md)
     ota status [ID]                      per-post state of a rollout (the newest without ID)
     ota list                             the rollouts, newest first
+    ota abandon ID                       end a rollout whose process died (its posts are free again)
     telemetry maintain | energy [--per hour|day] [--post P]   history: rollups, retention
 Exit codes: 0 ok, 2 usage (bad option, config or register file), 1 failure (database, broker).
 The database: --db, else $LAMPPOST_OPS_DB, else ./lamppost-ops.sqlite (SQLite); a
@@ -405,6 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ota_status)
     p = os_.add_parser("list", help="the rollouts, newest first", parents=[common])
     p.set_defaults(func=cmd_ota_list)
+    p = os_.add_parser("abandon", help="end a rollout whose process died, without resuming it",
+                       parents=[common])
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_ota_abandon)
     p = sub.add_parser("telemetry", help="telemetry history: maintain (rollup, partitions, "
                        "retention) or energy (the rollups)", parents=[common])
     ts = p.add_subparsers(dest="sub", required=True, metavar="ACTION")
@@ -422,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_ota_rollout(args) -> int:
     from pathlib import Path
 
-    from host_tools.ops.rollout import Rollout, RolloutError
+    from host_tools.ops.rollout import Rollout, RolloutError, TakenOver
     from host_tools.ota import bundle as ob
     from host_tools.ota.server import OtaServer
     from host_tools.secret import SecretError, broker_password
@@ -465,6 +470,9 @@ def cmd_ota_rollout(args) -> int:
         print(f"rollout {r.id}: {b.version} to {sum(map(len, r.plan))} posts in {len(r.plan)} waves "
               f"(`{PROG} ota status {r.id}` from anywhere)", file=sys.stderr)
         res = r.run()
+    except TakenOver as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
     except RolloutError as e:
         raise Usage(str(e)) from None
     finally:
@@ -476,7 +484,8 @@ def cmd_ota_rollout(args) -> int:
 def _rollout_out(args, res: dict) -> None:
     rows = [{"post": p, **v} for p, v in res["posts"].items()]
     state = res["state"] + (" (its process stopped writing: `ota rollout --resume "
-                            f"{res['id']}` carries it on)" if res["stale"] else "")
+                            f"{res['id']}` carries it on, `ota abandon {res['id']}` ends it)"
+                            if res["stale"] else "")
     _out(args, res, _table(rows, ["post", "wave", "state", "why"]) + f"\nrollout {res['id']} of "
          f"{res['version']} ({res['scope']}): {state}" + (f" ({res['why']})" if res.get("why") else ""))
 
@@ -488,6 +497,17 @@ def cmd_ota_status(args) -> int:
     except RolloutError as e:
         raise Usage(str(e)) from None
     _rollout_out(args, res)
+    return 0
+
+
+def cmd_ota_abandon(args) -> int:
+    from host_tools.ops.rollout import RolloutError, abandon, status
+    eng = db.open_db(db.resolve_url(args.db))
+    try:
+        abandon(eng, args.id)
+    except RolloutError as e:
+        raise Usage(str(e)) from None
+    _rollout_out(args, status(eng, args.id))
     return 0
 
 

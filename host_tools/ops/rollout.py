@@ -7,14 +7,18 @@ rollout halts: the posts of later waves are never offered ("held").
 
 The record is the operations database (tables ota_rollouts, ota_rollout_posts): every
 change of a post's state is written as it happens, so `lamppost-ops ota status` shows a
-rollout while it runs and after it ended, from any machine of the service. The running
-process writes a heartbeat; a rollout whose process died stays `running` with an old
-heartbeat, and `ota rollout --resume ID` carries it on (resume()). docs/ota.md.
+rollout while it runs and after it ended, from any machine of the service. A post is in
+at most one running rollout. The running process owns its rollout (a token it writes
+with) and writes a heartbeat; a rollout whose process died stays `running` with an old
+heartbeat, and `ota rollout --resume ID` carries it on (resume(): the new process takes
+the ownership, an old one that wakes up stops at its next write) or `ota abandon ID`
+ends it. docs/ota.md.
 """
 from __future__ import annotations
 
 import json
 import math
+import secrets
 import time
 
 from sqlalchemy import Engine, bindparam, func, select, update
@@ -22,6 +26,9 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from host_tools.ops import schema as S
 from host_tools.ota.bundle import Bundle
 from host_tools.ota.server import TERMINAL, OtaServer
+from lamppost_common.ids import check_post_id
+
+ROLLOUT_LOCK = 0x6C706F74  # pg advisory lock key ("lpot"): rollouts start, resume and end one at a time
 
 STALE_S = 60.0  # a running rollout whose heartbeat is older than this has lost its process
 BEAT_S = 5.0  # with nothing else to write, the heartbeat this often
@@ -30,6 +37,16 @@ POLL_S = 0.2  # how often a wave's states are looked at
 
 class RolloutError(ValueError):
     """A rollout that cannot start or resume: the reason in words."""
+
+
+class TakenOver(RolloutError):
+    """Another process resumed this rollout (this one was silent too long): stop."""
+
+
+def _lock(c) -> None:
+    """Start, resume and abandon decide one at a time (SQLite: BEGIN IMMEDIATE already)."""
+    if c.dialect.name == "postgresql":
+        c.execute(select(func.pg_advisory_xact_lock(ROLLOUT_LOCK)))
 
 
 def waves(posts: list[str], canary_share: float, wave_size: int) -> list[list[str]]:
@@ -48,10 +65,10 @@ def waves(posts: list[str], canary_share: float, wave_size: int) -> list[list[st
 class Rollout:
     """One rollout's run. Start a new one with start(), carry on a dead one's with resume()."""
 
-    def __init__(self, server: OtaServer, bundle: Bundle, db: Engine, rid: int, plan: list[list[str]],
-                 states: dict[str, dict], done_waves: list[dict], max_fail: float,
+    def __init__(self, server: OtaServer, bundle: Bundle, db: Engine, rid: int, owner: str,
+                 plan: list[list[str]], states: dict[str, dict], done_waves: list[dict], max_fail: float,
                  wave_timeout_s: float, clock=time.time):
-        self.srv, self.bundle, self.db, self.id = server, bundle, db, rid
+        self.srv, self.bundle, self.db, self.id, self.owner = server, bundle, db, rid, owner
         self.plan, self.states, self.result_waves = plan, states, done_waves
         self.max_fail, self.timeout, self.clock = max_fail, wave_timeout_s, clock
         self.beat = 0.0  # when the heartbeat was last written (time.monotonic)
@@ -60,37 +77,51 @@ class Rollout:
     def start(cls, server: OtaServer, bundle: Bundle, posts: list[str], db: Engine,
               canary_share: float = 0.1, wave_size: int = 50, max_fail: float = 0.2,
               wave_timeout_s: float = 3600.0, scope: str = "", clock=time.time) -> Rollout:
-        """A new rollout, recorded before anything is offered. Refused when a post is named
-        twice or is in another rollout that is still running."""
+        """A new rollout, recorded before anything is offered. Refused when a post id is not
+        one, a post is named twice or is in another rollout still running (or whose process
+        died: resume or abandon that one first)."""
+        for p in posts:
+            try:
+                check_post_id(p)
+            except ValueError as e:
+                raise RolloutError(str(e)) from None
         if len(set(posts)) != len(posts):
             raise RolloutError("a post is named twice")
         plan = waves(posts, canary_share, wave_size)
-        now = clock()
+        now, owner = clock(), secrets.token_hex(8)
         with db.begin() as c:
-            busy = _running_posts(c, set(posts), now)
+            _lock(c)
+            busy = _running_posts(c, set(posts))
             if busy:
-                (other, ids), = list(busy.items())[:1]
+                other, ids = min(busy.items())
+                r = c.execute(select(S.ota_rollouts.c.heartbeat_at)
+                              .where(S.ota_rollouts.c.id == other)).scalar()
+                what = ("wait for it, or `ota status {0}`" if now - r < STALE_S else
+                        "its process stopped: `ota rollout --resume {0}` or `ota abandon {0}` first")
                 raise RolloutError(f"rollout {other} is still running with {len(ids)} of these posts "
                                    f"({', '.join(sorted(ids)[:5])}{', ...' if len(ids) > 5 else ''}); "
-                                   f"wait for it, or `ota status {other}`")
+                                   + what.format(other))
             rid = c.execute(S.ota_rollouts.insert().values(
                 version=bundle.version, scope=scope or f"{len(posts)} posts", state="running", why=None,
                 canary=canary_share, wave_size=wave_size, max_fail=max_fail,
                 wave_timeout_s=wave_timeout_s, waves="[]", started_at=now, heartbeat_at=now,
-                ended_at=None)).inserted_primary_key[0]
+                ended_at=None, owner=owner)).inserted_primary_key[0]
             rows = [{"rollout_id": rid, "post_id": p, "wave": i, "state": "pending", "why": None,
                      "updated_at": now} for i, w in enumerate(plan) for p in w]
             if rows:
                 c.execute(S.ota_rollout_posts.insert(), rows)
         states = {r["post_id"]: {"state": "pending", "why": None, "wave": r["wave"]} for r in rows}
-        return cls(server, bundle, db, rid, plan, states, [], max_fail, wave_timeout_s, clock)
+        return cls(server, bundle, db, rid, owner, plan, states, [], max_fail, wave_timeout_s, clock)
 
     @classmethod
     def resume(cls, server: OtaServer, bundle: Bundle, db: Engine, rid: int, clock=time.time) -> Rollout:
         """A rollout whose process died, carried on: the waves it finished stay as they are,
         the posts of the first unfinished wave without a verdict are offered again (a post
-        that already switched answers `confirmed` again, docs/ota.md), then the rest."""
+        that already switched answers `confirmed` again, docs/ota.md), then the rest. The
+        rollout is this process's from here: the one that ran it stops at its next write."""
+        owner = secrets.token_hex(8)
         with db.begin() as c:
+            _lock(c)
             r = c.execute(select(S.ota_rollouts).where(S.ota_rollouts.c.id == rid)).mappings().first()
             if r is None:
                 raise RolloutError(f"no rollout {rid}")
@@ -102,7 +133,8 @@ class Rollout:
             if r["version"] != bundle.version:
                 raise RolloutError(f"rollout {rid} is of version {r['version']}, the bundle is "
                                    f"{bundle.version}")
-            c.execute(update(S.ota_rollouts).where(S.ota_rollouts.c.id == rid).values(heartbeat_at=clock()))
+            c.execute(update(S.ota_rollouts).where(S.ota_rollouts.c.id == rid)
+                      .values(heartbeat_at=clock(), owner=owner))
             posts = c.execute(select(S.ota_rollout_posts).where(S.ota_rollout_posts.c.rollout_id == rid)
                               .order_by(S.ota_rollout_posts.c.wave)).mappings().all()
         plan: list[list[str]] = []
@@ -112,31 +144,35 @@ class Rollout:
                 plan.append([])
             plan[p["wave"]].append(p["post_id"])
             states[p["post_id"]] = {"state": p["state"], "why": p["why"], "wave": p["wave"]}
-        return cls(server, bundle, db, rid, plan, states, json.loads(r["waves"]), r["max_fail"],
+        return cls(server, bundle, db, rid, owner, plan, states, json.loads(r["waves"]), r["max_fail"],
                    r["wave_timeout_s"], clock)
 
     def _save(self, changed: list[str], **rollout) -> None:
         """The posts whose state changed and the heartbeat (and what else of the rollout
-        changed), in one transaction."""
-        P = S.ota_rollout_posts
+        changed), in one transaction; TakenOver if another process owns the rollout now."""
+        P, R = S.ota_rollout_posts, S.ota_rollouts
         now = self.clock()
         self.beat = time.monotonic()
         with self.db.begin() as c:
+            mine = c.execute(update(R).where(R.c.id == self.id, R.c.owner == self.owner)
+                             .values(heartbeat_at=now, **rollout).returning(R.c.id)).first()
+            if mine is None:
+                raise TakenOver(f"rollout {self.id} was resumed or abandoned by another process: "
+                                "this one stops")
             if changed:
                 c.execute(update(P).where(P.c.rollout_id == self.id, P.c.post_id == bindparam("pid"))
                           .values(state=bindparam("st"), why=bindparam("wy"), updated_at=now),
                           [{"pid": p, "st": self.states[p]["state"], "wy": self.states[p]["why"]}
                            for p in changed])
-            c.execute(update(S.ota_rollouts).where(S.ota_rollouts.c.id == self.id)
-                      .values(heartbeat_at=now, **rollout))
 
     def _sync(self, wave: list[str], timed_out: bool = False) -> list[str]:
         """The server's word on the wave's posts taken in; the posts that changed."""
         changed = []
         for p in wave:
             mine = self.states[p]
-            st = self.srv.state(p)
-            new = (st.state, st.why) if st is not None else (mine["state"], mine["why"])
+            st = self.srv.state(p)  # a report about another version (never offered here) is not ours
+            new = (st.state, st.why) if st is not None and st.version == self.bundle.version \
+                else (mine["state"], mine["why"])
             if timed_out and new[0] not in TERMINAL:
                 new = ("failed", "timeout: no verdict within the wave's time")
             if new != (mine["state"], mine["why"]):
@@ -149,6 +185,7 @@ class Rollout:
         for i, wave in enumerate(self.plan):
             if i < len(self.result_waves):
                 continue  # finished before a resume
+            self._save([])  # still ours (TakenOver if not) before anything is offered
             for p in wave:
                 if self.states[p]["state"] not in TERMINAL:
                     self.srv.offer(p, self.bundle)
@@ -180,11 +217,27 @@ class Rollout:
         return status(self.db, self.id, self.clock)
 
 
-def _running_posts(c, posts: set[str], now: float) -> dict[int, set[str]]:
-    """Of these posts, those in a rollout still running (heartbeat fresh), by rollout."""
+def abandon(db: Engine, rid: int, clock=time.time) -> None:
+    """End a rollout whose process died without resuming it: its posts may go in another."""
+    R = S.ota_rollouts
+    with db.begin() as c:
+        _lock(c)
+        r = c.execute(select(R.c.state, R.c.heartbeat_at).where(R.c.id == rid)).first()
+        if r is None:
+            raise RolloutError(f"no rollout {rid}")
+        if r.state != "running":
+            raise RolloutError(f"rollout {rid} has ended ({r.state})")
+        if clock() - r.heartbeat_at < STALE_S:
+            raise RolloutError(f"rollout {rid} is running (its process wrote "
+                               f"{clock() - r.heartbeat_at:.0f} s ago): stop that process first")
+        c.execute(update(R).where(R.c.id == rid).values(state="abandoned", owner=None, ended_at=clock(),
+                                                        why="abandoned by the operator"))
+
+
+def _running_posts(c, posts: set[str]) -> dict[int, set[str]]:
+    """Of these posts, those in a rollout that is running or whose process died, by rollout."""
     R, P = S.ota_rollouts, S.ota_rollout_posts
-    live = c.execute(select(R.c.id).where(R.c.state == "running",
-                                          R.c.heartbeat_at > now - STALE_S)).scalars().all()
+    live = c.execute(select(R.c.id).where(R.c.state == "running")).scalars().all()
     out: dict[int, set[str]] = {}
     for rid in live:
         mine = set(c.execute(select(P.c.post_id).where(P.c.rollout_id == rid)).scalars()) & posts

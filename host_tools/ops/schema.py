@@ -253,7 +253,7 @@ ota_rollouts = Table(  # firmware rollouts in waves (lamppost-ops ota rollout, h
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("version", String(32), nullable=False),
     Column("scope", Text, nullable=False),            # what the operator named: posts, a municipality, all
-    Column("state", String(16), nullable=False),      # running | done | halted
+    Column("state", String(16), nullable=False),      # running | done | halted | abandoned
     Column("why", Text),                              # why it halted
     Column("canary", Float, nullable=False),
     Column("wave_size", Integer, nullable=False),
@@ -263,6 +263,7 @@ ota_rollouts = Table(  # firmware rollouts in waves (lamppost-ops ota rollout, h
     Column("started_at", Float, nullable=False),
     Column("heartbeat_at", Float, nullable=False),    # the running process's last write
     Column("ended_at", Float),
+    Column("owner", String(16)),                      # the token of the process running it
 )
 
 ota_rollout_posts = Table(  # each post's place and state in a rollout (no FK: --posts may name any id)
@@ -273,6 +274,7 @@ ota_rollout_posts = Table(  # each post's place and state in a rollout (no FK: -
     Column("state", String(16), nullable=False),       # pending, offered ... confirmed, rolledBack, held
     Column("why", Text),
     Column("updated_at", Float, nullable=False),
+    Index("ix_ota_rollout_posts_post", "post_id"),    # the post page: the rollouts a post was in
 )
 
 # two writes every part of the service uses (engine, inbound, serve, telemetry)

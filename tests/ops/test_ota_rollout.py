@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from host_tools.ops import db
 from host_tools.ops.cli import main as ops
-from host_tools.ops.rollout import Rollout, RolloutError, status, waves
+from host_tools.ops.rollout import Rollout, RolloutError, TakenOver, abandon, status, waves
 from host_tools.ota import bundle as ob
 from host_tools.ota.server import OtaServer
 from simulator.broker import Broker, kind_from_env
@@ -148,15 +148,27 @@ def test_a_rollout_whose_process_was_killed_is_resumed_without_offering_verdicts
         st = status(eng)
         assert st["state"] == "running" and not st["stale"] and len(st["waves"]) == 1
         assert status(eng, clock=lambda: time.time() + 120)["stale"]
+        later = lambda: time.time() + 120  # noqa: E731 - the dead process's heartbeat is old now
         srv = OtaServer(broker.host, broker.port)
         try:
-            with pytest.raises(RolloutError, match=f"rollout {st['id']} is still running with 1 of"):
+            with pytest.raises(RolloutError, match=f"rollout {st['id']} is still running with 1 of.*wait"):
                 Rollout.start(srv, bundle[0], ["K3", "Z1"], eng)
+            with pytest.raises(RolloutError, match="its process stopped: `ota rollout --resume"):
+                Rollout.start(srv, bundle[0], ["K3", "Z1"], eng, clock=later)
             with pytest.raises(RolloutError, match="is running"):
                 Rollout.resume(srv, bundle[0], eng, st["id"])
+            # a stray report about another version (a rollback of an earlier update) changes no verdict
+            posts.c.publish("stat/K1/EVENT", json.dumps({"ev": "ota", "state": "rolledBack", "v": "0.1.9"}),
+                            qos=1).wait_for_publish(10)
             posts.hold.clear()
             before = list(posts.offered)
-            res = Rollout.resume(srv, bundle[0], eng, st["id"], clock=lambda: time.time() + 120).run()
+            first = Rollout.resume(srv, bundle[0], eng, st["id"], clock=later)
+            with pytest.raises(RolloutError, match="is running"):  # resumed once, not twice
+                Rollout.resume(srv, bundle[0], eng, st["id"], clock=later)
+            # first stalls past the staleness; another process resumes; first stops at its next write
+            res = Rollout.resume(srv, bundle[0], eng, st["id"], clock=lambda: time.time() + 240).run()
+            with pytest.raises(TakenOver):
+                first.run()
         finally:
             srv.close()
     finally:
@@ -164,6 +176,7 @@ def test_a_rollout_whose_process_was_killed_is_resumed_without_offering_verdicts
         posts.close()
     assert before[:1] == ["K0"] and sorted(before[1:]) == ["K1", "K2", "K3", "K4"]
     assert sorted(posts.offered[len(before):]) == ["K3", "K4", "K5", "K6", "K7", "K8", "K9"]
+    assert res["posts"]["K1"]["state"] == "confirmed"
     assert res["state"] == "done" and res["id"] == st["id"]
     assert all(v["state"] == "confirmed" for v in res["posts"].values())
     assert [w["wave"] for w in res["waves"]] == [0, 1, 2, 3]
@@ -184,6 +197,36 @@ def test_ota_commands_refuse_a_broker_password_on_the_command_line(tmp_path, cap
     rc = ops(["--db", str(tmp_path / "ops.sqlite"), "ota", "rollout", "--bundle", str(tmp_path),
               "--broker", "127.0.0.1:9", "--posts", "NL-0001", "--password", "hunter2"])
     assert rc == 2 and "--password-file" in capsys.readouterr().err
+
+
+def test_resumes_at_once_make_one_owner_and_abandon_frees_the_posts(bundle, db_url):
+    """Four processes resume one dead rollout at the same moment: one takes it, three are told
+    it runs (on PostgreSQL the decision is under an advisory lock; SQLite's BEGIN IMMEDIATE);
+    abandon ends it and its posts can go in a new rollout; bad post ids are refused."""
+    eng = db.open_db(db_url)
+    r = Rollout.start(None, bundle[0], ["A1", "A2"], eng)
+    later = lambda: time.time() + 120  # noqa: E731
+    gate, got = threading.Barrier(4), []
+
+    def resume():
+        gate.wait()
+        try:
+            got.append(Rollout.resume(None, bundle[0], eng, r.id, clock=later).owner)
+        except RolloutError as e:
+            got.append(str(e))
+    ts = [threading.Thread(target=resume) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert sorted(len(g) == 16 for g in got) == [False, False, False, True], got
+    with pytest.raises(RolloutError, match="stop that process first"):
+        abandon(eng, r.id, clock=later)  # the resumed one wrote its heartbeat at `later`
+    abandon(eng, r.id, clock=lambda: time.time() + 300)
+    assert status(eng, r.id)["state"] == "abandoned"
+    assert Rollout.start(None, bundle[0], ["A2", "A3"], eng).id != r.id
+    with pytest.raises(RolloutError, match="not valid"):
+        Rollout.start(None, bundle[0], ["x" * 40], eng)
 
 
 def test_ota_cli_says_what_is_wrong_with_exit_2(tmp_path, capsys):

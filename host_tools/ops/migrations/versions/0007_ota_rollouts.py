@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('started_at', sa.Float(), nullable=False),
     sa.Column('heartbeat_at', sa.Float(), nullable=False),
     sa.Column('ended_at', sa.Float(), nullable=True),
+    sa.Column('owner', sa.String(length=16), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('ota_rollout_posts',
@@ -46,8 +47,10 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['rollout_id'], ['ota_rollouts.id'], ),
     sa.PrimaryKeyConstraint('rollout_id', 'post_id')
     )
+    op.create_index('ix_ota_rollout_posts_post', 'ota_rollout_posts', ['post_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_ota_rollout_posts_post', table_name='ota_rollout_posts')
     op.drop_table('ota_rollout_posts')
     op.drop_table('ota_rollouts')
