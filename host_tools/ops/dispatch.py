@@ -46,6 +46,7 @@ log = logging.getLogger("lamppost-ops")
 LEASE_S = 120
 TIMEOUT_S = 20
 STATUS_BATCH = 50  # Open311 tickets asked for in one GET (the ids go in the URL)
+STATUS_URL_IDS = 2000  # characters of ids in one such URL (servers cap a URL at 4-8 KB)
 
 
 class Transient(Exception):
@@ -186,35 +187,57 @@ class Open311(Adapter):
                           f"old service code; the order is now {order['fault_class']} priority "
                           f"{order['priority']}: tell the contractor")
 
+    multi = True  # the server takes the multi-id query; False after it refused one (4xx)
+
+    def _batches(self, tickets: list[str]):
+        """The tickets STATUS_BATCH at a time, and within STATUS_URL_IDS characters of ids."""
+        batch, size = [], 0
+        for rid in tickets:
+            if batch and (len(batch) == STATUS_BATCH or size + len(rid) + 1 > STATUS_URL_IDS):
+                yield batch
+                batch, size = [], 0
+            batch.append(rid)
+            size += len(rid) + 1
+        if batch:
+            yield batch
+
+    def _one(self, rid: str) -> dict:
+        _, body = _http("GET", f"{self.url}/requests/{urllib.parse.quote(rid)}.json", ctx=self.ctx)
+        one = _json(body, "Open311 GET request")
+        return one[0] if isinstance(one, list) and one and isinstance(one[0], dict) else {}
+
     def updates(self, tickets):
         """A ticket whose status cannot be had this round (the server down, one request deleted
-        there) is asked again next round; it never holds back the others."""
+        there) is asked again next round; it never holds back the others. A server that
+        refuses the multi-id query is asked one ticket at a time from then on."""
         out, asked, failed = [], 0, None
-        for i in range(0, len(tickets), STATUS_BATCH):
-            ids = tickets[i:i + STATUS_BATCH]
-            q = {"service_request_id": ",".join(ids)}
-            if self.o.get("jurisdiction_id"):
-                q["jurisdiction_id"] = self.o["jurisdiction_id"]
-            try:
-                _, body = _http("GET", f"{self.url}/requests.json?{urllib.parse.urlencode(q)}", ctx=self.ctx)
-                ans = _json(body, "Open311 GET requests")
-            except (Transient, Refused) as e:
-                failed = e
-                continue
-            got = {str(r.get("service_request_id")): r for r in ans if isinstance(r, dict)} \
-                if isinstance(ans, list) else {}
-            asked += 1
+        for ids in self._batches(tickets):
+            got: dict = {}
+            if self.multi:
+                q = {"service_request_id": ",".join(ids)}
+                if self.o.get("jurisdiction_id"):
+                    q["jurisdiction_id"] = self.o["jurisdiction_id"]
+                try:
+                    _, body = _http("GET", f"{self.url}/requests.json?{urllib.parse.urlencode(q)}",
+                                    ctx=self.ctx)
+                    ans = _json(body, "Open311 GET requests")
+                    got = {str(r.get("service_request_id")): r for r in ans if isinstance(r, dict)} \
+                        if isinstance(ans, list) else {}
+                    asked += 1
+                except Refused:
+                    self.multi = False  # 400/404/414 to the query: one by one (below, and on)
+                except Transient as e:
+                    failed = e
+                    continue
             for rid in ids:
                 r = got.get(rid)
                 if r is None:  # left out: the server ignored the parameter, or paged it away
                     try:
-                        _, body = _http("GET", f"{self.url}/requests/{urllib.parse.quote(rid)}.json",
-                                        ctx=self.ctx)
-                        one = _json(body, "Open311 GET request")
+                        r = self._one(rid)
+                        asked += 1
                     except (Transient, Refused) as e:
                         failed = e
                         continue
-                    r = one[0] if isinstance(one, list) and one and isinstance(one[0], dict) else {}
                 if r.get("status") == "closed":
                     out.append((rid, "repaired", f"Open311 status closed: {r.get('status_notes') or ''}"))
         if failed and not asked and not out:

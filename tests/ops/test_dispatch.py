@@ -164,12 +164,21 @@ def test_status_back_from_signalen_feed(db_url, tmp_path, servers):
     assert d.poll() == 0  # the cursor moved on: nothing twice
 
 
+@given(ids=st.lists(st.text("0123456789abcdef-", min_size=1, max_size=300), max_size=200))
+def test_open311_status_batches_keep_every_ticket_once_within_the_url_budget(ids):
+    got = list(Open311(config.Contractor("c", "open311", {"url": "http://x"}))._batches(ids))
+    assert [i for b in got for i in b] == ids
+    for b in got:
+        assert 1 <= len(b) <= 50 and (len(b) == 1 or sum(len(i) + 1 for i in b) <= 2000)
+
+
 def test_open311_status_of_many_tickets_in_few_requests_and_one_gone_holds_back_none(
         db_url, tmp_path, servers):
     """120 open tickets are asked for with the spec's comma-delimited service_request_id, 50 to
     a GET (3 requests, not 120); one deleted at the contractor (a 404 on its own GET) holds
     back none of the others; a server that ignores the parameter and answers only its newest
-    requests still has every closed ticket found (the rest asked one by one)."""
+    requests still has every closed ticket found (the rest asked one by one), and so does one
+    that refuses the parameter (asked one by one from then on)."""
     clock = Clock(T0 + 1000)
     cfg = cfg_for(servers, "open311")
     posts = town(120, cabinet_of=lambda i: f"K{i}")  # a cabinet each: an order each
@@ -190,7 +199,7 @@ def test_open311_status_of_many_tickets_in_few_requests_and_one_gone_holds_back_
     status = {o["remote_id"]: o["status"] for o in e.orders()}
     assert [status[r] for r in rids[:12]] == ["dispatched"] + ["repaired"] * 10 + ["dispatched"]
 
-    srv.multi_id, srv.page = False, 50  # ignores the ids: its newest 50 requests
+    srv.multi_id, srv.page = "ignored", 50  # ignores the ids: its newest 50 requests
     for rid in rids[20:23] + rids[115:118]:
         srv.close_request(rid, "driver replaced")
     srv.calls.clear()
@@ -198,6 +207,13 @@ def test_open311_status_of_many_tickets_in_few_requests_and_one_gone_holds_back_
     status = {o["remote_id"]: o["status"] for o in e.orders()}
     assert [status[r] for r in rids[20:23] + rids[115:118]] == ["repaired"] * 6
     assert sum(status[r] == "repaired" for r in rids) == 16
+
+    srv.multi_id = "refused"  # 400 to the query: one ticket at a time, and no more queries
+    srv.close_request(rids[60], "cable repaired")
+    assert d.poll() == 1 and {o["remote_id"]: o["status"] for o in e.orders()}[rids[60]] == "repaired"
+    srv.calls.clear()
+    d.poll()
+    assert not [p for m, p in srv.calls if p.startswith("/requests.json")]
 
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8),
@@ -210,14 +226,16 @@ _json = st.recursive(_scalars, lambda inner: st.one_of(
 
 @pytest.mark.parametrize("which", ["open311", "signalen", "webhook"])
 def test_any_answer_of_a_contractor_is_taken_retried_or_refused_never_raised(db_url, tmp_path, servers,
-                                                                             which):
+                                                                             which, caplog):
     """Whatever JSON a contractor's server answers (with 200) to a create, a find before a retry
     or a status poll, the dispatcher neither raises (which stopped the round: every other
     contractor's orders waited) nor loses the order: its queue row is sent with a ticket id
-    in words, or pending for a retry, or rejected for the operator."""
+    in words, or pending for a retry, or rejected for the operator, each with the adapter's
+    own reason (not the dispatcher's last-resort "answer not understood")."""
     clock = Clock(T0 + 1000)
     e, d = open_orders(db_url, tmp_path, cfg_for(servers, which), clock)
     srv = servers[which]
+    srv.keep = ("/services.json",)  # the service list as documented: the create's answer is the test
     D, O = schema.dispatch, schema.orders
 
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
@@ -228,6 +246,8 @@ def test_any_answer_of_a_contractor_is_taken_retried_or_refused_never_raised(db_
                                         remote_id=None, last_error=None))
             c.execute(O.update().values(remote_id="1"))  # polled as an open ticket
         srv.answer = answer
+        d.adapters.clear()  # what an adapter cached (Open311's service list) comes from this answer
+        caplog.clear()
         d.run()
         d.poll()
         [row] = queue(e)
@@ -235,5 +255,6 @@ def test_any_answer_of_a_contractor_is_taken_retried_or_refused_never_raised(db_
         if row["state"] == "sent":
             assert isinstance(row["remote_id"], str) and row["remote_id"].strip()
         else:
-            assert row["last_error"]
+            assert row["last_error"] and "not understood" not in row["last_error"], row["last_error"]
+        assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
     check()

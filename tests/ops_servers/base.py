@@ -29,7 +29,7 @@ class Handler(BaseHTTPRequestHandler):
         if srv.down:
             self.reply(503, {"error": "service unavailable"})
             return
-        if srv.answer is not None:
+        if srv.answer is not None and not self.path.startswith(srv.keep):
             self.body()
             self.reply(200, srv.answer)
             return
@@ -57,6 +57,7 @@ class App:
         self.down = False
         self.lose_next_answer = False
         self.answer = None
+        self.keep: tuple = ()  # paths served as usual while `answer` is set
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.app = self
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"

@@ -20,9 +20,9 @@ class Open311Server(App):
         super().__init__()
         self.api_key, self.jurisdiction = api_key, jurisdiction
         self.requests: list[dict] = []
-        # the spec's multi-id query; False: a server that ignores it and answers its newest
-        # `page` requests (the spec leaves the page size to the server)
-        self.multi_id, self.page = True, 1000
+        # the spec's multi-id query: "yes"; "ignored": a server that answers its newest `page`
+        # requests (the spec leaves the page size to the server); "refused": 400 to it
+        self.multi_id, self.page = "yes", 1000
         self.seq = 1  # the next service_request_id
 
     @staticmethod
@@ -37,7 +37,9 @@ class Open311Server(App):
         if u.path == "/requests.json":
             if q.get("start_date") and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", q["start_date"]):
                 return self.err(400, 400, "start_date must be w3c datetime")
-            if "service_request_id" in q and self.multi_id:  # comma-delimited; overrides the rest
+            if "service_request_id" in q and self.multi_id == "refused":
+                return self.err(400, 400, "unknown parameter service_request_id")
+            if "service_request_id" in q and self.multi_id == "yes":  # comma-delimited; overrides the rest
                 ids = q["service_request_id"].split(",")
                 return 200, [self._public(r) for r in self.requests if r["service_request_id"] in ids]
             return 200, [self._public(r) for r in self.requests][-self.page:]
