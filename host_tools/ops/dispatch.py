@@ -529,8 +529,12 @@ class Dispatcher:
             ids = {o.remote_id: o.id for o in orders}
             try:
                 ups = ad.updates(list(ids))
-            except (Transient, Refused):
+            except Transient:
                 continue  # asked again next round
+            except Refused as e:  # credentials or the URL, most likely: the operator must know
+                log.warning("poll: status refused", extra={"fields": {
+                    "municipality": muni, "contractor": name, "why": str(e)[:300]}})
+                continue
             except Exception:  # noqa: BLE001 - one contractor's odd answer stops no other's status
                 log.exception("poll: status answer not understood", extra={"fields": {
                     "municipality": muni, "contractor": name}})
