@@ -1,7 +1,7 @@
 """Detection benchmark: the corpus per cause and lamp type, and a fault-free fleet-year.
 
 Part 1 runs every scenario of tests/scenarios/ through the real firmware on
-MicroPython in lockstep (the Tasmota-style baseline on the same runs) and
+MicroPython (the pipelined link: lockstep's results; the Tasmota-style baseline on the same runs) and
 prints, per cause and lamp type, the detection rate and the median and worst
 latency from the moment the fault became visible, beside the baseline's.
 Part 2 counts false alarms in a fault-free fleet-year (bench/fleet.py says
@@ -123,7 +123,7 @@ def corpus_part(out_dir: Path) -> dict:
     bdet = sum(v["det"] for v in base.values())
     ofa = sum(len(r["ours"]["false_alarms"]) for r in runs)
     bfa = sum(len(r["baseline"]["false_alarms"]) for r in runs if r["baseline"])
-    print(f"\ncorpus: {len(runs)} scenarios, {ticks:,} firmware ticks in lockstep on MicroPython, "
+    print(f"\ncorpus: {len(runs)} scenarios, {ticks:,} firmware ticks on MicroPython (pipelined), "
           f"{wall:.0f} s wall on 2 processes")
     print(f"detected: ours {det}/{n} ({det / n:.0%}), baseline {bdet}/{n} ({bdet / n:.0%}); "
           f"ratio {det / max(bdet, 1):.1f}x")
