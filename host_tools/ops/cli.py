@@ -66,16 +66,21 @@ def _out(args, obj, text: str) -> None:
         print(text)
 
 
+def _db(args):
+    """The database of --db (or its default), migrated; a URL it cannot take is a usage error."""
+    try:
+        url = db.resolve_url(args.db)
+    except ValueError as e:
+        raise Usage(str(e)) from None
+    return db.open_db(url)
+
+
 def _engine(args) -> Engine:
     try:
         cfg = cfgmod.load(args.config)
     except cfgmod.ConfigError as e:
         raise Usage(str(e)) from None
-    try:
-        url = db.resolve_url(args.db)
-    except ValueError as e:
-        raise Usage(str(e)) from None
-    return Engine(db.open_db(url), cfg)
+    return Engine(_db(args), cfg)
 
 
 def cmd_register_import(args) -> int:
@@ -454,7 +459,7 @@ def cmd_ota_rollout(args) -> int:
         b = ob.load(Path(args.bundle))
     except ob.BundleError as e:
         raise Usage(str(e)) from None
-    eng = db.open_db(db.resolve_url(args.db))
+    eng = _db(args)
     host, _, port = args.broker.rpartition(":")
     try:
         srv = OtaServer(host or "127.0.0.1", int(port), args.user, pw)
@@ -493,7 +498,7 @@ def _rollout_out(args, res: dict) -> None:
 def cmd_ota_status(args) -> int:
     from host_tools.ops.rollout import RolloutError, status
     try:
-        res = status(db.open_db(db.resolve_url(args.db)), args.id)
+        res = status(_db(args), args.id)
     except RolloutError as e:
         raise Usage(str(e)) from None
     _rollout_out(args, res)
@@ -502,7 +507,7 @@ def cmd_ota_status(args) -> int:
 
 def cmd_ota_abandon(args) -> int:
     from host_tools.ops.rollout import RolloutError, abandon, status
-    eng = db.open_db(db.resolve_url(args.db))
+    eng = _db(args)
     try:
         abandon(eng, args.id)
     except RolloutError as e:
@@ -513,7 +518,7 @@ def cmd_ota_abandon(args) -> int:
 
 def cmd_ota_list(args) -> int:
     from host_tools.ops.rollout import listing
-    rows = listing(db.open_db(db.resolve_url(args.db)))
+    rows = listing(_db(args))
     for r in rows:
         r["started"] = iso(int(r["started_at"]))
     _out(args, rows, _table(rows, ["id", "version", "scope", "state", "posts", "confirmed", "started"])
@@ -523,7 +528,7 @@ def cmd_ota_list(args) -> int:
 
 def _register_rows(args) -> list[dict]:
     """The register's posts as dicts (id, municipality, ...)."""
-    eng = db.open_db(db.resolve_url(args.db))
+    eng = _db(args)
     with eng.connect() as c:
         return [dict(r._mapping) for r in c.execute(select(schema.posts).order_by(schema.posts.c.id))]
 
