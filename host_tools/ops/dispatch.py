@@ -128,7 +128,7 @@ class Open311(Adapter):
     does not offer is refused with the codes it does), POST requests.json (form-encoded), status
     by GET requests.json?service_request_id=a,b,... (the spec's multi-id query: one request per
     STATUS_BATCH open tickets; `closed` = repaired), GET requests/{id}.json for any it left out
-    (a server that ignores the parameter). GeoReport v2 has no `in progress`; mySociety's
+    (a server that ignores the parameter) and for all from a server that refused it. GeoReport v2 has no `in progress`; mySociety's
     servicerequestupdates.json (an extension) is not used."""
 
     offered: set[str] | None = None
