@@ -31,6 +31,11 @@ class App:
         from lamppost import bootfiles
         problems = bootfiles.boot(self)  # cfg, state, locked
         cfg = self.cfg
+        rx = None
+        if cfg.get("mqtt_host"):  # the session's receive buffer first, while the heap is whole
+            gc.collect()
+            from lamppost.mqtt import Parser
+            rx = Parser()
         st = self.state
         st["boots"] = st.get("boots", 0) + 1
         # "run": 1 while a run is going; a last gasp (supplyLoss raised without mains) and
@@ -67,7 +72,7 @@ class App:
         if cfg.get("mqtt_host"):  # reporting over MQTT (lamppost/uplink.py): what it may use
             from lamppost.uplink import Net
             self.net = Net(cfg, hal, self.health, self.rep, self.r, self.energy, self.engine,
-                           self.cmds.execute, FW_VERSION)
+                           self.cmds.execute, FW_VERSION, rx)
             self.rep.sinks.append(self.net.sink)
         bootfiles.done()  # problems now holds the event log's and the auth counter's findings too
 

@@ -42,6 +42,7 @@ UP = const(3)
 _MAX_PACKET = const(2048)  # larger packets from the broker are read past and discarded
 _PEEK = const(96)  # bytes of an oversize packet kept: its topic and packet id
 _RX_BUDGET = const(4096)  # bytes taken from the socket per poll: a flood costs a bounded tick
+_READ = const(256)  # the parser's room beyond its largest packet
 _STABLE = const(120)  # s a session must stay up before the reconnect backoff starts over
 _BACKOFF_MIN = const(2)
 _BACKOFF_MAX = const(300)
@@ -108,38 +109,75 @@ def subscribe_packet(pid, topic, qos=1):
 
 
 class Parser:
-    """Splits a byte stream into packets; ProtocolError on bad framing.
+    """Splits a byte stream into packets, in one buffer allocated with the client.
 
-    next() -> (first byte, body, whole): whole is False for a packet over the
-    limit, whose body is then only its first _PEEK bytes; the rest of it is
-    skipped as it arrives, never buffered.
+    Why one buffer: an update fragments the heap, and a per-packet copy of a 1 KB chunk
+    then found no block and dropped the session (80-220 reconnects in one update, the
+    download spread over hours by the reconnect backoff). Packets are now read into
+    and handed out of the same bytes. room() is the free tail to read into, fed(n)
+    counts what went there (feed(data) copies, for tests). next() -> (first byte, body,
+    whole) or None, body a view valid until the next call: whole is False for a packet
+    over the limit, whose body is then only its first _PEEK bytes; the rest of it is
+    skipped as it arrives, never buffered. ProtocolError on bad framing.
     """
 
     def __init__(self, limit=_MAX_PACKET):
-        self.buf = b""
+        # the largest packet kept (header of up to 5 bytes), with room for one read after a
+        # part of it: next() takes every whole packet before the client reads again
+        self.buf = bytearray(limit + 5 + _READ)
+        self.mv = memoryview(self.buf)
         self.limit = limit
+        self.at = 0  # where the next packet starts
+        self.n = 0  # bytes held
         self.skip = 0  # bytes of a discarded packet still to come
 
+    def reset(self):
+        self.at = self.n = self.skip = 0
+
+    def room(self):
+        """The free tail, after moving a partial packet to the front."""
+        a = self.at
+        if a:
+            m = self.n - a
+            mv = self.mv
+            k = 0
+            while k < m:  # in steps no longer than the gap: no copy overlaps itself
+                c = a if a < m - k else m - k
+                mv[k:k + c] = mv[a + k:a + k + c]
+                k += c
+            self.at = 0
+            self.n = m
+        return self.mv[self.n:]
+
+    def fed(self, k):
+        """k bytes went into room(); those of a discarded packet are passed over."""
+        s = self.skip
+        if s:  # nothing else is held while skipping (at == n)
+            d = s if s < k else k
+            self.skip = s - d
+            self.at += d
+        self.n += k
+
     def feed(self, data):
-        k = self.skip
-        if k:
-            if k >= len(data):
-                self.skip = k - len(data)
-                return
-            self.skip = 0
-            data = data[k:]
-        self.buf += bytes(data)
+        r = self.room()
+        k = len(data)
+        if k > len(r):
+            raise ProtocolError("parser full")
+        r[:k] = data
+        self.fed(k)
 
     def next(self):
         """The next complete packet or None; raises ProtocolError if the stream is malformed."""
         b = self.buf
-        if len(b) < 2:
+        a = self.at
+        m = self.n
+        if m - a < 2:
             return None
         n = 0
         shift = 0
-        i = 1
+        i = a + 1
         while True:
-            if i >= len(b):
+            if i >= m:
                 return None
             c = b[i]
             n |= (c & 0x7F) << shift
@@ -149,20 +187,21 @@ class Parser:
             shift += 7
             if shift > 21:
                 raise ProtocolError("bad remaining length")
-        first = b[0]
+        first = b[a]
         if n > self.limit:
             peek = i + min(n, _PEEK)
-            if len(b) < peek:
+            if m < peek:
                 return None
             end = i + n
-            self.skip = end - len(b) if end > len(b) else 0
-            self.buf = b[end:]
-            return first, b[i:peek], False
-        if len(b) < i + n:
+            if end > m:
+                self.skip = end - m
+                end = m
+            self.at = end
+            return first, self.mv[i:peek], False
+        if m < i + n:
             return None
-        body = b[i:i + n]
-        self.buf = b[i + n:]
-        return first, body, True
+        self.at = i + n
+        return first, self.mv[i:i + n], True
 
 
 def parse_publish(first, body):
@@ -174,7 +213,7 @@ def parse_publish(first, body):
     if len(body) < 2 + tl + (2 if qos else 0):
         raise ProtocolError("bad publish")
     try:
-        topic = body[2:2 + tl].decode()
+        topic = str(body[2:2 + tl], "utf-8")
     except UnicodeError:
         raise ProtocolError("topic not UTF-8")
     i = 2 + tl
@@ -189,7 +228,8 @@ class Client:
     """One MQTT session to one broker. Call poll(now, link_up) every tick.
 
     open(now) -> a non-blocking socket with connect started (the HAL's job);
-    on_message(topic, payload) gets every incoming _PUBLISH; on_up() runs after
+    on_message(topic, payload) gets every incoming _PUBLISH, payload a view into the
+    parser's buffer valid during the call (bytes(payload) to keep it); on_up() runs after
     each _CONNACK (subscribe, announce); on_acked() after the in-flight QoS 1
     message is acknowledged. pending() -> (pid, packet-bytes) of the head or None.
     The owner (lamppost/uplink.py) passes these callbacks to the constructor.
@@ -197,7 +237,7 @@ class Client:
 
     def __init__(self, client_id, opener, keepalive=60, user=None, password=None, will=None,
                  retry=20, on_message: "Any" = None, on_up: "Any" = None, on_acked: "Any" = None,
-                 pending: "Any" = None):
+                 pending: "Any" = None, parser: "Any" = None):
         self.client_id = client_id
         self.opener = opener
         self.keepalive = keepalive
@@ -207,10 +247,9 @@ class Client:
         self.retry = retry
         self.state = _DOWN
         self.sock = None
-        self.parser = Parser()
+        self.parser = parser or Parser()  # its buffer is best taken early in boot (lamppost/app.py)
         self.tx = b""
         self.wrote = 0  # bytes written to the socket: publish knows if a packet went out
-        self.rbuf = bytearray(256)
         self.next_try = 0
         self.fails = 0
         self.since = 0  # when the current state began
@@ -241,7 +280,7 @@ class Client:
         was_up = self.state == UP
         self.state = _DOWN
         self.tx = b""
-        self.parser = Parser()
+        self.parser.reset()
         self.ping_at = 0
         self.inflight = 0
         self.last_error = why
@@ -404,7 +443,7 @@ class Client:
             if budget <= 0:
                 return
             try:
-                n = self.sock.readinto(self.rbuf)
+                n = self.sock.readinto(self.parser.room())
             except OSError as e:
                 if e.args and e.args[0] in (11, 115, 119):
                     return
@@ -415,7 +454,7 @@ class Client:
                 raise OSError("closed by broker")
             budget -= n
             self.ping_at = 0
-            self.parser.feed(memoryview(self.rbuf)[:n])
+            self.parser.fed(n)
 
     def _handle(self, now, first, body, whole=True):
         kind = first >> 4
@@ -455,7 +494,7 @@ class Client:
                 raise ProtocolError("QoS 2 not subscribed")
             if qos == 1:
                 self._put(packet(_PUBACK << 4, struct.pack("!H", pid)))
-            self._deliver(topic, bytes(payload))
+            self._deliver(topic, payload)
         else:
             raise ProtocolError("unexpected packet type %d" % kind)
 
@@ -478,7 +517,7 @@ class Client:
         if qos == 1:
             self._put(packet(_PUBACK << 4, head[2 + tl:4 + tl]))
         try:
-            topic = head[2:2 + tl].decode()
+            topic = str(head[2:2 + tl], "utf-8")
         except UnicodeError:
             return
         self._deliver(topic, None)

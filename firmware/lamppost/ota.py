@@ -301,7 +301,7 @@ class Ota:
             return
         self.writes += 1
         self.ask = None
-        gc.collect()  # the chunk's copies go now, while the heap has room to spare
+        gc.collect()  # what the write left goes now, while the heap has room to spare
 
     # ---- every tick ----
     def poll(self, now):

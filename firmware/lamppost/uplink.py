@@ -87,7 +87,7 @@ class Net:
     The time is the one poll(now) was last given; the lamp's state is what the HAL set (hal.relay,
     hal.dim). ota.py and hadisc.py get this Net and use only its public members."""
 
-    def __init__(self, cfg, hal, health, rep, r, energy, engine, execute, fw):
+    def __init__(self, cfg, hal, health, rep, r, energy, engine, execute, fw, rx=None):
         self.cfg = cfg
         self.hal = hal
         self.health = health
@@ -106,7 +106,7 @@ class Net:
         self.cli = mqtt.Client(
             "lamppost-" + i, self._open, cfg["mqtt_keepalive"], cfg["mqtt_user"] or None,
             cfg["mqtt_pass"] or None, (self.t_lwt, "Offline", 1, True), 20, self._message,
-            self._up, self._acked, self._pending)
+            self._up, self._acked, self._pending, rx)
         # (host, port, tls, ca) as booted (a Config change applies after Reboot); one tuple,
         # not four attributes: Net's attribute table stays in its size (heap)
         self.broker = (cfg["mqtt_host"], cfg["mqtt_port"], cfg["mqtt_tls"], cfg["mqtt_ca"])
@@ -216,7 +216,9 @@ class Net:
             self.disc += 1
 
     def _message(self, topic, payload):
-        """From the client: queue a command, or answer busy / drop it when the queue is full."""
+        """From the client: queue a command, or answer busy / drop it when the queue is full.
+        payload is a view into the client's buffer: what is kept is copied (a chunk of an
+        update is written to flash from the view, never copied)."""
         if not topic.startswith(self.t_cmnd):
             return
         name = topic[len(self.t_cmnd):]
@@ -227,14 +229,18 @@ class Net:
             o = self.ota
             if o == 0 or type(o) is bytes:  # not yet: the module waits for boot and discovery
                 if low == "otaoffer":
-                    self.ota = payload  # taken up then (the heap has no room beside them)
+                    self.ota = bytes(payload)  # taken up then (the heap has no room beside them)
                 return
             self._ota().message(low, payload)
             return
         if payload is None:  # over the packet limit: discarded by the client
             self._reply(name, {"error": "message too large (limit 2048 bytes), discarded"})
         elif len(self.cq) < _CQ and self.cq_bytes + len(payload) <= _CQ_BYTES:
-            self.cq.append((name, payload))
+            try:
+                self.cq.append((name, bytes(payload)))
+            except MemoryError:
+                self.dropped += 1
+                return
             self.cq_bytes += len(payload)
         elif len(self.cli.tx) < _BUSY_TX:
             self.busy += 1

@@ -120,3 +120,62 @@ def test_signed_command_accepted_once_replay_refused():
     assert "not authenticated" in v.check("teleperiod", "60", now, now - 60)[1]
     v2 = auth.Verifier("k3y", "NL-1", "auth-test.json")  # after a reboot
     assert "replay" in v2.check("teleperiod", msg, now + 10, now + 5)[1]
+
+
+class _Stream:
+    """A socket over fixed bytes that allocates nothing large itself (unlike FakeSock)."""
+
+    def __init__(self, data):
+        self.mv = memoryview(data)
+        self.i = 0
+        self.end = 4  # the CONNACK first; grow() lets more through
+        self.closed = False
+
+    def write(self, b):
+        return len(b)
+
+    def readinto(self, buf):
+        n = min(len(buf), self.end - self.i, 200)  # a chunk split over reads
+        if n <= 0:
+            return None
+        buf[:n] = self.mv[self.i:self.i + n]
+        self.i += n
+        return n
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_chunk_arrives_whole_in_a_fragmented_heap():
+    """An update's heap is fragmented: no free block is larger than a few dozen bytes. A
+    550-byte PUBLISH (one chunk of an update) must still arrive, the session stay up."""
+    import gc
+    pub = mqtt.publish_packet("cmnd/NL-1/OtaData", bytes(range(256)) * 2 + b"z" * 38)
+    s = _Stream(b"\x20\x02\x00\x00" + pub)
+    got = [0, 0]
+
+    def on_message(t, p):
+        got[0] = len(p)
+        got[1] = p[300] + p[-1]
+    c = mqtt.Client("id", lambda: s, keepalive=600, on_message=on_message)
+    c.poll(0)
+    c.poll(1)
+    assert c.up()
+    gc.collect()
+    keep = []
+    try:
+        while True:
+            keep.append(bytes(40))
+    except MemoryError:
+        pass
+    for i in range(0, len(keep), 2):
+        keep[i] = None  # holes of ~64 bytes between blocks that stay: nothing larger is free
+    gc.collect()
+    s.end = len(s.mv)
+    for t in range(2, 8):
+        c.poll(t)
+    up, err, n, v = c.up(), c.last_error, got[0], got[1]
+    keep = None
+    gc.collect()
+    assert up and n == 2 * 256 + 38, (up, err, n)
+    assert v == 300 % 256 + ord("z"), v
