@@ -86,7 +86,10 @@ class Broker:
         d = Path(self._dir.name)
         if self.kind == "mosquitto":
             conf = d / "mosquitto.conf"
+            # set_tcp_nodelay: a small packet (a PUBACK, a chunk's header) goes out at once,
+            # not after the peer's delayed ACK: lockstep runs wait on every such round trip
             text = (f"listener {self.port} 127.0.0.1\nlog_dest none\nmax_inflight_messages 0\n"
+                    "set_tcp_nodelay true\n"
                     + (f"persistence true\npersistence_location {d}/\nmax_queued_messages 0\n"
                        "max_queued_bytes 0\n" if self.persistent else "persistence false\n"))
             if os.geteuid() == 0:  # else mosquitto drops to its own user, who cannot read d
