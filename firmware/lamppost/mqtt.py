@@ -42,7 +42,7 @@ UP = const(3)
 _MAX_PACKET = const(2048)  # larger packets from the broker are read past and discarded
 _PEEK = const(96)  # bytes of an oversize packet kept: its topic and packet id
 _RX_BUDGET = const(4096)  # bytes taken from the socket per poll: a flood costs a bounded tick
-_READ = const(256)  # the parser's room beyond its largest packet
+_READ = const(256)  # bytes read from the socket at once: the parser's room beyond a packet
 _STABLE = const(120)  # s a session must stay up before the reconnect backoff starts over
 _BACKOFF_MIN = const(2)
 _BACKOFF_MAX = const(300)
@@ -111,14 +111,15 @@ def subscribe_packet(pid, topic, qos=1):
 class Parser:
     """Splits a byte stream into packets, in one buffer allocated with the client.
 
-    Why one buffer: an update fragments the heap, and a per-packet copy of a 1 KB chunk
-    then found no block and dropped the session (80-220 reconnects in one update, the
+    Why one buffer: an update fragments the heap, and a per-packet copy of a ~550-byte
+    chunk then found no block and dropped the session (80-220 reconnects in one update, the
     download spread over hours by the reconnect backoff). Packets are now read into
-    and handed out of the same bytes. room() is the free tail to read into, fed(n)
-    counts what went there (feed(data) copies, for tests). next() -> (first byte, body,
-    whole) or None, body a view valid until the next call: whole is False for a packet
-    over the limit, whose body is then only its first _PEEK bytes; the rest of it is
-    skipped as it arrives, never buffered. ProtocolError on bad framing.
+    and handed out of the same bytes. room() is where the next read goes (at most _READ
+    bytes; a view made again only after bytes arrived, so an idle tick allocates
+    nothing), fed(n) counts what went there (feed(data) copies, for tests). next() ->
+    (first byte, body, whole) or None, body a view valid until the next call: whole is
+    False for a packet over the limit, whose body is then only its first _PEEK bytes;
+    the rest of it is skipped as it arrives, never buffered. ProtocolError on bad framing.
     """
 
     def __init__(self, limit=_MAX_PACKET):
@@ -130,12 +131,17 @@ class Parser:
         self.at = 0  # where the next packet starts
         self.n = 0  # bytes held
         self.skip = 0  # bytes of a discarded packet still to come
+        self.free = None  # room()'s view while nothing arrived
 
     def reset(self):
         self.at = self.n = self.skip = 0
+        self.free = None
 
     def room(self):
-        """The free tail, after moving a partial packet to the front."""
+        """Where the next read goes, after moving a partial packet to the front."""
+        f = self.free
+        if f is not None:
+            return f
         a = self.at
         if a:
             m = self.n - a
@@ -147,7 +153,9 @@ class Parser:
                 k += c
             self.at = 0
             self.n = m
-        return self.mv[self.n:]
+        n = self.n
+        f = self.free = self.mv[n:n + _READ]
+        return f
 
     def fed(self, k):
         """k bytes went into room(); those of a discarded packet are passed over."""
@@ -157,14 +165,19 @@ class Parser:
             self.skip = s - d
             self.at += d
         self.n += k
+        self.free = None
 
     def feed(self, data):
-        r = self.room()
-        k = len(data)
-        if k > len(r):
-            raise ProtocolError("parser full")
-        r[:k] = data
-        self.fed(k)
+        """Copy data in, a read at a time (tests; the client reads into room())."""
+        i = 0
+        while i < len(data):
+            r = self.room()
+            k = min(len(r), len(data) - i)
+            if not k:
+                raise ProtocolError("parser full")
+            r[:k] = data[i:i + k]
+            self.fed(k)
+            i += k
 
     def next(self):
         """The next complete packet or None; raises ProtocolError if the stream is malformed."""

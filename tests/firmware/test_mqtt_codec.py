@@ -179,3 +179,25 @@ def test_a_chunk_arrives_whole_in_a_fragmented_heap():
     gc.collect()
     assert up and n == 2 * 256 + 38, (up, err, n)
     assert v == 300 % 256 + ord("z"), v
+
+
+def test_an_idle_session_allocates_nothing_a_tick():
+    """The client is polled every tick: with nothing arriving or to send, a poll takes no heap."""
+    import gc
+    s = _Stream(b"\x20\x02\x00\x00" + mqtt.packet(0xD0, b""))
+    c = mqtt.Client("id", lambda: s, keepalive=6000)
+    c.poll(0)
+    c.poll(1)
+    s.end = len(s.mv)
+    c.poll(2)  # a PINGRESP: bytes arrived, the read view is made again once
+    assert c.up()
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        for t in range(3, 103):
+            c.poll(t)
+        grew = gc.mem_alloc() - before
+    finally:
+        gc.enable()
+    assert c.up() and grew == 0, grew
