@@ -12,7 +12,8 @@ at most one running rollout. The running process owns its rollout (a token it wr
 with) and writes a heartbeat; a rollout whose process died stays `running` with an old
 heartbeat, and `ota rollout --resume ID` carries it on (resume(): the new process takes
 the ownership, an old one that wakes up stops at its next write) or `ota abandon ID`
-ends it. docs/ota.md.
+ends it. Heartbeats are written and judged on the database's clock (db_clock), so the
+machines of the service agree on which rollout lost its process. docs/ota.md.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import math
 import secrets
 import time
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, text, update
 
 from host_tools.ops import schema as S
 from host_tools.ota.bundle import Bundle
@@ -41,6 +42,20 @@ class RolloutError(ValueError):
 
 class TakenOver(RolloutError):
     """Another process resumed this rollout (this one was silent too long): stop."""
+
+
+def db_clock(db: Engine):
+    """Now, in Unix seconds, by the database's clock: a heartbeat written by one machine is
+    judged by another, and their own clocks may be minutes apart. SQLite lives in this
+    process: its clock is this machine's."""
+    if db.dialect.name != "postgresql":
+        return time.time
+    q = text("SELECT extract(epoch from clock_timestamp())")
+
+    def now() -> float:
+        with db.connect() as c:
+            return float(c.execute(q).scalar_one())
+    return now
 
 
 def _lock(c) -> None:
@@ -67,16 +82,16 @@ class Rollout:
 
     def __init__(self, server: OtaServer, bundle: Bundle, db: Engine, rid: int, owner: str,
                  plan: list[list[str]], states: dict[str, dict], done_waves: list[dict], max_fail: float,
-                 wave_timeout_s: float, clock=time.time):
+                 wave_timeout_s: float, clock=None):
         self.srv, self.bundle, self.db, self.id, self.owner = server, bundle, db, rid, owner
         self.plan, self.states, self.result_waves = plan, states, done_waves
-        self.max_fail, self.timeout, self.clock = max_fail, wave_timeout_s, clock
+        self.max_fail, self.timeout, self.clock = max_fail, wave_timeout_s, clock or db_clock(db)
         self.beat = 0.0  # when the heartbeat was last written (time.monotonic)
 
     @classmethod
     def start(cls, server: OtaServer, bundle: Bundle, posts: list[str], db: Engine,
               canary_share: float = 0.1, wave_size: int = 50, max_fail: float = 0.2,
-              wave_timeout_s: float = 3600.0, scope: str = "", clock=time.time) -> Rollout:
+              wave_timeout_s: float = 3600.0, scope: str = "", clock=None) -> Rollout:
         """A new rollout, recorded before anything is offered. Refused when a post id is not
         one, a post is named twice or is in another rollout still running (or whose process
         died: resume or abandon that one first)."""
@@ -88,6 +103,7 @@ class Rollout:
         if len(set(posts)) != len(posts):
             raise RolloutError("a post is named twice")
         plan = waves(posts, canary_share, wave_size)
+        clock = clock or db_clock(db)
         now, owner = clock(), secrets.token_hex(8)
         with db.begin() as c:
             _lock(c)
@@ -114,11 +130,12 @@ class Rollout:
         return cls(server, bundle, db, rid, owner, plan, states, [], max_fail, wave_timeout_s, clock)
 
     @classmethod
-    def resume(cls, server: OtaServer, bundle: Bundle, db: Engine, rid: int, clock=time.time) -> Rollout:
+    def resume(cls, server: OtaServer, bundle: Bundle, db: Engine, rid: int, clock=None) -> Rollout:
         """A rollout whose process died, carried on: the waves it finished stay as they are,
         the posts of the first unfinished wave without a verdict are offered again (a post
         that already switched answers `confirmed` again, docs/ota.md), then the rest. The
         rollout is this process's from here: the one that ran it stops at its next write."""
+        clock = clock or db_clock(db)
         owner = secrets.token_hex(8)
         with db.begin() as c:
             _lock(c)
@@ -217,9 +234,10 @@ class Rollout:
         return status(self.db, self.id, self.clock)
 
 
-def abandon(db: Engine, rid: int, clock=time.time) -> None:
+def abandon(db: Engine, rid: int, clock=None) -> None:
     """End a rollout whose process died without resuming it: its posts may go in another."""
     R = S.ota_rollouts
+    clock = clock or db_clock(db)
     with db.begin() as c:
         _lock(c)
         r = c.execute(select(R.c.state, R.c.heartbeat_at).where(R.c.id == rid)).first()
@@ -246,7 +264,7 @@ def _running_posts(c, posts: set[str]) -> dict[int, set[str]]:
     return out
 
 
-def status(db: Engine, rid: int | None = None, clock=time.time) -> dict:
+def status(db: Engine, rid: int | None = None, clock=None) -> dict:
     """A rollout's record (the newest when rid is None): version, state, why, waves, the
     per-post states; `stale` when it says running but its process stopped writing. Raises
     RolloutError if there is none."""
@@ -261,7 +279,7 @@ def status(db: Engine, rid: int | None = None, clock=time.time) -> dict:
     out = {k: r[k] for k in ("id", "version", "scope", "state", "why", "started_at", "heartbeat_at",
                              "ended_at", "canary", "wave_size", "max_fail")}
     out["waves"] = json.loads(r["waves"])
-    out["stale"] = r["state"] == "running" and clock() - r["heartbeat_at"] >= STALE_S
+    out["stale"] = r["state"] == "running" and (clock or db_clock(db))() - r["heartbeat_at"] >= STALE_S
     out["posts"] = {p.post_id: {"state": p.state, "why": p.why, "wave": p.wave} for p in posts}
     return out
 

@@ -229,6 +229,33 @@ def test_resumes_at_once_make_one_owner_and_abandon_frees_the_posts(bundle, db_u
         Rollout.start(None, bundle[0], ["x" * 40], eng)
 
 
+def _ops_on_a_skewed_machine(skew_s: float, *argv: str) -> dict:
+    """lamppost-ops run by a machine whose clock is skew_s off (set before anything is
+    imported, as that machine's clock would be), its --json output."""
+    code = ("import sys, time; _t = time.time; time.time = lambda: _t() + float(sys.argv[1]); "
+            "from host_tools.ops.cli import main; sys.exit(main(sys.argv[2:]))")
+    p = subprocess.run([sys.executable, "-c", code, str(skew_s), *argv], capture_output=True, text=True,
+                       timeout=120, cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return json.loads(p.stdout)
+
+
+def test_machines_whose_clocks_disagree_judge_heartbeats_alike(bundle, pg_cluster):
+    """The service's machines may be minutes apart. On PostgreSQL a rollout's heartbeat is
+    written and judged by the database's clock: a machine whose clock runs 10 min ahead
+    sees a live rollout as live, as one 10 min behind does (SQLite lives in the process:
+    its clock is the machine's, nothing to disagree). Judged by each machine's own clock,
+    the first called it stale: `ota rollout --resume` there would take over a running one."""
+    url = pg_cluster.new_database()
+    eng = db.open_db(url)
+    r = Rollout.start(None, bundle[0], ["C1", "C2"], eng)
+    r._save([])  # a heartbeat, now
+    for skew in (600, -600):
+        st = _ops_on_a_skewed_machine(skew, "--db", url, "--json", "ota", "status", str(r.id))
+        assert st["state"] == "running" and not st["stale"], (skew, st)
+    assert abs(status(eng, r.id)["heartbeat_at"] - time.time()) < 30
+
+
 def test_ota_cli_says_what_is_wrong_with_exit_2(tmp_path, capsys):
     """No rollout to show, --resume beside other posts, an unknown rollout: usage errors in
     words, before any broker is contacted."""
