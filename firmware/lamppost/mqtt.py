@@ -109,7 +109,8 @@ def subscribe_packet(pid, topic, qos=1):
 
 
 class Parser:
-    """Splits a byte stream into packets, in one buffer allocated with the client.
+    """Splits a byte stream into packets, in one buffer allocated once (the App makes it
+    early in boot, while the heap is whole, and the client keeps it across sessions).
 
     Why one buffer: an update fragments the heap, and a per-packet copy of a ~550-byte
     chunk then found no block and dropped the session (80-220 reconnects in one update, the
